@@ -1,0 +1,397 @@
+#include "clicommands.h"
+
+#include "configexport.h"
+#include "error.h"
+#include "factorfamilies.h"
+#include "factorfile.h"
+#include "presets.h"
+#include "ropeconfig.h"
+#include "ropegeometry.h"
+
+#include <QCommandLineParser>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTextStream>
+
+#include <cmath>
+
+namespace rs::cli {
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kBadInput = 1;
+constexpr int kUsage = 2;
+
+QTextStream &out()
+{
+    static QTextStream s(stdout);
+    return s;
+}
+
+QTextStream &err()
+{
+    static QTextStream s(stderr);
+    return s;
+}
+
+// Thrown for command-line mistakes (exit code 2), as opposed to rs::Error for bad files (1).
+struct UsageError {
+    QString message;
+};
+
+const QCommandLineOption kConfigOption({QStringLiteral("c"), QStringLiteral("config")},
+                                       QStringLiteral("Hugging Face config.json to read."), QStringLiteral("PATH"));
+const QCommandLineOption kPresetOption({QStringLiteral("p"), QStringLiteral("preset")},
+                                       QStringLiteral("Shipped preset (see 'ropescope-cli presets')."),
+                                       QStringLiteral("NAME"));
+const QCommandLineOption kTargetOption({QStringLiteral("t"), QStringLiteral("target")},
+                                       QStringLiteral("Target context length L in tokens (default: the config's own)."),
+                                       QStringLiteral("L"));
+const QCommandLineOption kJsonOption(QStringLiteral("json"), QStringLiteral("Print JSON instead of text."));
+const QCommandLineOption kFactorsOption({QStringLiteral("f"), QStringLiteral("factors")},
+                                        QStringLiteral("LongRoPE factor file (one value per line or comma-separated)."),
+                                        QStringLiteral("FILE"));
+const QCommandLineOption kDrcdOption(QStringLiteral("d-rcd"),
+                                     QStringLiteral("Real critical dimension d_rcd (default: d_tcd)."), QStringLiteral("N"));
+const QCommandLineOption kOutputOption({QStringLiteral("o"), QStringLiteral("output")},
+                                       QStringLiteral("Output file."), QStringLiteral("OUT"));
+
+void parseOrThrow(QCommandLineParser &parser, const QStringList &args, const QString &description)
+{
+    parser.setApplicationDescription(description);
+    parser.addHelpOption();
+    if (!parser.parse(args))
+        throw UsageError{parser.errorText()};
+    if (parser.isSet(QStringLiteral("help"))) {
+        out() << parser.helpText();
+        out().flush();
+        std::exit(kOk);
+    }
+    if (!parser.positionalArguments().isEmpty())
+        throw UsageError{QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().first())};
+}
+
+void addModelOptions(QCommandLineParser &parser)
+{
+    parser.addOption(kConfigOption);
+    parser.addOption(kPresetOption);
+    parser.addOption(kTargetOption);
+}
+
+RopeConfig loadModel(const QCommandLineParser &parser)
+{
+    const bool hasConfig = parser.isSet(kConfigOption);
+    const bool hasPreset = parser.isSet(kPresetOption);
+    if (hasConfig == hasPreset)
+        throw UsageError{QStringLiteral("give exactly one of --config PATH or --preset NAME")};
+    return hasConfig ? loadRopeConfig(parser.value(kConfigOption)) : loadPreset(parser.value(kPresetOption));
+}
+
+double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option)
+{
+    bool ok = false;
+    const QString text = parser.value(option);
+    const double v = text.toDouble(&ok);
+    if (!ok || !std::isfinite(v) || v <= 0)
+        throw UsageError{QStringLiteral("--%1 needs a positive number, got '%2'").arg(option.names().last(), text)};
+    return v;
+}
+
+// --target, else the preset's suggested target, else the config's own context.
+double targetLength(const QCommandLineParser &parser, const RopeConfig &config)
+{
+    if (parser.isSet(kTargetOption))
+        return positiveNumber(parser, kTargetOption);
+    if (parser.isSet(kPresetOption))
+        return presetInfo(parser.value(kPresetOption)).targetLength;
+    return config.defaultTargetLength();
+}
+
+int criticalDimension(const QCommandLineParser &parser, const RopeGeometry &g)
+{
+    if (!parser.isSet(kDrcdOption))
+        return g.dTcd;
+    bool ok = false;
+    const int d = parser.value(kDrcdOption).toInt(&ok);
+    if (!ok || d < 0 || d > g.pairs())
+        throw UsageError{QStringLiteral("--d-rcd needs a whole number between 0 and %1").arg(g.pairs())};
+    return d;
+}
+
+QJsonArray toJson(const std::vector<double> &v)
+{
+    QJsonArray a;
+    for (double x : v)
+        a.append(x);
+    return a;
+}
+
+QString number(double v, int precision = 6)
+{
+    return QString::number(v, 'g', precision);
+}
+
+// Runs a command body, mapping errors to messages and exit codes.
+template <typename Body>
+int run(Body body)
+{
+    try {
+        return body();
+    } catch (const UsageError &e) {
+        err() << "ropescope-cli: " << e.message << "\n";
+        return kUsage;
+    } catch (const Error &e) {
+        err() << "ropescope-cli: " << e.message() << "\n";
+        return kBadInput;
+    }
+}
+
+} // namespace
+
+int presets(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        parser.addOption(kJsonOption);
+        parseOrThrow(parser, args, QStringLiteral("List the shipped model presets."));
+        const QList<PresetInfo> list = presetList();
+        if (parser.isSet(kJsonOption)) {
+            QJsonArray a;
+            for (const PresetInfo &p : list)
+                a.append(QJsonObject{{QStringLiteral("name"), p.name},
+                                     {QStringLiteral("title"), p.title},
+                                     {QStringLiteral("description"), p.description},
+                                     {QStringLiteral("target_length"), p.targetLength}});
+            out() << QJsonDocument(a).toJson(QJsonDocument::Indented);
+        } else {
+            for (const PresetInfo &p : list)
+                out() << p.name.leftJustified(26) << p.title << "\n";
+        }
+        return kOk;
+    });
+}
+
+int rope(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        addModelOptions(parser);
+        parser.addOption(kJsonOption);
+        parser.addOption(kFactorsOption);
+        parseOrThrow(parser, args,
+                     QStringLiteral("Print a model's RoPE geometry: periods, rotations, the critical dimensions "
+                                    "d_tcd and d_10, and the λ of each factor family at the target length."));
+        const RopeConfig config = loadModel(parser);
+        const double L = targetLength(parser, config);
+        const RopeGeometry g = computeGeometry(config, L);
+        const std::map<QString, FactorSet> families = standardFamilies(config, L);
+        // The factors whose effect is shown: a user's file, else the config's own, else none.
+        std::vector<double> lambda(size_t(g.pairs()), 1.0);
+        if (parser.isSet(kFactorsOption))
+            lambda = readFactorFile(parser.value(kFactorsOption), g.pairs());
+        else if (auto own = families.find(QStringLiteral("config")); own != families.end())
+            lambda = own->second.lambda;
+        const std::vector<bool> ood = outOfDistribution(g, lambda);
+        const std::vector<bool> oodOriginal = outOfDistribution(g, std::vector<double>(size_t(g.pairs()), 1.0));
+        const NtkLeftFit fit = config.scaling.longFactor.empty() ? NtkLeftFit{} : detectNtkLeft(config.scaling.longFactor);
+
+        if (parser.isSet(kJsonOption)) {
+            QJsonObject fam, attention;
+            for (const auto &[name, f] : families) {
+                fam.insert(name, toJson(f.lambda));
+                attention.insert(name, f.attentionFactor);
+            }
+            QJsonArray oodList, oodOriginalList;
+            for (int i = 0; i < g.pairs(); ++i) {
+                if (ood[size_t(i)])
+                    oodList.append(i);
+                if (oodOriginal[size_t(i)])
+                    oodOriginalList.append(i);
+            }
+            QJsonObject o{{QStringLiteral("source"), config.source},
+                          {QStringLiteral("model_type"), config.modelType},
+                          {QStringLiteral("head_dim"), config.headDim},
+                          {QStringLiteral("rotary_dims"), config.rotaryDims},
+                          {QStringLiteral("pairs"), g.pairs()},
+                          {QStringLiteral("base"), config.base},
+                          {QStringLiteral("rope_type"), config.scaling.type},
+                          {QStringLiteral("max_position_embeddings"), config.maxPositionEmbeddings},
+                          {QStringLiteral("original_max_position_embeddings"), config.trainLength},
+                          {QStringLiteral("target_length"), L},
+                          {QStringLiteral("scale"), g.scale},
+                          {QStringLiteral("theta"), toJson(g.theta)},
+                          {QStringLiteral("periods"), toJson(g.period)},
+                          {QStringLiteral("rotations_train"), toJson(g.rotationsTrain)},
+                          {QStringLiteral("rotations_target"), toJson(g.rotationsTarget)},
+                          {QStringLiteral("d_tcd"), g.dTcd},
+                          {QStringLiteral("d_10"), g.d10},
+                          {QStringLiteral("families"), fam},
+                          {QStringLiteral("attention_factors"), attention},
+                          {QStringLiteral("lambda"), toJson(lambda)},
+                          {QStringLiteral("rescaled_periods"), toJson(rescaledPeriods(g, lambda))},
+                          {QStringLiteral("ood_dims"), oodList},
+                          {QStringLiteral("ood_dims_original"), oodOriginalList}};
+            if (fit.found)
+                o.insert(QStringLiteral("ntk_left"), QJsonObject{{QStringLiteral("boundary"), fit.boundary},
+                                                                 {QStringLiteral("lambda"), fit.lambdaAtBoundary},
+                                                                 {QStringLiteral("max_relative_error"), fit.maxRelativeError}});
+            out() << QJsonDocument(o).toJson(QJsonDocument::Indented);
+            return kOk;
+        }
+
+        out() << "model        " << config.source << (config.modelType.isEmpty() ? "" : "  (" + config.modelType + ")") << "\n"
+              << "rotary dims  d = " << config.rotaryDims << " (head_dim " << config.headDim << "), " << g.pairs()
+              << " pairs, base b = " << number(config.base) << "\n"
+              << "rope type    " << config.scaling.type << "\n"
+              << "L_train      " << config.trainLength << "    target L = " << number(L, 10) << "    s = " << number(g.scale) << "\n"
+              << "d_tcd        " << g.dTcd << "    d_10 = " << g.d10 << "\n";
+        if (fit.found)
+            out() << "NTK-left     long factors follow λ_i = λ_c^(i/c) up to c = " << fit.boundary
+                  << " (λ_c = " << number(fit.lambdaAtBoundary) << ")\n";
+        out() << "\n";
+        QStringList header{QStringLiteral("dim"), QStringLiteral("period"), QStringLiteral("rot@Ltrain"),
+                           QStringLiteral("rot@L"), QStringLiteral("lambda")};
+        for (const auto &[name, f] : families)
+            header << name;
+        header << QStringLiteral("OOD");
+        for (const QString &h : header)
+            out() << h.rightJustified(11);
+        out() << "\n";
+        for (int i = 0; i < g.pairs(); ++i) {
+            const size_t k = size_t(i);
+            QStringList row{QString::number(i), number(g.period[k]), number(g.rotationsTrain[k], 4),
+                            number(g.rotationsTarget[k], 4), number(lambda[k], 5)};
+            for (const auto &[name, f] : families)
+                row << number(f.lambda[k], 5);
+            row << (ood[k] ? QStringLiteral("OOD") : QString());
+            for (const QString &c : row)
+                out() << c.rightJustified(11);
+            out() << "\n";
+        }
+        return kOk;
+    });
+}
+
+int factors(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        addModelOptions(parser);
+        parser.addOption(kDrcdOption);
+        parser.addOption(kOutputOption);
+        const QCommandLineOption family(QStringLiteral("family"),
+                                        QStringLiteral("identity, pi, ntk, yarn, llama3, longrope2 or config."),
+                                        QStringLiteral("NAME"));
+        const QCommandLineOption upper(QStringLiteral("upper"),
+                                       QStringLiteral("longrope2: λ for every dimension ≥ d_rcd (default: s)."),
+                                       QStringLiteral("X"));
+        parser.addOption(family);
+        parser.addOption(upper);
+        parseOrThrow(parser, args, QStringLiteral("Write the λ of a factor family as a LongRoPE factor file "
+                                                  "(to stdout without -o)."));
+        const RopeConfig config = loadModel(parser);
+        const double L = targetLength(parser, config);
+        const RopeGeometry g = computeGeometry(config, L);
+        const QString name = parser.value(family);
+        FactorSet f;
+        if (name == QLatin1String("identity")) {
+            f = identityFactors(config.rotaryDims);
+        } else if (name == QLatin1String("longrope2")) {
+            const double x = parser.isSet(upper) ? positiveNumber(parser, upper) : g.scale;
+            f = longrope2Factors(config.rotaryDims, criticalDimension(parser, g), {x}, g.scale, config.trainLength);
+        } else {
+            const std::map<QString, FactorSet> families = standardFamilies(config, L);
+            const auto it = families.find(name);
+            if (it == families.end())
+                throw UsageError{name == QLatin1String("config")
+                                     ? QStringLiteral("the config has no rope scaling factors of its own")
+                                     : QStringLiteral("--family needs identity, pi, ntk, yarn, llama3, longrope2 or config")};
+            f = it->second;
+        }
+        if (parser.isSet(kOutputOption)) {
+            writeFactorFile(parser.value(kOutputOption), f.lambda);
+            err() << "wrote " << f.lambda.size() << " factors (" << f.name << ", attention factor "
+                  << number(f.attentionFactor, 10) << ") to " << parser.value(kOutputOption) << "\n";
+        } else {
+            out() << formatFactorText(f.lambda);
+        }
+        return kOk;
+    });
+}
+
+int check(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        addModelOptions(parser);
+        parser.addOption(kFactorsOption);
+        parser.addOption(kDrcdOption);
+        parseOrThrow(parser, args, QStringLiteral("Check a factor file: right length, finite, positive, monotone "
+                                                  "non-decreasing, and λ ≥ s from d_rcd on. Exit 1 on a violation."));
+        if (!parser.isSet(kFactorsOption))
+            throw UsageError{QStringLiteral("--factors FILE is required")};
+        const RopeConfig config = loadModel(parser);
+        const double L = targetLength(parser, config);
+        const RopeGeometry g = computeGeometry(config, L);
+        const std::vector<double> lambda = readFactorFile(parser.value(kFactorsOption));
+        const int dRcd = criticalDimension(parser, g);
+        const auto violations = checkConstraints(lambda, g.pairs(), g.scale, dRcd);
+        for (const ConstraintViolation &v : violations)
+            out() << parser.value(kFactorsOption) << ": " << v.message << "\n";
+        if (violations.empty())
+            out() << parser.value(kFactorsOption) << ": ok (" << lambda.size() << " factors, s = " << number(g.scale)
+                  << ", d_rcd = " << dRcd << ")\n";
+        return violations.empty() ? kOk : kBadInput;
+    });
+}
+
+int exportFactors(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        addModelOptions(parser);
+        parser.addOption(kFactorsOption);
+        parser.addOption(kOutputOption);
+        const QCommandLineOption format(QStringLiteral("format"),
+                                        QStringLiteral("hf4 (transformers 4.x rope_scaling), hf5 (rope_parameters), "
+                                                       "csv, or longrope (factor file)."),
+                                        QStringLiteral("FORMAT"));
+        const QCommandLineOption attention(QStringLiteral("attention-factor"),
+                                           QStringLiteral("Write this attention_factor (default: leave it to the "
+                                                          "loader's longrope default)."),
+                                           QStringLiteral("A"));
+        parser.addOption(format);
+        parser.addOption(attention);
+        parseOrThrow(parser, args, QStringLiteral("Export factors as a config.json carrying them as longrope "
+                                                  "long_factor (every other key of the source config kept), "
+                                                  "as CSV, or as a LongRoPE factor file."));
+        for (const QCommandLineOption *required : {&kFactorsOption, &kOutputOption, &format, &kTargetOption})
+            if (!parser.isSet(*required))
+                throw UsageError{QStringLiteral("--%1 is required").arg(required->names().last())};
+        const RopeConfig config = loadModel(parser);
+        const double L = targetLength(parser, config);
+        const std::vector<double> lambda = readFactorFile(parser.value(kFactorsOption), config.pairs());
+        const QString fmt = parser.value(format);
+        const QString path = parser.value(kOutputOption);
+        if (fmt == QLatin1String("hf4") || fmt == QLatin1String("hf5")) {
+            LongropeExport what;
+            what.longFactor = lambda;
+            what.targetLength = L;
+            what.form = fmt == QLatin1String("hf4") ? ConfigForm::Hf4 : ConfigForm::Hf5;
+            if (parser.isSet(attention))
+                what.attentionFactor = positiveNumber(parser, attention);
+            writeJsonFile(path, exportLongropeConfig(config, what));
+        } else if (fmt == QLatin1String("csv")) {
+            writeBytesFile(path, exportFactorsCsv(config, lambda, L));
+        } else if (fmt == QLatin1String("longrope")) {
+            writeFactorFile(path, lambda);
+        } else {
+            throw UsageError{QStringLiteral("--format needs hf4, hf5, csv or longrope, got '%1'").arg(fmt)};
+        }
+        err() << "wrote " << path << "\n";
+        return kOk;
+    });
+}
+
+} // namespace rs::cli

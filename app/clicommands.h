@@ -1,0 +1,14 @@
+#pragma once
+// The subcommands of ropescope-cli. Each takes the arguments after the subcommand name and
+// returns the process exit code: 0 success, 1 bad input (message on stderr), 2 usage error.
+#include <QStringList>
+
+namespace rs::cli {
+
+int presets(const QStringList &args);
+int rope(const QStringList &args);
+int factors(const QStringList &args);
+int check(const QStringList &args);
+int exportFactors(const QStringList &args);
+
+} // namespace rs::cli

@@ -1,0 +1,114 @@
+#include "configexport.h"
+#include "error.h"
+#include "factorfamilies.h"
+#include "ropegeometry.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSaveFile>
+
+namespace rs {
+namespace {
+
+QJsonArray toJsonArray(const std::vector<double> &v)
+{
+    QJsonArray a;
+    for (double x : v)
+        a.append(x);
+    return a;
+}
+
+void validateFactors(const RopeConfig &source, const std::vector<double> &v, const QString &what)
+{
+    for (const ConstraintViolation &c : checkConstraints(v, source.pairs(), 1.0, -1)) {
+        // Exported factors may legitimately decrease (hand edits); only unusable values are refused.
+        if (c.kind != ConstraintViolation::Kind::NotMonotone)
+            throw Error(source.source, QStringLiteral("cannot export %1: %2").arg(what, c.message));
+    }
+}
+
+} // namespace
+
+QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport &what)
+{
+    validateFactors(source, what.longFactor, QStringLiteral("long factors"));
+    std::vector<double> shortFactor = what.shortFactor.value_or(
+        source.scaling.shortFactor.empty() ? std::vector<double>(size_t(source.pairs()), 1.0) : source.scaling.shortFactor);
+    validateFactors(source, shortFactor, QStringLiteral("short factors"));
+    if (!(what.targetLength >= source.trainLength))
+        throw Error(source.source, QStringLiteral("the target length %1 is below the pretraining length %2")
+                                       .arg(what.targetLength).arg(source.trainLength));
+
+    QJsonObject out = source.json;
+    // A partial_rotary_factor that sat inside rope_parameters must survive the move to 4.x.
+    const bool partialAtTop = source.json.contains(QLatin1String("partial_rotary_factor"));
+    const bool hadPartial = partialAtTop || source.form == ConfigForm::Hf5 && source.partialRotaryFactor != 1.0;
+
+    QJsonObject rope;
+    rope.insert(QStringLiteral("rope_type"), QStringLiteral("longrope"));
+    rope.insert(QStringLiteral("short_factor"), toJsonArray(shortFactor));
+    rope.insert(QStringLiteral("long_factor"), toJsonArray(what.longFactor));
+    // transformers 4.x reads L_train from the top level, vLLM and transformers 5 from the dict:
+    // writing it in the dict always and at the top level where 4.x needs it serves all three.
+    rope.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
+    if (what.attentionFactor)
+        rope.insert(QStringLiteral("attention_factor"), *what.attentionFactor);
+    out.insert(QStringLiteral("max_position_embeddings"), qint64(what.targetLength));
+
+    if (what.form == ConfigForm::Hf4) {
+        out.remove(QStringLiteral("rope_parameters"));
+        out.insert(QStringLiteral("rope_theta"), source.base);
+        if (hadPartial)
+            out.insert(QStringLiteral("partial_rotary_factor"), source.partialRotaryFactor);
+        out.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
+        out.insert(QStringLiteral("rope_scaling"), rope);
+    } else {
+        out.remove(QStringLiteral("rope_scaling"));
+        out.remove(QStringLiteral("rope_theta"));
+        rope.insert(QStringLiteral("rope_theta"), source.base);
+        if (hadPartial) {
+            out.remove(QStringLiteral("partial_rotary_factor"));
+            rope.insert(QStringLiteral("partial_rotary_factor"), source.partialRotaryFactor);
+        }
+        if (out.contains(QLatin1String("original_max_position_embeddings")))
+            out.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
+        out.insert(QStringLiteral("rope_parameters"), rope);
+    }
+    return out;
+}
+
+QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> &lambda, double targetLength)
+{
+    const RopeGeometry g = computeGeometry(config, targetLength);
+    if (int(lambda.size()) != g.pairs())
+        throw Error(config.source, QStringLiteral("cannot export CSV: %1 factors for %2 rotary pairs")
+                                       .arg(lambda.size()).arg(g.pairs()));
+    const std::vector<double> rescaled = rescaledPeriods(g, lambda);
+    const std::vector<double> rotations = rescaledRotationsTarget(g, lambda);
+    const std::vector<bool> ood = outOfDistribution(g, lambda);
+    auto num = [](double v) { return QByteArray::number(v, 'g', 17); };
+    QByteArray out("dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target,ood\n");
+    for (int i = 0; i < g.pairs(); ++i) {
+        const size_t k = size_t(i);
+        out += QByteArray::number(i) + ',' + num(g.theta[k]) + ',' + num(g.period[k]) + ',' + num(lambda[k]) + ',' +
+               num(rescaled[k]) + ',' + num(g.rotationsTrain[k]) + ',' + num(rotations[k]) + ',' +
+               (ood[k] ? "1" : "0") + '\n';
+    }
+    return out;
+}
+
+void writeBytesFile(const QString &path, const QByteArray &bytes)
+{
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly))
+        throw Error(path, QStringLiteral("cannot write: %1").arg(f.errorString()));
+    if (f.write(bytes) != bytes.size() || !f.commit())
+        throw Error(path, QStringLiteral("writing failed: %1").arg(f.errorString()));
+}
+
+void writeJsonFile(const QString &path, const QJsonObject &object)
+{
+    writeBytesFile(path, QJsonDocument(object).toJson(QJsonDocument::Indented));
+}
+
+} // namespace rs

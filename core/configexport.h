@@ -1,0 +1,30 @@
+#pragma once
+// Export of edited factors as a Hugging Face config.json (rope type "longrope") in the transformers
+// 4.x form (`rope_scaling`) or the 5.x form (`rope_parameters`), every other key kept untouched;
+// and as CSV.
+#include "ropeconfig.h"
+#include <QByteArray>
+#include <QJsonObject>
+#include <optional>
+#include <vector>
+
+namespace rs {
+
+struct LongropeExport {
+    std::vector<double> longFactor;                  // d/2 values
+    std::optional<std::vector<double>> shortFactor;  // default: the config's own short factors, else 1.0
+    double targetLength = 0;                         // becomes max_position_embeddings
+    std::optional<double> attentionFactor;           // written only when set
+    ConfigForm form = ConfigForm::Hf4;
+};
+
+// Throws rs::Error when the factors have the wrong length or invalid values.
+QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport &what);
+// Columns: dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target,ood
+QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> &lambda, double targetLength);
+
+// Atomic writes (QSaveFile); throw rs::Error naming the path on failure.
+void writeJsonFile(const QString &path, const QJsonObject &object);
+void writeBytesFile(const QString &path, const QByteArray &bytes);
+
+} // namespace rs
