@@ -1,0 +1,273 @@
+// ropescope-cli end to end: geometry JSON against the formulas of DESIGN.md §1, export → import
+// round trips, and the error contract (message naming the file, non-zero exit code).
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+#include <numbers>
+
+namespace {
+
+struct CliResult {
+    int exitCode = -1;
+    QByteArray out;
+    QString err;
+};
+
+CliResult runCli(const QStringList &args)
+{
+    QProcess p;
+    p.start(QStringLiteral(ROPESCOPE_CLI), args);
+    if (!p.waitForFinished(60000))
+        qFatal("ropescope-cli did not finish");
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+QJsonObject runJson(const QStringList &args)
+{
+    const CliResult r = runCli(args);
+    if (r.exitCode != 0)
+        qWarning() << "stderr:" << r.err;
+    QJsonParseError e;
+    const QJsonDocument doc = QJsonDocument::fromJson(r.out, &e);
+    if (e.error != QJsonParseError::NoError)
+        qWarning() << "not JSON:" << r.out.left(200);
+    return doc.object();
+}
+
+QJsonObject readJson(const QString &path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+std::vector<double> toVector(const QJsonValue &v)
+{
+    std::vector<double> out;
+    for (const QJsonValue &x : v.toArray())
+        out.push_back(x.toDouble());
+    return out;
+}
+
+std::vector<double> readFactors(const QString &path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    std::vector<double> out;
+    for (const QByteArray &line : f.readAll().split('\n'))
+        if (!line.trimmed().isEmpty())
+            out.push_back(line.trimmed().toDouble());
+    return out;
+}
+
+void writeText(const QString &path, const QByteArray &text)
+{
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(text);
+}
+
+const QString kPublishedFactors = QStringLiteral(ROPESCOPE_FIXTURES "/factors/llama3_8b_longrope2_128k_long_factor.txt");
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void ropeGeometryMatchesFormulas_data()
+    {
+        QTest::addColumn<QString>("preset");
+        QTest::addColumn<int>("d");
+        QTest::addColumn<double>("base");
+        QTest::addColumn<double>("trainLength");
+        QTest::addColumn<int>("expectedDtcd");
+        QTest::newRow("LLaMA3-8B") << "llama3-8b" << 128 << 5e5 << 8192.0 << 35;
+        QTest::newRow("paper Phi3-mini 2k") << "phi3-mini-paper-2k" << 96 << 1e4 << 2048.0 << 31;
+        QTest::newRow("Phi-3-mini-4k") << "phi3-mini-4k" << 96 << 1e4 << 4096.0 << 34;
+    }
+
+    void ropeGeometryMatchesFormulas()
+    {
+        QFETCH(QString, preset);
+        QFETCH(int, d);
+        QFETCH(double, base);
+        QFETCH(double, trainLength);
+        QFETCH(int, expectedDtcd);
+        const double L = 65536;
+        const QJsonObject o = runJson({"rope", "--preset", preset, "--target", QString::number(L), "--json"});
+        QCOMPARE(o.value("rotary_dims").toInt(), d);
+        QCOMPARE(o.value("base").toDouble(), base);
+        QCOMPARE(o.value("original_max_position_embeddings").toDouble(), trainLength);
+        QCOMPARE(o.value("target_length").toDouble(), L);
+        QCOMPARE(o.value("scale").toDouble(), L / trainLength);
+        QCOMPARE(o.value("d_tcd").toInt(), expectedDtcd);  // the paper's numbers
+        const double twoPi = 2 * std::numbers::pi;
+        const int d10 = int(std::ceil(d / 2.0 * std::log(trainLength / (twoPi * 10)) / std::log(base)));
+        QCOMPARE(o.value("d_10").toInt(), d10);
+
+        const std::vector<double> periods = toVector(o.value("periods"));
+        QCOMPARE(int(periods.size()), d / 2);
+        const double s = L / trainLength;
+        const QJsonObject families = o.value("families").toObject();
+        const std::vector<double> pi = toVector(families.value("pi"));
+        const std::vector<double> ntk = toVector(families.value("ntk"));
+        for (int i = 0; i < d / 2; ++i) {
+            const double period = twoPi * std::pow(base, 2.0 * i / d);
+            QVERIFY(std::abs(periods[size_t(i)] - period) <= 1e-9 * period);
+            QCOMPARE(pi[size_t(i)], s);
+            const double ntkExpected = std::pow(s, 2.0 * i / (d - 2));
+            QVERIFY(std::abs(ntk[size_t(i)] - ntkExpected) <= 1e-12 * ntkExpected);
+        }
+        QCOMPARE(toVector(families.value("yarn")).size(), size_t(d / 2));
+        QCOMPARE(toVector(families.value("llama3")).size(), size_t(d / 2));
+        QVERIFY(!families.contains("config"));  // the plain configs carry no factors
+        // With the original RoPE, exactly the dimensions from d_tcd up are out of distribution.
+        const QJsonArray ood = o.value("ood_dims_original").toArray();
+        QCOMPARE(ood.size(), d / 2 - expectedDtcd);
+        QCOMPARE(ood.first().toInt(), expectedDtcd);
+    }
+
+    void configFactorsAndNtkLeftBoundary()
+    {
+        const QJsonObject o = runJson({"rope", "--preset", "llama3-8b-longrope2-128k", "--json"});
+        QCOMPARE(o.value("target_length").toDouble(), 131072.0);
+        QCOMPARE(toVector(o.value("families").toObject().value("config")), readFactors(kPublishedFactors));
+        // The published LLaMA3-8B 128k factors are NTK-left up to c = 33 with λ_33 = 21.81.
+        const QJsonObject fit = o.value("ntk_left").toObject();
+        QCOMPARE(fit.value("boundary").toInt(), 33);
+        QCOMPARE(fit.value("lambda").toDouble(), 21.81);
+        // HF longrope default attention factor at s = 16, L_train = 8192.
+        const double attention = std::sqrt(1 + std::log(16.0) / std::log(8192.0));
+        QVERIFY(std::abs(o.value("attention_factors").toObject().value("config").toDouble() - attention) < 1e-12);
+    }
+
+    void exportRoundTrip_data()
+    {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("ropeKey");
+        QTest::newRow("transformers 4.x") << "hf4" << "rope_scaling";
+        QTest::newRow("transformers 5.x") << "hf5" << "rope_parameters";
+    }
+
+    void exportRoundTrip()
+    {
+        QFETCH(QString, format);
+        QFETCH(QString, ropeKey);
+        QTemporaryDir dir;
+        const QString out = dir.filePath("config.json");
+        const CliResult r = runCli({"export", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--target",
+                                    "131072", "--format", format, "-o", out});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject exported = readJson(out);
+        const QJsonObject rope = exported.value(ropeKey).toObject();
+        QCOMPARE(rope.value("rope_type").toString(), QString("longrope"));
+        QCOMPARE(toVector(rope.value("long_factor")), readFactors(kPublishedFactors));
+        QCOMPARE(toVector(rope.value("short_factor")), std::vector<double>(64, 1.0));
+        QCOMPARE(rope.value("original_max_position_embeddings").toInt(), 8192);
+        QCOMPARE(exported.value("max_position_embeddings").toInt(), 131072);
+        QVERIFY(!rope.contains("attention_factor"));
+        // Every key of the source config not about RoPE is kept untouched.
+        const QJsonObject source = readJson(ROPESCOPE_PRESETS "/llama3-8b.json");
+        const QStringList ropeKeys{"rope_scaling", "rope_parameters", "rope_theta", "max_position_embeddings",
+                                   "original_max_position_embeddings"};
+        for (auto it = source.begin(); it != source.end(); ++it)
+            if (!ropeKeys.contains(it.key()))
+                QCOMPARE(exported.value(it.key()), it.value());
+        // Importing the export gives the same factors back.
+        const QJsonObject back = runJson({"rope", "--config", out, "--json"});
+        QCOMPARE(back.value("rope_type").toString(), QString("longrope"));
+        QCOMPARE(back.value("base").toDouble(), 5e5);
+        QCOMPARE(back.value("target_length").toDouble(), 131072.0);
+        QCOMPARE(toVector(back.value("families").toObject().value("config")), readFactors(kPublishedFactors));
+    }
+
+    void exportCsvAndFactorFile()
+    {
+        QTemporaryDir dir;
+        const QString csv = dir.filePath("f.csv");
+        QCOMPARE(runCli({"export", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--target", "131072",
+                         "--format", "csv", "-o", csv}).exitCode, 0);
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), 65);
+        QVERIFY(lines[0].startsWith("dim,theta,period,lambda"));
+        QCOMPARE(lines[34].split(',')[3].toDouble(), 21.81);  // row of dimension 33
+
+        const QString family = dir.filePath("pi.txt");
+        QCOMPARE(runCli({"factors", "--preset", "llama3-8b", "--target", "131072", "--family", "pi", "-o", family}).exitCode, 0);
+        QCOMPARE(readFactors(family), std::vector<double>(64, 16.0));
+        QCOMPARE(runCli({"check", "--preset", "llama3-8b", "--factors", family}).exitCode, 0);
+        QCOMPARE(runCli({"check", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--d-rcd", "33"}).exitCode, 0);
+        // The published factors sit below s = 16 from index 0 to 28: a d_rcd there is violated.
+        const CliResult bad = runCli({"check", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--d-rcd", "20"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY(bad.out.contains("below the scale"));
+    }
+
+    void presetsListed()
+    {
+        const CliResult r = runCli({"presets"});
+        QCOMPARE(r.exitCode, 0);
+        for (const char *name : {"llama3-8b", "llama3.1-8b", "phi3-mini-4k", "phi3-mini-128k", "mistral-7b-v0.1",
+                                 "qwen2.5-7b", "phi3-mini-paper-2k"})
+            QVERIFY2(r.out.contains(name), name);
+    }
+
+    void badInputNamesTheFile_data()
+    {
+        QTest::addColumn<QByteArray>("factorText");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("NaN") << QByteArray("1\nnan\n") << "not a finite number";
+        QTest::newRow("negative") << QByteArray("1,-2,3") << "not positive";
+        QTest::newRow("wrong length") << QByteArray("1\n2\n3\n") << "has 3 factors but the model has 64";
+        QTest::newRow("text") << QByteArray("1\nabc\n") << "is not a number";
+    }
+
+    void badInputNamesTheFile()
+    {
+        QFETCH(QByteArray, factorText);
+        QFETCH(QString, expected);
+        QTemporaryDir dir;
+        const QString factors = dir.filePath("bad-factors.txt");
+        writeText(factors, factorText);
+        const CliResult r = runCli({"export", "--preset", "llama3-8b", "--factors", factors, "--target", "131072",
+                                    "--format", "hf4", "-o", dir.filePath("out.json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(factors) && r.err.contains(expected), qPrintable(r.err));
+        QVERIFY(!QFile::exists(dir.filePath("out.json")));
+    }
+
+    void badConfigAndUsageErrors()
+    {
+        QTemporaryDir dir;
+        const QString broken = dir.filePath("config.json");
+        writeText(broken, "{\"hidden_size\": 64,");
+        CliResult r = runCli({"rope", "--config", broken});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(broken) && r.err.contains("malformed JSON"), qPrintable(r.err));
+
+        r = runCli({"rope", "--config", dir.filePath("missing.json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("missing.json") && r.err.contains("cannot open"), qPrintable(r.err));
+
+        r = runCli({"rope", "--preset", "no-such-model"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("unknown preset") && r.err.contains("llama3-8b"), qPrintable(r.err));
+
+        QCOMPARE(runCli({"rope"}).exitCode, 2);                                            // neither source
+        QCOMPARE(runCli({"rope", "--preset", "llama3-8b", "--target", "-5"}).exitCode, 2); // bad number
+        QCOMPARE(runCli({"frobnicate"}).exitCode, 2);
+        QCOMPARE(runCli({}).exitCode, 2);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
