@@ -87,11 +87,12 @@ QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> 
     const std::vector<double> rotations = rescaledRotationsTarget(g, lambda);
     const std::vector<bool> ood = outOfDistribution(g, lambda);
     auto num = [](double v) { return QByteArray::number(v, 'g', 17); };
-    QByteArray out("dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target,ood\n");
+    QByteArray out("dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target,rescaled_rotations_target,ood\n");
     for (int i = 0; i < g.pairs(); ++i) {
         const size_t k = size_t(i);
         out += QByteArray::number(i) + ',' + num(g.theta[k]) + ',' + num(g.period[k]) + ',' + num(lambda[k]) + ',' +
-               num(rescaled[k]) + ',' + num(g.rotationsTrain[k]) + ',' + num(rotations[k]) + ',' +
+               num(rescaled[k]) + ',' + num(g.rotationsTrain[k]) + ',' + num(g.rotationsTarget[k]) + ',' +
+               num(rotations[k]) + ',' +
                (ood[k] ? "1" : "0") + '\n';
     }
     return out;

@@ -20,7 +20,8 @@ struct LongropeExport {
 
 // Throws rs::Error when the factors have the wrong length or invalid values.
 QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport &what);
-// Columns: dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target,ood
+// Columns: dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target (L/T_i),
+// rescaled_rotations_target (L/(λ_i·T_i)),ood
 QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> &lambda, double targetLength);
 
 // Atomic writes (QSaveFile); throw rs::Error naming the path on failure.

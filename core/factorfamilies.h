@@ -56,12 +56,13 @@ double yarnAttentionFactor(double scale, std::optional<double> mscale = {}, std:
 // within; linear, dynamic, yarn, llama3 from their parameters). Empty optional for unscaled configs.
 std::optional<FactorSet> configFactors(const RopeConfig &config, double targetLength);
 
-// pi, ntk, yarn, llama3 (with the config's llama3 parameters when it has them, else 1/4 and
-// factor s) and, if the config carries factors, "config".
+// pi, ntk, yarn and llama3, all at s = L / L_train (llama3 and yarn take their band/β parameters
+// from the config when it uses that type, else the defaults 1/4 and 32/1), and, if the config
+// carries factors of its own (at their own factor), "config".
 std::map<QString, FactorSet> standardFamilies(const RopeConfig &config, double targetLength);
 
-// NTK-left shape detection: the largest boundary c (1 ≤ c < n) such that λ_i matches
-// λ_c^(i/c) for every i < c within relative tolerance.
+// NTK-left shape detection: the largest boundary c (2 ≤ c < n) such that λ_i matches
+// λ_c^(i/c) for every i < c within relative tolerance (c = 1 would fit any vector with λ_0 = 1).
 struct NtkLeftFit {
     bool found = false;
     int boundary = -1;              // c
