@@ -1,0 +1,498 @@
+#include "mainwindow.h"
+
+#include "controlpanel.h"
+#include "error.h"
+#include "factordocument.h"
+#include "factorfile.h"
+#include "factorsplot.h"
+#include "factorsview.h"
+#include "periodsplot.h"
+#include "presets.h"
+#include "session.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPdfWriter>
+#include <QSaveFile>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTableView>
+#include <QUndoStack>
+#include <cmath>
+
+namespace {
+
+const QString kRecentFilesKey = QStringLiteral("recentFiles");
+const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
+const QString kSessionFilter = QStringLiteral("RopeScope sessions (*.ropescope);;All files (*)");
+const QString kConfigFilter = QStringLiteral("Model configs (*.json);;All files (*)");
+const QString kFactorFilter = QStringLiteral("Factor files (*.txt *.csv);;All files (*)");
+constexpr int kStatusTimeoutMs = 6000;
+// A config that is not scaled says nothing about the context it should reach; 16× is the
+// LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
+constexpr double kDefaultExtension = 16.0;
+
+bool isSessionFile(const QString &path)
+{
+    if (QFileInfo(path).suffix().compare(QLatin1String("ropescope"), Qt::CaseInsensitive) == 0)
+        return true;
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    return QJsonDocument::fromJson(file.readAll()).object().value(QLatin1String("format")).toString() ==
+           QLatin1String("ropescope-session");
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget *parent)
+    : QMainWindow(parent), m_document(new rs::FactorDocument(this)),
+      m_periodsPlot(new rs::PeriodsPlot(m_document, this)), m_factorsView(new rs::FactorsView(m_document, this)),
+      m_controlPanel(new rs::ControlPanel(m_document, this)), m_viewSplitter(new QSplitter(Qt::Vertical, this)),
+      m_panelDock(new QDockWidget(tr("Model and controls"), this))
+{
+    m_viewSplitter->addWidget(m_periodsPlot);
+    m_viewSplitter->addWidget(m_factorsView);
+    m_viewSplitter->setStretchFactor(0, 11);
+    m_viewSplitter->setStretchFactor(1, 10);
+    m_viewSplitter->setChildrenCollapsible(false);
+    setCentralWidget(m_viewSplitter);
+
+    auto *panelScroll = new QScrollArea(m_panelDock);
+    panelScroll->setWidget(m_controlPanel);
+    panelScroll->setWidgetResizable(true);
+    panelScroll->setFrameShape(QFrame::NoFrame);
+    panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_panelDock->setObjectName(QStringLiteral("controlPanelDock"));
+    m_panelDock->setWidget(panelScroll);
+    m_panelDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+    m_controlPanel->setMinimumWidth(300);
+    addDockWidget(Qt::LeftDockWidgetArea, m_panelDock);
+
+    m_lastDirectory = QSettings().value(kLastDirectoryKey).toString();
+    createMenus();
+
+    connect(m_document->undoStack(), &QUndoStack::cleanChanged, this, [this](bool clean) { setWindowModified(!clean); });
+    connect(m_factorsView, &rs::FactorsView::errorOccurred, this, &MainWindow::reportError);
+    connect(m_periodsPlot, &rs::PeriodsPlot::hoveredDimensionChanged, this, [this](int index) {
+        if (index < 0)
+            return;
+        const double lambda = m_document->lambda()[index];
+        statusBar()->showMessage(tr("dimension %1: T = %2, λ = %3, λ·T = %4%5")
+                                     .arg(index)
+                                     .arg(m_document->geometry().period[index], 0, 'f', 1)
+                                     .arg(lambda, 0, 'g', 6)
+                                     .arg(lambda * m_document->geometry().period[index], 0, 'f', 1)
+                                     .arg(m_document->outOfDistribution()[index] ? tr(" — out of distribution at L") : QString()),
+                                 kStatusTimeoutMs);
+    });
+    resize(1400, 900);
+}
+
+void MainWindow::createMenus()
+{
+    QMenu *fileMenu = menuBar()->addMenu(tr("&File"));
+    QAction *openConfigAction = fileMenu->addAction(tr("&Open config.json…"), this, [this] {
+        if (!maybeSaveChanges())
+            return;
+        const QString path = askOpenPath(tr("Open model config"), kConfigFilter);
+        if (!path.isEmpty())
+            openConfig(path);
+    });
+    openConfigAction->setShortcut(QKeySequence::Open);
+
+    QMenu *presetMenu = fileMenu->addMenu(tr("Open &Preset"));
+    for (const rs::PresetInfo &preset : rs::presetList()) {
+        QAction *action = presetMenu->addAction(preset.title, this, [this, name = preset.name] {
+            if (maybeSaveChanges())
+                openPreset(name);
+        });
+        action->setToolTip(preset.description);
+        action->setStatusTip(preset.description);
+    }
+    m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+
+    fileMenu->addSeparator();
+    fileMenu->addAction(tr("Open &Session…"), this, [this] {
+        if (!maybeSaveChanges())
+            return;
+        const QString path = askOpenPath(tr("Open session"), kSessionFilter);
+        if (!path.isEmpty())
+            loadSession(path);
+    });
+    fileMenu->addAction(tr("&Save Session"), this, [this] { saveSessionInteractively(false); })
+        ->setShortcut(QKeySequence::Save);
+    fileMenu->addAction(tr("Save Session &As…"), this, [this] { saveSessionInteractively(true); })
+        ->setShortcut(QKeySequence::SaveAs);
+
+    fileMenu->addSeparator();
+    QMenu *exportMenu = fileMenu->addMenu(tr("&Export"));
+    exportMenu->addAction(tr("HF config (transformers &4.x, rope_scaling)…"), this, [this] {
+        const QString path = askSavePath(tr("Export config (transformers 4.x)"), suggestedBaseName() + QStringLiteral("-longrope.json"), kConfigFilter);
+        if (!path.isEmpty())
+            exportConfig(path, rs::ConfigForm::Hf4);
+    });
+    exportMenu->addAction(tr("HF config (transformers &5.x, rope_parameters)…"), this, [this] {
+        const QString path = askSavePath(tr("Export config (transformers 5.x)"), suggestedBaseName() + QStringLiteral("-longrope-v5.json"), kConfigFilter);
+        if (!path.isEmpty())
+            exportConfig(path, rs::ConfigForm::Hf5);
+    });
+    exportMenu->addAction(tr("&CSV table…"), this, [this] {
+        const QString path = askSavePath(tr("Export CSV"), suggestedBaseName() + QStringLiteral("-factors.csv"), tr("CSV (*.csv)"));
+        if (!path.isEmpty())
+            exportCsv(path);
+    });
+    exportMenu->addAction(tr("&LongRoPE factor file…"), this, [this] {
+        const QString path = askSavePath(tr("Export factor file"), suggestedBaseName() + QStringLiteral("-long-factors.txt"), kFactorFilter);
+        if (!path.isEmpty())
+            exportFactorFile(path);
+    });
+    exportMenu->addSeparator();
+    const QString plotFilter = tr("PNG image (*.png);;PDF document (*.pdf)");
+    exportMenu->addAction(tr("&Periods plot as PNG/PDF…"), this, [this, plotFilter] {
+        const QString path = askSavePath(tr("Export periods plot"), suggestedBaseName() + QStringLiteral("-periods.png"), plotFilter);
+        if (!path.isEmpty())
+            exportPlot(path, Plot::Periods);
+    });
+    exportMenu->addAction(tr("&Factors plot as PNG/PDF…"), this, [this, plotFilter] {
+        const QString path = askSavePath(tr("Export factors plot"), suggestedBaseName() + QStringLiteral("-factors.png"), plotFilter);
+        if (!path.isEmpty())
+            exportPlot(path, Plot::Factors);
+    });
+    fileMenu->addAction(tr("&Import Factor File…"), this, [this] {
+        const QString path = askOpenPath(tr("Import LongRoPE factor file"), kFactorFilter);
+        if (!path.isEmpty())
+            importFactors(path);
+    });
+
+    fileMenu->addSeparator();
+    QAction *quitAction = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
+    quitAction->setShortcut(QKeySequence::Quit);
+    quitAction->setMenuRole(QAction::QuitRole);
+
+    QMenu *editMenu = menuBar()->addMenu(tr("&Edit"));
+    QAction *undoAction = m_document->undoStack()->createUndoAction(this, tr("&Undo"));
+    undoAction->setShortcut(QKeySequence::Undo);
+    QAction *redoAction = m_document->undoStack()->createRedoAction(this, tr("&Redo"));
+    redoAction->setShortcut(QKeySequence::Redo);
+    editMenu->addAction(undoAction);
+    editMenu->addAction(redoAction);
+
+    QMenu *viewMenu = menuBar()->addMenu(tr("&View"));
+    QAction *rotationsAction = viewMenu->addAction(tr("&Rotations Plot"));
+    rotationsAction->setCheckable(true);
+    rotationsAction->setChecked(m_periodsPlot->rotationsVisible());
+    connect(rotationsAction, &QAction::toggled, m_periodsPlot, &rs::PeriodsPlot::setRotationsVisible);
+    QAction *logAction = viewMenu->addAction(tr("&Logarithmic λ Axis"));
+    logAction->setCheckable(true);
+    logAction->setChecked(m_factorsView->plot()->isLogScale());
+    connect(logAction, &QAction::toggled, m_factorsView->plot(), &rs::FactorsPlot::setLogScale);
+    QAction *tableAction = viewMenu->addAction(tr("Factor &Table"));
+    tableAction->setCheckable(true);
+    tableAction->setChecked(true);
+    connect(tableAction, &QAction::toggled, m_factorsView->table(), &QWidget::setVisible);
+    QAction *panelAction = m_panelDock->toggleViewAction();
+    panelAction->setText(tr("&Side Panel"));
+    viewMenu->addAction(panelAction);
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList files = recentFiles();
+    for (const QString &path : files) {
+        m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] {
+            if (maybeSaveChanges())
+                openFile(path);
+        })->setStatusTip(path);
+    }
+    m_recentMenu->setEnabled(!files.isEmpty());
+}
+
+QStringList MainWindow::recentFiles() const { return QSettings().value(kRecentFilesKey).toStringList(); }
+
+void MainWindow::addRecentFile(const QString &path)
+{
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    QStringList files = recentFiles();
+    files.removeAll(absolute);
+    files.prepend(absolute);
+    while (files.size() > kMaxRecentFiles)
+        files.removeLast();
+    QSettings settings;
+    settings.setValue(kRecentFilesKey, files);
+    m_lastDirectory = QFileInfo(absolute).absolutePath();
+    settings.setValue(kLastDirectoryKey, m_lastDirectory);
+    rebuildRecentMenu();
+}
+
+double MainWindow::defaultTargetLength(const rs::RopeConfig &config) const
+{
+    const double own = config.defaultTargetLength();
+    return own > config.trainLength ? own : kDefaultExtension * config.trainLength;
+}
+
+bool MainWindow::openConfig(const QString &path)
+{
+    try {
+        const rs::RopeConfig config = rs::loadRopeConfig(path);
+        m_document->open(config, defaultTargetLength(config));
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    m_sessionPath.clear();
+    m_displayName = QFileInfo(path).fileName();
+    addRecentFile(path);
+    updateTitle();
+    statusBar()->showMessage(tr("Opened %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::openPreset(const QString &name)
+{
+    try {
+        const rs::RopeConfig config = rs::loadPreset(name);
+        const rs::PresetInfo info = rs::presetInfo(name);
+        m_document->open(config, info.targetLength > 0 ? info.targetLength : defaultTargetLength(config));
+        m_displayName = info.title;
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    m_sessionPath.clear();
+    updateTitle();
+    statusBar()->showMessage(tr("Opened preset %1").arg(name), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::loadSession(const QString &path)
+{
+    try {
+        const rs::Session session = rs::loadSession(path);
+        rs::RopeConfig config = rs::parseRopeConfig(QJsonDocument(session.configJson).toJson(QJsonDocument::Compact), path);
+        if (!session.configSource.isEmpty())
+            config.source = session.configSource;
+        m_document->openSession(session, config);
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    m_sessionPath = path;
+    m_displayName = QFileInfo(path).fileName();
+    addRecentFile(path);
+    updateTitle();
+    statusBar()->showMessage(tr("Opened session %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::openFile(const QString &path)
+{
+    return isSessionFile(path) ? loadSession(path) : openConfig(path);
+}
+
+bool MainWindow::saveSession(const QString &path)
+{
+    try {
+        rs::saveSession(path, m_document->toSession());
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    m_sessionPath = path;
+    m_displayName = QFileInfo(path).fileName();
+    m_document->undoStack()->setClean();
+    addRecentFile(path);
+    updateTitle();
+    statusBar()->showMessage(tr("Saved session %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::exportConfig(const QString &path, rs::ConfigForm form)
+{
+    try {
+        rs::LongropeExport what;
+        what.longFactor = m_document->lambda();
+        what.targetLength = m_document->targetLength();
+        what.attentionFactor = m_document->attentionFactor();
+        what.form = form;
+        rs::writeJsonFile(path, rs::exportLongropeConfig(m_document->config(), what));
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported %1 config to %2")
+                                 .arg(form == rs::ConfigForm::Hf4 ? tr("transformers 4.x") : tr("transformers 5.x"),
+                                      QDir::toNativeSeparators(path)),
+                             kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::exportCsv(const QString &path)
+{
+    try {
+        rs::writeBytesFile(path, rs::exportFactorsCsv(m_document->config(), m_document->lambda(), m_document->targetLength()));
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported CSV to %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::exportFactorFile(const QString &path)
+{
+    try {
+        rs::writeFactorFile(path, m_document->lambda());
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported factor file %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::importFactors(const QString &path)
+{
+    try {
+        const std::vector<double> lambda = rs::readFactorFile(path, m_document->pairs());
+        m_document->setAllLambda(lambda, m_document->attentionFactor(),
+                                 tr("Import factors from %1").arg(QFileInfo(path).fileName()));
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    statusBar()->showMessage(tr("Imported factors from %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+bool MainWindow::exportPlot(const QString &path, Plot plot)
+{
+    QCustomPlot *source = plot == Plot::Periods ? static_cast<QCustomPlot *>(m_periodsPlot)
+                                                : static_cast<QCustomPlot *>(m_factorsView->plot());
+    if (plot == Plot::Periods)
+        m_periodsPlot->flushReplot();
+    else
+        m_factorsView->plot()->flushReplot();
+
+    const int width = source->width();
+    const int height = source->height();
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) {
+        reportError(tr("%1: cannot write (%2)").arg(QDir::toNativeSeparators(path), file.errorString()));
+        return false;
+    }
+    const bool pdf = QFileInfo(path).suffix().compare(QLatin1String("pdf"), Qt::CaseInsensitive) == 0;
+    bool written = false;
+    if (pdf) {
+        // One PDF point per screen pixel, so the page matches what is on screen.
+        QPdfWriter writer(&file);
+        writer.setResolution(72);
+        writer.setPageSize(QPageSize(QSizeF(width, height), QPageSize::Point));
+        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
+        writer.setCreator(QStringLiteral("RopeScope"));
+        QCPPainter painter;
+        written = painter.begin(&writer);
+        if (written) {
+            source->toPainter(&painter, width, height);
+            painter.end();
+        }
+    } else {
+        // Twice the screen resolution keeps text crisp in documents and slides.
+        written = source->toPixmap(width, height, 2.0).save(&file, "PNG");
+    }
+    if (!written || !file.commit()) {
+        reportError(tr("%1: cannot write the plot (%2)").arg(QDir::toNativeSeparators(path), file.errorString()));
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported plot to %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
+QImage MainWindow::grabWindowImage()
+{
+    m_periodsPlot->flushReplot();
+    m_factorsView->plot()->flushReplot();
+    return grab().toImage();
+}
+
+void MainWindow::updateTitle()
+{
+    setWindowTitle(tr("%1[*] — RopeScope").arg(m_displayName));
+    setWindowModified(!m_document->isClean());
+}
+
+void MainWindow::reportError(const QString &message)
+{
+    m_lastError = message;
+    statusBar()->showMessage(message, kStatusTimeoutMs);
+    emit errorOccurred(message);
+    if (m_promptsEnabled)
+        QMessageBox::warning(this, tr("RopeScope"), message);
+}
+
+bool MainWindow::maybeSaveChanges()
+{
+    if (m_document->isClean() || !m_promptsEnabled)
+        return true;
+    const auto answer = QMessageBox::question(this, tr("Unsaved changes"),
+                                              tr("The factors were edited. Save the session first?"),
+                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel,
+                                              QMessageBox::Save);
+    if (answer == QMessageBox::Save)
+        return saveSessionInteractively(false);
+    return answer == QMessageBox::Discard;
+}
+
+bool MainWindow::saveSessionInteractively(bool askForPath)
+{
+    QString path = m_sessionPath;
+    if (askForPath || path.isEmpty())
+        path = askSavePath(tr("Save session"), suggestedBaseName() + QStringLiteral(".ropescope"), kSessionFilter);
+    return !path.isEmpty() && saveSession(path);
+}
+
+QString MainWindow::askSavePath(const QString &caption, const QString &suggestedName, const QString &filter)
+{
+    const QString path = QFileDialog::getSaveFileName(this, caption, QDir(m_lastDirectory).filePath(suggestedName), filter);
+    if (!path.isEmpty())
+        m_lastDirectory = QFileInfo(path).absolutePath();
+    return path;
+}
+
+QString MainWindow::askOpenPath(const QString &caption, const QString &filter)
+{
+    const QString path = QFileDialog::getOpenFileName(this, caption, m_lastDirectory, filter);
+    if (!path.isEmpty())
+        m_lastDirectory = QFileInfo(path).absolutePath();
+    return path;
+}
+
+QString MainWindow::suggestedBaseName() const
+{
+    const QString source = m_document->config().source;
+    if (source.startsWith(QLatin1String("preset:")))
+        return source.mid(7);
+    const QFileInfo info(m_sessionPath.isEmpty() ? source : m_sessionPath);
+    return info.completeBaseName().isEmpty() ? QStringLiteral("ropescope") : info.completeBaseName();
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (maybeSaveChanges())
+        event->accept();
+    else
+        event->ignore();
+}

@@ -1,0 +1,92 @@
+#pragma once
+// RopeScope's main window: the periods view above the factors view, the side panel with the
+// config summary and controls, and the File / Edit / View menus. Every file operation has a
+// public method taking a path (the menu slots only ask for the path), so tests and scripts can
+// drive the window without dialogs.
+#include "configexport.h"
+
+#include <QMainWindow>
+
+class QDockWidget;
+class QMenu;
+class QSplitter;
+
+namespace rs {
+class ControlPanel;
+class FactorDocument;
+class FactorsView;
+class PeriodsPlot;
+} // namespace rs
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    enum class Plot { Periods, Factors };
+    static constexpr int kMaxRecentFiles = 8;
+
+    explicit MainWindow(QWidget *parent = nullptr);
+
+    // With prompts off nothing modal ever opens: errors go only to lastError(), errorOccurred()
+    // and the status bar, and unsaved edits are discarded without asking (tests, --screenshot).
+    void setPromptsEnabled(bool enabled) { m_promptsEnabled = enabled; }
+    bool promptsEnabled() const { return m_promptsEnabled; }
+
+    // Each returns false after reporting the error; the current document is then left untouched.
+    bool openConfig(const QString &path);
+    bool openPreset(const QString &name);
+    bool loadSession(const QString &path);
+    // A session file (*.ropescope) or a Hugging Face config.json.
+    bool openFile(const QString &path);
+    bool saveSession(const QString &path);
+    bool exportConfig(const QString &path, rs::ConfigForm form);
+    bool exportCsv(const QString &path);
+    bool exportFactorFile(const QString &path);
+    bool importFactors(const QString &path);
+    // PNG or PDF by the file's suffix.
+    bool exportPlot(const QString &path, Plot plot);
+    // The whole window as it looks now, plots brought up to date first.
+    QImage grabWindowImage();
+
+    QString lastError() const { return m_lastError; }
+    QString sessionPath() const { return m_sessionPath; }
+    QStringList recentFiles() const;
+
+    rs::FactorDocument *document() const { return m_document; }
+    rs::PeriodsPlot *periodsPlot() const { return m_periodsPlot; }
+    rs::FactorsView *factorsView() const { return m_factorsView; }
+    rs::ControlPanel *controlPanel() const { return m_controlPanel; }
+
+signals:
+    void errorOccurred(const QString &message);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void createMenus();
+    void rebuildRecentMenu();
+    void addRecentFile(const QString &path);
+    void updateTitle();
+    void reportError(const QString &message);
+    // Asks to save unsaved edits; false means the user cancelled.
+    bool maybeSaveChanges();
+    bool saveSessionInteractively(bool askForPath);
+    QString askSavePath(const QString &caption, const QString &suggestedName, const QString &filter);
+    QString askOpenPath(const QString &caption, const QString &filter);
+    QString suggestedBaseName() const;
+    double defaultTargetLength(const rs::RopeConfig &config) const;
+
+    rs::FactorDocument *m_document;
+    rs::PeriodsPlot *m_periodsPlot;
+    rs::FactorsView *m_factorsView;
+    rs::ControlPanel *m_controlPanel;
+    QSplitter *m_viewSplitter;
+    QDockWidget *m_panelDock;
+    QMenu *m_recentMenu = nullptr;
+    QString m_displayName;
+    QString m_sessionPath;
+    QString m_lastDirectory;
+    QString m_lastError;
+    bool m_promptsEnabled = true;
+};

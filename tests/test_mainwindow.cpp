@@ -1,0 +1,271 @@
+// Main window: opening a config, the title's modified marker, bad input that leaves the edits
+// alone, the export → re-open round trip, sessions, recent files and a non-trivial screenshot.
+#include "mainwindow.h"
+
+#include "factordocument.h"
+#include "factorfamilies.h"
+#include "factorfile.h"
+#include "ropeconfig.h"
+
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSet>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoStack>
+
+namespace {
+
+QString fixture(const QString &name) { return QStringLiteral(ROPESCOPE_FIXTURES "/gui/") + name; }
+
+} // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("RopeScopeTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_mainwindow"));
+        QVERIFY(m_temp.isValid());
+    }
+
+    void init()
+    {
+        QSettings().clear();
+        m_window = std::make_unique<MainWindow>();
+        m_window->setPromptsEnabled(false);
+        QVERIFY(m_window->openConfig(fixture(QStringLiteral("llama3.1-8b-config.json"))));
+    }
+
+    void cleanup() { m_window.reset(); }
+
+    void opensConfigWithItsOwnFactors()
+    {
+        rs::FactorDocument *document = m_window->document();
+        QCOMPARE(document->config().modelType, QStringLiteral("llama"));
+        QCOMPARE(document->pairs(), 64);
+        // max_position_embeddings 131072 over original 8192: the config's own target, s = 16.
+        QCOMPARE(document->targetLength(), 131072.0);
+        QCOMPARE(document->dRcd(), 35);
+        QCOMPARE(document->lambda(), rs::configFactors(document->config(), 131072)->lambda);
+        QVERIFY(m_window->windowTitle().contains(QStringLiteral("llama3.1-8b-config.json")));
+        QVERIFY(!m_window->isWindowModified());
+        QCOMPARE(m_window->recentFiles().value(0), QFileInfo(fixture(QStringLiteral("llama3.1-8b-config.json"))).absoluteFilePath());
+    }
+
+    void titleTracksUnsavedEdits()
+    {
+        QVERIFY(m_window->windowTitle().contains(QStringLiteral("[*]")));
+        m_window->document()->setLambdaAt(50, 18.0);
+        QVERIFY(m_window->isWindowModified());
+        const QString path = m_temp.filePath(QStringLiteral("edited.ropescope"));
+        QVERIFY(m_window->saveSession(path));
+        QVERIFY(!m_window->isWindowModified());
+        QVERIFY(m_window->document()->isClean());
+        QVERIFY(m_window->windowTitle().contains(QStringLiteral("edited.ropescope")));
+        // Undoing past the save point is an unsaved change again.
+        m_window->document()->undoStack()->undo();
+        QVERIFY(m_window->isWindowModified());
+    }
+
+    void sessionRoundTrip()
+    {
+        m_window->document()->setLambdaAt(60, 30.5);
+        m_window->document()->setDRcd(31);
+        const std::vector<double> edited = m_window->document()->lambda();
+        const QString path = m_temp.filePath(QStringLiteral("round-trip.ropescope"));
+        QVERIFY(m_window->saveSession(path));
+
+        MainWindow other;
+        other.setPromptsEnabled(false);
+        QVERIFY(other.openFile(path));
+        QCOMPARE(other.document()->lambda(), edited);
+        QCOMPARE(other.document()->dRcd(), 31);
+        QCOMPARE(other.sessionPath(), path);
+        QVERIFY(!other.isWindowModified());
+    }
+
+    void badInputKeepsTheEdits_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("problem");
+        QTest::newRow("malformed JSON") << QStringLiteral("malformed.json") << QStringLiteral("config") << QStringLiteral("JSON");
+        QTest::newRow("no head size") << QStringLiteral("missing-head-size.json") << QStringLiteral("config") << QStringLiteral("head");
+        QTest::newRow("factor NaN") << QStringLiteral("factors-nan.txt") << QStringLiteral("factors") << QString();
+        QTest::newRow("factor negative") << QStringLiteral("factors-negative.txt") << QStringLiteral("factors") << QString();
+        QTest::newRow("factor wrong length") << QStringLiteral("factors-wrong-length.txt") << QStringLiteral("factors") << QStringLiteral("64");
+        QTest::newRow("missing file") << QStringLiteral("does-not-exist.json") << QStringLiteral("config") << QString();
+        QTest::newRow("config as session") << QStringLiteral("llama3.1-8b-config.json") << QStringLiteral("session") << QString();
+    }
+
+    void badInputKeepsTheEdits()
+    {
+        QFETCH(QString, file);
+        QFETCH(QString, kind);
+        QFETCH(QString, problem);
+        rs::FactorDocument *document = m_window->document();
+        document->setLambdaAt(45, 19.0);
+        const std::vector<double> edited = document->lambda();
+        const int undoSteps = document->undoStack()->count();
+        const QString title = m_window->windowTitle();
+
+        QSignalSpy errors(m_window.get(), &MainWindow::errorOccurred);
+        const QString path = fixture(file);
+        bool ok = true;
+        if (kind == QLatin1String("config"))
+            ok = m_window->openConfig(path);
+        else if (kind == QLatin1String("factors"))
+            ok = m_window->importFactors(path);
+        else
+            ok = m_window->loadSession(path);
+        QVERIFY(!ok);
+        QCOMPARE(errors.count(), 1);
+        const QString message = errors.first().at(0).toString();
+        QCOMPARE(m_window->lastError(), message);
+        QVERIFY2(message.contains(file), qPrintable(message));
+        if (!problem.isEmpty())
+            QVERIFY2(message.contains(problem, Qt::CaseInsensitive), qPrintable(message));
+
+        QCOMPARE(document->lambda(), edited);
+        QCOMPARE(document->undoStack()->count(), undoSteps);
+        QCOMPARE(m_window->windowTitle(), title);
+        QVERIFY(m_window->isWindowModified());
+    }
+
+    void importFactorsIsOneUndoStep()
+    {
+        const std::vector<double> before = m_window->document()->lambda();
+        QVERIFY(m_window->importFactors(fixture(QStringLiteral("factors-valid.txt"))));
+        QCOMPARE(m_window->document()->lambda(), rs::readFactorFile(fixture(QStringLiteral("factors-valid.txt")), 64));
+        QCOMPARE(m_window->document()->undoStack()->count(), 1);
+        m_window->document()->undoStack()->undo();
+        QCOMPARE(m_window->document()->lambda(), before);
+    }
+
+    void exportedConfigReopensWithTheSameFactors_data()
+    {
+        QTest::addColumn<int>("formIndex");
+        QTest::newRow("transformers 4.x") << int(rs::ConfigForm::Hf4);
+        QTest::newRow("transformers 5.x") << int(rs::ConfigForm::Hf5);
+    }
+
+    void exportedConfigReopensWithTheSameFactors()
+    {
+        QFETCH(int, formIndex);
+        const auto form = rs::ConfigForm(formIndex);
+        rs::FactorDocument *document = m_window->document();
+        document->applyFamily(rs::FactorDocument::kLongrope2Family);
+        document->setLambdaAt(63, 31.25);
+        const std::vector<double> edited = document->lambda();
+        const QString path = m_temp.filePath(form == rs::ConfigForm::Hf4 ? QStringLiteral("hf4.json") : QStringLiteral("hf5.json"));
+        QVERIFY(m_window->exportConfig(path, form));
+
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
+        const QString key = form == rs::ConfigForm::Hf4 ? QStringLiteral("rope_scaling") : QStringLiteral("rope_parameters");
+        QCOMPARE(json.value(key).toObject().value(QStringLiteral("rope_type")).toString(), QStringLiteral("longrope"));
+        QCOMPARE(json.value(key).toObject().value(QStringLiteral("long_factor")).toArray().size(), 64);
+
+        MainWindow reopened;
+        reopened.setPromptsEnabled(false);
+        QVERIFY(reopened.openConfig(path));
+        QCOMPARE(reopened.document()->config().scaling.type, QStringLiteral("longrope"));
+        QCOMPARE(reopened.document()->config().scaling.longFactor, edited);
+        QCOMPARE(reopened.document()->targetLength(), 131072.0);
+        QCOMPARE(reopened.document()->lambda(), edited);
+    }
+
+    void exportsCsvFactorFileAndPlots()
+    {
+        const QString csv = m_temp.filePath(QStringLiteral("factors.csv"));
+        const QString factors = m_temp.filePath(QStringLiteral("factors.txt"));
+        QVERIFY(m_window->exportCsv(csv));
+        QVERIFY(m_window->exportFactorFile(factors));
+        QCOMPARE(rs::readFactorFile(factors, 64), m_window->document()->lambda());
+        QFile csvFile(csv);
+        QVERIFY(csvFile.open(QIODevice::ReadOnly));
+        QCOMPARE(csvFile.readAll().count('\n'), 65);
+
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        const QString png = m_temp.filePath(QStringLiteral("periods.png"));
+        const QString pdf = m_temp.filePath(QStringLiteral("factors.pdf"));
+        QVERIFY(m_window->exportPlot(png, MainWindow::Plot::Periods));
+        QVERIFY(m_window->exportPlot(pdf, MainWindow::Plot::Factors));
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        QVERIFY(image.width() > 400);
+        QFile pdfFile(pdf);
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        QVERIFY(pdfFile.read(5) == "%PDF-");
+        QVERIFY(!m_window->exportPlot(m_temp.filePath(QStringLiteral("no-such-dir/plot.png")), MainWindow::Plot::Periods));
+    }
+
+    void screenshotIsNotBlank()
+    {
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        const QImage shot = m_window->grabWindowImage();
+        QCOMPARE(shot.size() / shot.devicePixelRatio(), QSize(1400, 900));
+        const QString path = QDir::current().filePath(QStringLiteral("test_mainwindow-screenshot.png"));
+        QVERIFY(shot.save(path));
+        QSet<QRgb> colors;
+        for (int y = 0; y < shot.height(); y += 3) {
+            for (int x = 0; x < shot.width(); x += 3)
+                colors.insert(shot.pixel(x, y));
+        }
+        // Plots, shading, markers and antialiased text give hundreds of colours; a blank or
+        // unpainted window has a handful.
+        QVERIFY2(colors.size() > 200, qPrintable(QString::number(colors.size())));
+    }
+
+    void recentFilesAreCappedAndDeduplicated()
+    {
+        for (int i = 0; i < MainWindow::kMaxRecentFiles + 3; ++i) {
+            const QString path = m_temp.filePath(QStringLiteral("recent-%1.ropescope").arg(i));
+            QVERIFY(m_window->saveSession(path));
+        }
+        QVERIFY(m_window->saveSession(m_temp.filePath(QStringLiteral("recent-4.ropescope"))));
+        const QStringList recent = m_window->recentFiles();
+        QCOMPARE(recent.size(), MainWindow::kMaxRecentFiles);
+        QCOMPARE(QFileInfo(recent.first()).fileName(), QStringLiteral("recent-4.ropescope"));
+        QCOMPARE(recent.count(recent.first()), 1);
+    }
+
+    void presetOpensAtSuggestedTarget()
+    {
+        QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b")));
+        QCOMPARE(m_window->document()->targetLength(), 131072.0);
+        QCOMPARE(m_window->document()->lambda(), std::vector<double>(64, 1.0));
+        QVERIFY(!m_window->openPreset(QStringLiteral("no-such-model")));
+        QVERIFY(m_window->lastError().contains(QStringLiteral("no-such-model")));
+    }
+
+    void closingWithoutPromptsDiscards()
+    {
+        m_window->document()->setLambdaAt(1, 3.0);
+        m_window->show();
+        QVERIFY(m_window->close());
+    }
+
+private:
+    QTemporaryDir m_temp;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_mainwindow.moc"

@@ -1,0 +1,57 @@
+#pragma once
+// The side panel: what the open config says (model, d, base, L_train, d_tcd, d_10, …), the
+// d_rcd and target length controls, the family overlays (show / apply) and the constraint check.
+#include <QMap>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QGridLayout;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+
+namespace rs {
+
+class FactorDocument;
+
+class ControlPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ControlPanel(FactorDocument *document, QWidget *parent = nullptr);
+
+    QSpinBox *dRcdSpinBox() const { return m_dRcd; }
+    QComboBox *targetLengthCombo() const { return m_targetLength; }
+    QCheckBox *familyCheckBox(const QString &name) const { return m_familyChecks.value(name); }
+    QPushButton *applyButton(const QString &name) const { return m_applyButtons.value(name); }
+    QLabel *violationLabel() const { return m_violations; }
+
+private:
+    void refreshSummary();
+    void refreshTargetChoices();
+    void rebuildFamilyRows();
+    void refreshFamilyChecks();
+    void refreshViolations();
+    void commitTargetLength();
+
+    FactorDocument *m_document;
+    QLabel *m_model;
+    QLabel *m_source;
+    QLabel *m_rotaryDims;
+    QLabel *m_base;
+    QLabel *m_trainLength;
+    QLabel *m_scale;
+    QLabel *m_dTcd;
+    QLabel *m_d10;
+    QLabel *m_attention;
+    QSpinBox *m_dRcd;
+    QComboBox *m_targetLength;
+    QGridLayout *m_familyGrid;
+    QMap<QString, QCheckBox *> m_familyChecks;
+    QMap<QString, QPushButton *> m_applyButtons;
+    QLabel *m_constraintSummary;
+    QLabel *m_violations;
+};
+
+} // namespace rs

@@ -1,0 +1,100 @@
+#pragma once
+// The edited state shared by every view: the model's RoPE config, the target length, the real
+// critical dimension d_rcd and the rescale factors λ being tuned, plus the undo stack that records
+// every edit. Views read from it and write through its undoable setters only.
+#include "factorfamilies.h"
+#include "ropeconfig.h"
+#include "ropegeometry.h"
+#include "session.h"
+
+#include <QObject>
+#include <QStringList>
+#include <QUndoStack>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace rs {
+
+class FactorDocument : public QObject {
+    Q_OBJECT
+
+public:
+    // The overlay name of the LongRoPE2 structure derived from the current λ and d_rcd.
+    static inline const QString kLongrope2Family = QStringLiteral("longrope2");
+
+    explicit FactorDocument(QObject *parent = nullptr);
+
+    // Replaces the whole document (opening a file): not undoable, clears the undo stack.
+    // Starts from the config's own factors when it has them, else from λ ≡ 1, with d_rcd = d_tcd.
+    void open(const RopeConfig &config, double targetLength);
+    void openSession(const Session &session, const RopeConfig &config);
+    Session toSession() const;
+
+    const RopeConfig &config() const { return m_config; }
+    const RopeGeometry &geometry() const { return m_geometry; }
+    double targetLength() const { return m_geometry.targetLength; }
+    double scale() const { return m_geometry.scale; }
+    int pairs() const { return m_config.pairs(); }
+    int dRcd() const { return m_dRcd; }
+    const std::vector<double> &lambda() const { return m_lambda; }
+    std::optional<double> attentionFactor() const { return m_attentionFactor; }
+    // The attention factor an export would imply: the explicit one, else HF's longrope default.
+    double effectiveAttentionFactor() const;
+
+    std::vector<double> rescaledPeriods() const;
+    std::vector<bool> outOfDistribution() const;
+    std::vector<ConstraintViolation> constraintViolations() const;
+    // The comparison families at the current target (pi, ntk, yarn, llama3, config if present)
+    // and the LongRoPE2 structure built from the current λ at and above d_rcd.
+    const std::map<QString, FactorSet> &families() const { return m_families; }
+
+    QStringList visibleFamilies() const { return m_visibleFamilies; }
+    void setFamilyVisible(const QString &name, bool visible);
+
+    QUndoStack *undoStack() const { return m_undoStack; }
+    bool isClean() const { return m_undoStack->isClean(); }
+
+    // Undoable edits. A non-negative dragId merges consecutive edits of the same drag into one step.
+    void setLambdaAt(int index, double value, int dragId = -1);
+    void setAllLambda(const std::vector<double> &lambda, std::optional<double> attentionFactor,
+                      const QString &description);
+    void applyFamily(const QString &name);
+    void setDRcd(int dRcd);
+    void setTargetLength(double targetLength);
+    // A fresh id for one mouse drag, so all its moves collapse into a single undo step.
+    int beginDrag() { return ++m_lastDragId; }
+
+signals:
+    void configChanged();                  // a new config was opened (everything changed)
+    void lambdaChanged();
+    void dRcdChanged(int dRcd);
+    void targetLengthChanged(double targetLength);
+    void attentionFactorChanged();
+    void familiesChanged();
+    void visibleFamiliesChanged();
+
+private:
+    friend class SetLambdaCommand;
+    friend class SetAllLambdaCommand;
+    friend class SetDRcdCommand;
+    friend class SetTargetLengthCommand;
+
+    void assignLambdaAt(int index, double value);
+    void assignLambda(const std::vector<double> &lambda, std::optional<double> attentionFactor);
+    void assignDRcd(int dRcd);
+    void assignTargetLength(double targetLength);
+    void recomputeFamilies();
+
+    RopeConfig m_config;
+    RopeGeometry m_geometry;
+    int m_dRcd = 0;
+    std::vector<double> m_lambda;
+    std::optional<double> m_attentionFactor;
+    std::map<QString, FactorSet> m_families;
+    QStringList m_visibleFamilies;
+    QUndoStack *m_undoStack;
+    int m_lastDragId = 0;
+};
+
+} // namespace rs
