@@ -13,6 +13,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QSet>
 #include <QSettings>
 #include <QSignalSpy>
@@ -253,6 +254,18 @@ private slots:
         QCOMPARE(m_window->document()->lambda(), std::vector<double>(64, 1.0));
         QVERIFY(!m_window->openPreset(QStringLiteral("no-such-model")));
         QVERIFY(m_window->lastError().contains(QStringLiteral("no-such-model")));
+    }
+
+    void reportsNtkLeftBoundaryOfLongropeConfig()
+    {
+        // The published LongRoPE2 LLaMA3-8B factors are NTK-left up to c = 33 with λ_33 = 21.81.
+        QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b-longrope2-128k")));
+        auto *label = m_window->findChild<QLabel *>(QStringLiteral("ntkLeftLabel"));
+        QVERIFY(label);
+        QVERIFY2(label->text().contains(QStringLiteral("c = 33")) && label->text().contains(QStringLiteral("21.81")),
+                 qPrintable(label->text()));
+        QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b")));
+        QVERIFY(!label->text().contains(QStringLiteral("c =")));
     }
 
     void closingWithoutPromptsDiscards()

@@ -91,7 +91,7 @@ QStringList describeViolations(const std::vector<ConstraintViolation> &violation
 ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     : QWidget(parent), m_document(document), m_model(valueLabel(this)), m_source(valueLabel(this)),
       m_rotaryDims(valueLabel(this)), m_base(valueLabel(this)), m_trainLength(valueLabel(this)),
-      m_scale(valueLabel(this)), m_dTcd(valueLabel(this)), m_d10(valueLabel(this)), m_attention(valueLabel(this)),
+      m_scale(valueLabel(this)), m_dTcd(valueLabel(this)), m_d10(valueLabel(this)), m_ntkLeft(valueLabel(this)), m_attention(valueLabel(this)),
       m_dRcd(new QSpinBox(this)), m_targetLength(new QComboBox(this)), m_familyGrid(new QGridLayout),
       m_constraintSummary(new QLabel(this)), m_violations(new QLabel(this))
 {
@@ -113,6 +113,9 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     configForm->addRow(tr("L_train"), m_trainLength);
     configForm->addRow(tr("d_tcd"), m_dTcd);
     configForm->addRow(tr("d_10"), m_d10);
+    m_ntkLeft->setObjectName(QStringLiteral("ntkLeftLabel"));
+    m_ntkLeft->setToolTip(tr("Where the config's longrope long factors follow λ_i = λ_c^(i/c) (LongRoPE2's NTK-left part)"));
+    configForm->addRow(tr("NTK-left"), m_ntkLeft);
 
     auto *extensionBox = new QGroupBox(tr("Extension"), this);
     auto *extensionForm = new QFormLayout(extensionBox);
@@ -190,6 +193,11 @@ void ControlPanel::refreshSummary()
     m_scale->setText(formatNumber(g.scale));
     m_dTcd->setText(QString::number(g.dTcd));
     m_d10->setText(QString::number(g.d10));
+    const NtkLeftFit fit = config.scaling.longFactor.empty() ? NtkLeftFit{} : detectNtkLeft(config.scaling.longFactor);
+    if (fit.found)
+        m_ntkLeft->setText(tr("up to c = %1 (λ_c = %2)").arg(fit.boundary).arg(formatNumber(fit.lambdaAtBoundary)));
+    else
+        m_ntkLeft->setText(config.scaling.longFactor.empty() ? tr("— (no longrope factors)") : tr("not NTK-shaped"));
     const QString attention = QString::number(m_document->effectiveAttentionFactor(), 'f', 4);
     m_attention->setText(m_document->attentionFactor() ? attention : tr("%1 (longrope default)").arg(attention));
 

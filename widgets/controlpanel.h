@@ -44,6 +44,7 @@ private:
     QLabel *m_scale;
     QLabel *m_dTcd;
     QLabel *m_d10;
+    QLabel *m_ntkLeft; // NTK-left boundary of the config's own long factors, if they have that shape
     QLabel *m_attention;
     QSpinBox *m_dRcd;
     QComboBox *m_targetLength;
