@@ -246,13 +246,11 @@ double MainWindow::defaultTargetLength(const rs::RopeConfig &config) const
 
 bool MainWindow::openConfig(const QString &path)
 {
-    try {
-        const rs::RopeConfig config = rs::loadRopeConfig(path);
-        m_document->open(config, defaultTargetLength(config));
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            const rs::RopeConfig config = rs::loadRopeConfig(path);
+            m_document->open(config, defaultTargetLength(config));
+        }))
         return false;
-    }
     m_sessionPath.clear();
     m_displayName = QFileInfo(path).fileName();
     addRecentFile(path);
@@ -263,15 +261,13 @@ bool MainWindow::openConfig(const QString &path)
 
 bool MainWindow::openPreset(const QString &name)
 {
-    try {
-        const rs::RopeConfig config = rs::loadPreset(name);
-        const rs::PresetInfo info = rs::presetInfo(name);
-        m_document->open(config, info.targetLength > 0 ? info.targetLength : defaultTargetLength(config));
-        m_displayName = info.title;
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            const rs::RopeConfig config = rs::loadPreset(name);
+            const rs::PresetInfo info = rs::presetInfo(name);
+            m_document->open(config, info.targetLength > 0 ? info.targetLength : defaultTargetLength(config));
+            m_displayName = info.title;
+        }))
         return false;
-    }
     m_sessionPath.clear();
     updateTitle();
     statusBar()->showMessage(tr("Opened preset %1").arg(name), kStatusTimeoutMs);
@@ -280,16 +276,14 @@ bool MainWindow::openPreset(const QString &name)
 
 bool MainWindow::loadSession(const QString &path)
 {
-    try {
-        const rs::Session session = rs::loadSession(path);
-        rs::RopeConfig config = rs::parseRopeConfig(QJsonDocument(session.configJson).toJson(QJsonDocument::Compact), path);
-        if (!session.configSource.isEmpty())
-            config.source = session.configSource;
-        m_document->openSession(session, config);
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            const rs::Session session = rs::loadSession(path);
+            rs::RopeConfig config = rs::parseRopeConfig(QJsonDocument(session.configJson).toJson(QJsonDocument::Compact), path);
+            if (!session.configSource.isEmpty())
+                config.source = session.configSource;
+            m_document->openSession(session, config);
+        }))
         return false;
-    }
     m_sessionPath = path;
     m_displayName = QFileInfo(path).fileName();
     addRecentFile(path);
@@ -305,12 +299,10 @@ bool MainWindow::openFile(const QString &path)
 
 bool MainWindow::saveSession(const QString &path)
 {
-    try {
-        rs::saveSession(path, m_document->toSession());
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            rs::saveSession(path, m_document->toSession());
+        }))
         return false;
-    }
     m_sessionPath = path;
     m_displayName = QFileInfo(path).fileName();
     m_document->undoStack()->setClean();
@@ -322,17 +314,15 @@ bool MainWindow::saveSession(const QString &path)
 
 bool MainWindow::exportConfig(const QString &path, rs::ConfigForm form)
 {
-    try {
-        rs::LongropeExport what;
-        what.longFactor = m_document->lambda();
-        what.targetLength = m_document->targetLength();
-        what.attentionFactor = m_document->attentionFactor();
-        what.form = form;
-        rs::writeJsonFile(path, rs::exportLongropeConfig(m_document->config(), what));
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            rs::LongropeExport what;
+            what.longFactor = m_document->lambda();
+            what.targetLength = m_document->targetLength();
+            what.attentionFactor = m_document->attentionFactor();
+            what.form = form;
+            rs::writeJsonFile(path, rs::exportLongropeConfig(m_document->config(), what));
+        }))
         return false;
-    }
     statusBar()->showMessage(tr("Exported %1 config to %2")
                                  .arg(form == rs::ConfigForm::Hf4 ? tr("transformers 4.x") : tr("transformers 5.x"),
                                       QDir::toNativeSeparators(path)),
@@ -342,38 +332,32 @@ bool MainWindow::exportConfig(const QString &path, rs::ConfigForm form)
 
 bool MainWindow::exportCsv(const QString &path)
 {
-    try {
-        rs::writeBytesFile(path, rs::exportFactorsCsv(m_document->config(), m_document->lambda(), m_document->targetLength()));
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            rs::writeBytesFile(path, rs::exportFactorsCsv(m_document->config(), m_document->lambda(), m_document->targetLength()));
+        }))
         return false;
-    }
     statusBar()->showMessage(tr("Exported CSV to %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
     return true;
 }
 
 bool MainWindow::exportFactorFile(const QString &path)
 {
-    try {
-        rs::writeFactorFile(path, m_document->lambda());
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            rs::writeFactorFile(path, m_document->lambda());
+        }))
         return false;
-    }
     statusBar()->showMessage(tr("Exported factor file %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
     return true;
 }
 
 bool MainWindow::importFactors(const QString &path)
 {
-    try {
-        const std::vector<double> lambda = rs::readFactorFile(path, m_document->pairs());
-        m_document->setAllLambda(lambda, m_document->attentionFactor(),
-                                 tr("Import factors from %1").arg(QFileInfo(path).fileName()));
-    } catch (const rs::Error &error) {
-        reportError(error.message());
+    if (!attempt([&] {
+            const std::vector<double> lambda = rs::readFactorFile(path, m_document->pairs());
+            m_document->setAllLambda(lambda, m_document->attentionFactor(),
+                                     tr("Import factors from %1").arg(QFileInfo(path).fileName()));
+        }))
         return false;
-    }
     statusBar()->showMessage(tr("Imported factors from %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
     return true;
 }
@@ -432,6 +416,17 @@ void MainWindow::updateTitle()
 {
     setWindowTitle(tr("%1[*] — RopeScope").arg(m_displayName));
     setWindowModified(!m_document->isClean());
+}
+
+bool MainWindow::attempt(const std::function<void()> &work)
+{
+    try {
+        work();
+    } catch (const rs::Error &error) {
+        reportError(error.message());
+        return false;
+    }
+    return true;
 }
 
 void MainWindow::reportError(const QString &message)

@@ -7,6 +7,8 @@
 
 #include <QMainWindow>
 
+#include <functional>
+
 class QDockWidget;
 class QMenu;
 class QSplitter;
@@ -68,6 +70,9 @@ private:
     void rebuildRecentMenu();
     void addRecentFile(const QString &path);
     void updateTitle();
+    // Runs `work`; an rs::Error (bad input, naming the file) is reported and the document is left
+    // exactly as it was, since core throws before anything is applied.
+    bool attempt(const std::function<void()> &work);
     void reportError(const QString &message);
     // Asks to save unsaved edits; false means the user cancelled.
     bool maybeSaveChanges();
