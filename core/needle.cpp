@@ -1,0 +1,297 @@
+#include "needle.h"
+#include "error.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <random>
+
+namespace rs {
+namespace {
+
+// std::mt19937_64's output sequence is fixed by the standard; the distributions are not, so draws
+// are made by hand to keep samples identical across compilers.
+class Rng {
+public:
+    explicit Rng(uint64_t seed) : m_engine(seed) {}
+    uint64_t below(uint64_t n) { return m_engine() % n; }
+    template <size_t N>
+    const char *pick(const char *const (&words)[N]) { return words[below(N)]; }
+
+private:
+    std::mt19937_64 m_engine;
+};
+
+const char *const kKeyAdjectives[] = {
+    "numerous", "quiet", "bright", "ancient", "curious", "gentle", "hollow", "jagged", "lively", "modest",
+    "nimble", "orange", "patient", "rapid", "silent", "tender", "vivid", "wooden", "yellow", "brave",
+    "calm", "distant", "eager", "fragile", "golden", "humble", "icy", "jolly", "keen", "lucky"};
+const char *const kKeyNouns[] = {
+    "kite", "river", "lantern", "meadow", "harbor", "falcon", "violin", "compass", "orchard", "glacier",
+    "pebble", "canyon", "beacon", "thistle", "walrus", "anchor", "ribbon", "saddle", "tunnel", "maple",
+    "otter", "quill", "prism", "garnet", "hammock", "island", "jigsaw", "kettle", "ladder", "marble"};
+
+// Filler vocabulary: enough variety that a model sees language-like structure, not a loop.
+const char *const kSubjects[] = {
+    "the farmer", "a traveler", "the old teacher", "my neighbor", "the young engineer", "a quiet child",
+    "the captain", "the baker", "an artist", "the committee", "the scientist", "a merchant", "the gardener",
+    "her brother", "the mayor", "a stranger", "the doctor", "our guide", "the poet", "the students"};
+const char *const kVerbs[] = {
+    "carried", "noticed", "painted", "repaired", "described", "followed", "borrowed", "discovered",
+    "measured", "visited", "remembered", "planted", "questioned", "collected", "admired", "opened",
+    "explained", "studied", "returned", "built"};
+const char *const kObjects[] = {
+    "the wooden bridge", "a small boat", "the northern road", "an old map", "the village square",
+    "a basket of apples", "the stone wall", "the winter garden", "a letter from home", "the broken clock",
+    "the long corridor", "a field of barley", "the harbor lights", "a pair of boots", "the narrow stairs",
+    "the evening market", "a jar of honey", "the mountain path", "the library books", "a red umbrella"};
+const char *const kAdverbs[] = {"slowly", "carefully", "once again", "before dawn", "after the storm",
+                                "without a word", "with great care", "in the afternoon", "at last", "quite happily"};
+const char *const kConnectives[] = {"Later,", "Meanwhile,", "After that,", "In the morning,", "For a while,",
+                                    "Even so,", "By evening,", "Years ago,", "Soon after,", "That spring,"};
+const char *const kReasons[] = {"because the weather had changed", "since nobody else would do it",
+                                "so that the others could rest", "although it was getting late",
+                                "while the rain kept falling", "as the bells rang in the distance"};
+
+QString capitalized(QString s)
+{
+    if (!s.isEmpty())
+        s[0] = s[0].toUpper();
+    return s;
+}
+
+QString sentence(Rng &rng)
+{
+    switch (rng.below(4)) {
+    case 0:
+        return capitalized(QStringLiteral("%1 %2 %3 %4.").arg(QLatin1String(rng.pick(kSubjects)),
+                                                              QLatin1String(rng.pick(kVerbs)),
+                                                              QLatin1String(rng.pick(kObjects)),
+                                                              QLatin1String(rng.pick(kAdverbs))));
+    case 1:
+        return QStringLiteral("%1 %2 %3 %4.").arg(QLatin1String(rng.pick(kConnectives)), QLatin1String(rng.pick(kSubjects)),
+                                                 QLatin1String(rng.pick(kVerbs)), QLatin1String(rng.pick(kObjects)));
+    case 2:
+        return capitalized(QStringLiteral("%1 %2 %3 %4.").arg(QLatin1String(rng.pick(kSubjects)),
+                                                              QLatin1String(rng.pick(kVerbs)),
+                                                              QLatin1String(rng.pick(kObjects)),
+                                                              QLatin1String(rng.pick(kReasons))));
+    default:
+        return capitalized(QStringLiteral("%1 and %2 %3 %4.").arg(QLatin1String(rng.pick(kSubjects)),
+                                                                   QLatin1String(rng.pick(kSubjects)),
+                                                                   QLatin1String(rng.pick(kVerbs)),
+                                                                   QLatin1String(rng.pick(kObjects))));
+    }
+}
+
+QString readText(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
+    return QString::fromUtf8(f.readAll());
+}
+
+std::vector<int> commonPrefixSplit(const std::vector<int> &whole, const std::vector<int> &prefix)
+{
+    size_t k = 0;
+    while (k < whole.size() && k < prefix.size() && whole[k] == prefix[k])
+        ++k;
+    return std::vector<int>(whole.begin() + long(k), whole.end());
+}
+
+} // namespace
+
+QString generateFillerText(int minChars, uint64_t seed)
+{
+    Rng rng(seed ^ 0x5eed'f111'e7ull);
+    QString text;
+    text.reserve(minChars + 200);
+    int sentencesInParagraph = 0;
+    while (text.size() < minChars) {
+        text += sentence(rng);
+        if (++sentencesInParagraph >= 4 + int(rng.below(4))) {
+            text += QStringLiteral("\n\n");
+            sentencesInParagraph = 0;
+        } else {
+            text += QLatin1Char(' ');
+        }
+    }
+    return text;
+}
+
+Haystack Haystack::builtin()
+{
+    Haystack h;
+    h.m_description = QStringLiteral("built-in generated prose");
+    return h;
+}
+
+Haystack Haystack::fromFolder(const QString &folder)
+{
+    const QDir dir(folder);
+    if (!dir.exists())
+        throw Error(folder, QStringLiteral("no such folder"));
+    Haystack h;
+    const QStringList files = dir.entryList({QStringLiteral("*.txt")}, QDir::Files, QDir::Name);
+    for (const QString &name : files) {
+        const QString text = readText(dir.filePath(name)).trimmed();
+        if (!text.isEmpty())
+            h.m_documents.append(text);
+    }
+    if (h.m_documents.isEmpty())
+        throw Error(folder, QStringLiteral("contains no non-empty .txt files"));
+    h.m_description = QStringLiteral("%1 (%2 documents)").arg(folder).arg(h.m_documents.size());
+    return h;
+}
+
+Haystack Haystack::fromJsonl(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
+    Haystack h;
+    int lineNo = 0;
+    while (!f.atEnd()) {
+        const QByteArray line = f.readLine().trimmed();
+        ++lineNo;
+        if (line.isEmpty())
+            continue;
+        QJsonParseError err;
+        const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
+        if (err.error != QJsonParseError::NoError || !doc.isObject())
+            throw Error(path, QStringLiteral("line %1 is not a JSON object").arg(lineNo));
+        const QJsonValue text = doc.object().value(QLatin1String("text"));
+        if (!text.isString())
+            throw Error(path, QStringLiteral("line %1 has no \"text\" string").arg(lineNo));
+        if (!text.toString().trimmed().isEmpty())
+            h.m_documents.append(text.toString().trimmed());
+    }
+    if (h.m_documents.isEmpty())
+        throw Error(path, QStringLiteral("contains no documents with text"));
+    h.m_description = QStringLiteral("%1 (%2 documents)").arg(path).arg(h.m_documents.size());
+    return h;
+}
+
+Haystack Haystack::fromPath(const QString &path)
+{
+    const QFileInfo info(path);
+    if (info.isDir())
+        return fromFolder(path);
+    if (!info.exists())
+        throw Error(path, QStringLiteral("no such file or folder"));
+    return fromJsonl(path);
+}
+
+QString Haystack::text(int minChars, uint64_t seed) const
+{
+    if (isBuiltin())
+        return generateFillerText(minChars, seed);
+    QString text;
+    const int n = int(m_documents.size());
+    for (int i = int(seed % uint64_t(n)); text.size() < minChars; i = (i + 1) % n) {
+        if (!text.isEmpty())
+            text += QStringLiteral("\n\n");
+        text += m_documents[i];
+    }
+    return text;
+}
+
+void needleKeyValue(uint64_t seed, QString *key, QString *value)
+{
+    Rng rng(seed);
+    *key = QStringLiteral("%1-%2").arg(QLatin1String(rng.pick(kKeyAdjectives)), QLatin1String(rng.pick(kKeyNouns)));
+    *value = QString::number(1000000 + rng.below(9000000));  // always 7 digits
+}
+
+QString NeedleBuilder::instruction()
+{
+    return QStringLiteral("A special magic number is hidden within the following text. Make sure to memorize it. "
+                          "I will quiz you about the number afterwards.\n");
+}
+
+QString NeedleBuilder::needleSentence(const QString &key, const QString &value)
+{
+    return QStringLiteral("\nOne of the special magic numbers for %1 is: %2.\n").arg(key, value);
+}
+
+QString NeedleBuilder::question(const QString &key)
+{
+    return QStringLiteral("\nWhat is the special magic number for %1 mentioned in the provided text? "
+                          "The special magic number for %1 mentioned in the provided text is").arg(key);
+}
+
+QString NeedleBuilder::answer(const QString &value)
+{
+    return QStringLiteral(" ") + value;
+}
+
+NeedleBuilder::NeedleBuilder(Encoder encode, Haystack haystack)
+    : m_encode(std::move(encode)), m_haystack(std::move(haystack))
+{
+}
+
+NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
+{
+    NeedleSample s;
+    s.seed = options.seed;
+    needleKeyValue(options.seed, &s.key, &s.value);
+
+    const std::vector<int> intro = m_encode(instruction());
+    const std::vector<int> needle = m_encode(needleSentence(s.key, s.value));
+    // The answer's tokens are what the question+answer text adds beyond the question alone, so they
+    // are tokenized as they appear in context.
+    const std::vector<int> questionIds = m_encode(question(s.key));
+    const std::vector<int> tail = m_encode(question(s.key) + answer(s.value));
+    const std::vector<int> answerIds = commonPrefixSplit(tail, questionIds);
+    if (answerIds.empty())
+        throw Error(QStringLiteral("needle"), QStringLiteral("the tokenizer gives no answer tokens for \"%1\"").arg(s.value));
+    const std::vector<int> questionPart(tail.begin(), tail.end() - long(answerIds.size()));
+
+    const int bos = options.bosId >= 0 ? 1 : 0;
+    const int fixed = bos + int(intro.size() + needle.size() + tail.size());
+    const int fillerCount = options.length - fixed;
+    if (fillerCount < 0)
+        throw Error(QStringLiteral("needle"), QStringLiteral("a length of %1 tokens cannot hold the needle template "
+                                                             "(%2 tokens without filler)").arg(options.length).arg(fixed));
+
+    // Encode enough filler text, growing the estimate until it yields fillerCount tokens.
+    std::vector<int> filler;
+    for (int chars = std::max(64, fillerCount * 6); int(filler.size()) < fillerCount; chars *= 2)
+        filler = m_encode(m_haystack.text(chars, options.seed));
+    filler.resize(size_t(fillerCount));
+
+    const int split = int(std::lround(std::clamp(options.depth, 0.0, 1.0) * fillerCount));
+    s.ids.reserve(size_t(options.length));
+    if (bos)
+        s.ids.push_back(options.bosId);
+    s.ids.insert(s.ids.end(), intro.begin(), intro.end());
+    s.ids.insert(s.ids.end(), filler.begin(), filler.begin() + split);
+    s.needlePosition = int(s.ids.size());
+    s.ids.insert(s.ids.end(), needle.begin(), needle.end());
+    s.ids.insert(s.ids.end(), filler.begin() + split, filler.end());
+    s.ids.insert(s.ids.end(), questionPart.begin(), questionPart.end());
+    for (int id : answerIds) {
+        s.answerPositions.push_back(int(s.ids.size()));
+        s.ids.push_back(id);
+    }
+    return s;
+}
+
+std::vector<NeedleSample> NeedleBuilder::buildMany(int count, const NeedleOptions &options) const
+{
+    std::vector<NeedleSample> out;
+    out.reserve(size_t(std::max(count, 0)));
+    for (int i = 0; i < count; ++i) {
+        NeedleOptions o = options;
+        o.seed = options.seed + uint64_t(i);
+        out.push_back(build(o));
+    }
+    return out;
+}
+
+} // namespace rs
