@@ -1,0 +1,147 @@
+#include "evaluator.h"
+#include "error.h"
+#include "tokenizer.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cmath>
+#include <numeric>
+
+namespace rs {
+namespace {
+
+QJsonObject readJsonObjectIfPresent(const QString &path)
+{
+    QFile f(path);
+    if (!f.exists())
+        return {};
+    if (!f.open(QIODevice::ReadOnly))
+        throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
+    QJsonParseError err;
+    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
+    if (err.error != QJsonParseError::NoError || !doc.isObject())
+        throw Error(path, QStringLiteral("malformed JSON: %1").arg(err.errorString()));
+    return doc.object();
+}
+
+double mean(const std::vector<double> &v)
+{
+    return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+}
+
+} // namespace
+
+ModelTokenizer loadModelTokenizer(const QString &modelDir)
+{
+    const QDir dir(modelDir);
+    ModelTokenizer out;
+    out.tokenizer = loadTokenizer(dir.filePath(QStringLiteral("tokenizer.json")));
+    out.bosId = out.tokenizer->fileBosId();
+    const QString tokenizerConfigPath = dir.filePath(QStringLiteral("tokenizer_config.json"));
+    const QJsonValue addBos = readJsonObjectIfPresent(tokenizerConfigPath).value(QLatin1String("add_bos_token"));
+    if (addBos.isBool() && !addBos.toBool()) {
+        out.bosId = -1;
+    } else if (addBos.isBool()) {
+        const QJsonValue bos = readJsonObjectIfPresent(dir.filePath(QStringLiteral("config.json")))
+                                   .value(QLatin1String("bos_token_id"));
+        if (bos.isDouble())
+            out.bosId = bos.toInt();
+        if (out.bosId < 0)
+            throw Error(tokenizerConfigPath, QStringLiteral("add_bos_token is true but no bos_token_id is known"));
+    }
+    return out;
+}
+
+NeedleEvaluator::NeedleEvaluator(CausalLM &model, const Tokenizer &tokenizer, int bosId,
+                                 const NeedleEvalSettings &settings)
+    : m_model(model), m_settings(settings)
+{
+    if (settings.samples < 1)
+        throw Error(QStringLiteral("needle"), QStringLiteral("at least one sample is needed"));
+    const Haystack haystack = settings.corpus.isEmpty() ? Haystack::builtin() : Haystack::fromPath(settings.corpus);
+    const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, haystack);
+    NeedleOptions options;
+    options.length = settings.length;
+    options.depth = settings.depth;
+    options.seed = settings.seed;
+    options.bosId = bosId;
+    m_samples = builder.buildMany(settings.samples, options);
+}
+
+double NeedleEvaluator::sampleNll(int index, const RopeOverride *rope) const
+{
+    const NeedleSample &s = m_samples.at(size_t(index));
+    return mean(m_model.targetNll(s.ids, s.answerPositions, rope));
+}
+
+NeedleEvalResult NeedleEvaluator::evaluate(const RopeOverride *rope, const Cancelled &cancelled,
+                                           const Progress &progress) const
+{
+    QElapsedTimer timer;
+    timer.start();
+    NeedleEvalResult r;
+    r.length = m_settings.length;
+    r.device = m_model.device();
+    const int total = int(m_samples.size());
+    for (int i = 0; i < total; ++i) {
+        if (cancelled && cancelled()) {
+            r.cancelled = true;
+            break;
+        }
+        const double nll = sampleNll(i, rope);
+        r.perSampleNll.push_back(nll);
+        r.perSamplePpl.push_back(std::exp(nll));
+        if (progress)
+            progress(i + 1, total);
+    }
+    r.meanPpl = mean(r.perSamplePpl);
+    r.seconds = timer.nsecsElapsed() / 1e9;
+    return r;
+}
+
+double NeedleEvaluator::passkeyAccuracy(const RopeOverride *rope, const Cancelled &cancelled) const
+{
+    int correct = 0;
+    int done = 0;
+    for (const NeedleSample &s : m_samples) {
+        if (cancelled && cancelled())
+            break;
+        const auto answerBegin = s.ids.begin() + s.answerPositions.front();
+        const std::vector<int> prompt(s.ids.begin(), answerBegin);
+        const std::vector<int> expected(answerBegin, s.ids.end());
+        correct += m_model.greedyContinue(prompt, int(expected.size()), rope) == expected ? 1 : 0;
+        ++done;
+    }
+    return done == 0 ? 0.0 : double(correct) / done;
+}
+
+double slidingPerplexity(CausalLM &model, const std::vector<int> &ids, int window, int stride, const RopeOverride *rope)
+{
+    if (window < 2 || stride < 1 || stride > window)
+        throw Error(QStringLiteral("perplexity"), QStringLiteral("needs window ≥ 2 and 1 ≤ stride ≤ window"));
+    if (ids.size() < 2)
+        throw Error(QStringLiteral("perplexity"), QStringLiteral("needs at least two tokens"));
+    double nllSum = 0;
+    size_t scored = 0;
+    size_t scoredUpTo = 1;  // the first token has no prediction
+    for (size_t begin = 0; scoredUpTo < ids.size(); begin += size_t(stride)) {
+        const size_t end = std::min(ids.size(), begin + size_t(window));
+        const std::vector<int> chunk(ids.begin() + long(begin), ids.begin() + long(end));
+        std::vector<int> targets;
+        for (size_t p = std::max(scoredUpTo, begin + 1); p < end; ++p)
+            targets.push_back(int(p - begin));
+        if (!targets.empty()) {
+            for (double nll : model.targetNll(chunk, targets, rope))
+                nllSum += nll;
+            scored += targets.size();
+        }
+        scoredUpTo = std::max(scoredUpTo, end);
+    }
+    return std::exp(nllSum / double(scored));
+}
+
+} // namespace rs

@@ -1,0 +1,715 @@
+// Llama-family causal LM on LibTorch, written against transformers' eager implementation
+// (modeling_llama / mistral / qwen2 / phi3): pre-norm decoder layers, RMSNorm in float32,
+// grouped-query attention with softmax in float32, SwiGLU MLP, RoPE with rotate_half on the
+// first d dims of each head. Weights go from the mapped safetensors bytes straight to the target
+// device and dtype.
+#include "model_p.h"
+
+#include "error.h"
+#include "factorfamilies.h"
+#include "safetensors.h"
+
+#include <torch/version.h>
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QSet>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
+
+namespace rs {
+
+bool cudaAvailable()
+{
+    return torch::cuda::is_available();
+}
+
+namespace detail {
+namespace {
+
+const QStringList kArchitectures = {QStringLiteral("llama"), QStringLiteral("mistral"), QStringLiteral("qwen2"),
+                                    QStringLiteral("phi3")};
+
+QString shapeText(const std::vector<int64_t> &shape)
+{
+    QStringList parts;
+    for (int64_t s : shape)
+        parts << QString::number(s);
+    return QLatin1Char('[') + parts.join(QStringLiteral(", ")) + QLatin1Char(']');
+}
+
+// Reads whole-number keys of config.json with errors naming the file and the key.
+struct SpecReader {
+    const QJsonObject &json;
+    const QString &source;
+
+    [[noreturn]] void fail(const QString &problem) const { throw Error(source, problem); }
+
+    int integer(const QString &key, std::optional<int> fallback = std::nullopt) const
+    {
+        const QJsonValue v = json.value(key);
+        if (v.isUndefined() || v.isNull()) {
+            if (fallback)
+                return *fallback;
+            fail(QStringLiteral("missing \"%1\"").arg(key));
+        }
+        const double x = v.toDouble(-1);
+        if (!v.isDouble() || x <= 0 || x != std::floor(x) || x > std::numeric_limits<int>::max())
+            fail(QStringLiteral("\"%1\" must be a positive whole number").arg(key));
+        return int(x);
+    }
+
+    bool flag(const QString &key, bool fallback) const
+    {
+        const QJsonValue v = json.value(key);
+        if (v.isUndefined() || v.isNull())
+            return fallback;
+        if (!v.isBool())
+            fail(QStringLiteral("\"%1\" must be true or false").arg(key));
+        return v.toBool();
+    }
+};
+
+torch::ScalarType safetensorsType(const QString &dtype)
+{
+    if (dtype == QLatin1String("F32"))
+        return torch::kFloat32;
+    if (dtype == QLatin1String("F16"))
+        return torch::kFloat16;
+    if (dtype == QLatin1String("BF16"))
+        return torch::kBFloat16;
+    return torch::kByte;  // unsupported (checked before use)
+}
+
+bool isFloatType(const QString &dtype)
+{
+    return dtype == QLatin1String("F32") || dtype == QLatin1String("F16") || dtype == QLatin1String("BF16");
+}
+
+QString dtypeName(torch::ScalarType t)
+{
+    switch (t) {
+    case torch::kBFloat16: return QStringLiteral("bfloat16");
+    case torch::kFloat16: return QStringLiteral("float16");
+    default: return QStringLiteral("float32");
+    }
+}
+
+// Query rows per chunk so that one chunk's scores stay near `budget` elements.
+int64_t queryChunk(int64_t budget, int64_t batchHeads, int64_t keys, int64_t queries)
+{
+    return std::clamp<int64_t>(budget / std::max<int64_t>(1, batchHeads * keys), 1, std::max<int64_t>(1, queries));
+}
+
+} // namespace
+
+ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source)
+{
+    const SpecReader r{config, source};
+    ModelSpec s;
+    QString arch = config.value(QLatin1String("model_type")).toString();
+    if (arch.isEmpty()) {
+        const QString first = config.value(QLatin1String("architectures")).toArray().first().toString();
+        for (const QString &a : kArchitectures)
+            if (first.compare(a + QLatin1String("ForCausalLM"), Qt::CaseInsensitive) == 0)
+                arch = a;
+    }
+    if (!kArchitectures.contains(arch))
+        r.fail(QStringLiteral("model type \"%1\" is not supported (supported: %2)")
+                   .arg(arch.isEmpty() ? QStringLiteral("(none)") : arch, kArchitectures.join(QStringLiteral(", "))));
+    s.architecture = arch;
+
+    const QString act = config.value(QLatin1String("hidden_act")).toString(QStringLiteral("silu"));
+    if (act != QLatin1String("silu") && act != QLatin1String("swish"))
+        r.fail(QStringLiteral("\"hidden_act\" \"%1\" is not supported (only silu)").arg(act));
+
+    s.vocabSize = r.integer(QStringLiteral("vocab_size"));
+    s.hiddenSize = r.integer(QStringLiteral("hidden_size"));
+    s.numLayers = r.integer(QStringLiteral("num_hidden_layers"));
+    s.numHeads = r.integer(QStringLiteral("num_attention_heads"));
+    s.numKvHeads = r.integer(QStringLiteral("num_key_value_heads"), s.numHeads);
+    s.intermediateSize = r.integer(QStringLiteral("intermediate_size"));
+    if (s.numHeads % s.numKvHeads != 0)
+        r.fail(QStringLiteral("\"num_attention_heads\" %1 is not a multiple of \"num_key_value_heads\" %2")
+                   .arg(s.numHeads).arg(s.numKvHeads));
+    s.headDim = rope.headDim;
+    s.rotaryDims = rope.rotaryDims;
+    const QJsonValue eps = config.value(QLatin1String("rms_norm_eps"));
+    s.rmsNormEps = eps.isDouble() ? eps.toDouble() : 1e-6;
+    if (!(s.rmsNormEps > 0))
+        r.fail(QStringLiteral("\"rms_norm_eps\" must be positive"));
+    s.tiedEmbeddings = r.flag(QStringLiteral("tie_word_embeddings"), false);
+
+    if (arch == QLatin1String("qwen2")) {
+        s.qkvBias = true;
+    } else if (arch != QLatin1String("phi3")) {
+        s.qkvBias = s.oBias = r.flag(QStringLiteral("attention_bias"), false);
+        s.mlpBias = r.flag(QStringLiteral("mlp_bias"), false);
+    }
+
+    // Sliding-window attention: transformers 5 lists per-layer types; before that mistral and phi3
+    // apply `sliding_window` to every layer and qwen2 to layers ≥ max_window_layers when
+    // use_sliding_window is set.
+    const QJsonValue windowValue = config.value(QLatin1String("sliding_window"));
+    const int window = windowValue.isDouble() ? r.integer(QStringLiteral("sliding_window")) : 0;
+    s.slidingWindow.assign(size_t(s.numLayers), 0);
+    const QJsonArray layerTypes = config.value(QLatin1String("layer_types")).toArray();
+    if (!layerTypes.isEmpty()) {
+        if (layerTypes.size() != s.numLayers)
+            r.fail(QStringLiteral("\"layer_types\" has %1 entries for %2 layers").arg(layerTypes.size()).arg(s.numLayers));
+        for (int i = 0; i < s.numLayers; ++i) {
+            const QString t = layerTypes[i].toString();
+            if (t == QLatin1String("sliding_attention")) {
+                if (window <= 0)
+                    r.fail(QStringLiteral("layer %1 uses sliding attention but \"sliding_window\" is not set").arg(i));
+                s.slidingWindow[size_t(i)] = window;
+            } else if (t != QLatin1String("full_attention")) {
+                r.fail(QStringLiteral("\"layer_types\"[%1] \"%2\" is not supported").arg(i).arg(t));
+            }
+        }
+    } else if (window > 0) {
+        if (arch == QLatin1String("mistral") || arch == QLatin1String("phi3")) {
+            std::fill(s.slidingWindow.begin(), s.slidingWindow.end(), window);
+        } else if (arch == QLatin1String("qwen2") && r.flag(QStringLiteral("use_sliding_window"), false)) {
+            const int from = r.integer(QStringLiteral("max_window_layers"), 0);
+            for (int i = from; i < s.numLayers; ++i)
+                s.slidingWindow[size_t(i)] = window;
+        }
+    }
+    return s;
+}
+
+RopeTable makeRopeTable(const TorchModel &m, const std::vector<double> &lambda, double attentionFactor)
+{
+    const int d = m.spec.rotaryDims;
+    if (int(lambda.size()) != d / 2)
+        throw Error(m.directory, QStringLiteral("the RoPE factors have %1 values but the model has %2 rotary pairs (d/2)")
+                                     .arg(lambda.size()).arg(d / 2));
+    for (size_t i = 0; i < lambda.size(); ++i)
+        if (!std::isfinite(lambda[i]) || lambda[i] <= 0)
+            throw Error(m.directory, QStringLiteral("RoPE factor λ[%1] = %2 must be finite and positive").arg(i).arg(lambda[i]));
+    if (!std::isfinite(attentionFactor) || attentionFactor <= 0)
+        throw Error(m.directory, QStringLiteral("the attention factor %1 must be finite and positive").arg(attentionFactor));
+    // transformers: base ** (arange(0, d, 2).float() / d) and 1 / (ext_factors * that), in float32.
+    const auto f32 = torch::dtype(torch::kFloat32);
+    const torch::Tensor exponent = torch::arange(0, d, 2, torch::dtype(torch::kInt64)).to(torch::kFloat32) / float(d);
+    const torch::Tensor powers = torch::pow(torch::scalar_tensor(m.rope.base, f32), exponent);
+    const torch::Tensor lam = torch::tensor(at::ArrayRef<double>(lambda), torch::dtype(torch::kFloat64)).to(torch::kFloat32);
+    RopeTable t;
+    t.invFreq = (1.0 / (lam * powers)).to(m.device);
+    t.attentionFactor = attentionFactor;
+    return t;
+}
+
+RopeOverride defaultRopeFactors(const TorchModel &m, int seqLen)
+{
+    if (const auto f = configFactors(m.rope, double(seqLen)))
+        return RopeOverride{f->lambda, f->attentionFactor};
+    return RopeOverride{std::vector<double>(size_t(m.spec.rotaryDims / 2), 1.0), 1.0};
+}
+
+RotaryCache rotaryCache(const TorchModel &m, const RopeTable &table, const torch::Tensor &positions)
+{
+    // freqs = position · inv_freq in float32, emb = cat(freqs, freqs), cos/sin · attention factor.
+    const torch::Tensor freqs = positions.to(m.device, torch::kFloat32).unsqueeze(-1) * table.invFreq;
+    const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+    RotaryCache rc;
+    rc.cos = (emb.cos() * table.attentionFactor).to(m.dtype);
+    rc.sin = (emb.sin() * table.attentionFactor).to(m.dtype);
+    return rc;
+}
+
+torch::Tensor applyRotary(const torch::Tensor &x, const RotaryCache &rc)
+{
+    torch::Tensor cos = rc.cos, sin = rc.sin;
+    if (cos.dim() == 3) {  // [B, T, d] → [B, 1, T, d]
+        cos = cos.unsqueeze(1);
+        sin = sin.unsqueeze(1);
+    }
+    const int64_t d = cos.size(-1);
+    const int64_t hd = x.size(-1);
+    const torch::Tensor rot = d < hd ? x.narrow(-1, 0, d) : x;
+    const torch::Tensor x1 = rot.narrow(-1, 0, d / 2);
+    const torch::Tensor x2 = rot.narrow(-1, d / 2, d / 2);
+    const torch::Tensor out = rot * cos + torch::cat({-x2, x1}, -1) * sin;
+    if (d < hd)
+        return torch::cat({out, x.narrow(-1, d, hd - d)}, -1);
+    return out;
+}
+
+torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                        const torch::Tensor &allowed, int window, int64_t chunkElements)
+{
+    const int64_t B = q.size(0), nh = q.size(1), T = q.size(2), hd = q.size(3);
+    const int64_t nkv = k.size(1), S = k.size(2);
+    const int64_t rep = nh / nkv;
+    const int64_t offset = S - T;  // query i sits at key position offset + i
+    const auto idx = torch::dtype(torch::kInt64).device(q.device());
+
+#if TORCH_VERSION_MAJOR >= 2
+    // Fused path: flash / memory-efficient kernels for plain causal attention.
+    const torch::Tensor kf = rep > 1 ? k.repeat_interleave(rep, 1) : k;
+    const torch::Tensor vf = rep > 1 ? v.repeat_interleave(rep, 1) : v;
+    if (!allowed.defined() && window <= 0 && T == S)
+        return at::scaled_dot_product_attention(q, kf, vf, c10::nullopt, 0.0, true);
+#endif
+
+    const double scale = 1.0 / std::sqrt(double(hd));
+    const int64_t chunk = queryChunk(chunkElements, B * nh, S, T);
+    std::vector<torch::Tensor> outs;
+    for (int64_t a = 0; a < T; a += chunk) {
+        const int64_t b = std::min(T, a + chunk);
+        // Keys this chunk can see: causal up to its last query, the window from its first.
+        int64_t lo = 0, hi = S;
+        if (!allowed.defined())
+            hi = offset + b;
+        if (window > 0)
+            lo = std::max<int64_t>(0, offset + a - window + 1);
+        const torch::Tensor qi = torch::arange(offset + a, offset + b, idx).unsqueeze(1);
+        const torch::Tensor kj = torch::arange(lo, hi, idx).unsqueeze(0);
+        torch::Tensor ok;
+        if (allowed.defined())
+            ok = allowed.narrow(-2, a, b - a).narrow(-1, lo, hi - lo).to(torch::kBool);
+        else
+            ok = kj <= qi;
+        if (window > 0)
+            ok = torch::logical_and(ok, (qi - kj) < window);
+        if (ok.dim() == 3)
+            ok = ok.unsqueeze(1);  // [B, c, s] → [B, 1, c, s]
+        while (ok.dim() < 4)
+            ok = ok.unsqueeze(0);  // [c, s] → [1, 1, c, s]
+#if TORCH_VERSION_MAJOR >= 2
+        outs.push_back(at::scaled_dot_product_attention(q.narrow(2, a, b - a), kf.narrow(2, lo, hi - lo),
+                                                        vf.narrow(2, lo, hi - lo), ok, 0.0, false));
+#else
+        // Grouped heads without copying keys: q [B, nkv, rep, c, hd] against k [B, nkv, 1, s, hd].
+        const torch::Tensor qc = q.narrow(2, a, b - a).reshape({B, nkv, rep, b - a, hd});
+        const torch::Tensor kc = k.narrow(2, lo, hi - lo).unsqueeze(2);
+        const torch::Tensor vc = v.narrow(2, lo, hi - lo).unsqueeze(2);
+        torch::Tensor scores = torch::matmul(qc, kc.transpose(-1, -2)) * scale;
+        const double lowest = scores.scalar_type() == torch::kFloat32 ? double(std::numeric_limits<float>::lowest())
+                              : scores.scalar_type() == torch::kFloat64 ? std::numeric_limits<double>::lowest()
+                              : scores.scalar_type() == torch::kFloat16 ? -65504.0
+                                                                        : -3.3895313892515355e38;
+        scores = scores.masked_fill(ok.unsqueeze(2).logical_not(), lowest);
+        const torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+        outs.push_back(torch::matmul(probs, vc).reshape({B, nh, b - a, hd}));
+#endif
+    }
+    (void)scale;
+    return outs.size() == 1 ? outs.front() : torch::cat(outs, 2);
+}
+
+torch::Tensor rmsNorm(const torch::Tensor &x, const torch::Tensor &weight, double eps)
+{
+    const torch::Tensor h = x.to(torch::kFloat32);
+    const torch::Tensor variance = h.pow(2).mean(-1, true);
+    return weight * (h * torch::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
+                            const torch::Tensor &allowed)
+{
+    const ModelSpec &s = m.spec;
+    const int64_t B = ids.size(0), T = ids.size(1);
+    const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
+    torch::Tensor x = torch::embedding(m.embed, ids.to(m.device));
+    for (int l = 0; l < s.numLayers; ++l) {
+        const LayerWeights &w = m.layers[size_t(l)];
+        const torch::Tensor h = rmsNorm(x, w.inputNorm, s.rmsNormEps);
+        const torch::Tensor qkv = torch::linear(h, w.qkv, w.qkvBias);
+        torch::Tensor q = qkv.narrow(-1, 0, qRows).view({B, T, s.numHeads, s.headDim}).transpose(1, 2);
+        torch::Tensor k = qkv.narrow(-1, qRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
+        const torch::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
+        q = applyRotary(q, rc);
+        k = applyRotary(k, rc);
+        const torch::Tensor a = attention(q, k, v, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements);
+        x = x + torch::linear(a.transpose(1, 2).reshape({B, T, qRows}), w.o, w.oBias);
+        const torch::Tensor h2 = rmsNorm(x, w.postNorm, s.rmsNormEps);
+        const torch::Tensor gu = torch::linear(h2, w.gateUp, w.gateUpBias);
+        const torch::Tensor gate = gu.narrow(-1, 0, s.intermediateSize);
+        const torch::Tensor up = gu.narrow(-1, s.intermediateSize, s.intermediateSize);
+        x = x + torch::linear(torch::silu(gate) * up, w.down, w.downBias);
+    }
+    return x;
+}
+
+torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
+                            const RopeTable &table, const torch::Tensor &allowed)
+{
+    return forwardHidden(m, ids, rotaryCache(m, table, positions), allowed);
+}
+
+torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden)
+{
+    return torch::linear(rmsNorm(hidden, m.finalNorm, m.spec.rmsNormEps), m.lmHead).to(torch::kFloat32);
+}
+
+torch::Tensor nllFromHidden(const TorchModel &m, const torch::Tensor &hidden, const torch::Tensor &targets)
+{
+    const int64_t n = hidden.size(0);
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 24) / std::max(1, m.spec.vocabSize));
+    const torch::Tensor t = targets.to(m.device, torch::kInt64);
+    std::vector<torch::Tensor> parts;
+    for (int64_t a = 0; a < n; a += chunk) {
+        const int64_t c = std::min(chunk, n - a);
+        const torch::Tensor logits = logitsFromHidden(m, hidden.narrow(0, a, c));
+        const torch::Tensor target = logits.gather(1, t.narrow(0, a, c).unsqueeze(1)).squeeze(1);
+        parts.push_back(torch::logsumexp(logits, -1) - target);
+    }
+    if (parts.empty())
+        return torch::empty({0}, torch::dtype(torch::kFloat32).device(m.device));
+    return parts.size() == 1 ? parts.front() : torch::cat(parts);
+}
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+
+using detail::TorchModel;
+
+struct CausalLM::Impl {
+    TorchModel m;
+
+    // Turns LibTorch failures into rs::Error naming the model folder.
+    template <class F>
+    auto guarded(F &&f) const -> decltype(f())
+    {
+        try {
+            return f();
+        } catch (const Error &) {
+            throw;
+        } catch (const c10::OutOfMemoryError &e) {
+            throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
+                                         .arg(QString::fromStdString(m.device.str()),
+                                              QString::fromStdString(e.what_without_backtrace())));
+        } catch (const c10::Error &e) {
+            const QString what = QString::fromStdString(e.what_without_backtrace());
+            if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
+                throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
+                                             .arg(QString::fromStdString(m.device.str()), what));
+            throw Error(m.directory, QStringLiteral("LibTorch error: %1").arg(what));
+        } catch (const std::bad_alloc &) {
+            throw Error(m.directory, QStringLiteral("out of host memory"));
+        }
+    }
+
+    void checkIds(const std::vector<int> &ids, size_t minimum) const
+    {
+        if (ids.size() < minimum)
+            throw Error(m.directory, QStringLiteral("needs at least %1 tokens, got %2").arg(minimum).arg(ids.size()));
+        for (size_t i = 0; i < ids.size(); ++i)
+            if (ids[i] < 0 || ids[i] >= m.spec.vocabSize)
+                throw Error(m.directory, QStringLiteral("token id %1 at position %2 is outside the vocabulary [0, %3)")
+                                             .arg(ids[i]).arg(i).arg(m.spec.vocabSize));
+    }
+
+    detail::RopeTable table(int seqLen, const RopeOverride *rope) const
+    {
+        if (rope)
+            return detail::makeRopeTable(m, rope->lambda, rope->attentionFactor);
+        const RopeOverride f = detail::defaultRopeFactors(m, seqLen);
+        return detail::makeRopeTable(m, f.lambda, f.attentionFactor);
+    }
+
+    // Hidden states (before the final norm) of ids[0 … count) with the RoPE chosen for `seqLen`: [count, H].
+    torch::Tensor hidden(const std::vector<int> &ids, int64_t count, int seqLen, const RopeOverride *rope) const
+    {
+        const detail::RopeTable t = table(seqLen, rope);
+        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data(), size_t(count)), torch::dtype(torch::kInt32))
+                                         .to(m.device, torch::kInt64)
+                                         .unsqueeze(0);
+        const torch::Tensor positions = torch::arange(count, torch::dtype(torch::kInt64).device(m.device));
+        return detail::forwardHidden(m, tokens, positions, t).squeeze(0);
+    }
+
+    std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targets, const RopeOverride *rope) const
+    {
+        checkIds(ids, 1);
+        if (targets.empty())
+            return {};
+        const int L = int(ids.size());
+        int last = 0;
+        for (int p : targets) {
+            if (p < 1 || p >= L)
+                throw Error(m.directory, QStringLiteral("target position %1 is outside 1 … %2").arg(p).arg(L - 1));
+            last = std::max(last, p);
+        }
+        const torch::Tensor h = hidden(ids, last, L, rope);
+        std::vector<int64_t> rows, want;
+        rows.reserve(targets.size());
+        want.reserve(targets.size());
+        for (int p : targets) {
+            rows.push_back(p - 1);
+            want.push_back(ids[size_t(p)]);
+        }
+        const auto idx = torch::dtype(torch::kInt64);
+        const torch::Tensor sel = h.index_select(0, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device));
+        const torch::Tensor nll = detail::nllFromHidden(m, sel, torch::tensor(at::ArrayRef<int64_t>(want), idx))
+                                      .to(torch::kCPU, torch::kFloat64)
+                                      .contiguous();
+        return std::vector<double>(nll.data_ptr<double>(), nll.data_ptr<double>() + nll.numel());
+    }
+};
+
+CausalLM::CausalLM() : d(std::make_unique<Impl>()) {}
+CausalLM::~CausalLM() = default;
+
+std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOptions &options)
+{
+    const QString dir = QDir::cleanPath(dirPath);
+    const QFileInfo dirInfo(dir);
+    if (!dirInfo.exists())
+        throw Error(dir, QStringLiteral("model folder does not exist"));
+    if (!dirInfo.isDir())
+        throw Error(dir, QStringLiteral("not a folder (expected a Hugging Face model folder)"));
+    const QString configPath = QDir(dir).filePath(QStringLiteral("config.json"));
+    if (!QFileInfo::exists(configPath))
+        throw Error(dir, QStringLiteral("no config.json in the model folder"));
+
+    std::unique_ptr<CausalLM> lm(new CausalLM);
+    TorchModel &m = lm->d->m;
+    m.directory = dir;
+    m.rope = loadRopeConfig(configPath);
+    m.spec = detail::parseModelSpec(m.rope.json, m.rope, configPath);
+    const detail::ModelSpec &s = m.spec;
+
+    // Device and dtype.
+    QString devName = options.device.trimmed().isEmpty() ? QStringLiteral("cpu") : options.device.trimmed().toLower();
+    if (devName == QLatin1String("auto"))
+        devName = torch::cuda::is_available() ? QStringLiteral("cuda") : QStringLiteral("cpu");
+    try {
+        m.device = torch::Device(devName.toStdString());
+    } catch (const c10::Error &) {
+        throw Error(dir, QStringLiteral("unknown device \"%1\" (use cpu, cuda, cuda:N or auto)").arg(options.device));
+    }
+    if (m.device.is_cuda()) {
+        if (!torch::cuda::is_available())
+            throw Error(dir, QStringLiteral("device \"%1\" requested but CUDA is not available (LibTorch without CUDA or no GPU)")
+                                 .arg(devName));
+        if (!m.device.has_index())
+            m.device = torch::Device(torch::kCUDA, 0);
+        if (m.device.index() >= int(torch::cuda::device_count()))
+            throw Error(dir, QStringLiteral("device \"%1\" does not exist (%2 CUDA devices)").arg(devName).arg(torch::cuda::device_count()));
+    } else if (!m.device.is_cpu()) {
+        throw Error(dir, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
+    }
+    const QString dt = options.dtype.trimmed().toLower();
+    if (dt.isEmpty())
+        m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+    else if (dt == QLatin1String("float32") || dt == QLatin1String("fp32") || dt == QLatin1String("float"))
+        m.dtype = torch::kFloat32;
+    else if (dt == QLatin1String("bfloat16") || dt == QLatin1String("bf16"))
+        m.dtype = torch::kBFloat16;
+    else if (dt == QLatin1String("float16") || dt == QLatin1String("fp16") || dt == QLatin1String("half"))
+        m.dtype = torch::kFloat16;
+    else
+        throw Error(dir, QStringLiteral("unknown dtype \"%1\" (use float32, bfloat16 or float16)").arg(options.dtype));
+
+    // The tensors the declared architecture needs, with their shapes.
+    const int64_t V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
+    const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
+    std::vector<std::pair<QString, std::vector<int64_t>>> expected;
+    expected.push_back({QStringLiteral("model.embed_tokens.weight"), {V, H}});
+    const bool phi3 = s.architecture == QLatin1String("phi3");
+    for (int l = 0; l < s.numLayers; ++l) {
+        const QString p = QStringLiteral("model.layers.%1.").arg(l);
+        expected.push_back({p + QLatin1String("input_layernorm.weight"), {H}});
+        expected.push_back({p + QLatin1String("post_attention_layernorm.weight"), {H}});
+        if (phi3) {
+            expected.push_back({p + QLatin1String("self_attn.qkv_proj.weight"), {qRows + 2 * kvRows, H}});
+            expected.push_back({p + QLatin1String("mlp.gate_up_proj.weight"), {2 * I, H}});
+        } else {
+            expected.push_back({p + QLatin1String("self_attn.q_proj.weight"), {qRows, H}});
+            expected.push_back({p + QLatin1String("self_attn.k_proj.weight"), {kvRows, H}});
+            expected.push_back({p + QLatin1String("self_attn.v_proj.weight"), {kvRows, H}});
+            if (s.qkvBias) {
+                expected.push_back({p + QLatin1String("self_attn.q_proj.bias"), {qRows}});
+                expected.push_back({p + QLatin1String("self_attn.k_proj.bias"), {kvRows}});
+                expected.push_back({p + QLatin1String("self_attn.v_proj.bias"), {kvRows}});
+            }
+            expected.push_back({p + QLatin1String("mlp.gate_proj.weight"), {I, H}});
+            expected.push_back({p + QLatin1String("mlp.up_proj.weight"), {I, H}});
+            if (s.mlpBias) {
+                expected.push_back({p + QLatin1String("mlp.gate_proj.bias"), {I}});
+                expected.push_back({p + QLatin1String("mlp.up_proj.bias"), {I}});
+                expected.push_back({p + QLatin1String("mlp.down_proj.bias"), {H}});
+            }
+        }
+        expected.push_back({p + QLatin1String("self_attn.o_proj.weight"), {H, qRows}});
+        if (s.oBias)
+            expected.push_back({p + QLatin1String("self_attn.o_proj.bias"), {H}});
+        expected.push_back({p + QLatin1String("mlp.down_proj.weight"), {H, I}});
+    }
+    expected.push_back({QStringLiteral("model.norm.weight"), {H}});
+    if (!s.tiedEmbeddings)
+        expected.push_back({QStringLiteral("lm_head.weight"), {V, H}});
+
+    const std::unique_ptr<SafetensorsCheckpoint> ck = SafetensorsCheckpoint::open(dir);
+    const QString arch = s.architecture;
+    QSet<QString> known;
+    for (const auto &[name, shape] : expected) {
+        known.insert(name);
+        if (!ck->contains(name))
+            throw Error(dir, QStringLiteral("tensor \"%1\" is missing (a %2 checkpoint with this config.json needs it)").arg(name, arch));
+        const TensorInfo &info = ck->info(name);
+        if (info.shape != shape)
+            throw Error(dir, QStringLiteral("tensor \"%1\" has shape %2, expected %3 for this config.json")
+                                 .arg(name, detail::shapeText(info.shape), detail::shapeText(shape)));
+        if (!detail::isFloatType(info.dtype))
+            throw Error(dir, QStringLiteral("tensor \"%1\" has dtype %2 (supported: F32, F16, BF16)").arg(name, info.dtype));
+    }
+    for (const QString &name : ck->names()) {
+        if (known.contains(name))
+            continue;
+        // Buffers some exporters save, and the alias of a tied LM head, carry nothing new.
+        if (name.endsWith(QLatin1String("rotary_emb.inv_freq")))
+            continue;
+        if (s.tiedEmbeddings && name == QLatin1String("lm_head.weight") && ck->info(name).shape == std::vector<int64_t>{V, H})
+            continue;
+        throw Error(dir, QStringLiteral("unexpected tensor \"%1\" in the checkpoint (not part of a %2 model with this config.json)")
+                             .arg(name, arch));
+    }
+
+    lm->d->guarded([&] {
+        torch::NoGradGuard noGrad;
+        // From the mapped bytes straight to the device and dtype (copy: the mapping is read-only
+        // and goes away with the checkpoint).
+        const auto load = [&](const QString &name) {
+            const TensorInfo &info = ck->info(name);
+            const torch::Tensor mapped = torch::from_blob(const_cast<uchar *>(ck->data(name)), info.shape,
+                                                          torch::dtype(detail::safetensorsType(info.dtype)));
+            return mapped.to(m.device, m.dtype, /*non_blocking=*/false, /*copy=*/true);
+        };
+        m.embed = load(QStringLiteral("model.embed_tokens.weight"));
+        m.layers.resize(size_t(s.numLayers));
+        for (int l = 0; l < s.numLayers; ++l) {
+            detail::LayerWeights &w = m.layers[size_t(l)];
+            const QString p = QStringLiteral("model.layers.%1.").arg(l);
+            w.inputNorm = load(p + QLatin1String("input_layernorm.weight"));
+            w.postNorm = load(p + QLatin1String("post_attention_layernorm.weight"));
+            if (phi3) {
+                w.qkv = load(p + QLatin1String("self_attn.qkv_proj.weight"));
+                w.gateUp = load(p + QLatin1String("mlp.gate_up_proj.weight"));
+            } else {
+                w.qkv = torch::cat({load(p + QLatin1String("self_attn.q_proj.weight")),
+                                    load(p + QLatin1String("self_attn.k_proj.weight")),
+                                    load(p + QLatin1String("self_attn.v_proj.weight"))});
+                if (s.qkvBias)
+                    w.qkvBias = torch::cat({load(p + QLatin1String("self_attn.q_proj.bias")),
+                                            load(p + QLatin1String("self_attn.k_proj.bias")),
+                                            load(p + QLatin1String("self_attn.v_proj.bias"))});
+                w.gateUp = torch::cat({load(p + QLatin1String("mlp.gate_proj.weight")),
+                                       load(p + QLatin1String("mlp.up_proj.weight"))});
+                if (s.mlpBias) {
+                    w.gateUpBias = torch::cat({load(p + QLatin1String("mlp.gate_proj.bias")),
+                                               load(p + QLatin1String("mlp.up_proj.bias"))});
+                    w.downBias = load(p + QLatin1String("mlp.down_proj.bias"));
+                }
+            }
+            w.o = load(p + QLatin1String("self_attn.o_proj.weight"));
+            if (s.oBias)
+                w.oBias = load(p + QLatin1String("self_attn.o_proj.bias"));
+            w.down = load(p + QLatin1String("mlp.down_proj.weight"));
+        }
+        m.finalNorm = load(QStringLiteral("model.norm.weight"));
+        m.lmHead = s.tiedEmbeddings ? m.embed : load(QStringLiteral("lm_head.weight"));
+        return 0;
+    });
+    return lm;
+}
+
+QString CausalLM::directory() const { return d->m.directory; }
+const RopeConfig &CausalLM::ropeConfig() const { return d->m.rope; }
+QString CausalLM::architecture() const { return d->m.spec.architecture; }
+int CausalLM::vocabSize() const { return d->m.spec.vocabSize; }
+int CausalLM::numLayers() const { return d->m.spec.numLayers; }
+int CausalLM::hiddenSize() const { return d->m.spec.hiddenSize; }
+QString CausalLM::device() const { return QString::fromStdString(d->m.device.str()); }
+QString CausalLM::dtype() const { return detail::dtypeName(d->m.dtype); }
+detail::TorchModel &CausalLM::torchModel() { return d->m; }
+const detail::TorchModel &CausalLM::torchModel() const { return d->m; }
+
+RopeOverride CausalLM::defaultRope(int seqLen) const
+{
+    return detail::defaultRopeFactors(d->m, seqLen);
+}
+
+double CausalLM::meanNextTokenLoss(const std::vector<int> &ids, const RopeOverride *rope)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        d->checkIds(ids, 2);
+        std::vector<int> targets(ids.size() - 1);
+        for (size_t i = 0; i < targets.size(); ++i)
+            targets[i] = int(i) + 1;
+        const std::vector<double> nll = d->targetNll(ids, targets, rope);
+        double sum = 0;
+        for (double x : nll)
+            sum += x;
+        return sum / double(nll.size());
+    });
+}
+
+std::vector<std::vector<float>> CausalLM::logitsAt(const std::vector<int> &ids, const std::vector<int> &positions,
+                                                   const RopeOverride *rope)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        d->checkIds(ids, 1);
+        std::vector<std::vector<float>> out;
+        if (positions.empty())
+            return out;
+        const int L = int(ids.size());
+        int last = 0;
+        std::vector<int64_t> rows;
+        for (int p : positions) {
+            if (p < 0 || p >= L)
+                throw Error(d->m.directory, QStringLiteral("position %1 is outside 0 … %2").arg(p).arg(L - 1));
+            last = std::max(last, p);
+            rows.push_back(p);
+        }
+        const torch::Tensor h = d->hidden(ids, last + 1, L, rope);
+        const torch::Tensor sel = h.index_select(0, torch::tensor(at::ArrayRef<int64_t>(rows), torch::dtype(torch::kInt64)).to(d->m.device));
+        const torch::Tensor logits = detail::logitsFromHidden(d->m, sel).to(torch::kCPU).contiguous();
+        const int64_t V = logits.size(1);
+        for (int64_t r = 0; r < logits.size(0); ++r) {
+            const float *row = logits.data_ptr<float>() + r * V;
+            out.emplace_back(row, row + V);
+        }
+        return out;
+    });
+}
+
+std::vector<double> CausalLM::targetNll(const std::vector<int> &ids, const std::vector<int> &targetPositions,
+                                        const RopeOverride *rope)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        return d->targetNll(ids, targetPositions, rope);
+    });
+}
+
+std::vector<int> CausalLM::greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        d->checkIds(ids, 1);
+        std::vector<int> seq = ids;
+        std::vector<int> out;
+        for (int n = 0; n < newTokens; ++n) {
+            const torch::Tensor h = d->hidden(seq, int64_t(seq.size()), int(seq.size()), rope);
+            const torch::Tensor logits = detail::logitsFromHidden(d->m, h.narrow(0, h.size(0) - 1, 1));
+            const int next = int(logits.argmax(-1).item<int64_t>());
+            seq.push_back(next);
+            out.push_back(next);
+        }
+        return out;
+    });
+}
+
+} // namespace rs

@@ -1,0 +1,88 @@
+#pragma once
+// A decoder-only Llama-family causal language model (llama, mistral, qwen2, phi3) loaded from a
+// Hugging Face folder (config.json + model.safetensors or shards) and run with LibTorch; its
+// logits match transformers' eager implementation. The RoPE can be overridden per call with a
+// λ vector and an attention factor: that is what the factor search evaluates.
+//
+// Plain C++/Qt types only: LibTorch stays behind model_p.h.
+#include "ropeconfig.h"
+
+#include <QString>
+#include <memory>
+#include <vector>
+
+namespace rs {
+
+namespace detail {
+struct TorchModel;
+}
+
+struct ModelOptions {
+    QString device = QStringLiteral("cpu");  // "cpu", "cuda", "cuda:N", or "auto" (cuda when available, else cpu)
+    QString dtype;                           // "float32", "bfloat16", "float16"; empty: float32 on CPU, bfloat16 on CUDA
+};
+
+// Replaces the config's RoPE for one call: θ̂_i = θ_i / λ_i (d/2 values), cos and sin multiplied
+// by attentionFactor.
+struct RopeOverride {
+    std::vector<double> lambda;
+    double attentionFactor = 1.0;
+};
+
+// Whether this LibTorch build can use a CUDA GPU right now.
+bool cudaAvailable();
+
+class CausalLM {
+public:
+    // Throws rs::Error naming the folder (and the tensor or key) when the folder, its config or
+    // its checkpoint is missing, unsupported or inconsistent with the declared architecture
+    // (missing tensor, unexpected tensor, wrong shape or dtype), or when the device is unavailable
+    // or out of memory.
+    static std::unique_ptr<CausalLM> load(const QString &dir, const ModelOptions &options = {});
+    ~CausalLM();
+    CausalLM(const CausalLM &) = delete;
+    CausalLM &operator=(const CausalLM &) = delete;
+
+    QString directory() const;
+    const RopeConfig &ropeConfig() const;
+    QString architecture() const;  // "llama", "mistral", "qwen2", "phi3"
+    int vocabSize() const;
+    int numLayers() const;
+    int hiddenSize() const;
+    QString device() const;  // e.g. "cpu", "cuda:0"
+    QString dtype() const;   // "float32", "bfloat16", "float16"
+
+    // The factors and attention factor the model uses by default for a sequence of `seqLen`
+    // tokens, as transformers would (longrope: short factors up to original_max_position_embeddings,
+    // long beyond). Identity λ for an unscaled config.
+    RopeOverride defaultRope(int seqLen) const;
+
+    // All methods below are usable from any thread (one call at a time per thread; several
+    // threads may share a model). They take InferenceMode themselves. Token ids must lie in
+    // [0, vocabSize); bad arguments and device failures throw rs::Error.
+
+    // transformers' loss with labels = ids: mean of −log p(ids[p] | ids[<p]) over p = 1 … L−1.
+    double meanNextTokenLoss(const std::vector<int> &ids, const RopeOverride *rope = nullptr);
+    // Full logits rows (vocabSize floats) at the given positions.
+    std::vector<std::vector<float>> logitsAt(const std::vector<int> &ids, const std::vector<int> &positions,
+                                             const RopeOverride *rope = nullptr);
+    // −log p(ids[p] | ids[<p]) for each p in targetPositions (1 ≤ p < L). The forward stops at
+    // max(p) − 1 and the final norm + LM head run only at positions p − 1. The default RoPE is
+    // chosen for the whole length of `ids`.
+    std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targetPositions,
+                                  const RopeOverride *rope = nullptr);
+    // Greedy decoding of `newTokens` tokens (a full forward per token; the default RoPE follows
+    // the growing length). Returns only the new tokens.
+    std::vector<int> greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope = nullptr);
+
+    // The LibTorch-level model (model_p.h) for the evaluator and the trainer.
+    detail::TorchModel &torchModel();
+    const detail::TorchModel &torchModel() const;
+
+private:
+    CausalLM();
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace rs

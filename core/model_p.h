@@ -1,0 +1,101 @@
+#pragma once
+// Core-internal: the LibTorch pieces of the causal LM (model.h), for the evaluator and trainer.
+// Include this before any Qt header that could define the `slots` keyword (core builds with
+// QT_NO_KEYWORDS).
+#include "model.h"
+
+#include <torch/torch.h>
+
+#include <QString>
+#include <vector>
+
+namespace rs::detail {
+
+// Hyperparameters read from config.json.
+struct ModelSpec {
+    QString architecture;  // llama, mistral, qwen2, phi3
+    int vocabSize = 0;
+    int hiddenSize = 0;
+    int numLayers = 0;
+    int numHeads = 0;
+    int numKvHeads = 0;
+    int headDim = 0;
+    int rotaryDims = 0;     // head_dim · partial_rotary_factor
+    int intermediateSize = 0;
+    double rmsNormEps = 1e-6;
+    bool tiedEmbeddings = false;
+    bool qkvBias = false;   // q/k/v projections carry biases (qwen2, attention_bias)
+    bool oBias = false;     // o_proj bias (attention_bias on llama/mistral)
+    bool mlpBias = false;   // gate/up/down biases (mlp_bias)
+    std::vector<int> slidingWindow;  // per layer; 0 = full causal attention
+};
+
+struct LayerWeights {
+    torch::Tensor inputNorm, postNorm;  // [H]
+    torch::Tensor qkv, qkvBias;         // [(nh + 2·nkv)·hd, H], rows q;k;v (bias may be undefined)
+    torch::Tensor o, oBias;             // [H, nh·hd]
+    torch::Tensor gateUp, gateUpBias;   // [2·I, H], rows gate;up
+    torch::Tensor down, downBias;       // [H, I]
+};
+
+struct TorchModel {
+    QString directory;
+    ModelSpec spec;
+    RopeConfig rope;
+    torch::Device device = torch::kCPU;
+    torch::ScalarType dtype = torch::kFloat32;
+    torch::Tensor embed;      // [V, H]
+    std::vector<LayerWeights> layers;
+    torch::Tensor finalNorm;  // [H]
+    torch::Tensor lmHead;     // [V, H] (the embedding when tied)
+    // The plain attention path works in query chunks whose scores hold about this many elements.
+    int64_t attentionChunkElements = int64_t(1) << 26;
+};
+
+// RoPE frequencies: inv_freq_i = 1 / (λ_i · b^(2i/d)) in float32 as transformers computes them,
+// and the factor applied to cos and sin.
+struct RopeTable {
+    torch::Tensor invFreq;  // [d/2] float32 on the model's device
+    double attentionFactor = 1.0;
+};
+RopeTable makeRopeTable(const TorchModel &m, const std::vector<double> &lambda, double attentionFactor);
+// The config's default table for a sequence of seqLen tokens (see CausalLM::defaultRope).
+RopeOverride defaultRopeFactors(const TorchModel &m, int seqLen);
+
+// cos and sin for each position, [B, T, d] (or [T, d] for 1-D positions), already multiplied by
+// the attention factor, in the model's dtype. Trainers with mixed windows may concatenate pieces
+// made from different tables along T.
+struct RotaryCache {
+    torch::Tensor cos, sin;
+};
+RotaryCache rotaryCache(const TorchModel &m, const RopeTable &table, const torch::Tensor &positions);
+
+// q, k: [B, heads, T, hd]. Rotates the first d dims of each head (rotate_half convention).
+torch::Tensor applyRotary(const torch::Tensor &x, const RotaryCache &rc);
+
+// The one attention function. q [B, nh, T, hd], k/v [B, nkv, S, hd] (grouped: head h uses kv head
+// h / (nh/nkv)); queries are the last T of the S key positions. `allowed` (optional, bool,
+// [T, S], [B, T, S] or [B|1, 1, T, S], true = may attend) replaces the causal mask; `window` > 0
+// further restricts query i to keys j with i − j < window. Plain math (softmax in float32, like
+// transformers' eager path) in query chunks; fused SDPA on LibTorch ≥ 2 where it applies.
+torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
+                        const torch::Tensor &allowed, int window, int64_t chunkElements = int64_t(1) << 26);
+
+// RMSNorm in float32, result cast back to the input dtype and scaled by the weight.
+torch::Tensor rmsNorm(const torch::Tensor &x, const torch::Tensor &weight, double eps);
+
+// Hidden states after the last decoder layer, before the final norm: ids [B, T] int64 → [B, T, H].
+torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
+                            const torch::Tensor &allowed = {});
+torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
+                            const RopeTable &table, const torch::Tensor &allowed = {});
+// Final norm + LM head: [..., H] → float32 logits [..., V].
+torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden);
+// −log p(target) for hidden rows [N, H] and targets [N] (int64), in chunks of rows so that only a
+// few rows of vocabulary-sized logits exist at once. Returns float32 [N].
+torch::Tensor nllFromHidden(const TorchModel &m, const torch::Tensor &hidden, const torch::Tensor &targets);
+
+// Parses config.json into a spec; throws rs::Error naming the file.
+ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source);
+
+} // namespace rs::detail

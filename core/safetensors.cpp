@@ -1,0 +1,256 @@
+#include "safetensors.h"
+#include "error.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QtEndian>
+
+#include <algorithm>
+#include <limits>
+
+namespace rs {
+namespace {
+
+// A header this large is not a model: refuse before allocating for it.
+constexpr int64_t kMaxHeaderBytes = 100 * 1024 * 1024;
+
+} // namespace
+
+int dtypeSize(const QString &dtype)
+{
+    static const std::map<QString, int> sizes = {
+        {QStringLiteral("BOOL"), 1}, {QStringLiteral("U8"), 1},      {QStringLiteral("I8"), 1},
+        {QStringLiteral("F8_E4M3"), 1}, {QStringLiteral("F8_E5M2"), 1}, {QStringLiteral("U16"), 2},
+        {QStringLiteral("I16"), 2},  {QStringLiteral("F16"), 2},     {QStringLiteral("BF16"), 2},
+        {QStringLiteral("U32"), 4},  {QStringLiteral("I32"), 4},     {QStringLiteral("F32"), 4},
+        {QStringLiteral("U64"), 8},  {QStringLiteral("I64"), 8},     {QStringLiteral("F64"), 8}};
+    const auto it = sizes.find(dtype);
+    return it == sizes.end() ? 0 : it->second;
+}
+
+int64_t TensorInfo::elementCount() const
+{
+    int64_t n = 1;
+    for (int64_t d : shape)
+        n *= d;
+    return n;
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const QString &path)
+{
+    std::unique_ptr<SafetensorsFile> f(new SafetensorsFile);
+    f->m_path = path;
+    auto fail = [&](const QString &problem) { throw Error(path, problem); };
+
+    f->m_file.setFileName(path);
+    if (!f->m_file.open(QIODevice::ReadOnly))
+        fail(QStringLiteral("cannot open: %1").arg(f->m_file.errorString()));
+    const int64_t fileSize = f->m_file.size();
+    if (fileSize < 8)
+        fail(QStringLiteral("too short to be a safetensors file (%1 bytes)").arg(fileSize));
+    f->m_map = f->m_file.map(0, fileSize);
+    if (!f->m_map)
+        fail(QStringLiteral("cannot map: %1").arg(f->m_file.errorString()));
+
+    const uint64_t headerLength = qFromLittleEndian<quint64>(f->m_map);
+    if (headerLength > uint64_t(kMaxHeaderBytes) || int64_t(headerLength) > fileSize - 8)
+        fail(QStringLiteral("header length %1 exceeds the file (%2 bytes)").arg(headerLength).arg(fileSize));
+    f->m_dataStart = 8 + int64_t(headerLength);
+    const int64_t dataSize = fileSize - f->m_dataStart;
+
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(
+        QByteArray::fromRawData(reinterpret_cast<const char *>(f->m_map + 8), qsizetype(headerLength)).trimmed(),
+        &parseError);
+    if (parseError.error != QJsonParseError::NoError)
+        fail(QStringLiteral("header is not valid JSON: %1").arg(parseError.errorString()));
+    if (!doc.isObject())
+        fail(QStringLiteral("header is not a JSON object"));
+
+    const QJsonObject header = doc.object();
+    std::vector<std::pair<int64_t, int64_t>> ranges;  // [begin, end) per tensor, for the overlap check
+    std::vector<QString> rangeNames;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        const QString name = it.key();
+        if (name == QLatin1String("__metadata__")) {
+            if (!it.value().isObject())
+                fail(QStringLiteral("__metadata__ is not an object"));
+            const QJsonObject meta = it.value().toObject();
+            for (auto m = meta.begin(); m != meta.end(); ++m)
+                if (!m.value().isString())
+                    fail(QStringLiteral("__metadata__ value \"%1\" is not a string").arg(m.key()));
+            f->m_metadata = meta;
+            continue;
+        }
+        auto failTensor = [&](const QString &problem) { fail(QStringLiteral("tensor \"%1\": %2").arg(name, problem)); };
+        if (!it.value().isObject())
+            failTensor(QStringLiteral("entry is not an object"));
+        const QJsonObject entry = it.value().toObject();
+        for (const char *key : {"dtype", "shape", "data_offsets"})
+            if (!entry.contains(QLatin1String(key)))
+                failTensor(QStringLiteral("missing \"%1\"").arg(QLatin1String(key)));
+
+        TensorInfo info;
+        info.name = name;
+        info.dtype = entry.value(QLatin1String("dtype")).toString();
+        const int elementSize = dtypeSize(info.dtype);
+        if (elementSize == 0)
+            failTensor(QStringLiteral("unknown dtype \"%1\"").arg(entry.value(QLatin1String("dtype")).toVariant().toString()));
+
+        const QJsonValue shape = entry.value(QLatin1String("shape"));
+        if (!shape.isArray())
+            failTensor(QStringLiteral("shape is not a list"));
+        int64_t elements = 1;
+        for (const QJsonValue &d : shape.toArray()) {
+            const double v = d.toDouble(-1);
+            if (!d.isDouble() || v < 0 || v != double(int64_t(v)))
+                failTensor(QStringLiteral("shape holds something that is not a non-negative integer"));
+            const int64_t dim = int64_t(v);
+            if (dim != 0 && elements > std::numeric_limits<int64_t>::max() / elementSize / dim)
+                failTensor(QStringLiteral("shape is too large"));
+            elements *= dim;
+            info.shape.push_back(dim);
+        }
+
+        const QJsonArray offsets = entry.value(QLatin1String("data_offsets")).toArray();
+        if (offsets.size() != 2 || !offsets[0].isDouble() || !offsets[1].isDouble())
+            failTensor(QStringLiteral("data_offsets is not two integers"));
+        const double begin = offsets[0].toDouble();
+        const double end = offsets[1].toDouble();
+        if (begin < 0 || end < begin || begin != double(int64_t(begin)) || end != double(int64_t(end)))
+            failTensor(QStringLiteral("data_offsets [%1, %2] are not an ordered pair of non-negative integers")
+                           .arg(begin, 0, 'f', 0).arg(end, 0, 'f', 0));
+        if (int64_t(end) > dataSize)
+            failTensor(QStringLiteral("data_offsets end %1 is beyond the data section (%2 bytes)")
+                           .arg(int64_t(end)).arg(dataSize));
+        info.byteSize = int64_t(end) - int64_t(begin);
+        if (info.byteSize != elements * elementSize)
+            failTensor(QStringLiteral("holds %1 bytes but its shape and dtype need %2")
+                           .arg(info.byteSize).arg(elements * elementSize));
+        ranges.emplace_back(int64_t(begin), int64_t(end));
+        rangeNames.push_back(name);
+        f->m_offsets[name] = int64_t(begin);
+        f->m_tensors.emplace(name, std::move(info));
+    }
+
+    std::vector<size_t> order(ranges.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranges[a] < ranges[b]; });
+    for (size_t k = 1; k < order.size(); ++k) {
+        const auto &prev = ranges[order[k - 1]];
+        const auto &cur = ranges[order[k]];
+        if (cur.first < prev.second && cur.second > cur.first && prev.second > prev.first)
+            fail(QStringLiteral("tensors \"%1\" and \"%2\" overlap").arg(rangeNames[order[k - 1]], rangeNames[order[k]]));
+    }
+    return f;
+}
+
+SafetensorsFile::~SafetensorsFile()
+{
+    if (m_map)
+        m_file.unmap(const_cast<uchar *>(m_map));
+}
+
+const TensorInfo &SafetensorsFile::info(const QString &name) const
+{
+    const auto it = m_tensors.find(name);
+    if (it == m_tensors.end())
+        throw Error(m_path, QStringLiteral("no tensor \"%1\"").arg(name));
+    return it->second;
+}
+
+const uchar *SafetensorsFile::data(const QString &name) const
+{
+    info(name);  // throws for a missing name
+    return m_map + m_dataStart + m_offsets.at(name);
+}
+
+std::unique_ptr<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const QString &directory)
+{
+    std::unique_ptr<SafetensorsCheckpoint> c(new SafetensorsCheckpoint);
+    c->m_directory = directory;
+    const QDir dir(directory);
+    if (!dir.exists())
+        throw Error(directory, QStringLiteral("no such folder"));
+    const QString indexPath = dir.filePath(QStringLiteral("model.safetensors.index.json"));
+    const QString singlePath = dir.filePath(QStringLiteral("model.safetensors"));
+
+    auto adopt = [&](std::unique_ptr<SafetensorsFile> file) {
+        for (const auto &[name, info] : file->tensors()) {
+            if (c->m_owner.count(name))
+                throw Error(directory, QStringLiteral("tensor \"%1\" is in both %2 and %3")
+                                           .arg(name, QFileInfo(c->m_owner[name]->path()).fileName(),
+                                                QFileInfo(file->path()).fileName()));
+            c->m_owner[name] = file.get();
+        }
+        c->m_files.push_back(std::move(file));
+    };
+
+    if (QFileInfo::exists(indexPath)) {
+        QFile f(indexPath);
+        if (!f.open(QIODevice::ReadOnly))
+            throw Error(indexPath, QStringLiteral("cannot open: %1").arg(f.errorString()));
+        QJsonParseError err;
+        const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
+        if (err.error != QJsonParseError::NoError || !doc.isObject())
+            throw Error(indexPath, QStringLiteral("malformed JSON: %1").arg(err.errorString()));
+        const QJsonValue map = doc.object().value(QLatin1String("weight_map"));
+        if (!map.isObject())
+            throw Error(indexPath, QStringLiteral("missing \"weight_map\" object"));
+        std::map<QString, QStringList> tensorsByShard;
+        const QJsonObject weightMap = map.toObject();
+        for (auto it = weightMap.begin(); it != weightMap.end(); ++it) {
+            if (!it.value().isString())
+                throw Error(indexPath, QStringLiteral("weight_map entry \"%1\" is not a file name").arg(it.key()));
+            tensorsByShard[it.value().toString()].append(it.key());
+        }
+        for (const auto &[shard, names] : tensorsByShard) {
+            const QString shardPath = dir.filePath(shard);
+            if (!QFileInfo::exists(shardPath))
+                throw Error(indexPath, QStringLiteral("names shard \"%1\", which does not exist").arg(shard));
+            std::unique_ptr<SafetensorsFile> file = SafetensorsFile::open(shardPath);
+            for (const QString &name : names)
+                if (!file->contains(name))
+                    throw Error(indexPath, QStringLiteral("maps \"%1\" to %2, which does not hold it").arg(name, shard));
+            adopt(std::move(file));
+        }
+    } else if (QFileInfo::exists(singlePath)) {
+        adopt(SafetensorsFile::open(singlePath));
+    } else {
+        throw Error(directory, QStringLiteral("no model.safetensors or model.safetensors.index.json in this folder"));
+    }
+    return c;
+}
+
+QStringList SafetensorsCheckpoint::names() const
+{
+    QStringList out;
+    for (const auto &[name, file] : m_owner)
+        out.append(name);
+    return out;
+}
+
+const TensorInfo &SafetensorsCheckpoint::info(const QString &name) const
+{
+    const auto it = m_owner.find(name);
+    if (it == m_owner.end())
+        throw Error(m_directory, QStringLiteral("the checkpoint has no tensor \"%1\"").arg(name));
+    return it->second->info(name);
+}
+
+const uchar *SafetensorsCheckpoint::data(const QString &name) const
+{
+    info(name);
+    return m_owner.at(name)->data(name);
+}
+
+QString SafetensorsCheckpoint::fileOf(const QString &name) const
+{
+    info(name);
+    return m_owner.at(name)->path();
+}
+
+} // namespace rs
