@@ -18,6 +18,7 @@ const char *kUsage =
     "  factors   write the factors of a family (pi, ntk, yarn, llama3, longrope2, config) to a file\n"
     "  check     check a factor file against a model's constraints\n"
     "  export    write factors as a Hugging Face config.json (hf4, hf5), CSV or LongRoPE factor file\n"
+    "  eval      needle-driven perplexity (and passkey accuracy) of a model with given factors\n"
     "\n"
     "Run 'ropescope-cli <command> --help' for a command's options.\n";
 
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
     const std::map<QString, std::function<int(const QStringList &)>> commands = {
         {QStringLiteral("presets"), rs::cli::presets}, {QStringLiteral("rope"), rs::cli::rope},
         {QStringLiteral("factors"), rs::cli::factors}, {QStringLiteral("check"), rs::cli::check},
-        {QStringLiteral("export"), rs::cli::exportFactors},
+        {QStringLiteral("export"), rs::cli::exportFactors}, {QStringLiteral("eval"), rs::cli::eval},
     };
 
     QStringList args = app.arguments();

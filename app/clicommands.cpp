@@ -2,11 +2,13 @@
 
 #include "configexport.h"
 #include "error.h"
+#include "evaluator.h"
 #include "factorfamilies.h"
 #include "factorfile.h"
 #include "presets.h"
 #include "ropeconfig.h"
 #include "ropegeometry.h"
+#include "tokenizer.h"
 
 #include <QCommandLineParser>
 #include <QJsonArray>
@@ -15,6 +17,9 @@
 #include <QTextStream>
 
 #include <cmath>
+#include <cstdio>
+#include <optional>
+#include <unistd.h>
 
 namespace rs::cli {
 namespace {
@@ -390,6 +395,152 @@ int exportFactors(const QStringList &args)
             throw UsageError{QStringLiteral("--format needs hf4, hf5, csv or longrope, got '%1'").arg(fmt)};
         }
         err() << "wrote " << path << "\n";
+        return kOk;
+    });
+}
+
+int eval(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Hugging Face model folder."),
+                                       QStringLiteral("DIR"));
+        const QCommandLineOption method(QStringLiteral("method"),
+                                        QStringLiteral("none (original RoPE), pi, ntk, yarn, llama3, or config (the "
+                                                       "model's own RoPE; default)."),
+                                        QStringLiteral("NAME"), QStringLiteral("config"));
+        const QCommandLineOption length(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
+                                        QStringLiteral("L"));
+        const QCommandLineOption samples(QStringLiteral("samples"), QStringLiteral("Number of samples (default 4)."),
+                                         QStringLiteral("N"), QStringLiteral("4"));
+        const QCommandLineOption depth(QStringLiteral("depth"),
+                                       QStringLiteral("Needle depth in the filler, 0…1 (default 0: near the start)."),
+                                       QStringLiteral("F"), QStringLiteral("0"));
+        const QCommandLineOption corpus(QStringLiteral("corpus"),
+                                        QStringLiteral("Folder of .txt files or a JSONL file with a \"text\" field "
+                                                       "(default: built-in prose)."),
+                                        QStringLiteral("PATH"));
+        const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Sample seed (default 0)."),
+                                      QStringLiteral("S"), QStringLiteral("0"));
+        const QCommandLineOption device(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
+                                        QStringLiteral("DEV"), QStringLiteral("cpu"));
+        const QCommandLineOption dtype(QStringLiteral("dtype"),
+                                       QStringLiteral("float32, bfloat16 or float16 (default: float32 on CPU, "
+                                                      "bfloat16 on CUDA)."),
+                                       QStringLiteral("T"));
+        const QCommandLineOption attention(QStringLiteral("attention-factor"),
+                                           QStringLiteral("With --factors: the attention factor (default: "
+                                                          "longrope's sqrt(1 + ln s / ln L_train))."),
+                                           QStringLiteral("A"));
+        const QCommandLineOption passkey(QStringLiteral("passkey"),
+                                         QStringLiteral("Also report passkey accuracy by greedy decoding."));
+        parser.addOptions({model, method, length, samples, depth, corpus, seed, device, dtype, attention, passkey});
+        parser.addOption(kFactorsOption);
+        parser.addOption(kJsonOption);
+        parseOrThrow(parser, args,
+                     QStringLiteral("Needle-driven perplexity: the perplexity of the answer tokens of a needle planted "
+                                    "near the start of a long document, asked for at its end (LongRoPE2 §3.2)."));
+        for (const QCommandLineOption *required : {&model, &length})
+            if (!parser.isSet(*required))
+                throw UsageError{QStringLiteral("--%1 is required").arg(required->names().last())};
+        auto wholeNumber = [&](const QCommandLineOption &o, int minimum) {
+            bool ok = false;
+            const int v = parser.value(o).toInt(&ok);
+            if (!ok || v < minimum)
+                throw UsageError{QStringLiteral("--%1 needs a whole number ≥ %2").arg(o.names().last()).arg(minimum)};
+            return v;
+        };
+        NeedleEvalSettings settings;
+        settings.length = wholeNumber(length, 2);
+        settings.samples = wholeNumber(samples, 1);
+        settings.seed = uint64_t(wholeNumber(seed, 0));
+        settings.corpus = parser.value(corpus);
+        bool depthOk = false;
+        settings.depth = parser.value(depth).toDouble(&depthOk);
+        if (!depthOk || settings.depth < 0 || settings.depth > 1)
+            throw UsageError{QStringLiteral("--depth needs a number between 0 and 1")};
+
+        ModelOptions options;
+        options.device = parser.value(device);
+        options.dtype = parser.value(dtype);
+        const QString dir = parser.value(model);
+        const std::unique_ptr<CausalLM> lm = CausalLM::load(dir, options);
+        const ModelTokenizer tokenizer = loadModelTokenizer(dir);
+        const RopeConfig &config = lm->ropeConfig();
+        const double scale = double(settings.length) / config.trainLength;
+
+        // The RoPE under test: a factor file, a family, or the model's own.
+        std::optional<RopeOverride> rope;
+        QString ropeName = parser.value(method);
+        if (parser.isSet(kFactorsOption)) {
+            if (parser.isSet(method))
+                throw UsageError{QStringLiteral("give --factors or --method, not both")};
+            ropeName = parser.value(kFactorsOption);
+            rope = RopeOverride{readFactorFile(parser.value(kFactorsOption), config.pairs()),
+                                parser.isSet(attention) ? positiveNumber(parser, attention)
+                                                        : longropeAttentionFactor(scale, config.trainLength)};
+        } else if (ropeName == QLatin1String("none")) {
+            rope = RopeOverride{std::vector<double>(size_t(config.pairs()), 1.0), 1.0};
+        } else if (ropeName != QLatin1String("config")) {
+            const std::map<QString, FactorSet> families = standardFamilies(config, settings.length);
+            const auto it = families.find(ropeName);
+            if (it == families.end() || ropeName == QLatin1String("config"))
+                throw UsageError{QStringLiteral("--method needs none, pi, ntk, yarn, llama3 or config")};
+            rope = RopeOverride{it->second.lambda, it->second.attentionFactor};
+        }
+
+        const NeedleEvaluator evaluator(*lm, *tokenizer.tokenizer, tokenizer.bosId, settings);
+        const bool drawProgress = isatty(fileno(stderr));
+        const NeedleEvalResult result = evaluator.evaluate(rope ? &*rope : nullptr, {}, [&](int done, int total) {
+            if (!drawProgress)
+                return;
+            const int width = 30;
+            const int filled = width * done / total;
+            err() << "\r[" << QString(filled, QLatin1Char('#')) << QString(width - filled, QLatin1Char(' ')) << "] "
+                  << done << "/" << total << " samples" << (done == total ? "\n" : "");
+            err().flush();
+        });
+        std::optional<double> passkeyAccuracy;
+        if (parser.isSet(passkey))
+            passkeyAccuracy = evaluator.passkeyAccuracy(rope ? &*rope : nullptr);
+
+        if (parser.isSet(kJsonOption)) {
+            QJsonArray perSample;
+            for (size_t i = 0; i < result.perSamplePpl.size(); ++i) {
+                const NeedleSample &s = evaluator.samples()[i];
+                perSample.append(QJsonObject{{QStringLiteral("ppl"), result.perSamplePpl[i]},
+                                             {QStringLiteral("nll"), result.perSampleNll[i]},
+                                             {QStringLiteral("key"), s.key},
+                                             {QStringLiteral("value"), s.value},
+                                             {QStringLiteral("seed"), qint64(s.seed)},
+                                             {QStringLiteral("answer_tokens"), int(s.answerPositions.size())}});
+            }
+            QJsonObject o{{QStringLiteral("mean_ppl"), result.meanPpl},
+                          {QStringLiteral("per_sample"), perSample},
+                          {QStringLiteral("length"), result.length},
+                          {QStringLiteral("device"), result.device},
+                          {QStringLiteral("dtype"), lm->dtype()},
+                          {QStringLiteral("seconds"), result.seconds},
+                          {QStringLiteral("rope"), ropeName},
+                          {QStringLiteral("depth"), settings.depth},
+                          {QStringLiteral("seed"), qint64(settings.seed)}};
+            if (passkeyAccuracy)
+                o.insert(QStringLiteral("passkey_accuracy"), *passkeyAccuracy);
+            out() << QJsonDocument(o).toJson(QJsonDocument::Indented);
+            return kOk;
+        }
+        out() << "model   " << dir << " (" << lm->architecture() << ", " << lm->device() << ", " << lm->dtype() << ")\n"
+              << "rope    " << ropeName << "\n"
+              << "length  " << result.length << " tokens, " << result.perSamplePpl.size() << " samples, depth "
+              << number(settings.depth) << "\n\n";
+        for (size_t i = 0; i < result.perSamplePpl.size(); ++i) {
+            const NeedleSample &s = evaluator.samples()[i];
+            out() << "sample " << i << "  " << s.key.leftJustified(20) << " " << s.value << "  needle PPL "
+                  << number(result.perSamplePpl[i]) << "\n";
+        }
+        out() << "\nmean needle PPL " << number(result.meanPpl) << "  (" << number(result.seconds, 4) << " s)\n";
+        if (passkeyAccuracy)
+            out() << "passkey accuracy " << number(*passkeyAccuracy) << "\n";
         return kOk;
     });
 }

@@ -10,5 +10,6 @@ int rope(const QStringList &args);
 int factors(const QStringList &args);
 int check(const QStringList &args);
 int exportFactors(const QStringList &args);
+int eval(const QStringList &args);
 
 } // namespace rs::cli

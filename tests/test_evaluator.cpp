@@ -1,0 +1,199 @@
+// The evaluation engine: needle perplexity scores exactly the answer tokens (checked against full
+// logits rows), plain perplexity agrees with transformers' loss from the reference fixtures,
+// cancellation stops between samples, and the CLI's eval contract.
+#include "error.h"
+#include "evaluator.h"
+#include "model.h"
+#include "tokenizer.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace rs;
+
+namespace {
+
+QString modelFixture(const QString &name) { return QStringLiteral(ROPESCOPE_FIXTURES "/models/") + name; }
+
+QJsonObject readJson(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        qFatal("cannot open %s", qPrintable(path));
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+std::vector<int> toIds(const QJsonArray &a)
+{
+    std::vector<int> ids;
+    for (const QJsonValue &v : a)
+        ids.push_back(v.toInt());
+    return ids;
+}
+
+// −log softmax(row)[target] computed here from a full logits row.
+double nllFromRow(const std::vector<float> &row, int target)
+{
+    const double maxLogit = *std::max_element(row.begin(), row.end());
+    double sum = 0;
+    for (float x : row)
+        sum += std::exp(double(x) - maxLogit);
+    return -(double(row[size_t(target)]) - maxLogit - std::log(sum));
+}
+
+// A model folder the CLI can open: a reference checkpoint plus a byte-level tokenizer whose 256
+// ids fit the tiny model's 320-token vocabulary.
+QString makeCliModel(const QTemporaryDir &dir)
+{
+    for (const char *name : {"config.json", "model.safetensors"})
+        QFile::copy(modelFixture(QStringLiteral("llama-longrope/")) + QLatin1String(name), dir.filePath(QLatin1String(name)));
+    QFile::copy(QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-256-tokenizer.json"), dir.filePath("tokenizer.json"));
+    return dir.path();
+}
+
+} // namespace
+
+class TestEvaluator : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_model = CausalLM::load(modelFixture(QStringLiteral("llama-longrope")));
+        m_tokenizer = std::make_unique<ByteTokenizer>();
+    }
+
+    void needlePerplexityScoresOnlyTheAnswer()
+    {
+        const NeedleEvaluator evaluator(*m_model, *m_tokenizer, -1, {512, 2, 0.0, 11, {}});
+        QCOMPARE(int(evaluator.samples().size()), 2);
+        const NeedleEvalResult r = evaluator.evaluate(nullptr);
+        QCOMPARE(int(r.perSamplePpl.size()), 2);
+        for (int i = 0; i < 2; ++i) {
+            const NeedleSample &s = evaluator.samples()[size_t(i)];
+            QCOMPARE(int(s.ids.size()), 512);
+            // Independent path: full logits rows at the positions before each answer token.
+            std::vector<int> before;
+            for (int p : s.answerPositions)
+                before.push_back(p - 1);
+            const std::vector<std::vector<float>> rows = m_model->logitsAt(s.ids, before);
+            double nll = 0;
+            for (size_t k = 0; k < rows.size(); ++k)
+                nll += nllFromRow(rows[k], s.ids[size_t(s.answerPositions[k])]);
+            nll /= double(rows.size());
+            QVERIFY2(std::abs(r.perSampleNll[size_t(i)] - nll) < 1e-4, qPrintable(QString::number(nll)));
+            QVERIFY(std::abs(r.perSamplePpl[size_t(i)] - std::exp(nll)) < 1e-3 * std::exp(nll));
+        }
+        QVERIFY(std::abs(r.meanPpl - (r.perSamplePpl[0] + r.perSamplePpl[1]) / 2) < 1e-9 * r.meanPpl);
+        QCOMPARE(r.device, QStringLiteral("cpu"));
+        // Same samples, same RoPE → same numbers; another RoPE → different numbers.
+        QCOMPARE(evaluator.evaluate(nullptr).perSampleNll, r.perSampleNll);
+        const RopeOverride pi{std::vector<double>(8, 512.0 / 128.0), 1.0};
+        QVERIFY(evaluator.evaluate(&pi).perSampleNll != r.perSampleNll);
+    }
+
+    void cancellationStopsBetweenSamples()
+    {
+        const NeedleEvaluator evaluator(*m_model, *m_tokenizer, -1, {400, 3, 0.0, 5, {}});
+        int calls = 0;
+        const NeedleEvalResult r = evaluator.evaluate(nullptr, [&] { return ++calls > 1; });
+        QVERIFY(r.cancelled);
+        QCOMPARE(int(r.perSamplePpl.size()), 1);
+    }
+
+    void slidingPerplexityMatchesTransformersLoss_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("length");
+        for (const char *m : {"llama-plain", "qwen2-longrope", "phi3-longrope", "mistral-plain"})
+            for (const char *l : {"64", "300"})
+                QTest::newRow(qPrintable(QStringLiteral("%1 %2").arg(QLatin1String(m), QLatin1String(l))))
+                    << QString::fromLatin1(m) << QString::fromLatin1(l);
+    }
+
+    void slidingPerplexityMatchesTransformersLoss()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, length);
+        const std::unique_ptr<CausalLM> lm = CausalLM::load(modelFixture(model));
+        const QJsonObject ref = readJson(modelFixture(model) + QStringLiteral("/reference.json")).value(length).toObject();
+        const std::vector<int> ids = toIds(ref.value("input_ids").toArray());
+        // One window over the whole sequence is exactly transformers' loss, as a perplexity.
+        const double ppl = slidingPerplexity(*lm, ids, int(ids.size()), int(ids.size()));
+        const double expected = std::exp(ref.value("loss").toDouble());
+        QVERIFY2(std::abs(ppl - expected) < 1e-4 * expected, qPrintable(QStringLiteral("%1 vs %2").arg(ppl).arg(expected)));
+        // Overlapping windows score every token once: the count-weighted mean is finite and positive.
+        const double sliding = slidingPerplexity(*lm, ids, 48, 16);
+        QVERIFY(std::isfinite(sliding) && sliding > 1.0);
+    }
+
+    void passkeyAccuracyIsAFraction()
+    {
+        const NeedleEvaluator evaluator(*m_model, *m_tokenizer, -1, {400, 2, 0.0, 3, {}});
+        const double acc = evaluator.passkeyAccuracy(nullptr);
+        QVERIFY(acc >= 0.0 && acc <= 1.0);
+        // Recompute by hand with greedy decoding.
+        int correct = 0;
+        for (const NeedleSample &s : evaluator.samples()) {
+            const std::vector<int> prompt(s.ids.begin(), s.ids.begin() + s.answerPositions.front());
+            const std::vector<int> expected(s.ids.begin() + s.answerPositions.front(), s.ids.end());
+            correct += m_model->greedyContinue(prompt, int(expected.size())) == expected;
+        }
+        QCOMPARE(acc, correct / 2.0);
+    }
+
+    void cliEvalContract()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        QProcess p;
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"eval", "--model", modelDir, "--length", "512", "--samples", "2",
+                                                 "--seed", "4", "--method", "pi", "--json"});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        QCOMPARE(o.value("length").toInt(), 512);
+        QCOMPARE(o.value("device").toString(), QStringLiteral("cpu"));
+        QCOMPARE(o.value("per_sample").toArray().size(), 2);
+        QVERIFY(o.value("seconds").toDouble() > 0);
+        // The same evaluation in-process (PI at s = 512/128, attention factor 1) gives the same mean.
+        const std::unique_ptr<CausalLM> lm = CausalLM::load(modelDir);
+        const ModelTokenizer tok = loadModelTokenizer(modelDir);
+        const NeedleEvaluator evaluator(*lm, *tok.tokenizer, tok.bosId, {512, 2, 0.0, 4, {}});
+        const RopeOverride pi{std::vector<double>(8, 512.0 / 128.0), 1.0};
+        const double mean = evaluator.evaluate(&pi).meanPpl;
+        QVERIFY2(std::abs(o.value("mean_ppl").toDouble() - mean) < 1e-6 * mean, qPrintable(QString::number(mean)));
+
+        // Errors: a missing folder and a factor file of the wrong length name the file.
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"eval", "--model", dir.filePath("nope"), "--length", "512"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("nope"));
+        const QString bad = dir.filePath("bad.txt");
+        QFile f(bad);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("1\n2\n");
+        f.close();
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"eval", "--model", modelDir, "--length", "512", "--factors", bad});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 1);
+        const QByteArray err = p.readAllStandardError();
+        QVERIFY2(err.contains("bad.txt") && err.contains("has 2 factors"), err.constData());
+    }
+
+private:
+    std::unique_ptr<CausalLM> m_model;
+    std::unique_ptr<Tokenizer> m_tokenizer;
+};
+
+QTEST_GUILESS_MAIN(TestEvaluator)
+#include "test_evaluator.moc"
