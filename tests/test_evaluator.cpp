@@ -151,6 +151,30 @@ private Q_SLOTS:
         QCOMPARE(acc, correct / 2.0);
     }
 
+    void bosFollowsTheModelFolder()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        // bytes-256-tokenizer.json has no post-processor: no BOS unless the folder asks for one.
+        QCOMPARE(loadModelTokenizer(modelDir).bosId, -1);
+        auto writeTokenizerConfig = [&](const QByteArray &json) {
+            QFile f(dir.filePath("tokenizer_config.json"));
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(json);
+        };
+        writeTokenizerConfig(R"({"add_bos_token": true})");
+        QCOMPARE(loadModelTokenizer(modelDir).bosId, 1);  // config.json's bos_token_id
+        writeTokenizerConfig(R"({"add_bos_token": false})");
+        QCOMPARE(loadModelTokenizer(modelDir).bosId, -1);
+        writeTokenizerConfig("{broken");
+        try {
+            loadModelTokenizer(modelDir);
+            QFAIL("no error");
+        } catch (const Error &e) {
+            QVERIFY2(e.message().contains("tokenizer_config.json"), qPrintable(e.message()));
+        }
+    }
+
     void cliEvalContract()
     {
         QTemporaryDir dir;

@@ -2,6 +2,7 @@
 // tokens, the needle sits where the depth says, and the same seed gives the same sample.
 #include "error.h"
 #include "needle.h"
+#include "tokenizer.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -121,6 +122,32 @@ private Q_SLOTS:
         const NeedleSample s = NeedleBuilder(byteEncode, jsonl).build({700, 0.0, 1, -1});
         QCOMPARE(int(s.ids.size()), 700);
         QVERIFY(bytesOf(s.ids, 0, 700).contains("JSON document"));
+    }
+
+    void answerTokensAreTheValueWithRealTokenizers_data()
+    {
+        QTest::addColumn<QString>("tokenizer");
+        QTest::newRow("byte-level BPE (Llama 3 style)") << "tokenizer-bytelevel-bpe";
+        QTest::newRow("SentencePiece BPE (Llama 2 style)") << "tokenizer-sentencepiece-bpe";
+    }
+
+    void answerTokensAreTheValueWithRealTokenizers()
+    {
+        QFETCH(QString, tokenizer);
+        const std::unique_ptr<Tokenizer> tok =
+            loadTokenizer(QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/") + tokenizer + QStringLiteral("/tokenizer.json"));
+        const NeedleBuilder builder([&](const QString &t) { return tok->encode(t); }, Haystack::builtin());
+        for (uint64_t seed = 0; seed < 8; ++seed) {
+            const NeedleSample s = builder.build({1500, 0.0, seed, -1});
+            QCOMPARE(int(s.ids.size()), 1500);
+            std::vector<int> answer;
+            for (int p : s.answerPositions)
+                answer.push_back(s.ids[size_t(p)]);
+            // The scored tokens spell the value and nothing else.
+            QCOMPARE(tok->decode(answer).trimmed(), s.value);
+            const std::vector<int> before(s.ids.end() - long(answer.size()) - 30, s.ids.end() - long(answer.size()));
+            QVERIFY2(tok->decode(before).endsWith(QStringLiteral("provided text is")), qPrintable(tok->decode(before)));
+        }
     }
 
     void badInputsNameTheSource()
