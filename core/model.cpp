@@ -498,6 +498,8 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
     } else if (!m.device.is_cpu()) {
         throw Error(dir, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
     }
+    // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
+    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
     const QString dt = options.dtype.trimmed().toLower();
     if (dt.isEmpty())
         m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;

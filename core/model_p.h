@@ -49,7 +49,10 @@ struct TorchModel {
     torch::Tensor finalNorm;  // [H]
     torch::Tensor lmHead;     // [V, H] (the embedding when tied)
     // The plain attention path works in query chunks whose scores hold about this many elements.
-    int64_t attentionChunkElements = int64_t(1) << 26;
+    // On the CPU small chunks win by far (measured: 4096 tokens on the 2-layer reference model took
+    // 8.0 s with 2^26-element chunks, 0.79 s with 2^18): the scores stay in cache and below glibc's
+    // mmap threshold, so they are not page-faulted in afresh for every layer. load() sets it.
+    int64_t attentionChunkElements = int64_t(1) << 18;
 };
 
 // RoPE frequencies: inv_freq_i = 1 / (λ_i · b^(2i/d)) in float32 as transformers computes them,

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev
   libqcustomplot-dev libqcustomplot2.1-qt6
-  libtorch-dev
+  libtorch-dev libopenblas0-pthread
   xvfb xauth fonts-dejavu-core
 )
 missing=()

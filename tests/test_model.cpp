@@ -379,8 +379,14 @@ private Q_SLOTS:
         const torch::Tensor packed = rs::detail::forwardHidden(m, ids, positions, table, allowed);
         const torch::Tensor first = rs::detail::forwardHidden(m, ids.narrow(1, 0, a), torch::arange(a), table);
         const torch::Tensor second = rs::detail::forwardHidden(m, ids.narrow(1, a, b), torch::arange(b), table);
-        QVERIFY(torch::allclose(packed.narrow(1, 0, a), first, 1e-5, 1e-5));
-        QVERIFY(torch::allclose(packed.narrow(1, a, b), second, 1e-5, 1e-5));
+        // Equal up to float32 rounding: the BLAS may block a 64-row product differently from a
+        // 23-row one (OpenBLAS does), so compare relative to the hidden states' scale.
+        const double scale = first.abs().max().item<double>();
+        const double diffFirst = (packed.narrow(1, 0, a) - first).abs().max().item<double>();
+        const double diffSecond = (packed.narrow(1, a, b) - second).abs().max().item<double>();
+        qInfo("packed vs separate: max |Δ| %.3g and %.3g at scale %.3g", diffFirst, diffSecond, scale);
+        QVERIFY(diffFirst <= 1e-5 * scale);
+        QVERIFY(diffSecond <= 1e-5 * scale);
         // Without the document mask the second document sees the first.
         const torch::Tensor leaky = rs::detail::forwardHidden(m, ids, positions, table);
         QVERIFY(!torch::allclose(leaky.narrow(1, a, b), second, 1e-3, 1e-3));
