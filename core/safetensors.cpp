@@ -8,6 +8,7 @@
 #include <QtEndian>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace rs {
@@ -15,6 +16,25 @@ namespace {
 
 // A header this large is not a model: refuse before allocating for it.
 constexpr int64_t kMaxHeaderBytes = 100 * 1024 * 1024;
+// Shapes and offsets arrive as JSON numbers (doubles); anything from 2^62 up is refused before it
+// is converted, so the conversion and the byte arithmetic below cannot overflow.
+constexpr double kMaxIndex = 4611686018427387904.0;  // 2^62
+
+enum class Index { Ok, NotAnInteger, TooLarge };
+
+// A JSON value that must be a non-negative integer (a dimension or an offset).
+Index toIndex(const QJsonValue &value, int64_t &out)
+{
+    if (!value.isDouble())
+        return Index::NotAnInteger;
+    const double v = value.toDouble();
+    if (!std::isfinite(v) || v < 0 || std::floor(v) != v)
+        return Index::NotAnInteger;
+    if (v >= kMaxIndex)
+        return Index::TooLarge;
+    out = int64_t(v);
+    return Index::Ok;
+}
 
 } // namespace
 
@@ -55,8 +75,10 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const QString &path)
         fail(QStringLiteral("cannot map: %1").arg(f->m_file.errorString()));
 
     const uint64_t headerLength = qFromLittleEndian<quint64>(f->m_map);
-    if (headerLength > uint64_t(kMaxHeaderBytes) || int64_t(headerLength) > fileSize - 8)
+    if (headerLength > uint64_t(fileSize - 8))
         fail(QStringLiteral("header length %1 exceeds the file (%2 bytes)").arg(headerLength).arg(fileSize));
+    if (headerLength > uint64_t(kMaxHeaderBytes))
+        fail(QStringLiteral("header length %1 is absurdly large (over %2 bytes)").arg(headerLength).arg(kMaxHeaderBytes));
     f->m_dataStart = 8 + int64_t(headerLength);
     const int64_t dataSize = fileSize - f->m_dataStart;
 
@@ -104,34 +126,39 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const QString &path)
             failTensor(QStringLiteral("shape is not a list"));
         int64_t elements = 1;
         for (const QJsonValue &d : shape.toArray()) {
-            const double v = d.toDouble(-1);
-            if (!d.isDouble() || v < 0 || v != double(int64_t(v)))
+            int64_t dim = 0;
+            const Index parsed = toIndex(d, dim);
+            if (parsed == Index::NotAnInteger)
                 failTensor(QStringLiteral("shape holds something that is not a non-negative integer"));
-            const int64_t dim = int64_t(v);
-            if (dim != 0 && elements > std::numeric_limits<int64_t>::max() / elementSize / dim)
+            if (parsed == Index::TooLarge || (dim != 0 && elements > std::numeric_limits<int64_t>::max() / elementSize / dim))
                 failTensor(QStringLiteral("shape is too large"));
             elements *= dim;
             info.shape.push_back(dim);
         }
 
-        const QJsonArray offsets = entry.value(QLatin1String("data_offsets")).toArray();
-        if (offsets.size() != 2 || !offsets[0].isDouble() || !offsets[1].isDouble())
+        const QJsonValue offsetsValue = entry.value(QLatin1String("data_offsets"));
+        const QJsonArray offsets = offsetsValue.toArray();
+        if (!offsetsValue.isArray() || offsets.size() != 2)
             failTensor(QStringLiteral("data_offsets is not two integers"));
-        const double begin = offsets[0].toDouble();
-        const double end = offsets[1].toDouble();
-        if (begin < 0 || end < begin || begin != double(int64_t(begin)) || end != double(int64_t(end)))
-            failTensor(QStringLiteral("data_offsets [%1, %2] are not an ordered pair of non-negative integers")
-                           .arg(begin, 0, 'f', 0).arg(end, 0, 'f', 0));
-        if (int64_t(end) > dataSize)
-            failTensor(QStringLiteral("data_offsets end %1 is beyond the data section (%2 bytes)")
-                           .arg(int64_t(end)).arg(dataSize));
-        info.byteSize = int64_t(end) - int64_t(begin);
+        int64_t begin = 0, end = 0;
+        const Index parsedBegin = toIndex(offsets[0], begin);
+        const Index parsedEnd = toIndex(offsets[1], end);
+        if (parsedBegin == Index::NotAnInteger || parsedEnd == Index::NotAnInteger)
+            failTensor(QStringLiteral("data_offsets is not two integers"));
+        if (parsedBegin == Index::TooLarge || parsedEnd == Index::TooLarge)
+            failTensor(QStringLiteral("data_offsets [%1, %2] reach beyond the data section (%3 bytes)")
+                           .arg(offsets[0].toDouble(), 0, 'g', 17).arg(offsets[1].toDouble(), 0, 'g', 17).arg(dataSize));
+        if (end < begin)
+            failTensor(QStringLiteral("data_offsets [%1, %2] are not an ordered pair (begin > end)").arg(begin).arg(end));
+        if (end > dataSize)
+            failTensor(QStringLiteral("data_offsets end %1 is beyond the data section (%2 bytes)").arg(end).arg(dataSize));
+        info.byteSize = end - begin;
         if (info.byteSize != elements * elementSize)
             failTensor(QStringLiteral("holds %1 bytes but its shape and dtype need %2")
                            .arg(info.byteSize).arg(elements * elementSize));
-        ranges.emplace_back(int64_t(begin), int64_t(end));
+        ranges.emplace_back(begin, end);
         rangeNames.push_back(name);
-        f->m_offsets[name] = int64_t(begin);
+        f->m_offsets[name] = begin;
         f->m_tensors.emplace(name, std::move(info));
     }
 
@@ -139,11 +166,17 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const QString &path)
     for (size_t i = 0; i < order.size(); ++i)
         order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranges[a] < ranges[b]; });
-    for (size_t k = 1; k < order.size(); ++k) {
-        const auto &prev = ranges[order[k - 1]];
-        const auto &cur = ranges[order[k]];
-        if (cur.first < prev.second && cur.second > cur.first && prev.second > prev.first)
-            fail(QStringLiteral("tensors \"%1\" and \"%2\" overlap").arg(rangeNames[order[k - 1]], rangeNames[order[k]]));
+    // Empty tensors occupy no bytes; every other range must start at or after the furthest end so far.
+    int64_t furthestEnd = 0;
+    size_t furthest = 0;
+    for (size_t i : order) {
+        const auto &[begin, end] = ranges[i];
+        if (begin == end)
+            continue;
+        if (begin < furthestEnd)
+            fail(QStringLiteral("tensors \"%1\" and \"%2\" overlap").arg(rangeNames[furthest], rangeNames[i]));
+        furthestEnd = end;
+        furthest = i;
     }
     return f;
 }
@@ -195,8 +228,10 @@ std::unique_ptr<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const QString
             throw Error(indexPath, QStringLiteral("cannot open: %1").arg(f.errorString()));
         QJsonParseError err;
         const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
-        if (err.error != QJsonParseError::NoError || !doc.isObject())
+        if (err.error != QJsonParseError::NoError)
             throw Error(indexPath, QStringLiteral("malformed JSON: %1").arg(err.errorString()));
+        if (!doc.isObject())
+            throw Error(indexPath, QStringLiteral("malformed index: not a JSON object"));
         const QJsonValue map = doc.object().value(QLatin1String("weight_map"));
         if (!map.isObject())
             throw Error(indexPath, QStringLiteral("missing \"weight_map\" object"));
