@@ -1,0 +1,528 @@
+#include "search.h"
+
+#include "error.h"
+#include "factorfamilies.h"
+#include "ropegeometry.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonParseError>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace rs {
+
+uint64_t SearchRng::next()
+{
+    uint64_t z = (m_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double SearchRng::uniform() { return double(next() >> 11) * 0x1.0p-53; }
+
+double SearchRng::uniform(double lo, double hi) { return std::clamp(lo + (hi - lo) * uniform(), lo, hi); }
+
+int SearchRng::below(int n) { return n <= 1 ? 0 : int(next() % uint64_t(n)); }
+
+QString stopReasonName(StopReason r)
+{
+    switch (r) {
+    case StopReason::Done: return QStringLiteral("done");
+    case StopReason::Budget: return QStringLiteral("budget");
+    case StopReason::Cancelled: return QStringLiteral("cancelled");
+    }
+    return {};
+}
+
+namespace {
+
+const QString kSettingsSource = QStringLiteral("search settings");
+
+// Cache key: λ quantized to 1e-9.
+std::string keyOf(const std::vector<double> &lambda)
+{
+    std::string key;
+    key.reserve(lambda.size() * sizeof(long long));
+    for (double v : lambda) {
+        const long long q = std::isfinite(v) ? std::llround(v * 1e9) : std::numeric_limits<long long>::max();
+        char buf[sizeof q];
+        std::memcpy(buf, &q, sizeof q);
+        key.append(buf, sizeof q);
+    }
+    return key;
+}
+
+QJsonArray toJson(const std::vector<double> &v)
+{
+    QJsonArray a;
+    for (double x : v)
+        a.append(x);
+    return a;
+}
+
+QJsonValue fitnessJson(double f) { return std::isfinite(f) ? QJsonValue(f) : QJsonValue(QJsonValue::Null); }
+
+// The settings that define the run (budgets excluded: a resumed run may get a new budget).
+QJsonObject settingsJson(const SearchSettings &s)
+{
+    QJsonObject o;
+    o.insert(QStringLiteral("method"), s.method == SearchMethod::LongRoPE2 ? QStringLiteral("longrope2") : QStringLiteral("longrope"));
+    o.insert(QStringLiteral("rotary_dims"), s.rotaryDims);
+    o.insert(QStringLiteral("base"), s.base);
+    o.insert(QStringLiteral("train_length"), s.trainLength);
+    o.insert(QStringLiteral("target_length"), s.targetLength);
+    o.insert(QStringLiteral("population"), s.population);
+    o.insert(QStringLiteral("iterations"), s.iterations);
+    o.insert(QStringLiteral("parents"), s.parents);
+    o.insert(QStringLiteral("mutations"), s.mutations);
+    o.insert(QStringLiteral("crossovers"), s.crossovers);
+    o.insert(QStringLiteral("mutation_probability"), s.mutationProbability);
+    o.insert(QStringLiteral("d_rcd_mutation_probability"), s.dRcdMutationProbability);
+    o.insert(QStringLiteral("lower_bound_factor"), s.lowerBoundFactor);
+    o.insert(QStringLiteral("upper_bound_factor"), s.upperBoundFactor);
+    o.insert(QStringLiteral("d_rcd_min"), s.dRcdMin);
+    o.insert(QStringLiteral("d_rcd_max"), s.dRcdMax);
+    o.insert(QStringLiteral("grid"), s.grid);
+    o.insert(QStringLiteral("seed"), QString::number(s.seed));
+    return o;
+}
+
+struct LoadedLog {
+    std::unordered_map<std::string, double> cache;
+};
+
+LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs)
+{
+    QFile f(path);
+    if (!f.exists())
+        throw Error(path, QStringLiteral("cannot resume: the run log does not exist"));
+    if (!f.open(QIODevice::ReadWrite))
+        throw Error(path, QStringLiteral("cannot open the run log: %1").arg(f.errorString()));
+    const QByteArray all = f.readAll();
+    // A crash may leave a truncated last line: drop it (it never ended with a newline).
+    qsizetype usable = all.size();
+    const bool truncatedTail = !all.isEmpty() && !all.endsWith('\n');
+    if (truncatedTail)
+        usable = all.lastIndexOf('\n') + 1;
+    const QList<QByteArray> lines = all.left(usable).split('\n');
+    LoadedLog out;
+    bool sawStart = false;
+    int lineNo = 0;
+    for (const QByteArray &raw : lines) {
+        ++lineNo;
+        const QByteArray line = raw.trimmed();
+        if (line.isEmpty())
+            continue;
+        QJsonParseError err;
+        const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
+        if (err.error != QJsonParseError::NoError || !doc.isObject())
+            throw Error(path, QStringLiteral("line %1: malformed run-log entry (%2)").arg(lineNo).arg(err.errorString()));
+        const QJsonObject o = doc.object();
+        const QString event = o.value(QStringLiteral("event")).toString();
+        if (event == QLatin1String("start")) {
+            const QJsonObject settings = o.value(QStringLiteral("settings")).toObject();
+            if (settings != expectedSettings) {
+                QStringList diffs;
+                for (auto it = expectedSettings.begin(); it != expectedSettings.end(); ++it)
+                    if (settings.value(it.key()) != it.value())
+                        diffs << it.key();
+                throw Error(path, QStringLiteral("line %1: the run log was written with different search settings (%2)")
+                                      .arg(lineNo)
+                                      .arg(diffs.isEmpty() ? QStringLiteral("unknown keys") : diffs.join(QStringLiteral(", "))));
+            }
+            sawStart = true;
+        } else if (event == QLatin1String("eval")) {
+            const QJsonValue lv = o.value(QStringLiteral("lambda"));
+            const QJsonValue fv = o.value(QStringLiteral("fitness"));
+            if (!lv.isArray() || (!fv.isDouble() && !fv.isNull()))
+                throw Error(path, QStringLiteral("line %1: eval entry needs a \"lambda\" array and a \"fitness\"").arg(lineNo));
+            const QJsonArray a = lv.toArray();
+            if (a.size() != pairs)
+                throw Error(path, QStringLiteral("line %1: eval entry has %2 factors, expected %3").arg(lineNo).arg(a.size()).arg(pairs));
+            std::vector<double> lambda;
+            lambda.reserve(size_t(a.size()));
+            for (const QJsonValue &v : a) {
+                if (!v.isDouble())
+                    throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric factor").arg(lineNo));
+                lambda.push_back(v.toDouble());
+            }
+            out.cache[keyOf(lambda)] = fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble();
+        } else if (event.isEmpty()) {
+            throw Error(path, QStringLiteral("line %1: run-log entry without \"event\"").arg(lineNo));
+        }
+        // generation, finish, resume: informational.
+    }
+    if (!sawStart)
+        throw Error(path, QStringLiteral("cannot resume: the run log has no \"start\" entry"));
+    if (truncatedTail && !f.resize(usable))
+        throw Error(path, QStringLiteral("cannot drop the truncated last line: %1").arg(f.errorString()));
+    return out;
+}
+
+class RunLog {
+public:
+    void open(const QString &path, bool resume)
+    {
+        m_file.setFileName(path);
+        if (!resume && m_file.exists() && m_file.size() > 0)
+            throw Error(path, QStringLiteral("the run log already exists; resume it or choose another file"));
+        if (!m_file.open(QIODevice::WriteOnly | QIODevice::Append))
+            throw Error(path, QStringLiteral("cannot open the run log for writing: %1").arg(m_file.errorString()));
+    }
+    bool isOpen() const { return m_file.isOpen(); }
+    void write(const QJsonObject &o)
+    {
+        if (!m_file.isOpen())
+            return;
+        QByteArray line = QJsonDocument(o).toJson(QJsonDocument::Compact);
+        line.append('\n');
+        if (m_file.write(line) != line.size() || !m_file.flush())
+            throw Error(m_file.fileName(), QStringLiteral("cannot write the run log: %1").arg(m_file.errorString()));
+    }
+
+private:
+    QFile m_file;
+};
+
+struct Member {
+    SearchGenome genome;
+    std::vector<double> lambda;
+    double fitness = std::numeric_limits<double>::infinity();
+};
+
+} // namespace
+
+EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
+{
+    SearchSettings &s = m_s;
+    if (s.rotaryDims < 4 || s.rotaryDims % 2 != 0)
+        throw Error(kSettingsSource, QStringLiteral("rotary dimensions must be even and at least 4 (got %1)").arg(s.rotaryDims));
+    if (!(s.base > 1) || !std::isfinite(s.base))
+        throw Error(kSettingsSource, QStringLiteral("rope base must be > 1 (got %1)").arg(s.base));
+    if (!(s.trainLength > 0) || !(s.targetLength >= s.trainLength) || !std::isfinite(s.targetLength))
+        throw Error(kSettingsSource, QStringLiteral("need 0 < L_train ≤ L (got %1, %2)").arg(s.trainLength).arg(s.targetLength));
+    if (s.population < 2)
+        throw Error(kSettingsSource, QStringLiteral("population must be at least 2 (got %1)").arg(s.population));
+    if (s.iterations < 0)
+        throw Error(kSettingsSource, QStringLiteral("iterations must be ≥ 0 (got %1)").arg(s.iterations));
+    if (s.parents == 0)
+        s.parents = std::max(1, s.population / 2);
+    if (s.parents < 1 || s.parents > s.population)
+        throw Error(kSettingsSource, QStringLiteral("parents must be in [1, population] (got %1)").arg(s.parents));
+    if (s.mutations < 0)
+        s.mutations = (s.population - s.parents) / 2;
+    if (s.crossovers < 0)
+        s.crossovers = std::max(0, s.population - s.parents - s.mutations);
+    if (s.mutations + s.crossovers < 1 && s.iterations > 0)
+        throw Error(kSettingsSource, QStringLiteral("each iteration needs at least one mutation or crossover"));
+    if (!(s.mutationProbability >= 0 && s.mutationProbability <= 1))
+        throw Error(kSettingsSource, QStringLiteral("mutation probability must be in [0, 1]"));
+    if (!(s.dRcdMutationProbability >= 0 && s.dRcdMutationProbability <= 1))
+        throw Error(kSettingsSource, QStringLiteral("d_rcd mutation probability must be in [0, 1]"));
+    if (!(s.lowerBoundFactor > 0) || !(s.upperBoundFactor >= s.lowerBoundFactor) || !std::isfinite(s.upperBoundFactor))
+        throw Error(kSettingsSource, QStringLiteral("need 0 < lower bound factor ≤ upper bound factor"));
+    if (s.maxEvaluations < 0 || s.maxSeconds < 0)
+        throw Error(kSettingsSource, QStringLiteral("budgets must be ≥ 0"));
+    m_pairs = s.rotaryDims / 2;
+    m_scale = s.scale();
+    if (s.method == SearchMethod::LongRoPE2) {
+        if (s.dRcdMin < 0)
+            s.dRcdMin = tenPeriodDimension(s.rotaryDims, s.base, s.trainLength);
+        if (s.dRcdMax < 0)
+            s.dRcdMax = theoreticalCriticalDimension(s.rotaryDims, s.base, s.trainLength);
+        s.dRcdMax = std::min(s.dRcdMax, m_pairs - 1);
+        s.dRcdMin = std::min(s.dRcdMin, s.dRcdMax);
+        if (s.dRcdMin < 0 || s.dRcdMax < s.dRcdMin)
+            throw Error(kSettingsSource, QStringLiteral("invalid d_rcd range [%1, %2]").arg(s.dRcdMin).arg(s.dRcdMax));
+        m_lo = m_scale * s.lowerBoundFactor;
+        m_hi = m_scale * s.upperBoundFactor;
+    } else {
+        if (!(s.grid > 0))
+            throw Error(kSettingsSource, QStringLiteral("factor grid step must be > 0"));
+        s.dRcdMin = s.dRcdMax = 0;
+        m_lo = std::ceil(1.0 / s.grid - 1e-9) * s.grid;
+        m_hi = std::floor(m_scale * s.upperBoundFactor / s.grid + 1e-9) * s.grid;
+        if (m_hi < m_lo)
+            throw Error(kSettingsSource, QStringLiteral("no grid value in [1, s·upper]"));
+    }
+}
+
+double EvolutionSearch::snap(double v, double lo, double hi) const
+{
+    v = std::clamp(v, lo, hi);
+    if (m_s.method != SearchMethod::LongRoPEv1)
+        return v;
+    const double g = m_s.grid;
+    const double kLo = std::ceil(lo / g - 1e-9), kHi = std::floor(hi / g + 1e-9);
+    return std::clamp(std::round(v / g), kLo, std::max(kLo, kHi)) * g;
+}
+
+std::vector<double> EvolutionSearch::lambdaOf(const SearchGenome &g) const
+{
+    if (m_s.method == SearchMethod::LongRoPEv1)
+        return g.upper;
+    return longrope2Factors(m_s.rotaryDims, g.dRcd, g.upper, m_scale, m_s.trainLength).lambda;
+}
+
+SearchGenome EvolutionSearch::initialMember(int index, SearchRng &rng) const
+{
+    SearchGenome g;
+    if (m_s.method == SearchMethod::LongRoPE2) {
+        const int candidates = m_s.dRcdMax - m_s.dRcdMin + 1;
+        g.dRcd = m_s.dRcdMin + index % candidates;
+        g.upper.assign(size_t(m_pairs - g.dRcd), rng.uniform(m_lo, m_hi));
+        return g;
+    }
+    g.dRcd = 0;
+    if (index == 0) {  // PI
+        g.upper.assign(size_t(m_pairs), snap(m_scale, m_lo, m_hi));
+        return g;
+    }
+    g.upper.resize(size_t(m_pairs));
+    for (double &v : g.upper)
+        v = snap(rng.uniform(m_lo, m_hi), m_lo, m_hi);
+    std::sort(g.upper.begin(), g.upper.end());
+    return g;
+}
+
+SearchGenome EvolutionSearch::mutate(const SearchGenome &parent, SearchRng &rng) const
+{
+    SearchGenome g = parent;
+    bool changed = false;
+    if (m_s.method == SearchMethod::LongRoPE2 && m_s.dRcdMax > m_s.dRcdMin && rng.uniform() < m_s.dRcdMutationProbability) {
+        int step = rng.uniform() < 0.5 ? -1 : 1;
+        if (g.dRcd + step < m_s.dRcdMin || g.dRcd + step > m_s.dRcdMax)
+            step = -step;
+        if (step < 0)  // one more searched dimension: it takes the old λ_dRcd (stays monotone, ≥ s)
+            g.upper.insert(g.upper.begin(), g.upper.front());
+        else
+            g.upper.erase(g.upper.begin());
+        g.dRcd += step;
+        changed = true;
+    }
+    const int n = int(g.upper.size());
+    auto mutateAt = [&](int k) {
+        const double lo = k > 0 ? std::max(m_lo, g.upper[size_t(k - 1)]) : m_lo;
+        const double hi = k + 1 < n ? std::min(m_hi, g.upper[size_t(k + 1)]) : m_hi;
+        g.upper[size_t(k)] = snap(rng.uniform(lo, std::max(lo, hi)), lo, std::max(lo, hi));
+    };
+    for (int k = 0; k < n; ++k) {
+        if (rng.uniform() < m_s.mutationProbability) {
+            mutateAt(k);
+            changed = true;
+        }
+    }
+    if (!changed && n > 0)
+        mutateAt(rng.below(n));
+    return g;
+}
+
+SearchGenome EvolutionSearch::crossover(const SearchGenome &a, const SearchGenome &b, SearchRng &rng) const
+{
+    if (a.dRcd != b.dRcd || a.upper.size() != b.upper.size())
+        throw Error(kSettingsSource, QStringLiteral("crossover needs two parents with the same d_rcd"));
+    SearchGenome g = a;
+    double runningMax = m_lo;
+    for (size_t k = 0; k < g.upper.size(); ++k) {
+        const double v = rng.uniform() < 0.5 ? a.upper[k] : b.upper[k];
+        runningMax = std::max(runningMax, v);
+        g.upper[k] = snap(runningMax, m_lo, m_hi);
+    }
+    return g;
+}
+
+SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hooks)
+{
+    if (!fitness)
+        throw Error(kSettingsSource, QStringLiteral("no fitness function"));
+    const QJsonObject settings = settingsJson(m_s);
+    std::unordered_map<std::string, double> cache;
+    RunLog log;
+    if (!hooks.logPath.isEmpty()) {
+        if (hooks.resume)
+            cache = loadLog(hooks.logPath, settings, m_pairs).cache;
+        log.open(hooks.logPath, hooks.resume);
+        QJsonObject o{{QStringLiteral("event"), hooks.resume ? QStringLiteral("resume") : QStringLiteral("start")},
+                      {QStringLiteral("settings"), settings},
+                      {QStringLiteral("max_evaluations"), m_s.maxEvaluations},
+                      {QStringLiteral("max_seconds"), m_s.maxSeconds}};
+        if (hooks.resume)
+            o.insert(QStringLiteral("cached_evaluations"), qint64(cache.size()));
+        log.write(o);
+    }
+
+    const bool lr2 = m_s.method == SearchMethod::LongRoPE2;
+    QElapsedTimer timer;
+    timer.start();
+    SearchResult result;
+    result.bestFitness = std::numeric_limits<double>::infinity();
+    bool haveBest = false;
+    std::optional<StopReason> stop;
+    std::unordered_set<std::string> seen;
+    SearchRng rng(m_s.seed);
+
+    auto evaluate = [&](Member &m) -> bool {
+        const std::string key = keyOf(m.lambda);
+        if (auto it = cache.find(key); it != cache.end()) {
+            m.fitness = it->second;
+            ++result.cacheHits;
+        } else {
+            if (hooks.cancelled && hooks.cancelled()) {
+                stop = StopReason::Cancelled;
+                return false;
+            }
+            if ((m_s.maxEvaluations > 0 && result.evaluations >= m_s.maxEvaluations)
+                || (m_s.maxSeconds > 0 && double(timer.elapsed()) / 1000.0 >= m_s.maxSeconds)) {
+                stop = StopReason::Budget;
+                return false;
+            }
+            double f = fitness(m.lambda);
+            if (std::isnan(f))
+                f = std::numeric_limits<double>::infinity();
+            m.fitness = f;
+            ++result.evaluations;
+            cache.emplace(key, f);
+            log.write({{QStringLiteral("event"), QStringLiteral("eval")},
+                       {QStringLiteral("lambda"), toJson(m.lambda)},
+                       {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
+                       {QStringLiteral("fitness"), fitnessJson(f)}});
+        }
+        if (!haveBest || m.fitness < result.bestFitness) {
+            haveBest = true;
+            result.bestFitness = m.fitness;
+            result.bestLambda = m.lambda;
+            result.bestDRcd = lr2 ? m.genome.dRcd : -1;
+        }
+        return true;
+    };
+    auto makeMember = [&](SearchGenome g) {
+        Member m;
+        m.lambda = lambdaOf(g);
+        m.genome = std::move(g);
+        return m;
+    };
+    auto report = [&](int generation, const std::vector<Member> &pop) {
+        GenerationReport r;
+        r.generation = generation;
+        r.bestFitness = result.bestFitness;
+        std::vector<double> fs;
+        for (const Member &m : pop) {
+            fs.push_back(m.fitness);
+            r.memberDRcd.push_back(lr2 ? m.genome.dRcd : -1);
+        }
+        std::sort(fs.begin(), fs.end());
+        const size_t n = fs.size();
+        r.medianFitness = n == 0 ? 0 : (n % 2 ? fs[n / 2] : 0.5 * (fs[n / 2 - 1] + fs[n / 2]));
+        r.bestLambda = result.bestLambda;
+        r.bestDRcd = result.bestDRcd;
+        r.evaluations = result.evaluations;
+        r.cacheHits = result.cacheHits;
+        result.generations = generation + 1;
+        QJsonArray members;
+        for (int d : r.memberDRcd)
+            members.append(d);
+        log.write({{QStringLiteral("event"), QStringLiteral("generation")},
+                   {QStringLiteral("generation"), generation},
+                   {QStringLiteral("best_fitness"), fitnessJson(r.bestFitness)},
+                   {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
+                   {QStringLiteral("best_lambda"), toJson(r.bestLambda)},
+                   {QStringLiteral("best_d_rcd"), r.bestDRcd},
+                   {QStringLiteral("member_d_rcd"), members},
+                   {QStringLiteral("evaluations"), r.evaluations},
+                   {QStringLiteral("cache_hits"), r.cacheHits}});
+        if (hooks.onGeneration)
+            hooks.onGeneration(r);
+    };
+
+    // Generation 0.
+    std::vector<Member> pop;
+    for (int i = 0; i < m_s.population; ++i) {
+        pop.push_back(makeMember(initialMember(i, rng)));
+        seen.insert(keyOf(pop.back().lambda));
+    }
+    for (Member &m : pop)
+        if (!evaluate(m))
+            break;
+    if (!stop)
+        report(0, pop);
+
+    // Produces an offspring not yet generated in this run (a few retries, then accepts a repeat,
+    // which the cache serves without evaluating).
+    auto fresh = [&](auto produce) {
+        SearchGenome g = produce();
+        for (int tries = 0; tries < 20 && seen.count(keyOf(lambdaOf(g))); ++tries)
+            g = produce();
+        Member m = makeMember(std::move(g));
+        seen.insert(keyOf(m.lambda));
+        return m;
+    };
+
+    for (int it = 1; it <= m_s.iterations && !stop; ++it) {
+        std::vector<size_t> order(pop.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pop[a].fitness < pop[b].fitness; });
+        std::vector<Member> parents;
+        for (int k = 0; k < m_s.parents && k < int(order.size()); ++k)
+            parents.push_back(pop[order[size_t(k)]]);
+        const int np = int(parents.size());
+        std::vector<Member> children;
+        for (int k = 0; k < m_s.mutations; ++k)
+            children.push_back(fresh([&] { return mutate(parents[size_t(rng.below(np))].genome, rng); }));
+        for (int k = 0; k < m_s.crossovers; ++k) {
+            children.push_back(fresh([&] {
+                const Member &a = parents[size_t(rng.below(np))];
+                std::vector<int> mates;
+                for (int j = 0; j < np; ++j)
+                    if (&parents[size_t(j)] != &a && parents[size_t(j)].genome.dRcd == a.genome.dRcd)
+                        mates.push_back(j);
+                if (mates.empty())
+                    return mutate(a.genome, rng);
+                return crossover(a.genome, parents[size_t(mates[size_t(rng.below(int(mates.size())))])].genome, rng);
+            }));
+        }
+        for (Member &m : children)
+            if (!evaluate(m))
+                break;
+        if (stop)
+            break;
+        pop = std::move(parents);
+        for (Member &m : children)
+            pop.push_back(std::move(m));
+        report(it, pop);
+    }
+
+    if (!stop)
+        result.stopReason = StopReason::Done;
+    else
+        result.stopReason = *stop;
+    log.write({{QStringLiteral("event"), QStringLiteral("finish")},
+               {QStringLiteral("reason"), stopReasonName(result.stopReason)},
+               {QStringLiteral("best_lambda"), toJson(result.bestLambda)},
+               {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
+               {QStringLiteral("best_d_rcd"), result.bestDRcd},
+               {QStringLiteral("evaluations"), result.evaluations},
+               {QStringLiteral("cache_hits"), result.cacheHits},
+               {QStringLiteral("generations"), result.generations}});
+    return result;
+}
+
+SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, const SearchHooks &hooks)
+{
+    return EvolutionSearch(settings).run(fitness, hooks);
+}
+
+} // namespace rs

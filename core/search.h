@@ -1,0 +1,130 @@
+#pragma once
+// Model-independent evolutionary search for RoPE rescale factors (DESIGN.md §1, LongRoPE2 Alg. 1–2
+// and LongRoPE v1). The fitness is injected (lower is better), so the GUI worker and the CLI pass
+// the needle-driven perplexity evaluator while tests pass synthetic functions. Every real
+// evaluation goes to an append-only JSON Lines run log; a run resumed from its log re-runs the
+// deterministic algorithm with every logged evaluation served from the fitness cache.
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace rs {
+
+enum class SearchMethod {
+    LongRoPE2,   // d_rcd gene in [dRcdMin, dRcdMax], factors ≥ d_rcd searched, NTK-left below
+    LongRoPEv1,  // all d/2 factors searched, monotone, on the grid, in [1, s·upperBoundFactor]
+};
+
+struct SearchSettings {
+    SearchMethod method = SearchMethod::LongRoPE2;
+    int rotaryDims = 0;
+    double base = 0;
+    double trainLength = 0;   // L_train
+    double targetLength = 0;  // L (s = L / L_train ≥ 1)
+    int population = 64;
+    int iterations = 40;      // generations after the initial one
+    int parents = 0;          // 0 = population / 2 (v1: 32 of 64)
+    int mutations = -1;       // -1 = (population − parents) / 2 (v1: 16)
+    int crossovers = -1;      // -1 = population − parents − mutations (v1: 16)
+    double mutationProbability = 0.3;     // per searched dimension
+    double dRcdMutationProbability = 0.2; // LongRoPE2: chance that a mutation shifts d_rcd by ±1
+    double lowerBoundFactor = 1.0;        // LongRoPE2: λ_{≥d_rcd} ∈ [s·lower, s·upper]
+    double upperBoundFactor = 2.0;        // v1: λ ∈ [1, s·upper]
+    int dRcdMin = -1;         // -1 = d_10 (tenPeriodDimension)
+    int dRcdMax = -1;         // -1 = d_tcd (theoreticalCriticalDimension), at most d/2 − 1
+    double grid = 0.01;       // v1 factor grid step
+    uint64_t seed = 1;
+    int maxEvaluations = 0;   // real fitness calls in this run; 0 = unlimited
+    double maxSeconds = 0;    // wall clock of this run; 0 = unlimited
+
+    double scale() const { return trainLength > 0 ? targetLength / trainLength : 0.0; }
+};
+
+// Small deterministic generator (splitmix64), identical on every platform and standard library.
+class SearchRng {
+public:
+    explicit SearchRng(uint64_t seed = 1) : m_state(seed) {}
+    uint64_t next();
+    double uniform();                    // [0, 1)
+    double uniform(double lo, double hi);  // [lo, hi]
+    int below(int n);                    // [0, n)
+
+private:
+    uint64_t m_state;
+};
+
+// LongRoPE2: the d_rcd gene and the factors at and above it (d/2 − d_rcd entries).
+// v1: dRcd = 0 and all d/2 factors.
+struct SearchGenome {
+    int dRcd = 0;
+    std::vector<double> upper;
+};
+
+struct GenerationReport {
+    int generation = 0;  // 0 = initial population
+    double bestFitness = 0;
+    double medianFitness = 0;
+    std::vector<double> bestLambda;
+    int bestDRcd = -1;              // -1 for v1
+    std::vector<int> memberDRcd;    // every member of this generation
+    int evaluations = 0;            // real fitness calls so far in this run
+    int cacheHits = 0;
+};
+
+enum class StopReason { Done, Budget, Cancelled };
+QString stopReasonName(StopReason r);
+
+struct SearchResult {
+    std::vector<double> bestLambda;
+    double bestFitness = 0;
+    int bestDRcd = -1;
+    int evaluations = 0;  // real fitness calls in this run
+    int cacheHits = 0;    // candidates served from the cache (earlier in the run or the resumed log)
+    int generations = 0;  // completed generations, the initial one included
+    StopReason stopReason = StopReason::Done;
+};
+
+using Fitness = std::function<double(const std::vector<double> &lambda)>;
+
+struct SearchHooks {
+    std::function<bool()> cancelled;  // polled before every real evaluation
+    std::function<void(const GenerationReport &)> onGeneration;
+    QString logPath;      // empty = no log; a new log must not exist yet (or be empty)
+    bool resume = false;  // continue the existing log at logPath (same settings, budgets aside)
+};
+
+class EvolutionSearch {
+public:
+    // Validates and resolves the defaults; throws rs::Error.
+    explicit EvolutionSearch(const SearchSettings &settings);
+
+    const SearchSettings &settings() const { return m_s; }  // defaults resolved
+    double scale() const { return m_scale; }
+    double lowerBound() const { return m_lo; }  // of the searched factors
+    double upperBound() const { return m_hi; }
+
+    std::vector<double> lambdaOf(const SearchGenome &g) const;
+    // Initial member `index` of the population (LongRoPE2: d_rcd candidates spread over the
+    // population, λ_{≥d_rcd} = s' random in bounds; v1: PI, then random monotone vectors).
+    SearchGenome initialMember(int index, SearchRng &rng) const;
+    SearchGenome mutate(const SearchGenome &g, SearchRng &rng) const;
+    // Both parents must share d_rcd; per-dimension mix, then running max and clamp.
+    SearchGenome crossover(const SearchGenome &a, const SearchGenome &b, SearchRng &rng) const;
+
+    SearchResult run(const Fitness &fitness, const SearchHooks &hooks = {});
+
+private:
+    double snap(double v, double lo, double hi) const;
+    SearchSettings m_s;
+    double m_scale = 1;
+    double m_lo = 1;
+    double m_hi = 2;
+    int m_pairs = 0;
+};
+
+// Convenience: EvolutionSearch(settings).run(fitness, hooks).
+SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, const SearchHooks &hooks = {});
+
+} // namespace rs
