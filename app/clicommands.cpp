@@ -8,9 +8,12 @@
 #include "presets.h"
 #include "ropeconfig.h"
 #include "ropegeometry.h"
+#include "search.h"
 #include "tokenizer.h"
 
 #include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -135,6 +138,75 @@ QJsonArray toJson(const std::vector<double> &v)
 QString number(double v, int precision = 6)
 {
     return QString::number(v, 'g', precision);
+}
+
+// Options shared by the commands that score factors with a model (eval, search).
+const QCommandLineOption kModelOption(QStringLiteral("model"), QStringLiteral("Hugging Face model folder."),
+                                      QStringLiteral("DIR"));
+const QCommandLineOption kLengthOption(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
+                                       QStringLiteral("L"));
+const QCommandLineOption kSamplesOption(QStringLiteral("samples"), QStringLiteral("Number of samples (default 4)."),
+                                        QStringLiteral("N"), QStringLiteral("4"));
+const QCommandLineOption kDepthOption(QStringLiteral("depth"),
+                                      QStringLiteral("Needle depth in the filler, 0…1 (default 0: near the start)."),
+                                      QStringLiteral("F"), QStringLiteral("0"));
+const QCommandLineOption kCorpusOption(QStringLiteral("corpus"),
+                                       QStringLiteral("Folder of .txt files or a JSONL file with a \"text\" field "
+                                                      "(default: built-in prose)."),
+                                       QStringLiteral("PATH"));
+const QCommandLineOption kSeedOption(QStringLiteral("seed"), QStringLiteral("Sample seed (default 0)."),
+                                     QStringLiteral("S"), QStringLiteral("0"));
+const QCommandLineOption kDeviceOption(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
+                                       QStringLiteral("DEV"), QStringLiteral("cpu"));
+const QCommandLineOption kDtypeOption(QStringLiteral("dtype"),
+                                      QStringLiteral("float32, bfloat16 or float16 (default: float32 on CPU, "
+                                                     "bfloat16 on CUDA)."),
+                                      QStringLiteral("T"));
+
+void addEvaluationOptions(QCommandLineParser &parser)
+{
+    parser.addOptions({kModelOption, kLengthOption, kSamplesOption, kDepthOption, kCorpusOption, kSeedOption,
+                       kDeviceOption, kDtypeOption});
+}
+
+int wholeNumber(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum)
+{
+    bool ok = false;
+    const int v = parser.value(option).toInt(&ok);
+    if (!ok || v < minimum)
+        throw UsageError{QStringLiteral("--%1 needs a whole number ≥ %2").arg(option.names().last()).arg(minimum)};
+    return v;
+}
+
+// A loaded model, its tokenizer and the needle samples' settings, from the shared options.
+struct EvaluationSetup {
+    QString modelDir;
+    std::unique_ptr<CausalLM> model;
+    ModelTokenizer tokenizer;
+    NeedleEvalSettings settings;
+};
+
+EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
+{
+    for (const QCommandLineOption *required : {&kModelOption, &kLengthOption})
+        if (!parser.isSet(*required))
+            throw UsageError{QStringLiteral("--%1 is required").arg(required->names().last())};
+    EvaluationSetup setup;
+    setup.settings.length = wholeNumber(parser, kLengthOption, 2);
+    setup.settings.samples = wholeNumber(parser, kSamplesOption, 1);
+    setup.settings.seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
+    setup.settings.corpus = parser.value(kCorpusOption);
+    bool depthOk = false;
+    setup.settings.depth = parser.value(kDepthOption).toDouble(&depthOk);
+    if (!depthOk || setup.settings.depth < 0 || setup.settings.depth > 1)
+        throw UsageError{QStringLiteral("--depth needs a number between 0 and 1")};
+    ModelOptions options;
+    options.device = parser.value(kDeviceOption);
+    options.dtype = parser.value(kDtypeOption);
+    setup.modelDir = parser.value(kModelOption);
+    setup.model = CausalLM::load(setup.modelDir, options);
+    setup.tokenizer = loadModelTokenizer(setup.modelDir);
+    return setup;
 }
 
 // Runs a command body, mapping errors to messages and exit codes.
@@ -403,69 +475,27 @@ int eval(const QStringList &args)
 {
     return run([&] {
         QCommandLineParser parser;
-        const QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Hugging Face model folder."),
-                                       QStringLiteral("DIR"));
         const QCommandLineOption method(QStringLiteral("method"),
                                         QStringLiteral("none (original RoPE), pi, ntk, yarn, llama3, or config (the "
                                                        "model's own RoPE; default)."),
                                         QStringLiteral("NAME"), QStringLiteral("config"));
-        const QCommandLineOption length(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
-                                        QStringLiteral("L"));
-        const QCommandLineOption samples(QStringLiteral("samples"), QStringLiteral("Number of samples (default 4)."),
-                                         QStringLiteral("N"), QStringLiteral("4"));
-        const QCommandLineOption depth(QStringLiteral("depth"),
-                                       QStringLiteral("Needle depth in the filler, 0…1 (default 0: near the start)."),
-                                       QStringLiteral("F"), QStringLiteral("0"));
-        const QCommandLineOption corpus(QStringLiteral("corpus"),
-                                        QStringLiteral("Folder of .txt files or a JSONL file with a \"text\" field "
-                                                       "(default: built-in prose)."),
-                                        QStringLiteral("PATH"));
-        const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Sample seed (default 0)."),
-                                      QStringLiteral("S"), QStringLiteral("0"));
-        const QCommandLineOption device(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
-                                        QStringLiteral("DEV"), QStringLiteral("cpu"));
-        const QCommandLineOption dtype(QStringLiteral("dtype"),
-                                       QStringLiteral("float32, bfloat16 or float16 (default: float32 on CPU, "
-                                                      "bfloat16 on CUDA)."),
-                                       QStringLiteral("T"));
         const QCommandLineOption attention(QStringLiteral("attention-factor"),
                                            QStringLiteral("With --factors: the attention factor (default: "
                                                           "longrope's sqrt(1 + ln s / ln L_train))."),
                                            QStringLiteral("A"));
         const QCommandLineOption passkey(QStringLiteral("passkey"),
                                          QStringLiteral("Also report passkey accuracy by greedy decoding."));
-        parser.addOptions({model, method, length, samples, depth, corpus, seed, device, dtype, attention, passkey});
+        addEvaluationOptions(parser);
+        parser.addOptions({method, attention, passkey});
         parser.addOption(kFactorsOption);
         parser.addOption(kJsonOption);
         parseOrThrow(parser, args,
                      QStringLiteral("Needle-driven perplexity: the perplexity of the answer tokens of a needle planted "
                                     "near the start of a long document, asked for at its end (LongRoPE2 §3.2)."));
-        for (const QCommandLineOption *required : {&model, &length})
-            if (!parser.isSet(*required))
-                throw UsageError{QStringLiteral("--%1 is required").arg(required->names().last())};
-        auto wholeNumber = [&](const QCommandLineOption &o, int minimum) {
-            bool ok = false;
-            const int v = parser.value(o).toInt(&ok);
-            if (!ok || v < minimum)
-                throw UsageError{QStringLiteral("--%1 needs a whole number ≥ %2").arg(o.names().last()).arg(minimum)};
-            return v;
-        };
-        NeedleEvalSettings settings;
-        settings.length = wholeNumber(length, 2);
-        settings.samples = wholeNumber(samples, 1);
-        settings.seed = uint64_t(wholeNumber(seed, 0));
-        settings.corpus = parser.value(corpus);
-        bool depthOk = false;
-        settings.depth = parser.value(depth).toDouble(&depthOk);
-        if (!depthOk || settings.depth < 0 || settings.depth > 1)
-            throw UsageError{QStringLiteral("--depth needs a number between 0 and 1")};
-
-        ModelOptions options;
-        options.device = parser.value(device);
-        options.dtype = parser.value(dtype);
-        const QString dir = parser.value(model);
-        const std::unique_ptr<CausalLM> lm = CausalLM::load(dir, options);
-        const ModelTokenizer tokenizer = loadModelTokenizer(dir);
+        const EvaluationSetup setup = loadEvaluationSetup(parser);
+        const NeedleEvalSettings &settings = setup.settings;
+        const std::unique_ptr<CausalLM> &lm = setup.model;
+        const QString &dir = setup.modelDir;
         const RopeConfig &config = lm->ropeConfig();
         const double scale = double(settings.length) / config.trainLength;
 
@@ -489,7 +519,7 @@ int eval(const QStringList &args)
             rope = RopeOverride{it->second.lambda, it->second.attentionFactor};
         }
 
-        const NeedleEvaluator evaluator(*lm, *tokenizer.tokenizer, tokenizer.bosId, settings);
+        const NeedleEvaluator evaluator(*lm, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, settings);
         const bool drawProgress = isatty(fileno(stderr));
         const NeedleEvalResult result = evaluator.evaluate(rope ? &*rope : nullptr, {}, [&](int done, int total) {
             if (!drawProgress)
@@ -541,6 +571,98 @@ int eval(const QStringList &args)
         out() << "\nmean needle PPL " << number(result.meanPpl) << "  (" << number(result.seconds, 4) << " s)\n";
         if (passkeyAccuracy)
             out() << "passkey accuracy " << number(*passkeyAccuracy) << "\n";
+        return kOk;
+    });
+}
+
+int search(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption method(QStringLiteral("method"),
+                                        QStringLiteral("longrope2 (d_rcd searched, NTK-left below; default) or "
+                                                       "longrope (v1: every dimension searched)."),
+                                        QStringLiteral("NAME"), QStringLiteral("longrope2"));
+        const QCommandLineOption population(QStringLiteral("population"), QStringLiteral("Population (default 64)."),
+                                            QStringLiteral("P"), QStringLiteral("64"));
+        const QCommandLineOption iterations(QStringLiteral("iterations"),
+                                            QStringLiteral("Generations after the first (default 40)."),
+                                            QStringLiteral("N"), QStringLiteral("40"));
+        const QCommandLineOption maxEvaluations(QStringLiteral("max-evaluations"),
+                                                QStringLiteral("Stop after this many evaluations (default: no limit)."),
+                                                QStringLiteral("N"), QStringLiteral("0"));
+        const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Run log (JSON Lines) to write or resume."),
+                                     QStringLiteral("RUN.jsonl"));
+        const QCommandLineOption resume(QStringLiteral("resume"),
+                                        QStringLiteral("Continue the run in --log: logged evaluations are not repeated."));
+        const QCommandLineOption outFile({QStringLiteral("o"), QStringLiteral("out")},
+                                         QStringLiteral("Write the best factors to this LongRoPE factor file."),
+                                         QStringLiteral("FACTORS_FILE"));
+        addEvaluationOptions(parser);
+        parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile});
+        parseOrThrow(parser, args,
+                     QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
+                                    "of the run log holds the best factors and their needle PPL."));
+        if (!parser.isSet(log))
+            throw UsageError{QStringLiteral("--log RUN.jsonl is required")};
+        const QString methodName = parser.value(method);
+        if (methodName != QLatin1String("longrope2") && methodName != QLatin1String("longrope"))
+            throw UsageError{QStringLiteral("--method needs longrope2 or longrope")};
+
+        const EvaluationSetup setup = loadEvaluationSetup(parser);
+        const RopeConfig &config = setup.model->ropeConfig();
+        SearchSettings settings;
+        settings.method = methodName == QLatin1String("longrope2") ? SearchMethod::LongRoPE2 : SearchMethod::LongRoPEv1;
+        settings.rotaryDims = config.rotaryDims;
+        settings.base = config.base;
+        settings.trainLength = config.trainLength;
+        settings.targetLength = setup.settings.length;
+        settings.population = wholeNumber(parser, population, 2);
+        settings.iterations = wholeNumber(parser, iterations, 0);
+        settings.maxEvaluations = wholeNumber(parser, maxEvaluations, 0);
+        settings.seed = setup.settings.seed;
+        // Candidates are scored as an exported longrope config would run them: with longrope's
+        // default attention factor for this scale.
+        const double attention = longropeAttentionFactor(settings.scale(), config.trainLength);
+
+        const NeedleEvaluator evaluator(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings);
+        SearchHooks hooks;
+        hooks.logPath = parser.value(log);
+        hooks.resume = parser.isSet(resume);
+        hooks.context = QJsonObject{{QStringLiteral("model"), QFileInfo(setup.modelDir).absoluteFilePath()},
+                                    {QStringLiteral("corpus"), setup.settings.corpus},
+                                    {QStringLiteral("samples"), setup.settings.samples},
+                                    {QStringLiteral("depth"), setup.settings.depth},
+                                    {QStringLiteral("length"), setup.settings.length},
+                                    {QStringLiteral("attention_factor"), attention},
+                                    {QStringLiteral("device"), setup.model->device()},
+                                    {QStringLiteral("dtype"), setup.model->dtype()}};
+        QElapsedTimer clock;
+        clock.start();
+        hooks.onGeneration = [&](const GenerationReport &g) {
+            const double seconds = clock.nsecsElapsed() / 1e9;
+            err() << "generation " << g.generation << "/" << settings.iterations << "  best PPL "
+                  << number(g.bestFitness) << "  median " << number(g.medianFitness)
+                  << (g.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(g.bestDRcd) : QString()) << "  evaluations "
+                  << g.evaluations << " (+" << g.cacheHits << " cached)  "
+                  << number(g.evaluations / std::max(seconds, 1e-9), 3) << "/s\n";
+            err().flush();
+        };
+        const SearchResult result = runSearch(
+            settings,
+            [&](const std::vector<double> &lambda) {
+                const RopeOverride rope{lambda, attention};
+                return evaluator.evaluate(&rope).meanPpl;
+            },
+            hooks);
+        if (parser.isSet(outFile))
+            writeFactorFile(parser.value(outFile), result.bestLambda);
+        out() << "best needle PPL " << number(result.bestFitness)
+              << (result.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(result.bestDRcd) : QString()) << "  ("
+              << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, "
+              << result.cacheHits << " from the cache, " << result.generations << " generations)\n";
+        if (parser.isSet(outFile))
+            out() << "factors written to " << parser.value(outFile) << "\n";
         return kOk;
     });
 }

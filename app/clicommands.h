@@ -11,5 +11,6 @@ int factors(const QStringList &args);
 int check(const QStringList &args);
 int exportFactors(const QStringList &args);
 int eval(const QStringList &args);
+int search(const QStringList &args);
 
 } // namespace rs::cli

@@ -349,7 +349,9 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
 {
     if (!fitness)
         throw Error(kSettingsSource, QStringLiteral("no fitness function"));
-    const QJsonObject settings = settingsJson(m_s);
+    QJsonObject settings = settingsJson(m_s);
+    if (!hooks.context.isEmpty())
+        settings.insert(QStringLiteral("context"), hooks.context);
     std::unordered_map<std::string, double> cache;
     RunLog log;
     if (!hooks.logPath.isEmpty()) {

@@ -4,6 +4,7 @@
 // the needle-driven perplexity evaluator while tests pass synthetic functions. Every real
 // evaluation goes to an append-only JSON Lines run log; a run resumed from its log re-runs the
 // deterministic algorithm with every logged evaluation served from the fitness cache.
+#include <QJsonObject>
 #include <QString>
 
 #include <cstdint>
@@ -92,6 +93,9 @@ struct SearchHooks {
     std::function<bool()> cancelled;  // polled before every real evaluation
     std::function<void(const GenerationReport &)> onGeneration;
     QString logPath;      // empty = no log; a new log must not exist yet (or be empty)
+    // What the fitness measures (model, corpus, samples, length …): written into the log's start
+    // event and, like the settings, required to match when resuming.
+    QJsonObject context;
     bool resume = false;  // continue the existing log at logPath (same settings, budgets aside)
 };
 

@@ -214,6 +214,52 @@ private Q_SLOTS:
         QVERIFY2(err.contains("bad.txt") && err.contains("has 2 factors"), err.constData());
     }
 
+    // `search` with needle PPL as the fitness: a run stopped by its budget and resumed from its
+    // log ends exactly like an uninterrupted run, without evaluating anything twice.
+    void cliSearchResumes()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        auto search = [&](const QString &log, const QStringList &extra) {
+            QProcess p;
+            p.start(QStringLiteral(ROPESCOPE_CLI), QStringList{"search", "--model", modelDir, "--length", "512",
+                                                               "--samples", "1", "--population", "6", "--iterations",
+                                                               "2", "--seed", "3", "--log", log} + extra);
+            if (!p.waitForFinished(120000))
+                qFatal("search did not finish");
+            if (p.exitCode() != 0)
+                qWarning() << p.readAllStandardError();
+            return p.exitCode();
+        };
+        auto lastLine = [](const QString &path) {
+            QFile f(path);
+            f.open(QIODevice::ReadOnly);
+            const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+            return QJsonDocument::fromJson(lines.last()).object();
+        };
+        const QString full = dir.filePath("full.jsonl");
+        QCOMPARE(search(full, {"--out", dir.filePath("best.txt")}), 0);
+        const QJsonObject finished = lastLine(full);
+        QCOMPARE(finished.value("event").toString(), QStringLiteral("finish"));
+        QCOMPARE(finished.value("best_lambda").toArray().size(), 8);
+        const int evaluations = finished.value("evaluations").toInt();
+        QVERIFY(evaluations > 6);
+        QFile best(dir.filePath("best.txt"));
+        QVERIFY(best.open(QIODevice::ReadOnly));
+        QCOMPARE(best.readAll().trimmed().split('\n').size(), 8);
+
+        const QString part = dir.filePath("part.jsonl");
+        QCOMPARE(search(part, {"--max-evaluations", "5"}), 0);
+        QCOMPARE(lastLine(part).value("reason").toString(), QStringLiteral("budget"));
+        QCOMPARE(search(part, {"--resume"}), 0);
+        const QJsonObject resumed = lastLine(part);
+        QCOMPARE(resumed.value("best_lambda"), finished.value("best_lambda"));
+        QCOMPARE(resumed.value("best_fitness"), finished.value("best_fitness"));
+        QCOMPARE(resumed.value("evaluations").toInt() + 5, evaluations);  // nothing evaluated twice
+        // Resuming with other samples would mix fitness definitions: refused, naming the log.
+        QCOMPARE(search(part, {"--resume", "--depth", "0.5"}), 1);
+    }
+
 private:
     std::unique_ptr<CausalLM> m_model;
     std::unique_ptr<Tokenizer> m_tokenizer;
