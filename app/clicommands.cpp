@@ -5,6 +5,7 @@
 #include "evaluator.h"
 #include "factorfamilies.h"
 #include "factorfile.h"
+#include "jsonarray.h"
 #include "presets.h"
 #include "ropeconfig.h"
 #include "ropegeometry.h"
@@ -125,14 +126,6 @@ int criticalDimension(const QCommandLineParser &parser, const RopeGeometry &g)
     if (!ok || d < 0 || d > g.pairs())
         throw UsageError{QStringLiteral("--d-rcd needs a whole number between 0 and %1").arg(g.pairs())};
     return d;
-}
-
-QJsonArray toJson(const std::vector<double> &v)
-{
-    QJsonArray a;
-    for (double x : v)
-        a.append(x);
-    return a;
 }
 
 QString number(double v, int precision = 6)
@@ -276,7 +269,7 @@ int rope(const QStringList &args)
         if (parser.isSet(kJsonOption)) {
             QJsonObject fam, attention;
             for (const auto &[name, f] : families) {
-                fam.insert(name, toJson(f.lambda));
+                fam.insert(name, toJsonArray(f.lambda));
                 attention.insert(name, f.attentionFactor);
             }
             QJsonArray oodList, oodOriginalList;
@@ -297,16 +290,16 @@ int rope(const QStringList &args)
                           {QStringLiteral("original_max_position_embeddings"), config.trainLength},
                           {QStringLiteral("target_length"), L},
                           {QStringLiteral("scale"), g.scale},
-                          {QStringLiteral("theta"), toJson(g.theta)},
-                          {QStringLiteral("periods"), toJson(g.period)},
-                          {QStringLiteral("rotations_train"), toJson(g.rotationsTrain)},
-                          {QStringLiteral("rotations_target"), toJson(g.rotationsTarget)},
+                          {QStringLiteral("theta"), toJsonArray(g.theta)},
+                          {QStringLiteral("periods"), toJsonArray(g.period)},
+                          {QStringLiteral("rotations_train"), toJsonArray(g.rotationsTrain)},
+                          {QStringLiteral("rotations_target"), toJsonArray(g.rotationsTarget)},
                           {QStringLiteral("d_tcd"), g.dTcd},
                           {QStringLiteral("d_10"), g.d10},
                           {QStringLiteral("families"), fam},
                           {QStringLiteral("attention_factors"), attention},
-                          {QStringLiteral("lambda"), toJson(lambda)},
-                          {QStringLiteral("rescaled_periods"), toJson(rescaledPeriods(g, lambda))},
+                          {QStringLiteral("lambda"), toJsonArray(lambda)},
+                          {QStringLiteral("rescaled_periods"), toJsonArray(rescaledPeriods(g, lambda))},
                           {QStringLiteral("ood_dims"), oodList},
                           {QStringLiteral("ood_dims_original"), oodOriginalList}};
             if (fit.found)

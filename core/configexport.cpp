@@ -1,6 +1,7 @@
 #include "configexport.h"
 #include "error.h"
 #include "factorfamilies.h"
+#include "jsonarray.h"
 #include "ropegeometry.h"
 
 #include <QJsonArray>
@@ -9,14 +10,6 @@
 
 namespace rs {
 namespace {
-
-QJsonArray toJsonArray(const std::vector<double> &v)
-{
-    QJsonArray a;
-    for (double x : v)
-        a.append(x);
-    return a;
-}
 
 void validateFactors(const RopeConfig &source, const std::vector<double> &v, const QString &what)
 {

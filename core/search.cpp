@@ -1,4 +1,5 @@
 #include "search.h"
+#include "jsonarray.h"
 
 #include "error.h"
 #include "factorfamilies.h"
@@ -64,14 +65,6 @@ std::string keyOf(const std::vector<double> &lambda)
         key.append(buf, sizeof q);
     }
     return key;
-}
-
-QJsonArray toJson(const std::vector<double> &v)
-{
-    QJsonArray a;
-    for (double x : v)
-        a.append(x);
-    return a;
 }
 
 QJsonValue fitnessJson(double f) { return std::isfinite(f) ? QJsonValue(f) : QJsonValue(QJsonValue::Null); }
@@ -399,7 +392,7 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
             ++result.evaluations;
             cache.emplace(key, f);
             log.write({{QStringLiteral("event"), QStringLiteral("eval")},
-                       {QStringLiteral("lambda"), toJson(m.lambda)},
+                       {QStringLiteral("lambda"), toJsonArray(m.lambda)},
                        {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
                        {QStringLiteral("fitness"), fitnessJson(f)}});
         }
@@ -441,7 +434,7 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
                    {QStringLiteral("generation"), generation},
                    {QStringLiteral("best_fitness"), fitnessJson(r.bestFitness)},
                    {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
-                   {QStringLiteral("best_lambda"), toJson(r.bestLambda)},
+                   {QStringLiteral("best_lambda"), toJsonArray(r.bestLambda)},
                    {QStringLiteral("best_d_rcd"), r.bestDRcd},
                    {QStringLiteral("member_d_rcd"), members},
                    {QStringLiteral("evaluations"), r.evaluations},
@@ -513,7 +506,7 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
         result.stopReason = *stop;
     log.write({{QStringLiteral("event"), QStringLiteral("finish")},
                {QStringLiteral("reason"), stopReasonName(result.stopReason)},
-               {QStringLiteral("best_lambda"), toJson(result.bestLambda)},
+               {QStringLiteral("best_lambda"), toJsonArray(result.bestLambda)},
                {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
                {QStringLiteral("best_d_rcd"), result.bestDRcd},
                {QStringLiteral("evaluations"), result.evaluations},

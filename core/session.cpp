@@ -1,6 +1,7 @@
 #include "session.h"
 #include "configexport.h"
 #include "error.h"
+#include "jsonarray.h"
 #include "ropeconfig.h"
 
 #include <QFile>
@@ -24,10 +25,7 @@ QJsonObject Session::toJson() const
     o.insert(QStringLiteral("config"), configJson);
     o.insert(QStringLiteral("target_length"), targetLength);
     o.insert(QStringLiteral("d_rcd"), dRcd);
-    QJsonArray l;
-    for (double v : lambda)
-        l.append(v);
-    o.insert(QStringLiteral("lambda"), l);
+    o.insert(QStringLiteral("lambda"), toJsonArray(lambda));
     if (attentionFactor)
         o.insert(QStringLiteral("attention_factor"), *attentionFactor);
     o.insert(QStringLiteral("visible_families"), QJsonArray::fromStringList(visibleFamilies));
