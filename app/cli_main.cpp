@@ -20,6 +20,7 @@ const char *kUsage =
     "  export    write factors as a Hugging Face config.json (hf4, hf5), CSV or LongRoPE factor file\n"
     "  eval      needle-driven perplexity (and passkey accuracy) of a model with given factors\n"
     "  search    LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log\n"
+    "  bench     time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory\n"
     "\n"
     "Run 'ropescope-cli <command> --help' for a command's options.\n";
 
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
         {QStringLiteral("presets"), rs::cli::presets}, {QStringLiteral("rope"), rs::cli::rope},
         {QStringLiteral("factors"), rs::cli::factors}, {QStringLiteral("check"), rs::cli::check},
         {QStringLiteral("export"), rs::cli::exportFactors}, {QStringLiteral("eval"), rs::cli::eval},
-        {QStringLiteral("search"), rs::cli::search},
+        {QStringLiteral("search"), rs::cli::search}, {QStringLiteral("bench"), rs::cli::bench},
     };
 
     QStringList args = app.arguments();

@@ -12,5 +12,6 @@ int check(const QStringList &args);
 int exportFactors(const QStringList &args);
 int eval(const QStringList &args);
 int search(const QStringList &args);
+int bench(const QStringList &args);
 
 } // namespace rs::cli

@@ -10,14 +10,20 @@
 #include "safetensors.h"
 
 #include <torch/version.h>
+#include <ATen/CPUGeneratorImpl.h>
+#ifdef ROPESCOPE_CUDA_MEMORY_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonDocument>
 #include <QJsonArray>
 #include <QSet>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <new>
 
@@ -103,6 +109,44 @@ QString dtypeName(torch::ScalarType t)
 int64_t queryChunk(int64_t budget, int64_t batchHeads, int64_t keys, int64_t queries)
 {
     return std::clamp<int64_t>(budget / std::max<int64_t>(1, batchHeads * keys), 1, std::max<int64_t>(1, queries));
+}
+
+// Resolves ModelOptions into m.device / m.dtype (and the attention chunk size that suits the
+// device); throws rs::Error naming m.directory.
+void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
+{
+    QString devName = options.device.trimmed().isEmpty() ? QStringLiteral("cpu") : options.device.trimmed().toLower();
+    if (devName == QLatin1String("auto"))
+        devName = torch::cuda::is_available() ? QStringLiteral("cuda") : QStringLiteral("cpu");
+    try {
+        m.device = torch::Device(devName.toStdString());
+    } catch (const c10::Error &) {
+        throw Error(m.directory, QStringLiteral("unknown device \"%1\" (use cpu, cuda, cuda:N or auto)").arg(options.device));
+    }
+    if (m.device.is_cuda()) {
+        if (!torch::cuda::is_available())
+            throw Error(m.directory, QStringLiteral("device \"%1\" requested but CUDA is not available (LibTorch without CUDA or no GPU)")
+                                 .arg(devName));
+        if (!m.device.has_index())
+            m.device = torch::Device(torch::kCUDA, 0);
+        if (m.device.index() >= int(torch::cuda::device_count()))
+            throw Error(m.directory, QStringLiteral("device \"%1\" does not exist (%2 CUDA devices)").arg(devName).arg(torch::cuda::device_count()));
+    } else if (!m.device.is_cpu()) {
+        throw Error(m.directory, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
+    }
+    // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
+    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
+    const QString dt = options.dtype.trimmed().toLower();
+    if (dt.isEmpty())
+        m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+    else if (dt == QLatin1String("float32") || dt == QLatin1String("fp32") || dt == QLatin1String("float"))
+        m.dtype = torch::kFloat32;
+    else if (dt == QLatin1String("bfloat16") || dt == QLatin1String("bf16"))
+        m.dtype = torch::kBFloat16;
+    else if (dt == QLatin1String("float16") || dt == QLatin1String("fp16") || dt == QLatin1String("half"))
+        m.dtype = torch::kFloat16;
+    else
+        throw Error(m.directory, QStringLiteral("unknown dtype \"%1\" (use float32, bfloat16 or float16)").arg(options.dtype));
 }
 
 } // namespace
@@ -255,7 +299,7 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
     const torch::Tensor kf = rep > 1 ? k.repeat_interleave(rep, 1) : k;
     const torch::Tensor vf = rep > 1 ? v.repeat_interleave(rep, 1) : v;
     if (!allowed.defined() && window <= 0 && T == S)
-        return at::scaled_dot_product_attention(q, kf, vf, c10::nullopt, 0.0, true);
+        return at::scaled_dot_product_attention(q, kf, vf, {}, 0.0, true);
 #endif
 
     const double scale = 1.0 / std::sqrt(double(hd));
@@ -317,23 +361,52 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
     const ModelSpec &s = m.spec;
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
+    // Token-wise work in chunks of tokens (see TorchModel::tokenwiseChunkElements).
+    const int64_t widest = std::max<int64_t>({2 * int64_t(s.intermediateSize), qRows + 2 * kvRows, 1});
+    const int64_t chunkTokens = std::max<int64_t>(1, m.tokenwiseChunkElements / (widest * B));
+    // Without autograd (evaluation) the residual stream is updated in place; training keeps the
+    // out-of-place form that autograd needs.
+    const bool inPlace = !at::GradMode::is_enabled();
+    const auto overChunks = [&](const std::function<torch::Tensor(int64_t, int64_t)> &f) {
+        if (T <= chunkTokens)
+            return f(0, T);
+        std::vector<torch::Tensor> parts;
+        for (int64_t a = 0; a < T; a += chunkTokens)
+            parts.push_back(f(a, std::min(chunkTokens, T - a)));
+        return torch::cat(parts, 1);
+    };
+    const auto mlp = [&](const LayerWeights &w, const torch::Tensor &x) {
+        const torch::Tensor gu = torch::linear(rmsNorm(x, w.postNorm, s.rmsNormEps), w.gateUp, w.gateUpBias);
+        const torch::Tensor gate = gu.narrow(-1, 0, s.intermediateSize);
+        const torch::Tensor up = gu.narrow(-1, s.intermediateSize, s.intermediateSize);
+        return torch::linear(torch::silu(gate) * up, w.down, w.downBias);
+    };
+
     torch::Tensor x = torch::embedding(m.embed, ids.to(m.device));
     for (int l = 0; l < s.numLayers; ++l) {
         const LayerWeights &w = m.layers[size_t(l)];
-        const torch::Tensor h = rmsNorm(x, w.inputNorm, s.rmsNormEps);
-        const torch::Tensor qkv = torch::linear(h, w.qkv, w.qkvBias);
+        const torch::Tensor qkv = overChunks([&](int64_t a, int64_t n) {
+            return torch::linear(rmsNorm(x.narrow(1, a, n), w.inputNorm, s.rmsNormEps), w.qkv, w.qkvBias);
+        });
         torch::Tensor q = qkv.narrow(-1, 0, qRows).view({B, T, s.numHeads, s.headDim}).transpose(1, 2);
         torch::Tensor k = qkv.narrow(-1, qRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
         const torch::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
         q = applyRotary(q, rc);
         k = applyRotary(k, rc);
-        const torch::Tensor a = attention(q, k, v, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements);
-        x = x + torch::linear(a.transpose(1, 2).reshape({B, T, qRows}), w.o, w.oBias);
-        const torch::Tensor h2 = rmsNorm(x, w.postNorm, s.rmsNormEps);
-        const torch::Tensor gu = torch::linear(h2, w.gateUp, w.gateUpBias);
-        const torch::Tensor gate = gu.narrow(-1, 0, s.intermediateSize);
-        const torch::Tensor up = gu.narrow(-1, s.intermediateSize, s.intermediateSize);
-        x = x + torch::linear(torch::silu(gate) * up, w.down, w.downBias);
+        const torch::Tensor a = attention(q, k, v, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements)
+                                    .transpose(1, 2)
+                                    .reshape({B, T, qRows});
+        if (inPlace) {
+            for (int64_t c = 0; c < T; c += chunkTokens) {
+                const int64_t n = std::min(chunkTokens, T - c);
+                torch::Tensor xc = x.narrow(1, c, n);
+                xc.add_(torch::linear(a.narrow(1, c, n), w.o, w.oBias));
+                xc.add_(mlp(w, xc));
+            }
+        } else {
+            x = x + torch::linear(a, w.o, w.oBias);
+            x = x + overChunks([&](int64_t c, int64_t n) { return mlp(w, x.narrow(1, c, n)); });
+        }
     }
     return x;
 }
@@ -478,39 +551,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
     m.spec = detail::parseModelSpec(m.rope.json, m.rope, configPath);
     const detail::ModelSpec &s = m.spec;
 
-    // Device and dtype.
-    QString devName = options.device.trimmed().isEmpty() ? QStringLiteral("cpu") : options.device.trimmed().toLower();
-    if (devName == QLatin1String("auto"))
-        devName = torch::cuda::is_available() ? QStringLiteral("cuda") : QStringLiteral("cpu");
-    try {
-        m.device = torch::Device(devName.toStdString());
-    } catch (const c10::Error &) {
-        throw Error(dir, QStringLiteral("unknown device \"%1\" (use cpu, cuda, cuda:N or auto)").arg(options.device));
-    }
-    if (m.device.is_cuda()) {
-        if (!torch::cuda::is_available())
-            throw Error(dir, QStringLiteral("device \"%1\" requested but CUDA is not available (LibTorch without CUDA or no GPU)")
-                                 .arg(devName));
-        if (!m.device.has_index())
-            m.device = torch::Device(torch::kCUDA, 0);
-        if (m.device.index() >= int(torch::cuda::device_count()))
-            throw Error(dir, QStringLiteral("device \"%1\" does not exist (%2 CUDA devices)").arg(devName).arg(torch::cuda::device_count()));
-    } else if (!m.device.is_cpu()) {
-        throw Error(dir, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
-    }
-    // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
-    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
-    const QString dt = options.dtype.trimmed().toLower();
-    if (dt.isEmpty())
-        m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-    else if (dt == QLatin1String("float32") || dt == QLatin1String("fp32") || dt == QLatin1String("float"))
-        m.dtype = torch::kFloat32;
-    else if (dt == QLatin1String("bfloat16") || dt == QLatin1String("bf16"))
-        m.dtype = torch::kBFloat16;
-    else if (dt == QLatin1String("float16") || dt == QLatin1String("fp16") || dt == QLatin1String("half"))
-        m.dtype = torch::kFloat16;
-    else
-        throw Error(dir, QStringLiteral("unknown dtype \"%1\" (use float32, bfloat16 or float16)").arg(options.dtype));
+    detail::resolveDeviceAndDtype(m, options);
 
     // The tensors the declared architecture needs, with their shapes.
     const int64_t V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
@@ -625,6 +666,68 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
     return lm;
 }
 
+std::unique_ptr<CausalLM> CausalLM::createRandom(const QJsonObject &config, const ModelOptions &options, uint64_t seed,
+                                                const QString &name)
+{
+    std::unique_ptr<CausalLM> lm(new CausalLM);
+    TorchModel &m = lm->d->m;
+    m.directory = name;
+    m.rope = parseRopeConfig(QJsonDocument(config).toJson(QJsonDocument::Compact), name);
+    m.spec = detail::parseModelSpec(m.rope.json, m.rope, name);
+    detail::resolveDeviceAndDtype(m, options);
+    const detail::ModelSpec &s = m.spec;
+    const QJsonValue range = config.value(QLatin1String("initializer_range"));
+    const double stddev = range.isDouble() && range.toDouble() > 0 ? range.toDouble() : 0.02;
+
+    lm->d->guarded([&] {
+        torch::NoGradGuard noGrad;
+        // transformers' _init_weights: linear and embedding weights ~ N(0, initializer_range),
+        // biases 0, RMSNorm weights 1. On the CPU a private generator keeps the result independent
+        // of anything else in the process; on a GPU, drawing on the device avoids generating and
+        // copying billions of numbers on the host, at the price of the device's global generator.
+        std::optional<at::Generator> cpuGenerator;
+        if (m.device.is_cpu())
+            cpuGenerator = at::detail::createCPUGenerator(seed);
+        else
+            torch::cuda::manual_seed(seed);
+        const auto opts = torch::dtype(m.dtype).device(m.device);
+        const auto normal = [&](std::vector<int64_t> shape) {
+            torch::Tensor t = torch::empty(shape, opts);
+            if (cpuGenerator)
+                t.normal_(0.0, stddev, *cpuGenerator);
+            else
+                t.normal_(0.0, stddev);
+            return t;
+        };
+        const auto ones = [&](int64_t n) { return torch::ones({n}, opts); };
+        const auto zeros = [&](int64_t n) { return torch::zeros({n}, opts); };
+        const int64_t V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
+        const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
+        m.embed = normal({V, H});
+        m.layers.resize(size_t(s.numLayers));
+        for (detail::LayerWeights &w : m.layers) {
+            w.inputNorm = ones(H);
+            w.postNorm = ones(H);
+            w.qkv = normal({qRows + 2 * kvRows, H});
+            if (s.qkvBias)
+                w.qkvBias = zeros(qRows + 2 * kvRows);
+            w.o = normal({H, qRows});
+            if (s.oBias)
+                w.oBias = zeros(H);
+            w.gateUp = normal({2 * I, H});
+            w.down = normal({H, I});
+            if (s.mlpBias) {
+                w.gateUpBias = zeros(2 * I);
+                w.downBias = zeros(H);
+            }
+        }
+        m.finalNorm = ones(H);
+        m.lmHead = s.tiedEmbeddings ? m.embed : normal({V, H});
+        return 0;
+    });
+    return lm;
+}
+
 QString CausalLM::directory() const { return d->m.directory; }
 const RopeConfig &CausalLM::ropeConfig() const { return d->m.rope; }
 QString CausalLM::architecture() const { return d->m.spec.architecture; }
@@ -635,6 +738,60 @@ QString CausalLM::device() const { return QString::fromStdString(d->m.device.str
 QString CausalLM::dtype() const { return detail::dtypeName(d->m.dtype); }
 detail::TorchModel &CausalLM::torchModel() { return d->m; }
 const detail::TorchModel &CausalLM::torchModel() const { return d->m; }
+
+double CausalLM::forwardFlops(int64_t tokens, int64_t headRows) const
+{
+    const detail::ModelSpec &s = d->m.spec;
+    const double H = s.hiddenSize, I = s.intermediateSize, T = double(tokens);
+    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
+    const double perTokenPerLayer = 2 * H * (q + 2 * kv) + 2 * q * H + 2 * 3 * H * I;
+    double total = perTokenPerLayer * T * s.numLayers;
+    for (int l = 0; l < s.numLayers; ++l) {
+        // Query i (0-based) sees min(i + 1, window) keys; QKᵀ and PV each cost 2·q FLOPs per key.
+        const double w = s.slidingWindow[size_t(l)];
+        double keys = T * (T + 1) / 2;
+        if (w > 0 && T > w)
+            keys = w * (w + 1) / 2 + (T - w) * w;
+        total += 4 * q * keys;
+    }
+    return total + 2 * H * double(s.vocabSize) * double(headRows);
+}
+
+int64_t CausalLM::weightBytes() const
+{
+    const TorchModel &m = d->m;
+    int64_t bytes = 0;
+    const auto add = [&](const torch::Tensor &t) {
+        if (t.defined())
+            bytes += t.numel() * int64_t(t.element_size());
+    };
+    add(m.embed);
+    for (const detail::LayerWeights &w : m.layers)
+        for (const torch::Tensor *t : {&w.inputNorm, &w.postNorm, &w.qkv, &w.qkvBias, &w.o, &w.oBias, &w.gateUp,
+                                       &w.gateUpBias, &w.down, &w.downBias})
+            add(*t);
+    add(m.finalNorm);
+    if (!m.lmHead.is_same(m.embed))
+        add(m.lmHead);
+    return bytes;
+}
+
+int64_t CausalLM::peakDeviceMemory() const
+{
+#ifdef ROPESCOPE_CUDA_MEMORY_STATS
+    if (d->m.device.is_cuda())
+        return c10::cuda::CUDACachingAllocator::getDeviceStats(d->m.device.index()).allocated_bytes[0].peak;
+#endif
+    return -1;
+}
+
+void CausalLM::resetPeakDeviceMemory()
+{
+#ifdef ROPESCOPE_CUDA_MEMORY_STATS
+    if (d->m.device.is_cuda())
+        c10::cuda::CUDACachingAllocator::resetPeakStats(d->m.device.index());
+#endif
+}
 
 RopeOverride CausalLM::defaultRope(int seqLen) const
 {

@@ -7,7 +7,10 @@
 // Plain C++/Qt types only: LibTorch stays behind model_p.h.
 #include "ropeconfig.h"
 
+#include <QJsonObject>
 #include <QString>
+
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -39,6 +42,12 @@ public:
     // (missing tensor, unexpected tensor, wrong shape or dtype), or when the device is unavailable
     // or out of memory.
     static std::unique_ptr<CausalLM> load(const QString &dir, const ModelOptions &options = {});
+    // A model of the architecture a config.json object describes, with fresh weights as
+    // transformers initialises them (normal with std initializer_range, default 0.02; norms 1;
+    // biases 0). The same seed gives the same weights on the CPU. `name` stands in for the folder
+    // in errors. For pretraining from scratch and for benchmarks of shapes nobody has on disk.
+    static std::unique_ptr<CausalLM> createRandom(const QJsonObject &config, const ModelOptions &options = {},
+                                                  uint64_t seed = 0, const QString &name = QStringLiteral("(random model)"));
     ~CausalLM();
     CausalLM(const CausalLM &) = delete;
     CausalLM &operator=(const CausalLM &) = delete;
@@ -51,6 +60,19 @@ public:
     int hiddenSize() const;
     QString device() const;  // e.g. "cpu", "cuda:0"
     QString dtype() const;   // "float32", "bfloat16", "float16"
+
+    // Floating-point operations of one forward over `tokens` tokens that computes the final norm
+    // and LM head at `headRows` positions only, counted as benchmarks count model FLOPs (2 per
+    // multiply-add): the q/k/v/o projections, the MLP, attention scores and values over the keys
+    // each query may see (the causal half; a sliding window where the config has one) and the LM
+    // head. Norms, RoPE and softmax are left out: they are a rounding error next to these.
+    double forwardFlops(int64_t tokens, int64_t headRows) const;
+    // Bytes of the weights as held on the device.
+    int64_t weightBytes() const;
+    // Peak bytes the CUDA caching allocator has handed out on this model's device since the last
+    // reset; -1 on the CPU or when this LibTorch build offers no allocator statistics.
+    int64_t peakDeviceMemory() const;
+    void resetPeakDeviceMemory();
 
     // The factors and attention factor the model uses by default for a sequence of `seqLen`
     // tokens, as transformers would (longrope: short factors up to original_max_position_embeddings,

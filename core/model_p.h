@@ -53,6 +53,11 @@ struct TorchModel {
     // 8.0 s with 2^26-element chunks, 0.79 s with 2^18): the scores stay in cache and below glibc's
     // mmap threshold, so they are not page-faulted in afresh for every layer. load() sets it.
     int64_t attentionChunkElements = int64_t(1) << 18;
+    // Norms, projections and the MLP act on each token alone and run over chunks of tokens whose
+    // widest intermediate holds about this many elements: at 128k tokens an 8B model's gate/up
+    // output alone would be 7 GiB, while 2^28-element chunks (0.5 GiB in bf16) keep the peak near
+    // weights + a few GiB and still give matrix products large enough to run at full speed.
+    int64_t tokenwiseChunkElements = int64_t(1) << 28;
 };
 
 // RoPE frequencies: inv_freq_i = 1 / (λ_i · b^(2i/d)) in float32 as transformers computes them,
