@@ -585,17 +585,36 @@ int search(const QStringList &args)
                                             QStringLiteral("Generations after the first (default 40)."),
                                             QStringLiteral("N"), QStringLiteral("40"));
         const QCommandLineOption maxEvaluations(QStringLiteral("max-evaluations"),
-                                                QStringLiteral("Stop after this many evaluations (default: no limit)."),
+                                                QStringLiteral("Stop after this many sample evaluations (one "
+                                                               "candidate on one sample; default: no limit)."),
                                                 QStringLiteral("N"), QStringLiteral("0"));
         const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Run log (JSON Lines) to write or resume."),
                                      QStringLiteral("RUN.jsonl"));
         const QCommandLineOption resume(QStringLiteral("resume"),
                                         QStringLiteral("Continue the run in --log: logged evaluations are not repeated."));
         const QCommandLineOption outFile({QStringLiteral("o"), QStringLiteral("out")},
-                                         QStringLiteral("Write the best factors to this LongRoPE factor file."),
+                                         QStringLiteral("Write the best factors to this LongRoPE factor file (with "
+                                                        "--search-attention-factor, the factor follows as a comment)."),
                                          QStringLiteral("FACTORS_FILE"));
+        const QCommandLineOption racing(QStringLiteral("racing"),
+                                        QStringLiteral("Race each generation over the samples (successive halving): "
+                                                       "only the better part of the candidates goes on to the next "
+                                                       "sample, so fewer sample evaluations are needed."));
+        const QCommandLineOption racingKeep(QStringLiteral("racing-keep"),
+                                            QStringLiteral("With --racing: fraction kept after each sample (default 0.5)."),
+                                            QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption searchAttention(QStringLiteral("search-attention-factor"),
+                                                 QStringLiteral("Search the attention factor (cos and sin multiplied by "
+                                                                "it) too, instead of longrope's sqrt(1 + ln s / ln L_train)."));
+        const QCommandLineOption attentionMin(QStringLiteral("attention-min"),
+                                              QStringLiteral("Lower bound of the searched attention factor (default 1)."),
+                                              QStringLiteral("A"), QStringLiteral("1"));
+        const QCommandLineOption attentionMax(QStringLiteral("attention-max"),
+                                              QStringLiteral("Upper bound of the searched attention factor (default 1.5)."),
+                                              QStringLiteral("A"), QStringLiteral("1.5"));
         addEvaluationOptions(parser);
-        parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile});
+        parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
+                           searchAttention, attentionMin, attentionMax});
         parseOrThrow(parser, args,
                      QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
                                     "of the run log holds the best factors and their needle PPL."));
@@ -617,9 +636,18 @@ int search(const QStringList &args)
         settings.iterations = wholeNumber(parser, iterations, 0);
         settings.maxEvaluations = wholeNumber(parser, maxEvaluations, 0);
         settings.seed = setup.settings.seed;
-        // Candidates are scored as an exported longrope config would run them: with longrope's
-        // default attention factor for this scale.
-        const double attention = longropeAttentionFactor(settings.scale(), config.trainLength);
+        settings.racing = parser.isSet(racing);
+        settings.racingKeepFraction = positiveNumber(parser, racingKeep);
+        settings.searchAttentionFactor = parser.isSet(searchAttention);
+        settings.attentionFactorMin = positiveNumber(parser, attentionMin);
+        settings.attentionFactorMax = positiveNumber(parser, attentionMax);
+        if ((parser.isSet(racingKeep) && !settings.racing)
+            || ((parser.isSet(attentionMin) || parser.isSet(attentionMax)) && !settings.searchAttentionFactor))
+            throw UsageError{QStringLiteral("--racing-keep needs --racing; --attention-min/max need --search-attention-factor")};
+        // Unless searched, candidates are scored as an exported longrope config would run them: with
+        // longrope's default attention factor for this scale (the search's default).
+        EvolutionSearch engine(settings);
+        const double attention = engine.fixedAttentionFactor();
 
         const NeedleEvaluator evaluator(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings);
         SearchHooks hooks;
@@ -630,9 +658,10 @@ int search(const QStringList &args)
                                     {QStringLiteral("samples"), setup.settings.samples},
                                     {QStringLiteral("depth"), setup.settings.depth},
                                     {QStringLiteral("length"), setup.settings.length},
-                                    {QStringLiteral("attention_factor"), attention},
                                     {QStringLiteral("device"), setup.model->device()},
                                     {QStringLiteral("dtype"), setup.model->dtype()}};
+        if (!settings.searchAttentionFactor)
+            hooks.context.insert(QStringLiteral("attention_factor"), attention);
         QElapsedTimer clock;
         clock.start();
         hooks.onGeneration = [&](const GenerationReport &g) {
@@ -641,22 +670,37 @@ int search(const QStringList &args)
                   << number(g.bestFitness) << "  median " << number(g.medianFitness)
                   << (g.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(g.bestDRcd) : QString()) << "  evaluations "
                   << g.evaluations << " (+" << g.cacheHits << " cached)  "
+                  << (settings.searchAttentionFactor ? QStringLiteral("attention %1  ").arg(number(g.bestAttentionFactor, 4))
+                                                     : QString())
                   << number(g.evaluations / std::max(seconds, 1e-9), 3) << "/s\n";
             err().flush();
         };
-        const SearchResult result = runSearch(
-            settings,
-            [&](const std::vector<double> &lambda) {
-                const RopeOverride rope{lambda, attention};
-                return evaluator.evaluate(&rope).meanPpl;
-            },
+        // One sample's needle PPL; a candidate's fitness is the mean over the samples, which is
+        // NeedleEvaluator::evaluate's mean PPL.
+        const SearchResult result = engine.run(
+            SampledFitness{[&](const Candidate &c, int sample) {
+                               const RopeOverride rope{c.lambda, c.attentionFactor};
+                               return std::exp(evaluator.sampleNll(sample, &rope));
+                           },
+                           setup.settings.samples},
             hooks);
-        if (parser.isSet(outFile))
-            writeFactorFile(parser.value(outFile), result.bestLambda);
+        if (parser.isSet(outFile)) {
+            QByteArray text = formatFactorText(result.bestLambda);
+            if (settings.searchAttentionFactor)
+                text += "# attention factor " + QByteArray::number(result.bestAttentionFactor, 'g', 17)
+                        + " (eval --attention-factor)\n";
+            writeBytesFile(parser.value(outFile), text);
+        }
         out() << "best needle PPL " << number(result.bestFitness)
-              << (result.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(result.bestDRcd) : QString()) << "  ("
-              << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, "
+              << (result.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(result.bestDRcd) : QString())
+              << (settings.searchAttentionFactor ? QStringLiteral("  attention factor %1").arg(number(result.bestAttentionFactor))
+                                                 : QString())
+              << "  (" << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, "
               << result.cacheHits << " from the cache, " << result.generations << " generations)\n";
+        const int full = result.samples * result.candidates;
+        out() << "sample evaluations " << result.sampleEvaluations << " of " << full << " (" << result.candidates
+              << " candidates × " << result.samples << " samples); saved " << result.savedEvaluations() << " ("
+              << number(full > 0 ? 100.0 * result.savedEvaluations() / full : 0.0, 3) << "%)\n";
         if (parser.isSet(outFile))
             out() << "factors written to " << parser.value(outFile) << "\n";
         return kOk;

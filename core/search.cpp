@@ -67,10 +67,30 @@ std::string keyOf(const std::vector<double> &lambda)
     return key;
 }
 
+// A candidate's key: its λ key followed by the attention factor, quantized the same way.
+std::string candidateKey(const Candidate &c)
+{
+    std::string key = keyOf(c.lambda);
+    key += keyOf({c.attentionFactor});
+    return key;
+}
+
+// One (candidate, sample) score's key.
+std::string scoreKey(const std::string &candidate, int sample)
+{
+    std::string key = candidate;
+    char buf[sizeof sample];
+    std::memcpy(buf, &sample, sizeof sample);
+    key.append(buf, sizeof sample);
+    return key;
+}
+
 QJsonValue fitnessJson(double f) { return std::isfinite(f) ? QJsonValue(f) : QJsonValue(QJsonValue::Null); }
 
-// The settings that define the run (budgets excluded: a resumed run may get a new budget).
-QJsonObject settingsJson(const SearchSettings &s)
+// The settings that define the run (budgets excluded: a resumed run may get a new budget). Keys
+// added after the first release appear only when they differ from their defaults, so logs written
+// before them still resume.
+QJsonObject settingsJson(const SearchSettings &s, bool attentionGiven)
 {
     QJsonObject o;
     o.insert(QStringLiteral("method"), s.method == SearchMethod::LongRoPE2 ? QStringLiteral("longrope2") : QStringLiteral("longrope"));
@@ -91,6 +111,17 @@ QJsonObject settingsJson(const SearchSettings &s)
     o.insert(QStringLiteral("d_rcd_max"), s.dRcdMax);
     o.insert(QStringLiteral("grid"), s.grid);
     o.insert(QStringLiteral("seed"), QString::number(s.seed));
+    if (s.racing) {
+        o.insert(QStringLiteral("racing"), true);
+        o.insert(QStringLiteral("racing_keep_fraction"), s.racingKeepFraction);
+    }
+    if (s.searchAttentionFactor) {
+        o.insert(QStringLiteral("search_attention_factor"), true);
+        o.insert(QStringLiteral("attention_factor_min"), s.attentionFactorMin);
+        o.insert(QStringLiteral("attention_factor_max"), s.attentionFactorMax);
+    } else if (attentionGiven) {
+        o.insert(QStringLiteral("attention_factor"), s.attentionFactor);
+    }
     return o;
 }
 
@@ -98,7 +129,9 @@ struct LoadedLog {
     std::unordered_map<std::string, double> cache;
 };
 
-LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs)
+// Entries without "sample" are sample 0 (whole-fitness runs); without "attention_factor", the
+// fixed factor (runs that do not search it).
+LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, double fixedAttention)
 {
     QFile f(path);
     if (!f.exists())
@@ -133,6 +166,9 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
                 for (auto it = expectedSettings.begin(); it != expectedSettings.end(); ++it)
                     if (settings.value(it.key()) != it.value())
                         diffs << it.key();
+                for (auto it = settings.begin(); it != settings.end(); ++it)  // keys only the log has
+                    if (!expectedSettings.contains(it.key()))
+                        diffs << it.key();
                 throw Error(path, QStringLiteral("line %1: the run log was written with different search settings (%2)")
                                       .arg(lineNo)
                                       .arg(diffs.isEmpty() ? QStringLiteral("unknown keys") : diffs.join(QStringLiteral(", "))));
@@ -153,7 +189,16 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
                     throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric factor").arg(lineNo));
                 lambda.push_back(v.toDouble());
             }
-            out.cache[keyOf(lambda)] = fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble();
+            const QJsonValue sv = o.value(QStringLiteral("sample"));
+            const QJsonValue av = o.value(QStringLiteral("attention_factor"));
+            if ((!sv.isUndefined() && !sv.isDouble()) || (!av.isUndefined() && !av.isDouble()))
+                throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric \"sample\" or \"attention_factor\"").arg(lineNo));
+            const double sample = sv.isUndefined() ? 0.0 : sv.toDouble();
+            if (sample != std::floor(sample) || sample < 0 || sample >= samples)
+                throw Error(path, QStringLiteral("line %1: eval entry for sample %2, but the fitness has %3 samples")
+                                      .arg(lineNo).arg(sample).arg(samples));
+            const Candidate c{std::move(lambda), av.isUndefined() ? fixedAttention : av.toDouble()};
+            out.cache[scoreKey(candidateKey(c), int(sample))] = fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble();
         } else if (event.isEmpty()) {
             throw Error(path, QStringLiteral("line %1: run-log entry without \"event\"").arg(lineNo));
         }
@@ -193,9 +238,20 @@ private:
 
 struct Member {
     SearchGenome genome;
-    std::vector<double> lambda;
-    double fitness = std::numeric_limits<double>::infinity();
+    Candidate candidate;
+    std::string key;             // candidateKey(candidate)
+    std::vector<double> scores;  // samples 0 … scores.size() − 1 (always a prefix)
+    int reached = 0;             // samples it was ranked on in the latest race
+    double fitness = std::numeric_limits<double>::infinity();  // mean over those samples
 };
+
+double meanOfFirst(const std::vector<double> &scores, int n)
+{
+    double sum = 0;  // summed in sample order, as NeedleEvaluator::evaluate sums its mean
+    for (int k = 0; k < n; ++k)
+        sum += scores[size_t(k)];
+    return sum / double(n);
+}
 
 } // namespace
 
@@ -230,8 +286,19 @@ EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
         throw Error(kSettingsSource, QStringLiteral("need 0 < lower bound factor ≤ upper bound factor"));
     if (s.maxEvaluations < 0 || s.maxSeconds < 0)
         throw Error(kSettingsSource, QStringLiteral("budgets must be ≥ 0"));
+    if (!(s.racingKeepFraction > 0 && s.racingKeepFraction <= 1))
+        throw Error(kSettingsSource, QStringLiteral("racing keep fraction must be in (0, 1] (got %1)").arg(s.racingKeepFraction));
+    if (!(s.attentionFactor >= 0) || !std::isfinite(s.attentionFactor))
+        throw Error(kSettingsSource, QStringLiteral("attention factor must be > 0, or 0 for the default (got %1)").arg(s.attentionFactor));
+    if (s.searchAttentionFactor
+        && (!(s.attentionFactorMin > 0) || !(s.attentionFactorMax >= s.attentionFactorMin) || !std::isfinite(s.attentionFactorMax)))
+        throw Error(kSettingsSource, QStringLiteral("need 0 < attention factor min ≤ max (got %1, %2)")
+                                         .arg(s.attentionFactorMin).arg(s.attentionFactorMax));
     m_pairs = s.rotaryDims / 2;
     m_scale = s.scale();
+    m_attentionGiven = s.attentionFactor > 0;
+    if (!m_attentionGiven)
+        s.attentionFactor = longropeAttentionFactor(m_scale, s.trainLength);
     if (s.method == SearchMethod::LongRoPE2) {
         if (s.dRcdMin < 0)
             s.dRcdMin = tenPeriodDimension(s.rotaryDims, s.base, s.trainLength);
@@ -274,21 +341,25 @@ std::vector<double> EvolutionSearch::lambdaOf(const SearchGenome &g) const
 SearchGenome EvolutionSearch::initialMember(int index, SearchRng &rng) const
 {
     SearchGenome g;
+    g.attentionFactor = m_s.attentionFactor;
     if (m_s.method == SearchMethod::LongRoPE2) {
         const int candidates = m_s.dRcdMax - m_s.dRcdMin + 1;
         g.dRcd = m_s.dRcdMin + index % candidates;
         g.upper.assign(size_t(m_pairs - g.dRcd), rng.uniform(m_lo, m_hi));
-        return g;
-    }
-    g.dRcd = 0;
-    if (index == 0) {  // PI
+    } else if (index == 0) {  // PI
+        g.dRcd = 0;
         g.upper.assign(size_t(m_pairs), snap(m_scale, m_lo, m_hi));
-        return g;
+    } else {
+        g.dRcd = 0;
+        g.upper.resize(size_t(m_pairs));
+        for (double &v : g.upper)
+            v = snap(rng.uniform(m_lo, m_hi), m_lo, m_hi);
+        std::sort(g.upper.begin(), g.upper.end());
     }
-    g.upper.resize(size_t(m_pairs));
-    for (double &v : g.upper)
-        v = snap(rng.uniform(m_lo, m_hi), m_lo, m_hi);
-    std::sort(g.upper.begin(), g.upper.end());
+    // Drawn after the factors, so runs that do not search it keep their random stream.
+    if (m_s.searchAttentionFactor)
+        g.attentionFactor = index == 0 ? std::clamp(m_s.attentionFactor, m_s.attentionFactorMin, m_s.attentionFactorMax)
+                                       : rng.uniform(m_s.attentionFactorMin, m_s.attentionFactorMax);
     return g;
 }
 
@@ -319,8 +390,26 @@ SearchGenome EvolutionSearch::mutate(const SearchGenome &parent, SearchRng &rng)
             changed = true;
         }
     }
-    if (!changed && n > 0)
-        mutateAt(rng.below(n));
+    const bool attention = m_s.searchAttentionFactor;
+    // Uniform within a quarter of the range either side of the parent's value (clamped to the
+    // bounds): wide enough to cross the range in a few generations, local enough to refine.
+    auto mutateAttention = [&] {
+        const double w = 0.25 * (m_s.attentionFactorMax - m_s.attentionFactorMin);
+        const double lo = std::max(m_s.attentionFactorMin, g.attentionFactor - w);
+        const double hi = std::min(m_s.attentionFactorMax, g.attentionFactor + w);
+        g.attentionFactor = rng.uniform(lo, std::max(lo, hi));
+    };
+    if (attention && rng.uniform() < m_s.mutationProbability) {
+        mutateAttention();
+        changed = true;
+    }
+    if (!changed && n + (attention ? 1 : 0) > 0) {
+        const int k = rng.below(n + (attention ? 1 : 0));  // k == n: the attention gene
+        if (k < n)
+            mutateAt(k);
+        else
+            mutateAttention();
+    }
     return g;
 }
 
@@ -335,21 +424,43 @@ SearchGenome EvolutionSearch::crossover(const SearchGenome &a, const SearchGenom
         runningMax = std::max(runningMax, v);
         g.upper[k] = snap(runningMax, m_lo, m_hi);
     }
+    if (m_s.searchAttentionFactor)
+        g.attentionFactor = rng.uniform() < 0.5 ? a.attentionFactor : b.attentionFactor;
     return g;
+}
+
+SampledFitness SampledFitness::whole(const CandidateFitness &fitness)
+{
+    if (!fitness)
+        return {};
+    return {[fitness](const Candidate &c, int) { return fitness(c); }, 1};
 }
 
 SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hooks)
 {
     if (!fitness)
         throw Error(kSettingsSource, QStringLiteral("no fitness function"));
-    QJsonObject settings = settingsJson(m_s);
+    return run(SampledFitness{[fitness](const Candidate &c, int) { return fitness(c.lambda); }, 1}, hooks);
+}
+
+SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHooks &hooks)
+{
+    if (!sampled.fitness)
+        throw Error(kSettingsSource, QStringLiteral("no fitness function"));
+    if (sampled.samples < 1)
+        throw Error(kSettingsSource, QStringLiteral("a sampled fitness needs at least one sample (got %1)").arg(sampled.samples));
+    const int samples = sampled.samples;
+    const bool racing = m_s.racing && samples > 1;
+    QJsonObject settings = settingsJson(m_s, m_attentionGiven);
+    if (samples > 1)
+        settings.insert(QStringLiteral("samples"), samples);
     if (!hooks.context.isEmpty())
         settings.insert(QStringLiteral("context"), hooks.context);
     std::unordered_map<std::string, double> cache;
     RunLog log;
     if (!hooks.logPath.isEmpty()) {
         if (hooks.resume)
-            cache = loadLog(hooks.logPath, settings, m_pairs).cache;
+            cache = loadLog(hooks.logPath, settings, m_pairs, samples, m_s.attentionFactor).cache;
         log.open(hooks.logPath, hooks.resume);
         QJsonObject o{{QStringLiteral("event"), hooks.resume ? QStringLiteral("resume") : QStringLiteral("start")},
                       {QStringLiteral("settings"), settings},
@@ -365,15 +476,22 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
     timer.start();
     SearchResult result;
     result.bestFitness = std::numeric_limits<double>::infinity();
+    result.bestAttentionFactor = m_s.attentionFactor;
+    result.samples = samples;
     bool haveBest = false;
     std::optional<StopReason> stop;
-    std::unordered_set<std::string> seen;
+    std::unordered_set<std::string> seen;  // candidates generated in this run
+    std::unordered_set<std::string> used;  // (candidate, sample) scores this search has used
     SearchRng rng(m_s.seed);
 
-    auto evaluate = [&](Member &m) -> bool {
-        const std::string key = keyOf(m.lambda);
+    // Scores `m` on its next sample, from the cache or by a real (logged) evaluation. False when a
+    // budget or cancellation stops the run first.
+    auto scoreNext = [&](Member &m) -> bool {
+        const int k = int(m.scores.size());
+        const std::string key = scoreKey(m.key, k);
+        double f;
         if (auto it = cache.find(key); it != cache.end()) {
-            m.fitness = it->second;
+            f = it->second;
             ++result.cacheHits;
         } else {
             if (hooks.cancelled && hooks.cancelled()) {
@@ -385,28 +503,83 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
                 stop = StopReason::Budget;
                 return false;
             }
-            double f = fitness(m.lambda);
+            f = sampled.fitness(m.candidate, k);
             if (std::isnan(f))
                 f = std::numeric_limits<double>::infinity();
-            m.fitness = f;
             ++result.evaluations;
             cache.emplace(key, f);
-            log.write({{QStringLiteral("event"), QStringLiteral("eval")},
-                       {QStringLiteral("lambda"), toJsonArray(m.lambda)},
-                       {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
-                       {QStringLiteral("fitness"), fitnessJson(f)}});
+            QJsonObject o{{QStringLiteral("event"), QStringLiteral("eval")},
+                          {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
+                          {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
+                          {QStringLiteral("fitness"), fitnessJson(f)}};
+            if (samples > 1)
+                o.insert(QStringLiteral("sample"), k);
+            if (m_s.searchAttentionFactor)
+                o.insert(QStringLiteral("attention_factor"), m.candidate.attentionFactor);
+            log.write(o);
         }
-        if (!haveBest || m.fitness < result.bestFitness) {
-            haveBest = true;
-            result.bestFitness = m.fitness;
-            result.bestLambda = m.lambda;
-            result.bestDRcd = lr2 ? m.genome.dRcd : -1;
+        m.scores.push_back(f);
+        if (used.insert(key).second) {
+            ++result.sampleEvaluations;
+            if (k == 0)
+                ++result.candidates;
         }
+        if (int(m.scores.size()) == samples) {
+            const double full = meanOfFirst(m.scores, samples);
+            if (!haveBest || full < result.bestFitness) {
+                haveBest = true;
+                result.bestFitness = full;
+                result.bestLambda = m.candidate.lambda;
+                result.bestDRcd = lr2 ? m.genome.dRcd : -1;
+                result.bestAttentionFactor = m.candidate.attentionFactor;
+            }
+        }
+        return true;
+    };
+    // Scores `m` on samples 0 … n − 1 (what it already knows is reused) and ranks it on them.
+    auto scoreUpTo = [&](Member &m, int n) -> bool {
+        while (int(m.scores.size()) < n)
+            if (!scoreNext(m))
+                return false;
+        m.reached = n;
+        m.fitness = meanOfFirst(m.scores, n);
+        return true;
+    };
+    // Scores a generation and returns its ranking (best first). Without racing every member gets
+    // all K samples, one member after the other. With racing, see SearchSettings::racing.
+    auto race = [&](std::vector<Member> &pop, std::vector<size_t> &ranking) -> bool {
+        if (!racing) {
+            for (Member &m : pop)
+                if (!scoreUpTo(m, samples))
+                    return false;
+        } else {
+            std::vector<size_t> alive(pop.size());
+            std::iota(alive.begin(), alive.end(), size_t(0));
+            for (int k = 0; k < samples; ++k) {
+                for (size_t i : alive)  // in member order, so a replay meets the same sequence
+                    if (!scoreUpTo(pop[i], k + 1))
+                        return false;
+                if (k + 1 == samples)
+                    break;
+                std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) { return pop[a].fitness < pop[b].fitness; });
+                const size_t keep = std::clamp(size_t(std::ceil(double(alive.size()) * m_s.racingKeepFraction - 1e-9)), size_t(1), alive.size());
+                alive.resize(keep);
+                std::sort(alive.begin(), alive.end());
+            }
+        }
+        ranking.resize(pop.size());
+        std::iota(ranking.begin(), ranking.end(), size_t(0));
+        std::stable_sort(ranking.begin(), ranking.end(), [&](size_t a, size_t b) {
+            if (pop[a].reached != pop[b].reached)
+                return pop[a].reached > pop[b].reached;
+            return pop[a].fitness < pop[b].fitness;
+        });
         return true;
     };
     auto makeMember = [&](SearchGenome g) {
         Member m;
-        m.lambda = lambdaOf(g);
+        m.candidate = candidateOf(g);
+        m.key = candidateKey(m.candidate);
         m.genome = std::move(g);
         return m;
     };
@@ -414,9 +587,11 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
         GenerationReport r;
         r.generation = generation;
         r.bestFitness = result.bestFitness;
+        // The median over the members scored on every sample (all of them without racing).
         std::vector<double> fs;
         for (const Member &m : pop) {
-            fs.push_back(m.fitness);
+            if (m.reached == samples)
+                fs.push_back(m.fitness);
             r.memberDRcd.push_back(lr2 ? m.genome.dRcd : -1);
         }
         std::sort(fs.begin(), fs.end());
@@ -424,8 +599,13 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
         r.medianFitness = n == 0 ? 0 : (n % 2 ? fs[n / 2] : 0.5 * (fs[n / 2 - 1] + fs[n / 2]));
         r.bestLambda = result.bestLambda;
         r.bestDRcd = result.bestDRcd;
+        r.bestAttentionFactor = result.bestAttentionFactor;
         r.evaluations = result.evaluations;
         r.cacheHits = result.cacheHits;
+        r.samples = samples;
+        r.candidates = result.candidates;
+        r.sampleEvaluations = result.sampleEvaluations;
+        r.fullyEvaluated = int(n);
         result.generations = generation + 1;
         QJsonArray members;
         for (int d : r.memberDRcd)
@@ -436,9 +616,13 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
                    {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
                    {QStringLiteral("best_lambda"), toJsonArray(r.bestLambda)},
                    {QStringLiteral("best_d_rcd"), r.bestDRcd},
+                   {QStringLiteral("best_attention_factor"), r.bestAttentionFactor},
                    {QStringLiteral("member_d_rcd"), members},
                    {QStringLiteral("evaluations"), r.evaluations},
-                   {QStringLiteral("cache_hits"), r.cacheHits}});
+                   {QStringLiteral("cache_hits"), r.cacheHits},
+                   {QStringLiteral("candidates"), r.candidates},
+                   {QStringLiteral("sample_evaluations"), r.sampleEvaluations},
+                   {QStringLiteral("fully_evaluated"), r.fullyEvaluated}});
         if (hooks.onGeneration)
             hooks.onGeneration(r);
     };
@@ -447,56 +631,49 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
     std::vector<Member> pop;
     for (int i = 0; i < m_s.population; ++i) {
         pop.push_back(makeMember(initialMember(i, rng)));
-        seen.insert(keyOf(pop.back().lambda));
+        seen.insert(pop.back().key);
     }
-    for (Member &m : pop)
-        if (!evaluate(m))
-            break;
-    if (!stop)
+    std::vector<size_t> ranking;
+    if (race(pop, ranking))
         report(0, pop);
 
     // Produces an offspring not yet generated in this run (a few retries, then accepts a repeat,
     // which the cache serves without evaluating).
     auto fresh = [&](auto produce) {
         SearchGenome g = produce();
-        for (int tries = 0; tries < 20 && seen.count(keyOf(lambdaOf(g))); ++tries)
+        for (int tries = 0; tries < 20 && seen.count(candidateKey(candidateOf(g))); ++tries)
             g = produce();
         Member m = makeMember(std::move(g));
-        seen.insert(keyOf(m.lambda));
+        seen.insert(m.key);
         return m;
     };
 
     for (int it = 1; it <= m_s.iterations && !stop; ++it) {
-        std::vector<size_t> order(pop.size());
-        std::iota(order.begin(), order.end(), size_t(0));
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pop[a].fitness < pop[b].fitness; });
-        std::vector<Member> parents;
-        for (int k = 0; k < m_s.parents && k < int(order.size()); ++k)
-            parents.push_back(pop[order[size_t(k)]]);
-        const int np = int(parents.size());
+        std::vector<Member> next;
+        for (int k = 0; k < m_s.parents && k < int(ranking.size()); ++k)
+            next.push_back(pop[ranking[size_t(k)]]);
+        const int np = int(next.size());
+        // The parents sit at the front of `next`; children are appended after all are produced.
         std::vector<Member> children;
         for (int k = 0; k < m_s.mutations; ++k)
-            children.push_back(fresh([&] { return mutate(parents[size_t(rng.below(np))].genome, rng); }));
+            children.push_back(fresh([&] { return mutate(next[size_t(rng.below(np))].genome, rng); }));
         for (int k = 0; k < m_s.crossovers; ++k) {
             children.push_back(fresh([&] {
-                const Member &a = parents[size_t(rng.below(np))];
+                const Member &a = next[size_t(rng.below(np))];
                 std::vector<int> mates;
                 for (int j = 0; j < np; ++j)
-                    if (&parents[size_t(j)] != &a && parents[size_t(j)].genome.dRcd == a.genome.dRcd)
+                    if (&next[size_t(j)] != &a && next[size_t(j)].genome.dRcd == a.genome.dRcd)
                         mates.push_back(j);
                 if (mates.empty())
                     return mutate(a.genome, rng);
-                return crossover(a.genome, parents[size_t(mates[size_t(rng.below(int(mates.size())))])].genome, rng);
+                return crossover(a.genome, next[size_t(mates[size_t(rng.below(int(mates.size())))])].genome, rng);
             }));
         }
         for (Member &m : children)
-            if (!evaluate(m))
-                break;
-        if (stop)
+            next.push_back(std::move(m));
+        if (!race(next, ranking))
             break;
-        pop = std::move(parents);
-        for (Member &m : children)
-            pop.push_back(std::move(m));
+        pop = std::move(next);
         report(it, pop);
     }
 
@@ -509,13 +686,23 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
                {QStringLiteral("best_lambda"), toJsonArray(result.bestLambda)},
                {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
                {QStringLiteral("best_d_rcd"), result.bestDRcd},
+               {QStringLiteral("best_attention_factor"), result.bestAttentionFactor},
                {QStringLiteral("evaluations"), result.evaluations},
                {QStringLiteral("cache_hits"), result.cacheHits},
-               {QStringLiteral("generations"), result.generations}});
+               {QStringLiteral("generations"), result.generations},
+               {QStringLiteral("samples"), result.samples},
+               {QStringLiteral("candidates"), result.candidates},
+               {QStringLiteral("sample_evaluations"), result.sampleEvaluations},
+               {QStringLiteral("saved_evaluations"), result.savedEvaluations()}});
     return result;
 }
 
 SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, const SearchHooks &hooks)
+{
+    return EvolutionSearch(settings).run(fitness, hooks);
+}
+
+SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SearchHooks &hooks)
 {
     return EvolutionSearch(settings).run(fitness, hooks);
 }

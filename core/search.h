@@ -37,8 +37,28 @@ struct SearchSettings {
     int dRcdMax = -1;         // -1 = d_tcd (theoreticalCriticalDimension), at most d/2 − 1
     double grid = 0.01;       // v1 factor grid step
     uint64_t seed = 1;
-    int maxEvaluations = 0;   // real fitness calls in this run; 0 = unlimited
+    int maxEvaluations = 0;   // real (sample) fitness calls in this run; 0 = unlimited
     double maxSeconds = 0;    // wall clock of this run; 0 = unlimited
+
+    // Racing over the samples of a sampled fitness (no effect with one sample). Each generation
+    // (parents and children together; what a member already knows is reused) is scored on sample 0,
+    // the best ceil(racingKeepFraction · n) by mean over the samples so far go on to the next
+    // sample, until the survivors have all K. Ranking: members that reached more samples rank above
+    // members eliminated earlier, ties broken by the mean over the samples they reached. So an
+    // eliminated member ranks below every survivor, and parents are chosen from that ranking.
+    bool racing = false;
+    double racingKeepFraction = 0.5;  // (0, 1]
+
+    // The attention factor (cos and sin multiplied by it, LongRoPE/YaRN mscale). Not searched:
+    // every candidate gets `attentionFactor` (0 = longrope's sqrt(1 + ln s / ln L_train), which both
+    // methods' exported longrope configs use). Searched: a gene in [attentionFactorMin, Max];
+    // mutation (probability mutationProbability) draws it uniformly within a quarter of the range
+    // either side of the parent's value, crossover inherits it from either parent, initial member 0
+    // starts at the default factor clamped to the bounds and the others uniformly in the bounds.
+    bool searchAttentionFactor = false;
+    double attentionFactor = 0;
+    double attentionFactorMin = 1.0;
+    double attentionFactorMax = 1.5;
 
     double scale() const { return trainLength > 0 ? targetLength / trainLength : 0.0; }
 };
@@ -61,17 +81,30 @@ private:
 struct SearchGenome {
     int dRcd = 0;
     std::vector<double> upper;
+    double attentionFactor = 1.0;  // the fixed factor unless searchAttentionFactor
+};
+
+// What a fitness scores: the factors and the attention factor they run with.
+struct Candidate {
+    std::vector<double> lambda;
+    double attentionFactor = 1.0;
 };
 
 struct GenerationReport {
     int generation = 0;  // 0 = initial population
-    double bestFitness = 0;
-    double medianFitness = 0;
+    double bestFitness = 0;         // best full (all-sample) fitness so far
+    double medianFitness = 0;       // over the members scored on every sample (all without racing)
     std::vector<double> bestLambda;
     int bestDRcd = -1;              // -1 for v1
+    double bestAttentionFactor = 1.0;
     std::vector<int> memberDRcd;    // every member of this generation
-    int evaluations = 0;            // real fitness calls so far in this run
+    int evaluations = 0;            // real (sample) fitness calls so far in this run
     int cacheHits = 0;
+    // Whole search so far (a resumed log included), see SearchResult.
+    int samples = 1;
+    int candidates = 0;
+    int sampleEvaluations = 0;
+    int fullyEvaluated = 0;         // members of this generation scored on every sample
 };
 
 enum class StopReason { Done, Budget, Cancelled };
@@ -81,16 +114,38 @@ struct SearchResult {
     std::vector<double> bestLambda;
     double bestFitness = 0;
     int bestDRcd = -1;
-    int evaluations = 0;  // real fitness calls in this run
-    int cacheHits = 0;    // candidates served from the cache (earlier in the run or the resumed log)
+    double bestAttentionFactor = 1.0;
+    int evaluations = 0;  // real (sample) fitness calls in this run
+    int cacheHits = 0;    // sample scores served from the cache (earlier in the run or the resumed log)
     int generations = 0;  // completed generations, the initial one included
     StopReason stopReason = StopReason::Done;
+    // The cost of the whole search, the part replayed from a resumed log included (so an
+    // interrupted and resumed run reports what an uninterrupted one does): K, the distinct
+    // candidates scored on at least one sample, and the distinct (candidate, sample) scores used.
+    // Without racing every candidate costs K; savedEvaluations() is what racing saved.
+    int samples = 1;
+    int candidates = 0;
+    int sampleEvaluations = 0;
+    int savedEvaluations() const { return samples * candidates - sampleEvaluations; }
 };
 
+// Whole fitness of the factors alone (the attention factor is the fixed one).
 using Fitness = std::function<double(const std::vector<double> &lambda)>;
+// Whole fitness of a candidate (needed when the attention factor is searched).
+using CandidateFitness = std::function<double(const Candidate &candidate)>;
+// Fitness of a candidate on one sample, 0 ≤ sample < K.
+using SampleFitness = std::function<double(const Candidate &candidate, int sample)>;
+
+// A per-sample fitness and its sample count K; a candidate's fitness is the mean of its K scores.
+struct SampledFitness {
+    SampleFitness fitness;
+    int samples = 1;
+    // A whole fitness as a sampled one with K = 1.
+    static SampledFitness whole(const CandidateFitness &fitness);
+};
 
 struct SearchHooks {
-    std::function<bool()> cancelled;  // polled before every real evaluation
+    std::function<bool()> cancelled;  // polled before every real (sample) evaluation
     std::function<void(const GenerationReport &)> onGeneration;
     QString logPath;      // empty = no log; a new log must not exist yet (or be empty)
     // What the fitness measures (model, corpus, samples, length …): written into the log's start
@@ -109,7 +164,11 @@ public:
     double lowerBound() const { return m_lo; }  // of the searched factors
     double upperBound() const { return m_hi; }
 
+    // The attention factor candidates get when it is not searched (the resolved default).
+    double fixedAttentionFactor() const { return m_s.attentionFactor; }
+
     std::vector<double> lambdaOf(const SearchGenome &g) const;
+    Candidate candidateOf(const SearchGenome &g) const { return {lambdaOf(g), g.attentionFactor}; }
     // Initial member `index` of the population (LongRoPE2: d_rcd candidates spread over the
     // population, λ_{≥d_rcd} = s' random in bounds; v1: PI, then random monotone vectors).
     SearchGenome initialMember(int index, SearchRng &rng) const;
@@ -118,6 +177,9 @@ public:
     SearchGenome crossover(const SearchGenome &a, const SearchGenome &b, SearchRng &rng) const;
 
     SearchResult run(const Fitness &fitness, const SearchHooks &hooks = {});
+    // Every evaluation of one sample is logged and cached on its own: a resumed run replays them
+    // and evaluates none twice. K and racing are part of the settings a resume must match.
+    SearchResult run(const SampledFitness &fitness, const SearchHooks &hooks = {});
 
 private:
     double snap(double v, double lo, double hi) const;
@@ -126,9 +188,11 @@ private:
     double m_lo = 1;
     double m_hi = 2;
     int m_pairs = 0;
+    bool m_attentionGiven = false;  // attentionFactor was set explicitly (logged only then)
 };
 
 // Convenience: EvolutionSearch(settings).run(fitness, hooks).
 SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, const SearchHooks &hooks = {});
+SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SearchHooks &hooks = {});
 
 } // namespace rs

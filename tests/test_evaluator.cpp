@@ -3,6 +3,7 @@
 // cancellation stops between samples, and the CLI's eval contract.
 #include "error.h"
 #include "evaluator.h"
+#include "factorfile.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -30,6 +31,14 @@ QJsonObject readJson(const QString &path)
     if (!f.open(QIODevice::ReadOnly))
         qFatal("cannot open %s", qPrintable(path));
     return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+std::vector<double> toDoubles(const QJsonArray &a)
+{
+    std::vector<double> v;
+    for (const QJsonValue &x : a)
+        v.push_back(x.toDouble());
+    return v;
 }
 
 std::vector<int> toIds(const QJsonArray &a)
@@ -258,6 +267,91 @@ private Q_SLOTS:
         QCOMPARE(resumed.value("evaluations").toInt() + 5, evaluations);  // nothing evaluated twice
         // Resuming with other samples would mix fitness definitions: refused, naming the log.
         QCOMPARE(search(part, {"--resume", "--depth", "0.5"}), 1);
+    }
+
+    // `search --racing --search-attention-factor`: the log's finish event and the printed summary
+    // carry the saved evaluations, --out writes the factors and the attention factor, the reported
+    // best is the needle PPL of that candidate, and a budget-stopped racing run resumes exactly.
+    void cliSearchRacing()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        QByteArray stdoutText;
+        auto search = [&](const QString &log, const QStringList &extra) {
+            QProcess p;
+            p.start(QStringLiteral(ROPESCOPE_CLI),
+                    QStringList{"search", "--model", modelDir, "--length", "512", "--samples", "2", "--population",
+                                "6", "--iterations", "1", "--seed", "3", "--racing", "--search-attention-factor",
+                                "--attention-min", "1.0", "--attention-max", "1.4", "--log", log} + extra);
+            if (!p.waitForFinished(120000))
+                qFatal("search did not finish");
+            if (p.exitCode() != 0)
+                qWarning() << p.readAllStandardError();
+            stdoutText = p.readAllStandardOutput();
+            return p.exitCode();
+        };
+        auto lastLine = [](const QString &path) {
+            QFile f(path);
+            f.open(QIODevice::ReadOnly);
+            const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+            return QJsonDocument::fromJson(lines.last()).object();
+        };
+        const QString full = dir.filePath("race.jsonl");
+        const QString bestPath = dir.filePath("best.txt");
+        QCOMPARE(search(full, {"--out", bestPath}), 0);
+        const QJsonObject finished = lastLine(full);
+        QCOMPARE(finished.value("event").toString(), QStringLiteral("finish"));
+        QCOMPARE(finished.value("samples").toInt(), 2);
+        const int candidates = finished.value("candidates").toInt();
+        const int sampleEvaluations = finished.value("sample_evaluations").toInt();
+        const int saved = finished.value("saved_evaluations").toInt();
+        qInfo("cli racing: %d candidates × 2 samples, %d sample evaluations, saved %d; best PPL %.1f, attention %.4f",
+              candidates, sampleEvaluations, saved, finished.value("best_fitness").toDouble(),
+              finished.value("best_attention_factor").toDouble());
+        QCOMPARE(sampleEvaluations + saved, 2 * candidates);
+        // Generation 0 races 6 candidates on sample 0 and keeps 3 for sample 1; the 3 it drops rank
+        // below the survivors, so they are not among the 3 parents and never get sample 1.
+        QVERIFY2(saved >= 3, qPrintable(QString::number(saved)));
+        QCOMPARE(finished.value("evaluations").toInt(), sampleEvaluations);
+        QVERIFY2(stdoutText.contains(QStringLiteral("saved %1").arg(saved).toUtf8()), stdoutText.constData());
+        const double attention = finished.value("best_attention_factor").toDouble();
+        QVERIFY(attention >= 1.0 && attention <= 1.4);
+
+        // --out: eight factors, then the attention factor as a comment the factor reader skips.
+        QFile best(bestPath);
+        QVERIFY(best.open(QIODevice::ReadOnly));
+        const QByteArray text = best.readAll();
+        QCOMPARE(parseFactorText(text, bestPath, 8), toDoubles(finished.value("best_lambda").toArray()));
+        QVERIFY2(text.contains("# attention factor " + QByteArray::number(attention, 'g', 17)), text.constData());
+
+        // The best fitness is the mean needle PPL of the best factors with the best attention factor.
+        const std::unique_ptr<CausalLM> lm = CausalLM::load(modelDir);
+        const ModelTokenizer tok = loadModelTokenizer(modelDir);
+        const NeedleEvaluator evaluator(*lm, *tok.tokenizer, tok.bosId, {512, 2, 0.0, 3, {}});
+        const RopeOverride rope{toDoubles(finished.value("best_lambda").toArray()), attention};
+        const double mean = evaluator.evaluate(&rope).meanPpl;
+        QVERIFY2(std::abs(finished.value("best_fitness").toDouble() - mean) < 1e-6 * mean, qPrintable(QString::number(mean)));
+
+        // Stopped by its budget mid-race and resumed: the same end, no sample evaluated twice.
+        const QString part = dir.filePath("part.jsonl");
+        QCOMPARE(search(part, {"--max-evaluations", "4"}), 0);
+        QCOMPARE(lastLine(part).value("reason").toString(), QStringLiteral("budget"));
+        QCOMPARE(search(part, {"--resume"}), 0);
+        const QJsonObject resumed = lastLine(part);
+        QCOMPARE(resumed.value("best_lambda"), finished.value("best_lambda"));
+        QCOMPARE(resumed.value("best_fitness"), finished.value("best_fitness"));
+        QCOMPARE(resumed.value("best_attention_factor"), finished.value("best_attention_factor"));
+        QCOMPARE(resumed.value("saved_evaluations"), finished.value("saved_evaluations"));
+        QCOMPARE(resumed.value("evaluations").toInt() + 4, sampleEvaluations);
+        // Racing is part of the run's definition: resuming without it is refused.
+        QProcess p;
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"search", "--model", modelDir, "--length", "512", "--samples", "2",
+                                                 "--population", "6", "--iterations", "1", "--seed", "3",
+                                                 "--search-attention-factor", "--attention-min", "1.0",
+                                                 "--attention-max", "1.4", "--log", part, "--resume"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("racing"));
     }
 
 private:

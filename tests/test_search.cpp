@@ -7,6 +7,8 @@
 #include "search.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
@@ -73,6 +75,18 @@ private:
             const double expected = std::pow(top, double(i) / g.dRcd);
             QVERIFY2(std::abs(lambda[size_t(i)] - expected) <= 1e-9 * expected, what);
         }
+        checkAttention(es, g, what, seed);
+    }
+
+    void checkAttention(const EvolutionSearch &es, const SearchGenome &g, const char *what, uint64_t seed)
+    {
+        const SearchSettings &s = es.settings();
+        const QString where = QStringLiteral("%1 (seed %2): attention factor %3").arg(QLatin1String(what)).arg(seed).arg(g.attentionFactor);
+        if (s.searchAttentionFactor)
+            QVERIFY2(g.attentionFactor >= s.attentionFactorMin && g.attentionFactor <= s.attentionFactorMax, qPrintable(where));
+        else
+            QVERIFY2(g.attentionFactor == es.fixedAttentionFactor(), qPrintable(where));
+        QCOMPARE(es.candidateOf(g).attentionFactor, g.attentionFactor);
     }
 
 private Q_SLOTS:
@@ -88,11 +102,46 @@ private Q_SLOTS:
         SearchSettings bad = llama3Settings();
         bad.rotaryDims = 7;
         QVERIFY_THROWS_EXCEPTION(Error, EvolutionSearch{bad});
+        for (double keep : {0.0, -0.5, 1.5}) {
+            bad = llama3Settings();
+            bad.racingKeepFraction = keep;
+            QVERIFY_THROWS_EXCEPTION(Error, EvolutionSearch{bad});
+        }
+        bad = llama3Settings();
+        bad.searchAttentionFactor = true;
+        bad.attentionFactorMin = 1.4;
+        bad.attentionFactorMax = 1.2;
+        QVERIFY_THROWS_EXCEPTION(Error, EvolutionSearch{bad});
+        bad = llama3Settings();
+        bad.attentionFactor = -1;
+        QVERIFY_THROWS_EXCEPTION(Error, EvolutionSearch{bad});
+        // A sampled fitness needs a function and at least one sample.
+        EvolutionSearch es2(llama3Settings());
+        QVERIFY_THROWS_EXCEPTION(Error, es2.run(SampledFitness{[](const Candidate &, int) { return 0.0; }, 0}));
+        QVERIFY_THROWS_EXCEPTION(Error, es2.run(SampledFitness{}));
+        // The fixed attention factor: longrope's sqrt(1 + ln s / ln L_train) unless given.
+        QVERIFY(std::abs(es.fixedAttentionFactor() - std::sqrt(1.0 + std::log(16.0) / std::log(8192.0))) < 1e-15);
+        SearchSettings given = llama3Settings();
+        given.attentionFactor = 1.25;
+        QCOMPARE(EvolutionSearch(given).fixedAttentionFactor(), 1.25);
+    }
+
+    void operatorsKeepConstraints_data()
+    {
+        QTest::addColumn<bool>("searchAttention");
+        QTest::newRow("fixed attention factor") << false;
+        QTest::newRow("attention factor searched") << true;
     }
 
     void operatorsKeepConstraints()
     {
-        EvolutionSearch es(llama3Settings());
+        QFETCH(bool, searchAttention);
+        SearchSettings settings = llama3Settings();
+        settings.searchAttentionFactor = searchAttention;
+        settings.attentionFactorMin = 1.05;
+        settings.attentionFactorMax = 1.4;
+        EvolutionSearch es(settings);
+        std::set<double> attentionValues;
         const int n = es.settings().population;
         for (uint64_t seed = 1; seed <= 200; ++seed) {
             SearchRng rng(seed);
@@ -125,11 +174,24 @@ private Q_SLOTS:
                         mates.push_back(&g);
                 if (mates.empty())
                     continue;
-                const SearchGenome c = es.crossover(a, *mates[size_t(rng.below(int(mates.size())))], rng);
+                const SearchGenome &b = *mates[size_t(rng.below(int(mates.size())))];
+                const SearchGenome c = es.crossover(a, b, rng);
                 checkMember(es, c, "crossover", seed);
+                // Crossover inherits the attention factor from one of the parents.
+                QVERIFY(c.attentionFactor == a.attentionFactor || c.attentionFactor == b.attentionFactor);
                 if (QTest::currentTestFailed())
                     return;
             }
+            for (const auto &g : pop)
+                attentionValues.insert(g.attentionFactor);
+        }
+        // Searched, the gene takes many values; fixed, exactly one: longrope's default for s = 16,
+        // L_train = 8192, sqrt(1 + ln 16 / ln 8192) = sqrt(1 + 4/13).
+        if (searchAttention) {
+            QVERIFY(attentionValues.size() > 1000);
+        } else {
+            QCOMPARE(int(attentionValues.size()), 1);
+            QVERIFY(std::abs(*attentionValues.begin() - std::sqrt(1.0 + 4.0 / 13.0)) < 1e-12);
         }
     }
 
@@ -155,6 +217,25 @@ private Q_SLOTS:
                     QVERIFY(v >= 1.0 && v <= 32.0);
                     QVERIFY(onGrid(v));
                 }
+            }
+        }
+        // v1 with the attention factor searched: the gene stays in its bounds (it is not on the grid).
+        s.searchAttentionFactor = true;
+        s.attentionFactorMin = 0.9;
+        s.attentionFactorMax = 1.2;
+        EvolutionSearch withAttention(s);
+        for (uint64_t seed = 1; seed <= 50; ++seed) {
+            SearchRng rng(seed);
+            std::vector<SearchGenome> pop;
+            for (int i = 0; i < 8; ++i)
+                pop.push_back(withAttention.initialMember(i, rng));
+            for (int k = 0; k < 8; ++k)
+                pop.push_back(withAttention.mutate(pop[size_t(rng.below(int(pop.size())))], rng));
+            for (int k = 0; k < 8; ++k)
+                pop.push_back(withAttention.crossover(pop[size_t(rng.below(16))], pop[size_t(rng.below(16))], rng));
+            for (const auto &g : pop) {
+                QVERIFY(checkConstraints(withAttention.lambdaOf(g), 64, 16.0, -1).empty());
+                checkAttention(withAttention, g, "v1", seed);
             }
         }
     }
@@ -333,6 +414,250 @@ private Q_SLOTS:
         SearchHooks fresh;
         fresh.logPath = logPath;
         QVERIFY_THROWS_EXCEPTION(Error, runSearch(s, fitnessInto(calls2), fresh));
+    }
+
+    // Samples that distort one underlying function F by a per-sample affine map,
+    // f_k = (1 + a_k)·F + b_k with 1 + a_k > 0: every mean over samples 0 … k is a strictly
+    // increasing function of F, so racing eliminates exactly the members a full evaluation ranks
+    // lowest, and its ranking (survivors first, then by samples reached) is the full ranking. Same
+    // ranking → same parents → same random stream → the same candidates and the same best, for
+    // fewer sample evaluations.
+    void racingKeepsTheRanking()
+    {
+        const auto target = hiddenTarget();
+        const double a[] = {0.3, -0.2, 0.1, 0.5};
+        const double b[] = {0.7, -0.4, 1.1, 0.2};
+        const int samples = 4;
+        int fullCalls = 0, racedCalls = 0;
+        auto sampled = [&](int &calls) {
+            return SampledFitness{[&](const Candidate &c, int k) {
+                                      ++calls;
+                                      return (1 + a[k]) * logDistance(c.lambda, target) + b[k];
+                                  },
+                                  samples};
+        };
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 10;
+        s.seed = 5;
+        std::vector<GenerationReport> racedReports;
+        const SearchResult full = runSearch(s, sampled(fullCalls));
+        s.racing = true;
+        SearchHooks hooks;
+        hooks.onGeneration = [&](const GenerationReport &r) { racedReports.push_back(r); };
+        const SearchResult raced = runSearch(s, sampled(racedCalls), hooks);
+        qInfo("affine samples, K = 4, population 16, 10 iterations: %d candidates; without racing %d sample "
+              "evaluations, with racing %d (saved %d); best fitness %.9g vs %.9g",
+              raced.candidates, full.sampleEvaluations, raced.sampleEvaluations, raced.savedEvaluations(),
+              raced.bestFitness, full.bestFitness);
+
+        QCOMPARE(raced.stopReason, StopReason::Done);
+        QCOMPARE(raced.bestLambda, full.bestLambda);
+        QCOMPARE(raced.bestDRcd, full.bestDRcd);
+        QCOMPARE(raced.bestFitness, full.bestFitness);
+        QCOMPARE(raced.candidates, full.candidates);
+        // The full fitness is the mean of the four samples: (1 + mean a)·F + mean b, mean a = 0.175, mean b = 0.4.
+        const double f = logDistance(full.bestLambda, target);
+        QVERIFY(std::abs(full.bestFitness - (1.175 * f + 0.4)) < 1e-12 * (1 + full.bestFitness));
+        // Without racing every candidate costs K; a fresh run evaluates each distinct score once.
+        QCOMPARE(full.samples, samples);
+        QCOMPARE(full.sampleEvaluations, samples * full.candidates);
+        QCOMPARE(full.savedEvaluations(), 0);
+        QCOMPARE(full.evaluations, fullCalls);
+        QCOMPARE(raced.evaluations, racedCalls);
+        QCOMPARE(raced.sampleEvaluations, racedCalls);
+        QCOMPARE(raced.savedEvaluations(), samples * raced.candidates - racedCalls);
+        // Generation 0 races 16 → 8 → 4 → 2 (30 sample evaluations instead of 64); a later
+        // generation (8 parents, 8 children) pays 8 for the children's sample 0 and at most
+        // 8 + 4 + 2 more for survivors that lack samples 1–3: at most 30 + 22 · 10 in all.
+        QVERIFY2(racedCalls <= 30 + 22 * 10, qPrintable(QString::number(racedCalls)));
+        QVERIFY(racedCalls < fullCalls);
+        QCOMPARE(int(racedReports.size()), 11);
+        for (const GenerationReport &r : racedReports) {
+            QCOMPARE(r.fullyEvaluated, 2);
+            QCOMPARE(r.samples, samples);
+        }
+        QCOMPARE(racedReports.back().sampleEvaluations, raced.sampleEvaluations);
+    }
+
+    // Noise that differs per candidate can reorder candidates between samples, so racing may take
+    // another path; it still costs less and still improves on its first generation.
+    void racingWithNoisySamples()
+    {
+        const auto target = hiddenTarget();
+        auto noise = [](const std::vector<double> &l, int k) {  // deterministic, in [−1, 1)
+            SearchRng rng(uint64_t(std::llround(l.back() * 1e6)) * 31 + uint64_t(std::llround(l[40] * 1e6)) * 7 + uint64_t(k));
+            return 2 * rng.uniform() - 1;
+        };
+        const SampledFitness sampled{[&](const Candidate &c, int k) {
+                                         return logDistance(c.lambda, target) * (1 + 0.2 * noise(c.lambda, k));
+                                     },
+                                     4};
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 10;
+        s.seed = 3;
+        const SearchResult full = runSearch(s, sampled);
+        s.racing = true;
+        std::vector<GenerationReport> reports;
+        SearchHooks hooks;
+        hooks.onGeneration = [&](const GenerationReport &r) { reports.push_back(r); };
+        const SearchResult raced = runSearch(s, sampled, hooks);
+        qInfo("noisy samples (±20%%), K = 4: without racing %d sample evaluations, best %.6g (distance %.6g); with "
+              "racing %d of %d (saved %d), best %.6g (distance %.6g)",
+              full.sampleEvaluations, full.bestFitness, logDistance(full.bestLambda, target), raced.sampleEvaluations,
+              raced.samples * raced.candidates, raced.savedEvaluations(), raced.bestFitness,
+              logDistance(raced.bestLambda, target));
+        QVERIFY(raced.sampleEvaluations < full.sampleEvaluations);
+        QVERIFY(raced.savedEvaluations() > 0);
+        QVERIFY(raced.bestFitness < reports.front().bestFitness);
+    }
+
+    // A fitness whose optimum needs attention factor 1.23 inside bounds [1, 1.5], plus the factor
+    // distance of findsKnownOptimum. Weight 200: 0.03 off the optimum costs 0.18, as much as a
+    // sizeable step in the factors, so selection has to care about the gene. (The fixed default,
+    // longrope's 1.1436, would cost 200 · 0.0864² ≈ 1.49.)
+    void findsTheAttentionFactor_data()
+    {
+        QTest::addColumn<int>("seed");
+        for (int seed = 1; seed <= 12; ++seed)
+            QTest::addRow("seed %d", seed) << seed;
+    }
+
+    void findsTheAttentionFactor()
+    {
+        QFETCH(int, seed);
+        const std::vector<double> target = hiddenTarget();
+        const double optimum = 1.23;
+        auto score = [&](const Candidate &c) {
+            const double d = c.attentionFactor - optimum;
+            return logDistance(c.lambda, target) + 200 * d * d;
+        };
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 20;
+        s.seed = uint64_t(seed);
+        s.searchAttentionFactor = true;
+        s.attentionFactorMin = 1.0;
+        s.attentionFactorMax = 1.5;
+        std::set<double> seen;
+        const SearchResult r = runSearch(s, SampledFitness::whole([&](const Candidate &c) {
+            seen.insert(c.attentionFactor);
+            if (c.attentionFactor < 1.0 || c.attentionFactor > 1.5)
+                QTest::qFail("attention factor out of its bounds", __FILE__, __LINE__);
+            return score(c);
+        }));
+        qInfo("seed %d: best attention factor %.4f (optimum %.2f), %d distinct values tried", seed,
+              r.bestAttentionFactor, optimum, int(seen.size()));
+        QVERIFY(!QTest::currentTestFailed());
+        QCOMPARE(r.stopReason, StopReason::Done);
+        QCOMPARE(score({r.bestLambda, r.bestAttentionFactor}), r.bestFitness);
+        QVERIFY2(std::abs(r.bestAttentionFactor - optimum) < 0.03, qPrintable(QString::number(r.bestAttentionFactor)));
+
+        // Not searched, every candidate runs with the fixed factor (longrope's default here).
+        s.searchAttentionFactor = false;
+        const double fixed = std::sqrt(1.0 + std::log(16.0) / std::log(8192.0));
+        seen.clear();
+        const SearchResult f = runSearch(s, SampledFitness::whole([&](const Candidate &c) {
+            seen.insert(c.attentionFactor);
+            return score(c);
+        }));
+        QCOMPARE(int(seen.size()), 1);
+        QVERIFY(std::abs(*seen.begin() - fixed) < 1e-15);
+        QCOMPARE(f.bestAttentionFactor, *seen.begin());
+        // Searching the gene pays: the fixed run carries the 200 · (1.1436 − 1.23)² penalty.
+        QVERIFY(r.bestFitness < f.bestFitness);
+    }
+
+    // Racing with the attention factor searched, cancelled mid-race and resumed from its log, ends
+    // like an uninterrupted run, with no (candidate, sample) evaluated twice.
+    void racingResumeMatchesUninterrupted()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 6;
+        s.seed = 9;
+        s.racing = true;
+        s.searchAttentionFactor = true;
+        const auto target = hiddenTarget();
+        using Call = std::pair<std::pair<std::vector<double>, double>, int>;
+        std::vector<Call> fullCalls, calls1, calls2;
+        auto fitnessInto = [&](std::vector<Call> &calls) {
+            return SampledFitness{[&](const Candidate &c, int k) {
+                                      calls.push_back({{c.lambda, c.attentionFactor}, k});
+                                      const double d = c.attentionFactor - 1.3;
+                                      return (1 + 0.1 * k) * logDistance(c.lambda, target) + 5 * d * d + 0.01 * k * c.lambda[50];
+                                  },
+                                  3};
+        };
+        const SearchResult full = runSearch(s, fitnessInto(fullCalls));
+        QCOMPARE(full.stopReason, StopReason::Done);
+        QVERIFY(full.savedEvaluations() > 0);
+
+        const QString logPath = dir.filePath(QStringLiteral("race.jsonl"));
+        SearchHooks h1;
+        h1.logPath = logPath;
+        const int k = 41;  // inside generation 1's race (generation 0 costs 16 + 8 + 4 = 28)
+        h1.cancelled = [&] { return int(calls1.size()) >= k; };
+        const SearchResult r1 = runSearch(s, fitnessInto(calls1), h1);
+        QCOMPARE(r1.stopReason, StopReason::Cancelled);
+        QCOMPARE(int(calls1.size()), k);
+
+        SearchHooks hr;
+        hr.logPath = logPath;
+        hr.resume = true;
+        // Racing is part of what the log was written with.
+        SearchSettings other = s;
+        other.racing = false;
+        try {
+            runSearch(other, fitnessInto(calls2), hr);
+            QFAIL("resume without racing must fail");
+        } catch (const Error &e) {
+            QVERIFY2(e.message().contains(QLatin1String("racing")), qPrintable(e.message()));
+        }
+        QVERIFY(calls2.empty());
+
+        const SearchResult r2 = runSearch(s, fitnessInto(calls2), hr);
+        qInfo("racing resume: %d + %d sample evaluations (uninterrupted %d), %d of %d saved", int(calls1.size()),
+              int(calls2.size()), int(fullCalls.size()), r2.savedEvaluations(), r2.samples * r2.candidates);
+        QCOMPARE(r2.stopReason, StopReason::Done);
+        QCOMPARE(r2.bestLambda, full.bestLambda);
+        QCOMPARE(r2.bestFitness, full.bestFitness);
+        QCOMPARE(r2.bestAttentionFactor, full.bestAttentionFactor);
+        QCOMPARE(r2.generations, full.generations);
+        QCOMPARE(r2.candidates, full.candidates);
+        QCOMPARE(r2.sampleEvaluations, full.sampleEvaluations);
+        QCOMPARE(r2.savedEvaluations(), full.savedEvaluations());
+        QCOMPARE(calls1.size() + calls2.size(), fullCalls.size());
+        const std::set<Call> first(calls1.begin(), calls1.end());
+        QCOMPARE(first.size(), calls1.size());
+        for (const Call &c : calls2)
+            QVERIFY(!first.count(c));
+        QCOMPARE(r2.evaluations, int(calls2.size()));
+        QCOMPARE(r2.cacheHits, k);  // the resumed run replays exactly the logged evaluations
+
+        // The log's finish event carries the cost figures and the best attention factor.
+        QFile f(logPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        const QJsonObject finish = QJsonDocument::fromJson(lines.last()).object();
+        QCOMPARE(finish.value("event").toString(), QStringLiteral("finish"));
+        QCOMPARE(finish.value("saved_evaluations").toInt(), full.savedEvaluations());
+        QCOMPARE(finish.value("sample_evaluations").toInt(), full.sampleEvaluations);
+        QCOMPARE(finish.value("samples").toInt(), 3);
+        QCOMPARE(finish.value("best_attention_factor").toDouble(), full.bestAttentionFactor);
+        int evalLines = 0;
+        for (const QByteArray &line : lines) {
+            const QJsonObject o = QJsonDocument::fromJson(line).object();
+            if (o.value("event").toString() != QLatin1String("eval"))
+                continue;
+            ++evalLines;
+            QVERIFY(o.value("sample").isDouble());
+            QVERIFY(o.value("attention_factor").isDouble());
+        }
+        QCOMPARE(evalLines, int(fullCalls.size()));
     }
 
     void paperDefaultsCount()
