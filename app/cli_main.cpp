@@ -20,6 +20,8 @@ const char *kUsage =
     "  export    write factors as a Hugging Face config.json (hf4, hf5), CSV or LongRoPE factor file\n"
     "  eval      needle-driven perplexity (and passkey accuracy) of a model with given factors\n"
     "  search    LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log\n"
+    "  table     the paper's comparison in miniature: methods x lengths, needle PPL and passkey accuracy\n"
+    "  train     pretrain a small model on built-in text with needles, or mixed-window fine-tune one\n"
     "  bench     time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory\n"
     "\n"
     "Run 'ropescope-cli <command> --help' for a command's options.\n";
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
         {QStringLiteral("factors"), rs::cli::factors}, {QStringLiteral("check"), rs::cli::check},
         {QStringLiteral("export"), rs::cli::exportFactors}, {QStringLiteral("eval"), rs::cli::eval},
         {QStringLiteral("search"), rs::cli::search}, {QStringLiteral("bench"), rs::cli::bench},
+        {QStringLiteral("table"), rs::cli::table}, {QStringLiteral("train"), rs::cli::train},
     };
 
     QStringList args = app.arguments();

@@ -1,5 +1,7 @@
 #include "clicommands.h"
 
+#include "comparison.h"
+#include "embeddedmodel.h"
 #include "configexport.h"
 #include "error.h"
 #include "evaluator.h"
@@ -11,6 +13,7 @@
 #include "ropegeometry.h"
 #include "search.h"
 #include "tokenizer.h"
+#include "trainer.h"
 
 #include <QCommandLineParser>
 #include <QElapsedTimer>
@@ -849,6 +852,293 @@ int bench(const QStringList &args)
                 out() << QJsonDocument(row).toJson(QJsonDocument::Compact) << "\n";
             out().flush();
         }
+        return kOk;
+    });
+}
+
+int table(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption factorsOption(QStringLiteral("factors"),
+                                               QStringLiteral("LongRoPE2 factors searched for the target (factor file); "
+                                                              "adds the 'LongRoPE2' row."),
+                                               QStringLiteral("FILE"));
+        const QCommandLineOption finetuned(QStringLiteral("finetuned"),
+                                           QStringLiteral("Model folder after mixed context window fine-tuning (its "
+                                                          "config carries the longrope factors); adds the last row."),
+                                           QStringLiteral("DIR"));
+        const QCommandLineOption multiples(QStringLiteral("multiples"),
+                                           QStringLiteral("Sample lengths as multiples of L_train (default 1,2,4,8)."),
+                                           QStringLiteral("M,..."), QStringLiteral("1,2,4,8"));
+        const QCommandLineOption target(QStringLiteral("target-multiple"),
+                                        QStringLiteral("The extension target s = L / L_train every method is set up for "
+                                                       "(default: the largest multiple)."),
+                                        QStringLiteral("S"));
+        const QCommandLineOption noPasskey(QStringLiteral("no-passkey"), QStringLiteral("Skip passkey accuracy."));
+        const QCommandLineOption samplesOption(QStringLiteral("samples"),
+                                               QStringLiteral("Needle samples per cell (default 8)."),
+                                               QStringLiteral("N"), QStringLiteral("8"));
+        const QCommandLineOption seedOption(QStringLiteral("seed"),
+                                            QStringLiteral("Seed of the needle samples (default 1000, away from the "
+                                                           "search's samples)."),
+                                            QStringLiteral("S"), QStringLiteral("1000"));
+        parser.addOptions({kModelOption, factorsOption, finetuned, multiples, target, noPasskey, samplesOption,
+                           seedOption, kDeviceOption, kCorpusOption, kJsonOption});
+        parseOrThrow(parser, args,
+                     QStringLiteral("The paper's comparison in miniature: needle PPL / passkey accuracy of the original "
+                                    "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
+                                    "multiples of L_train, and short-context perplexity as a share of the original's. "
+                                    "Prints a Markdown table."));
+        ModelOptions options;
+        options.device = parser.value(kDeviceOption);
+        const QString modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
+        const std::unique_ptr<CausalLM> base = CausalLM::load(modelDir, options);
+        const ModelTokenizer tok = loadModelTokenizer(modelDir);
+        const RopeConfig &config = base->ropeConfig();
+        const int trainLength = int(config.trainLength);
+
+        std::vector<int> lengths;
+        for (const QString &part : parser.value(multiples).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            bool ok = false;
+            const double m = part.trimmed().toDouble(&ok);
+            if (!ok || m <= 0)
+                throw UsageError{QStringLiteral("--multiples needs positive numbers, got \"%1\"").arg(part)};
+            lengths.push_back(int(std::lround(m * trainLength)));
+        }
+        if (lengths.empty())
+            throw UsageError{QStringLiteral("--multiples needs at least one value")};
+        const double s = parser.isSet(target) ? positiveNumber(parser, target)
+                                              : double(*std::max_element(lengths.begin(), lengths.end())) / trainLength;
+        const double targetLength = s * trainLength;
+
+        const std::vector<double> identity(size_t(config.pairs()), 1.0);
+        const std::map<QString, FactorSet> families = standardFamilies(config, targetLength);
+        std::vector<ComparedMethod> methods;
+        const auto staticRope = [](std::vector<double> lambda, double attention) {
+            return [lambda, attention](int) { return std::optional<RopeOverride>(RopeOverride{lambda, attention}); };
+        };
+        methods.push_back({QStringLiteral("original RoPE"), base.get(), staticRope(identity, 1.0)});
+        for (const char *name : {"pi", "ntk", "yarn"}) {
+            const FactorSet &f = families.at(QString::fromLatin1(name));
+            methods.push_back({QString::fromLatin1(name).toUpper(), base.get(), staticRope(f.lambda, f.attentionFactor)});
+        }
+        if (parser.isSet(factorsOption)) {
+            // Deployed as a longrope config: original RoPE up to L_train, the factors beyond.
+            const std::vector<double> searched = readFactorFile(parser.value(factorsOption), config.pairs());
+            const double attention = longropeAttentionFactor(s, config.trainLength);
+            methods.push_back({QStringLiteral("LongRoPE2"), base.get(), [=](int length) {
+                                   return std::optional<RopeOverride>(length <= trainLength ? RopeOverride{identity, 1.0}
+                                                                                            : RopeOverride{searched, attention});
+                               }});
+        }
+        std::unique_ptr<CausalLM> tuned;
+        if (parser.isSet(finetuned)) {
+            tuned = CausalLM::load(parser.value(finetuned), options);
+            if (tuned->ropeConfig().pairs() != config.pairs())
+                throw Error(parser.value(finetuned), QStringLiteral("has a different rotary size than the base model"));
+            methods.push_back({QStringLiteral("LongRoPE2 + mixed-window FT"), tuned.get(), {}});
+        }
+
+        ComparisonSettings settings;
+        settings.lengths = lengths;
+        settings.samples = wholeNumber(parser, samplesOption, 1);
+        settings.seed = uint64_t(wholeNumber(parser, seedOption, 0));
+        settings.corpus = parser.value(kCorpusOption);
+        settings.passkey = !parser.isSet(noPasskey);
+        // Held-out short-context text: generated prose from a seed no needle sample uses.
+        settings.heldOutIds = tok.tokenizer->encode(generateFillerText(8 * trainLength * 4, 987654321));
+        settings.heldOutIds.resize(std::min<size_t>(settings.heldOutIds.size(), size_t(8 * trainLength)));
+        settings.shortWindow = trainLength;
+        const ComparisonTable result = compareMethods(methods, *tok.tokenizer, tok.bosId, settings, [](const QString &line) {
+            err() << line << "\n";
+            err().flush();
+        });
+        if (parser.isSet(kJsonOption)) {
+            QJsonArray rows;
+            for (const ComparisonRow &row : result.rows) {
+                QJsonArray cells;
+                for (size_t i = 0; i < row.cells.size(); ++i)
+                    cells.append(QJsonObject{{QStringLiteral("length"), result.lengths[i]},
+                                             {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
+                                             {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy}});
+                rows.append(QJsonObject{{QStringLiteral("method"), row.method},
+                                        {QStringLiteral("cells"), cells},
+                                        {QStringLiteral("short_ppl"), row.shortPpl},
+                                        {QStringLiteral("short_retention_percent"), row.shortRetention}});
+            }
+            out() << QJsonDocument(QJsonObject{{QStringLiteral("train_length"), trainLength},
+                                               {QStringLiteral("target_length"), targetLength},
+                                               {QStringLiteral("rows"), rows},
+                                               {QStringLiteral("seconds"), result.seconds}})
+                         .toJson(QJsonDocument::Indented);
+            return kOk;
+        }
+        out() << "model " << modelDir << ", L_train " << trainLength << ", methods set up for L = " << targetLength
+              << " (s = " << number(s) << "), " << settings.samples << " needle samples per cell; cells: needle PPL / "
+              << "passkey accuracy; short retention = original's short-context PPL / the method's\n\n"
+              << result.markdown(trainLength);
+        return kOk;
+    });
+}
+
+int train(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption config(QStringLiteral("config"),
+                                        QStringLiteral("config.json of a new model to pretrain from scratch."),
+                                        QStringLiteral("CONFIG.json"));
+        const QCommandLineOption init(QStringLiteral("init"), QStringLiteral("Hugging Face model folder to start from."),
+                                      QStringLiteral("DIR"));
+        const QCommandLineOption outDir(QStringLiteral("out"), QStringLiteral("Folder to write the trained model to."),
+                                        QStringLiteral("DIR"));
+        const QCommandLineOption tokenizer(QStringLiteral("tokenizer"),
+                                           QStringLiteral("tokenizer.json to train with and copy (default: --init's)."),
+                                           QStringLiteral("FILE"));
+        const QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Optimizer steps (default 200)."),
+                                       QStringLiteral("N"), QStringLiteral("200"));
+        const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Rows per step (default 8)."),
+                                       QStringLiteral("N"), QStringLiteral("8"));
+        const QCommandLineOption seqLen(QStringLiteral("seq-len"),
+                                        QStringLiteral("Tokens per row (default 512; ignored with --mixed-window, "
+                                                       "whose rows have --target-length tokens)."),
+                                        QStringLiteral("T"), QStringLiteral("512"));
+        const QCommandLineOption lr(QStringLiteral("lr"), QStringLiteral("Peak learning rate (default 1e-3)."),
+                                    QStringLiteral("LR"), QStringLiteral("1e-3"));
+        const QCommandLineOption minLr(QStringLiteral("min-lr-ratio"),
+                                       QStringLiteral("Cosine floor as a fraction of --lr (default 0.1)."),
+                                       QStringLiteral("F"), QStringLiteral("0.1"));
+        const QCommandLineOption warmup(QStringLiteral("warmup"), QStringLiteral("Linear warmup steps (default 20)."),
+                                        QStringLiteral("N"), QStringLiteral("20"));
+        const QCommandLineOption weightDecay(QStringLiteral("weight-decay"),
+                                             QStringLiteral("AdamW weight decay on matrices (default 0.1)."),
+                                             QStringLiteral("W"), QStringLiteral("0.1"));
+        const QCommandLineOption clip(QStringLiteral("clip"),
+                                      QStringLiteral("Gradient norm limit; 0 disables clipping (default 1)."),
+                                      QStringLiteral("C"), QStringLiteral("1"));
+        const QCommandLineOption trainSeed(QStringLiteral("seed"), QStringLiteral("Seed of weights and data (default 0)."),
+                                           QStringLiteral("S"), QStringLiteral("0"));
+        const QCommandLineOption needles(QStringLiteral("needle-fraction"),
+                                         QStringLiteral("Share of documents carrying a needle (default 0.5)."),
+                                         QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption saveDtype(QStringLiteral("save-dtype"),
+                                           QStringLiteral("Storage dtype: float32 or bfloat16 (default float32)."),
+                                           QStringLiteral("T"), QStringLiteral("float32"));
+        const QCommandLineOption mixed(QStringLiteral("mixed-window"),
+                                       QStringLiteral("Mixed context window fine-tuning (LongRoPE2 §3.3): needs --init, "
+                                                      "--factors and --target-length."));
+        const QCommandLineOption attention(QStringLiteral("attention-factor"),
+                                           QStringLiteral("Attention factor of the long RoPE (default: longrope's "
+                                                          "sqrt(1 + ln s / ln L_train))."),
+                                           QStringLiteral("A"));
+        const QCommandLineOption targetLength(QStringLiteral("target-length"),
+                                              QStringLiteral("Target context length L (the rows' length) with --mixed-window."),
+                                              QStringLiteral("L"));
+        const QCommandLineOption longFraction(QStringLiteral("long-fraction"),
+                                              QStringLiteral("With --mixed-window: share of rows holding a long "
+                                                             "document (default 0.5)."),
+                                              QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption originalShort(QStringLiteral("original-short-rope"),
+                                               QStringLiteral("With --mixed-window: short documents without the "
+                                                              "attention factor (the runtime applies it to both)."));
+        const QCommandLineOption logEvery(QStringLiteral("log-every"),
+                                          QStringLiteral("Print progress every N steps (default 10)."),
+                                          QStringLiteral("N"), QStringLiteral("10"));
+        const QCommandLineOption trainDevice(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
+                                             QStringLiteral("DEV"), QStringLiteral("cpu"));
+        parser.addOptions({config, init, outDir, tokenizer, steps, batch, seqLen, lr, minLr, warmup, weightDecay, clip,
+                           trainSeed, kCorpusOption, needles, saveDtype, mixed, kFactorsOption, attention, targetLength,
+                           longFraction, originalShort, logEvery, trainDevice});
+        parseOrThrow(parser, args,
+                     QStringLiteral("Pretrain a small Llama-family model from scratch on built-in English-like text "
+                                    "with needles (or a corpus), or fine-tune one with LongRoPE2's mixed context "
+                                    "window training; writes a Hugging Face folder."));
+        if (parser.isSet(config) == parser.isSet(init))
+            throw UsageError{QStringLiteral("give --config CONFIG.json (new model) or --init DIR (existing model)")};
+        if (!parser.isSet(outDir))
+            throw UsageError{QStringLiteral("--out DIR is required")};
+        if (parser.isSet(config) && !parser.isSet(tokenizer))
+            throw UsageError{QStringLiteral("--tokenizer tokenizer.json is required with --config")};
+        const auto ranged = [&](const QCommandLineOption &option, double lo, double hi) {
+            bool ok = false;
+            const double v = parser.value(option).toDouble(&ok);
+            if (!ok || !std::isfinite(v) || v < lo || v > hi)
+                throw UsageError{QStringLiteral("--%1 needs a number in [%2, %3], got '%4'")
+                                     .arg(option.names().last()).arg(lo).arg(hi).arg(parser.value(option))};
+            return v;
+        };
+        TrainOptions o;
+        o.steps = wholeNumber(parser, steps, 1);
+        o.batch = wholeNumber(parser, batch, 1);
+        o.seqLen = wholeNumber(parser, seqLen, 2);
+        o.lr = positiveNumber(parser, lr);
+        o.minLrRatio = ranged(minLr, 0, 1);
+        o.warmup = wholeNumber(parser, warmup, 0);
+        o.weightDecay = ranged(weightDecay, 0, 1e9);
+        o.clip = ranged(clip, 0, 1e30);
+        o.seed = uint64_t(wholeNumber(parser, trainSeed, 0));
+        o.corpus.path = parser.value(kCorpusOption);
+        o.corpus.needleFraction = ranged(needles, 0, 1);
+        o.device = parser.value(trainDevice);
+        o.tokenizerPath = parser.value(tokenizer);
+        const QString dtype = parser.value(saveDtype).toLower();
+        if (dtype != QLatin1String("float32") && dtype != QLatin1String("bfloat16"))
+            throw UsageError{QStringLiteral("--save-dtype needs float32 or bfloat16")};
+        const int every = wholeNumber(parser, logEvery, 1);
+        if (parser.isSet(mixed)) {
+            if (!parser.isSet(init) || !parser.isSet(kFactorsOption) || !parser.isSet(targetLength))
+                throw UsageError{QStringLiteral("--mixed-window needs --init, --factors and --target-length")};
+            o.mixedWindow = true;
+            o.seqLen = wholeNumber(parser, targetLength, 2);
+            o.longFactors = readFactorFile(parser.value(kFactorsOption));
+            if (parser.isSet(attention))
+                o.attentionFactor = positiveNumber(parser, attention);
+            o.longFraction = ranged(longFraction, 1e-9, 1);
+            o.originalShortRope = parser.isSet(originalShort);
+        } else if (parser.isSet(kFactorsOption) || parser.isSet(targetLength) || parser.isSet(attention) ||
+                   parser.isSet(originalShort)) {
+            throw UsageError{QStringLiteral("--factors, --target-length, --attention-factor and --original-short-rope "
+                                            "need --mixed-window")};
+        }
+        if (parser.isSet(config)) {
+            o.configSource = parser.value(config);
+            QFile file(o.configSource);
+            if (!file.open(QIODevice::ReadOnly))
+                throw Error(o.configSource, QStringLiteral("cannot open: %1").arg(file.errorString()));
+            QJsonParseError parseError;
+            const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+            if (!doc.isObject())
+                throw Error(o.configSource, QStringLiteral("not a JSON object: %1").arg(parseError.errorString()));
+            o.config = doc.object();
+        } else {
+            o.initDir = parser.value(init);
+        }
+
+        Trainer trainer(o);
+        const CausalLM &lm = trainer.model();
+        err() << "train   " << (o.initDir.isEmpty() ? o.configSource : o.initDir) << " (" << lm.architecture() << ", "
+              << lm.numLayers() << " layers, hidden " << lm.hiddenSize() << ", "
+              << number(double(lm.weightBytes()) / 4e6, 4) << "M parameters, " << lm.device() << ")\n"
+              << "data    " << trainer.corpus().description() << ", rows of " << o.seqLen << " tokens, batch "
+              << o.batch << (o.mixedWindow ? QStringLiteral(", mixed windows (L_train %1)").arg(trainer.packing().maxShortTokens)
+                                           : QString())
+              << "\n";
+        err().flush();
+        const TrainResult r = trainer.run([&](const TrainProgress &p) {
+            if (p.step % every == 0 || p.step == p.steps || p.step == 1) {
+                err() << QStringLiteral("step %1/%2  loss %3  lr %4  grad %5  %6 tok/s\n")
+                             .arg(p.step).arg(p.steps)
+                             .arg(p.loss, 0, 'f', 4)
+                             .arg(p.lr, 0, 'g', 3)
+                             .arg(p.gradNorm, 0, 'f', 3)
+                             .arg(p.tokensPerSecond, 0, 'f', 0);
+                err().flush();
+            }
+        });
+        trainer.save(parser.value(outDir), dtype);
+        err() << "saved   " << parser.value(outDir) << " after " << r.steps << " steps, " << number(r.seconds, 4)
+              << " s, " << number(r.tokensPerSecond, 4) << " tok/s\n";
         return kOk;
     });
 }

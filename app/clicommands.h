@@ -13,5 +13,8 @@ int exportFactors(const QStringList &args);
 int eval(const QStringList &args);
 int search(const QStringList &args);
 int bench(const QStringList &args);
+int table(const QStringList &args);
+
+int train(const QStringList &args);
 
 } // namespace rs::cli

@@ -5,6 +5,8 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSaveFile>
+#include <QSet>
 #include <QtEndian>
 
 #include <algorithm>
@@ -286,6 +288,70 @@ QString SafetensorsCheckpoint::fileOf(const QString &name) const
 {
     info(name);
     return m_owner.at(name)->path();
+}
+
+void writeSafetensors(const QString &path, const std::vector<TensorBytes> &tensors, const QJsonObject &metadata)
+{
+    const auto fail = [&](const QString &problem) { throw Error(path, problem); };
+    QJsonObject header;
+    QSet<QString> seen;
+    int64_t offset = 0;
+    for (const TensorBytes &t : tensors) {
+        if (t.name.isEmpty() || t.name == QLatin1String("__metadata__"))
+            fail(QStringLiteral("cannot write a tensor named \"%1\"").arg(t.name));
+        if (seen.contains(t.name))
+            fail(QStringLiteral("tensor \"%1\" given twice").arg(t.name));
+        seen.insert(t.name);
+        const int size = dtypeSize(t.dtype);
+        if (size == 0)
+            fail(QStringLiteral("tensor \"%1\" has unknown dtype \"%2\"").arg(t.name, t.dtype));
+        int64_t elements = 1;
+        QJsonArray shape;
+        for (int64_t d : t.shape) {
+            if (d < 0)
+                fail(QStringLiteral("tensor \"%1\" has a negative dimension").arg(t.name));
+            elements *= d;
+            shape.append(qint64(d));
+        }
+        if (t.byteSize != elements * size || (t.byteSize > 0 && !t.data))
+            fail(QStringLiteral("tensor \"%1\" has %2 bytes but its shape and dtype need %3")
+                     .arg(t.name).arg(t.byteSize).arg(elements * size));
+        header.insert(t.name, QJsonObject{{QStringLiteral("dtype"), t.dtype},
+                                          {QStringLiteral("shape"), shape},
+                                          {QStringLiteral("data_offsets"), QJsonArray{qint64(offset), qint64(offset + t.byteSize)}}});
+        offset += t.byteSize;
+    }
+    QJsonObject meta;
+    for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+        if (!it.value().isString())
+            fail(QStringLiteral("metadata \"%1\" must be a string").arg(it.key()));
+        meta.insert(it.key(), it.value());
+    }
+    if (!meta.isEmpty())
+        header.insert(QStringLiteral("__metadata__"), meta);
+    QByteArray json = QJsonDocument(header).toJson(QJsonDocument::Compact);
+    // The data section starts 8-byte aligned, so readers may map tensors in place.
+    while (json.size() % 8 != 0)
+        json.append(' ');
+    uchar lengthBytes[8];
+    qToLittleEndian<quint64>(quint64(json.size()), lengthBytes);
+
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly))
+        fail(QStringLiteral("cannot write: %1").arg(f.errorString()));
+    bool ok = f.write(reinterpret_cast<const char *>(lengthBytes), 8) == 8 && f.write(json) == json.size();
+    for (const TensorBytes &t : tensors) {
+        // QIODevice::write takes qint64 but large buffers go in pieces to stay clear of any
+        // platform limit on one write.
+        const char *p = static_cast<const char *>(t.data);
+        for (int64_t done = 0; ok && done < t.byteSize;) {
+            const int64_t n = std::min<int64_t>(t.byteSize - done, int64_t(1) << 30);
+            ok = f.write(p + done, n) == n;
+            done += n;
+        }
+    }
+    if (!ok || !f.commit())
+        fail(QStringLiteral("writing failed: %1").arg(f.errorString()));
 }
 
 } // namespace rs

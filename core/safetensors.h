@@ -71,4 +71,21 @@ private:
     std::map<QString, SafetensorsFile *> m_owner;
 };
 
+// One tensor for writeSafetensors: raw little-endian bytes of `dtype` (a safetensors dtype name)
+// laid out row-major in `shape`. `data` must stay valid during the call.
+struct TensorBytes {
+    QString name;
+    QString dtype;
+    std::vector<int64_t> shape;
+    const void *data = nullptr;
+    int64_t byteSize = 0;
+};
+
+// Writes a safetensors file atomically (QSaveFile: the old file survives a failure), tensors in
+// the given order, the header padded with spaces to a multiple of 8 bytes as the reference
+// implementation does, and `metadata` (string values) as "__metadata__". Throws rs::Error naming
+// the path for an empty or duplicate name, an unknown dtype, a byte count that does not match the
+// shape, or a failed write.
+void writeSafetensors(const QString &path, const std::vector<TensorBytes> &tensors, const QJsonObject &metadata = {});
+
 } // namespace rs

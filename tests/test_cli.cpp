@@ -267,6 +267,36 @@ private Q_SLOTS:
         QCOMPARE(runCli({"frobnicate"}).exitCode, 2);
         QCOMPARE(runCli({}).exitCode, 2);
     }
+    // `bench` on the CPU with the tiny llama fixture's shape (random weights): one JSON line per
+    // length with a finite time and the model FLOPs counted by hand from the config (hidden 64,
+    // 4 heads and 2 KV heads of 16, MLP 160, 2 layers, vocab 320).
+    void benchPrintsFiguresPerLength()
+    {
+        const QString shape = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain/config.json");
+        const CliResult r = runCli({"bench", "--config", shape, "--lengths", "100,200", "--answers", "8", "--repeats", "1",
+                                    "--warmup", "0", "--json"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 2);
+        const double macsPerTokenPerLayer = 64.0 * (64 + 32 + 32) + 64.0 * 64 + 3.0 * 64 * 160;
+        for (int i = 0; i < 2; ++i) {
+            const QJsonObject o = QJsonDocument::fromJson(lines[i]).object();
+            const double L = i == 0 ? 100 : 200;
+            const double T = L - 1;  // the forward stops before the last answer token
+            QCOMPARE(o.value("tokens").toInt(), int(L));
+            QCOMPARE(o.value("answers").toInt(), 8);
+            QCOMPARE(o.value("device").toString(), QStringLiteral("cpu"));
+            const double expected = 2 * (2 * macsPerTokenPerLayer * T + 4 * 64 * T * (T + 1) / 2) + 2 * 64 * 320 * 8;
+            QCOMPARE(o.value("flops").toDouble(), expected);
+            QVERIFY(o.value("ms").toDouble() > 0);
+            QVERIFY(std::isfinite(o.value("tflops").toDouble()));
+            QVERIFY(!o.contains("peak_gib"));  // no allocator statistics on the CPU
+        }
+        QCOMPARE(runCli({"bench", "--lengths", "100"}).exitCode, 2);  // neither --config nor --model
+        const CliResult missing = runCli({"bench", "--config", "/no/such/shape.json"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY(missing.err.contains(QLatin1String("/no/such/shape.json")));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

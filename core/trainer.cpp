@@ -1,0 +1,632 @@
+// Training: corpus, packing, the AdamW loop and the checkpoint writer (trainer.h).
+#include "trainer_p.h"
+
+#include "configexport.h"
+#include "error.h"
+#include "evaluator.h"
+#include "factorfamilies.h"
+#include "needle.h"
+#include "ropeconfig.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
+#include <random>
+
+namespace rs {
+namespace {
+
+// splitmix64: decorrelates the seeds of rows and documents drawn from one user seed.
+uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+// std::mt19937_64's sequence is fixed by the standard, its distributions are not: draws by hand
+// keep corpora identical across compilers (as in needle.cpp).
+class Rng {
+public:
+    explicit Rng(uint64_t seed) : m_engine(seed) {}
+    uint64_t below(uint64_t n) { return n == 0 ? 0 : m_engine() % n; }
+    int between(int lo, int hi) { return lo + int(below(uint64_t(hi - lo + 1))); }  // inclusive
+    double uniform() { return double(m_engine() >> 11) * (1.0 / 9007199254740992.0); }
+
+private:
+    std::mt19937_64 m_engine;
+};
+
+// LibTorch failures become rs::Error naming `source`.
+template <class F>
+auto guarded(const QString &source, F &&f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const Error &) {
+        throw;
+    } catch (const c10::Error &e) {
+        const QString what = QString::fromStdString(e.what_without_backtrace());
+        if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
+            throw Error(source, QStringLiteral("out of memory: %1").arg(what));
+        throw Error(source, QStringLiteral("LibTorch error: %1").arg(what));
+    } catch (const std::bad_alloc &) {
+        throw Error(source, QStringLiteral("out of host memory"));
+    }
+}
+
+const Haystack &haystackOf(const std::shared_ptr<const void> &p)
+{
+    return *static_cast<const Haystack *>(p.get());
+}
+
+QString architectureClass(const QString &arch)
+{
+    if (arch == QLatin1String("mistral"))
+        return QStringLiteral("MistralForCausalLM");
+    if (arch == QLatin1String("qwen2"))
+        return QStringLiteral("Qwen2ForCausalLM");
+    if (arch == QLatin1String("phi3"))
+        return QStringLiteral("Phi3ForCausalLM");
+    return QStringLiteral("LlamaForCausalLM");
+}
+
+torch::Tensor toLong(const std::vector<int64_t> &v, const std::vector<int64_t> &shape)
+{
+    return torch::tensor(at::ArrayRef<int64_t>(v), torch::dtype(torch::kInt64)).view(shape);
+}
+
+} // namespace
+
+// ---- corpus ------------------------------------------------------------------------------------
+
+TrainingCorpus::TrainingCorpus(Encoder encode, const CorpusOptions &options)
+    : m_encode(std::move(encode)), m_options(options)
+{
+    if (!(options.needleFraction >= 0 && options.needleFraction <= 1))
+        throw Error(QStringLiteral("corpus"), QStringLiteral("the needle fraction must lie in 0 … 1"));
+    m_haystack = std::make_shared<Haystack>(options.path.isEmpty() ? Haystack::builtin() : Haystack::fromPath(options.path));
+    // The template's length varies with the key: take the longest over many keys, plus a margin for
+    // keys not drawn here (keys differ by a few characters at most).
+    int longest = 0;
+    for (uint64_t s = 0; s < 256; ++s) {
+        QString key, value;
+        needleKeyValue(s, &key, &value);
+        const int n = int(m_encode(NeedleBuilder::instruction()).size() + m_encode(NeedleBuilder::needleSentence(key, value)).size() +
+                          m_encode(NeedleBuilder::question(key) + NeedleBuilder::answer(value)).size());
+        longest = std::max(longest, n);
+    }
+    m_needleTokens = longest + 8 + (options.bosId >= 0 ? 1 : 0);
+}
+
+QString TrainingCorpus::description() const
+{
+    return haystackOf(m_haystack).description();
+}
+
+TrainDocument TrainingCorpus::document(uint64_t index, int length, bool needle) const
+{
+    if (length < 1)
+        throw Error(QStringLiteral("corpus"), QStringLiteral("a document needs at least 1 token, asked for %1").arg(length));
+    const uint64_t seed = mix(mix(m_options.seed) ^ index);
+    TrainDocument doc;
+    if (needle && length >= m_needleTokens) {
+        Rng rng(seed);
+        NeedleOptions o;
+        o.length = length;
+        o.depth = rng.uniform();
+        o.seed = seed;
+        o.bosId = m_options.bosId;
+        try {
+            const NeedleSample s = NeedleBuilder(m_encode, haystackOf(m_haystack)).build(o);
+            doc.ids = s.ids;
+            doc.hasNeedle = true;
+            doc.key = s.key;
+            doc.value = s.value;
+            doc.needlePosition = s.needlePosition;
+            doc.answerPositions = s.answerPositions;
+            return doc;
+        } catch (const Error &) {
+            // A key longer than any measured: this one document goes without a needle.
+        }
+    }
+    const int bos = m_options.bosId >= 0 ? 1 : 0;
+    const int want = length - bos;
+    std::vector<int> text;
+    for (int chars = std::max(64, want * 6); int(text.size()) < want; chars *= 2)
+        text = m_encode(haystackOf(m_haystack).text(chars, seed));
+    if (bos)
+        doc.ids.push_back(m_options.bosId);
+    doc.ids.insert(doc.ids.end(), text.begin(), text.begin() + want);
+    return doc;
+}
+
+PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const PackingOptions &o)
+{
+    const QString src = QStringLiteral("packing");
+    if (o.rowLength < 1 || o.minDocTokens < 1 || o.minDocTokens > o.maxShortTokens || o.maxShortTokens > o.rowLength)
+        throw Error(src, QStringLiteral("need 1 ≤ minimum document (%1) ≤ longest short document (%2) ≤ row length (%3)")
+                             .arg(o.minDocTokens).arg(o.maxShortTokens).arg(o.rowLength));
+    if (o.longFraction > 0 && (o.longMinTokens <= o.maxShortTokens || o.longMinTokens > o.rowLength))
+        throw Error(src, QStringLiteral("long documents need longest short document (%1) < their minimum (%2) ≤ row length (%3)")
+                             .arg(o.maxShortTokens).arg(o.longMinTokens).arg(o.rowLength));
+    Rng rng(mix(rowIndex ^ 0x726f77'0000000000ull));
+    const double needleFraction = corpus.needleFraction();
+    const int needleMin = corpus.needleTemplateTokens();
+    PackedRow row;
+    row.ids.reserve(size_t(o.rowLength));
+    int docNo = 0;
+    const auto add = [&](int length, bool longRope, bool needle) {
+        const TrainDocument doc = corpus.document((rowIndex << 20) | uint64_t(docNo++), length, needle);
+        row.docs.push_back(DocSpan{int(row.ids.size()), length, longRope});
+        row.ids.insert(row.ids.end(), doc.ids.begin(), doc.ids.end());
+    };
+    if (o.longFraction > 0 && rng.uniform() < o.longFraction) {
+        int n = rng.between(o.longMinTokens, o.rowLength);
+        if (o.rowLength - n < o.minDocTokens)
+            n = o.rowLength;  // no room for a short document after it
+        add(n, true, rng.uniform() < needleFraction);
+    }
+    while (int(row.ids.size()) < o.rowLength) {
+        const int remaining = o.rowLength - int(row.ids.size());
+        const int most = std::min(o.maxShortTokens, remaining);
+        const bool needle = most >= needleMin && rng.uniform() < needleFraction;
+        int n = rng.between(needle ? needleMin : o.minDocTokens, most);
+        n = std::max(1, std::min(n, remaining));
+        // Never leave a tail shorter than the minimum document: absorb it or leave room for one.
+        const int rest = remaining - n;
+        if (rest > 0 && rest < o.minDocTokens)
+            n = remaining <= o.maxShortTokens ? remaining : std::max(needle ? needleMin : 1, remaining - o.minDocTokens);
+        add(n, false, needle);
+    }
+    return row;
+}
+
+// ---- tensors -----------------------------------------------------------------------------------
+
+namespace detail {
+
+TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &rows, const RopeTable &shortTable,
+                          const RopeTable &longTable)
+{
+    if (rows.empty())
+        throw Error(m.directory, QStringLiteral("an empty batch"));
+    const int64_t B = int64_t(rows.size()), T = int64_t(rows.front().ids.size());
+    std::vector<int64_t> ids, targets, positions, docOf;
+    ids.reserve(size_t(B * T));
+    targets.assign(size_t(B * T), kIgnoreTarget);
+    positions.assign(size_t(B * T), 0);
+    docOf.assign(size_t(B * T), -1);
+    std::vector<torch::Tensor> cosRows, sinRows;
+    for (int64_t b = 0; b < B; ++b) {
+        const PackedRow &row = rows[size_t(b)];
+        if (int64_t(row.ids.size()) != T)
+            throw Error(m.directory, QStringLiteral("row %1 has %2 tokens, row 0 has %3").arg(b).arg(row.ids.size()).arg(T));
+        for (int id : row.ids) {
+            if (id < 0 || id >= m.spec.vocabSize)
+                throw Error(m.directory, QStringLiteral("token id %1 is outside the vocabulary [0, %2)").arg(id).arg(m.spec.vocabSize));
+            ids.push_back(id);
+        }
+        std::vector<torch::Tensor> cosParts, sinParts;
+        int64_t expected = 0;
+        for (size_t k = 0; k < row.docs.size(); ++k) {
+            const DocSpan &s = row.docs[k];
+            if (s.start != expected || s.length < 1 || s.start + s.length > T)
+                throw Error(m.directory, QStringLiteral("row %1: document spans do not tile the row").arg(b));
+            expected = s.start + s.length;
+            for (int p = 0; p < s.length; ++p) {
+                const size_t at = size_t(b * T + s.start + p);
+                positions[at] = p;
+                docOf[at] = int64_t(k);
+                if (p + 1 < s.length)
+                    targets[at] = row.ids[size_t(s.start + p + 1)];
+            }
+            const RotaryCache piece = rotaryCache(m, s.longRope ? longTable : shortTable,
+                                                  torch::arange(int64_t(s.length), torch::dtype(torch::kInt64)));
+            cosParts.push_back(piece.cos);
+            sinParts.push_back(piece.sin);
+        }
+        if (expected != T)
+            throw Error(m.directory, QStringLiteral("row %1: document spans cover %2 of %3 tokens").arg(b).arg(expected).arg(T));
+        cosRows.push_back(torch::cat(cosParts, 0));
+        sinRows.push_back(torch::cat(sinParts, 0));
+    }
+    TrainBatch batch;
+    batch.ids = toLong(ids, {B, T}).to(m.device);
+    batch.targets = toLong(targets, {B, T}).to(m.device);
+    batch.positions = toLong(positions, {B, T}).to(m.device);
+    const torch::Tensor doc = toLong(docOf, {B, T}).to(m.device);
+    const torch::Tensor idx = torch::arange(T, torch::dtype(torch::kInt64).device(m.device));
+    const torch::Tensor causal = idx.unsqueeze(0) <= idx.unsqueeze(1);  // [T, T]: key j ≤ query i
+    batch.allowed = (doc.unsqueeze(2) == doc.unsqueeze(1)).logical_and(causal.unsqueeze(0));
+    batch.rope.cos = torch::stack(cosRows, 0);
+    batch.rope.sin = torch::stack(sinRows, 0);
+    return batch;
+}
+
+torch::Tensor batchLoss(const TorchModel &m, const TrainBatch &batch)
+{
+    const torch::Tensor hidden = forwardHidden(m, batch.ids, batch.rope, batch.allowed);
+    const torch::Tensor logits = logitsFromHidden(m, hidden);
+    const int64_t V = logits.size(-1);
+    return torch::nn::functional::cross_entropy(
+        logits.reshape({-1, V}), batch.targets.reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreTarget));
+}
+
+} // namespace detail
+
+double packedLoss(CausalLM &model, const std::vector<PackedRow> &rows, const RopeOverride &shortRope,
+                  const RopeOverride &longRope)
+{
+    const detail::TorchModel &m = model.torchModel();
+    return guarded(m.directory, [&] {
+        c10::InferenceMode guard;
+        const detail::RopeTable s = detail::makeRopeTable(m, shortRope.lambda, shortRope.attentionFactor);
+        const detail::RopeTable l = detail::makeRopeTable(m, longRope.lambda, longRope.attentionFactor);
+        return detail::batchLoss(m, detail::makeTrainBatch(m, rows, s, l)).item<double>();
+    });
+}
+
+// ---- checkpoints -------------------------------------------------------------------------------
+
+void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointOptions &options)
+{
+    const detail::TorchModel &m = model.torchModel();
+    const detail::ModelSpec &s = m.spec;
+    const QString dt = options.dtype.trimmed().toLower();
+    torch::ScalarType storage;
+    QString stDtype, torchDtype;
+    if (dt.isEmpty() || dt == QLatin1String("float32") || dt == QLatin1String("fp32")) {
+        storage = torch::kFloat32;
+        stDtype = QStringLiteral("F32");
+        torchDtype = QStringLiteral("float32");
+    } else if (dt == QLatin1String("bfloat16") || dt == QLatin1String("bf16")) {
+        storage = torch::kBFloat16;
+        stDtype = QStringLiteral("BF16");
+        torchDtype = QStringLiteral("bfloat16");
+    } else {
+        throw Error(dir, QStringLiteral("unknown storage dtype \"%1\" (use float32 or bfloat16)").arg(options.dtype));
+    }
+    if (!QDir().mkpath(dir))
+        throw Error(dir, QStringLiteral("cannot create the folder"));
+    const QDir out(dir);
+
+    // config.json: the model's own config (the longrope one after mixed-window training) with
+    // everything transformers needs to rebuild the architecture spelled out.
+    QJsonObject config = m.rope.json;
+    config.insert(QStringLiteral("architectures"), QJsonArray{architectureClass(s.architecture)});
+    config.insert(QStringLiteral("model_type"), s.architecture);
+    config.insert(QStringLiteral("vocab_size"), s.vocabSize);
+    config.insert(QStringLiteral("hidden_size"), s.hiddenSize);
+    config.insert(QStringLiteral("intermediate_size"), s.intermediateSize);
+    config.insert(QStringLiteral("num_hidden_layers"), s.numLayers);
+    config.insert(QStringLiteral("num_attention_heads"), s.numHeads);
+    config.insert(QStringLiteral("num_key_value_heads"), s.numKvHeads);
+    config.insert(QStringLiteral("head_dim"), s.headDim);
+    config.insert(QStringLiteral("rms_norm_eps"), s.rmsNormEps);
+    config.insert(QStringLiteral("tie_word_embeddings"), s.tiedEmbeddings);
+    config.insert(QStringLiteral("torch_dtype"), torchDtype);
+    if (!config.contains(QLatin1String("hidden_act")))
+        config.insert(QStringLiteral("hidden_act"), QStringLiteral("silu"));
+    if (!config.contains(QLatin1String("rope_parameters")))
+        config.insert(QStringLiteral("rope_theta"), m.rope.base);
+    if (!config.contains(QLatin1String("max_position_embeddings")))
+        config.insert(QStringLiteral("max_position_embeddings"), m.rope.maxPositionEmbeddings);
+
+    // Tensors under transformers' names, the fused blocks split back where the architecture
+    // stores them separately.
+    std::vector<std::pair<QString, torch::Tensor>> named;
+    guarded(dir, [&] {
+        torch::NoGradGuard noGrad;
+        const auto put = [&](const QString &name, const torch::Tensor &t) {
+            named.emplace_back(name, t.detach().to(torch::kCPU, storage).contiguous());
+        };
+        const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
+        const int64_t I = s.intermediateSize;
+        const bool phi3 = s.architecture == QLatin1String("phi3");
+        put(QStringLiteral("model.embed_tokens.weight"), m.embed);
+        for (int l = 0; l < s.numLayers; ++l) {
+            const detail::LayerWeights &w = m.layers[size_t(l)];
+            const QString p = QStringLiteral("model.layers.%1.").arg(l);
+            put(p + QLatin1String("input_layernorm.weight"), w.inputNorm);
+            put(p + QLatin1String("post_attention_layernorm.weight"), w.postNorm);
+            if (phi3) {
+                put(p + QLatin1String("self_attn.qkv_proj.weight"), w.qkv);
+                put(p + QLatin1String("mlp.gate_up_proj.weight"), w.gateUp);
+            } else {
+                put(p + QLatin1String("self_attn.q_proj.weight"), w.qkv.narrow(0, 0, qRows));
+                put(p + QLatin1String("self_attn.k_proj.weight"), w.qkv.narrow(0, qRows, kvRows));
+                put(p + QLatin1String("self_attn.v_proj.weight"), w.qkv.narrow(0, qRows + kvRows, kvRows));
+                if (w.qkvBias.defined()) {
+                    put(p + QLatin1String("self_attn.q_proj.bias"), w.qkvBias.narrow(0, 0, qRows));
+                    put(p + QLatin1String("self_attn.k_proj.bias"), w.qkvBias.narrow(0, qRows, kvRows));
+                    put(p + QLatin1String("self_attn.v_proj.bias"), w.qkvBias.narrow(0, qRows + kvRows, kvRows));
+                }
+                put(p + QLatin1String("mlp.gate_proj.weight"), w.gateUp.narrow(0, 0, I));
+                put(p + QLatin1String("mlp.up_proj.weight"), w.gateUp.narrow(0, I, I));
+                if (w.gateUpBias.defined()) {
+                    put(p + QLatin1String("mlp.gate_proj.bias"), w.gateUpBias.narrow(0, 0, I));
+                    put(p + QLatin1String("mlp.up_proj.bias"), w.gateUpBias.narrow(0, I, I));
+                }
+                if (w.downBias.defined())
+                    put(p + QLatin1String("mlp.down_proj.bias"), w.downBias);
+            }
+            put(p + QLatin1String("self_attn.o_proj.weight"), w.o);
+            if (w.oBias.defined())
+                put(p + QLatin1String("self_attn.o_proj.bias"), w.oBias);
+            put(p + QLatin1String("mlp.down_proj.weight"), w.down);
+        }
+        put(QStringLiteral("model.norm.weight"), m.finalNorm);
+        if (!s.tiedEmbeddings)
+            put(QStringLiteral("lm_head.weight"), m.lmHead);
+        return 0;
+    });
+    std::vector<TensorBytes> tensors;
+    for (const auto &[name, t] : named)
+        tensors.push_back(TensorBytes{name, stDtype, t.sizes().vec(), t.data_ptr(), int64_t(t.nbytes())});
+
+    writeSafetensors(out.filePath(QStringLiteral("model.safetensors")), tensors, QJsonObject{{QStringLiteral("format"), QStringLiteral("pt")}});
+    writeJsonFile(out.filePath(QStringLiteral("config.json")), config);
+    if (!options.tokenizerJson.isEmpty()) {
+        QFile f(options.tokenizerJson);
+        if (!f.open(QIODevice::ReadOnly))
+            throw Error(options.tokenizerJson, QStringLiteral("cannot open: %1").arg(f.errorString()));
+        writeBytesFile(out.filePath(QStringLiteral("tokenizer.json")), f.readAll());
+    }
+}
+
+// ---- the trainer -------------------------------------------------------------------------------
+
+struct Trainer::Impl {
+    TrainOptions o;
+    std::unique_ptr<CausalLM> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    QString tokenizerJson;
+    std::unique_ptr<TrainingCorpus> corpus;
+    PackingOptions packing;
+    RopeOverride shortRope, longRope;
+    std::vector<torch::Tensor> params;
+    std::unique_ptr<torch::optim::AdamW> optimizer;
+    int done = 0;
+    double lastGradNorm = 0;
+
+    QString source() const { return o.initDir.isEmpty() ? o.configSource : o.initDir; }
+};
+
+Trainer::Trainer(const TrainOptions &options) : d(std::make_unique<Impl>())
+{
+    d->o = options;
+    const TrainOptions &o = d->o;
+    const QString src = d->source();
+    const auto bad = [&](const QString &problem) { throw Error(src, problem); };
+    if (o.steps < 1 || o.batch < 1 || o.seqLen < 2)
+        bad(QStringLiteral("steps and batch must be ≥ 1 and the sequence length ≥ 2"));
+    if (!(o.lr > 0) || !(o.minLrRatio >= 0 && o.minLrRatio <= 1) || o.warmup < 0 || !(o.weightDecay >= 0))
+        bad(QStringLiteral("need lr > 0, 0 ≤ min-lr-ratio ≤ 1, warmup ≥ 0 and weight decay ≥ 0"));
+    if (o.config.isEmpty() == o.initDir.isEmpty())
+        bad(QStringLiteral("give either a config or a model folder to start from"));
+
+    // Tokenizer: the one given, else the starting folder's.
+    QString tokPath = o.tokenizerPath.isEmpty() ? o.initDir : o.tokenizerPath;
+    if (tokPath.isEmpty())
+        bad(QStringLiteral("a tokenizer.json is needed to make the training documents"));
+    d->tokenizerJson = QFileInfo(tokPath).isDir() ? QDir(tokPath).filePath(QStringLiteral("tokenizer.json")) : tokPath;
+    int bosId = -1;
+    if (o.tokenizerPath.isEmpty()) {
+        ModelTokenizer mt = loadModelTokenizer(o.initDir);
+        d->tokenizer = std::move(mt.tokenizer);
+        bosId = mt.bosId;
+    } else {
+        d->tokenizer = loadTokenizer(d->tokenizerJson);
+        bosId = d->tokenizer->bosId();
+    }
+
+    ModelOptions mo;
+    mo.device = o.device;
+    mo.dtype = QStringLiteral("float32");  // master weights; the models are small
+    d->model = o.initDir.isEmpty() ? CausalLM::createRandom(o.config, mo, o.seed, o.configSource) : CausalLM::load(o.initDir, mo);
+    detail::TorchModel &m = d->model->torchModel();
+    // Autograd keeps every chunk's scores for the backward pass, so chunking saves no memory here,
+    // while the many small products of evaluation-sized chunks (2^18 on the CPU) cost time:
+    // whole-batch chunks up to 2^25 elements (128 MiB of float32 scores).
+    m.attentionChunkElements = std::max(m.attentionChunkElements,
+                                        std::min<int64_t>(int64_t(1) << 25, int64_t(o.batch) * m.spec.numHeads * o.seqLen * o.seqLen));
+    if (d->tokenizer->vocabSize() > m.spec.vocabSize)
+        throw Error(d->tokenizerJson, QStringLiteral("the tokenizer has %1 tokens but the model's vocabulary only %2")
+                                          .arg(d->tokenizer->vocabSize()).arg(m.spec.vocabSize));
+
+    CorpusOptions co = o.corpus;
+    co.seed = o.seed;
+    co.bosId = bosId;
+    const Tokenizer *tok = d->tokenizer.get();
+    d->corpus = std::make_unique<TrainingCorpus>([tok](const QString &text) { return tok->encode(text); }, co);
+
+    const int pairs = m.spec.rotaryDims / 2;
+    if (o.mixedWindow) {
+        const RopeConfig &base = m.rope;
+        const int trainLength = base.trainLength;
+        if (o.seqLen <= trainLength)
+            bad(QStringLiteral("the target length %1 must exceed the model's pretraining length %2").arg(o.seqLen).arg(trainLength));
+        if (int(o.longFactors.size()) != pairs)
+            bad(QStringLiteral("%1 long factors given, the model has %2 rotary pairs (d/2)").arg(o.longFactors.size()).arg(pairs));
+        if (!(o.longFraction > 0 && o.longFraction <= 1))
+            bad(QStringLiteral("the share of long rows must lie in (0, 1]"));
+        LongropeExport ex;
+        ex.longFactor = o.longFactors;
+        ex.shortFactor = std::vector<double>(size_t(pairs), 1.0);
+        ex.targetLength = o.seqLen;
+        ex.attentionFactor = o.attentionFactor;
+        ex.form = base.form;
+        const QJsonObject exported = exportLongropeConfig(base, ex);
+        // Train with exactly the RoPE the runtime will pick from the written config.
+        RopeConfig tuned = parseRopeConfig(QJsonDocument(exported).toJson(QJsonDocument::Compact), base.source);
+        const std::optional<FactorSet> longSet = configFactors(tuned, o.seqLen);
+        const std::optional<FactorSet> shortSet = configFactors(tuned, trainLength);
+        d->longRope = {longSet->lambda, longSet->attentionFactor};
+        d->shortRope = {shortSet->lambda, o.originalShortRope ? 1.0 : shortSet->attentionFactor};
+        m.rope = tuned;
+        d->packing.rowLength = o.seqLen;
+        d->packing.maxShortTokens = trainLength;
+        d->packing.minDocTokens = std::clamp(o.minDocTokens, 1, trainLength);
+        d->packing.longFraction = o.longFraction;
+        d->packing.longMinTokens = trainLength + 1;
+    } else {
+        d->shortRope = d->model->defaultRope(o.seqLen);
+        d->longRope = d->shortRope;
+        d->packing.rowLength = o.seqLen;
+        d->packing.maxShortTokens = o.seqLen;
+        d->packing.minDocTokens = std::clamp(o.minDocTokens, 1, o.seqLen);
+    }
+
+    guarded(src, [&] {
+        // Trainable float32 leaves; weight decay on matrices and embeddings only (the usual split:
+        // decaying norms and biases pulls them towards 0, which is not a prior anyone wants).
+        std::vector<torch::Tensor> decay, noDecay;
+        std::vector<const void *> seen;
+        const auto add = [&](torch::Tensor &t) {
+            if (!t.defined())
+                return;
+            const void *key = t.unsafeGetTensorImpl();
+            if (std::find(seen.begin(), seen.end(), key) != seen.end())
+                return;  // the tied LM head is the embedding
+            seen.push_back(key);
+            t.requires_grad_(true);
+            (t.dim() >= 2 ? decay : noDecay).push_back(t);
+            d->params.push_back(t);
+        };
+        add(m.embed);
+        for (detail::LayerWeights &w : m.layers)
+            for (torch::Tensor *t : {&w.inputNorm, &w.postNorm, &w.qkv, &w.qkvBias, &w.o, &w.oBias, &w.gateUp,
+                                     &w.gateUpBias, &w.down, &w.downBias})
+                add(*t);
+        add(m.finalNorm);
+        add(m.lmHead);
+        const auto groupOptions = [&](double wd) {
+            return std::make_unique<torch::optim::AdamWOptions>(
+                torch::optim::AdamWOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)).eps(1e-8).weight_decay(wd));
+        };
+        std::vector<torch::optim::OptimizerParamGroup> groups;
+        groups.emplace_back(decay, groupOptions(o.weightDecay));
+        groups.emplace_back(noDecay, groupOptions(0.0));
+        d->optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
+        return 0;
+    });
+}
+
+Trainer::~Trainer() = default;
+
+int Trainer::stepsDone() const { return d->done; }
+CausalLM &Trainer::model() { return *d->model; }
+const Tokenizer &Trainer::tokenizer() const { return *d->tokenizer; }
+const TrainingCorpus &Trainer::corpus() const { return *d->corpus; }
+const PackingOptions &Trainer::packing() const { return d->packing; }
+RopeOverride Trainer::shortRope() const { return d->shortRope; }
+RopeOverride Trainer::longRope() const { return d->longRope; }
+
+double Trainer::learningRate(int step) const
+{
+    const TrainOptions &o = d->o;
+    if (step < o.warmup)
+        return o.lr * double(step + 1) / double(o.warmup);
+    const double floor = o.lr * o.minLrRatio;
+    const int decaySteps = std::max(1, o.steps - o.warmup - 1);
+    const double progress = std::clamp(double(step - o.warmup) / decaySteps, 0.0, 1.0);
+    return floor + 0.5 * (o.lr - floor) * (1.0 + std::cos(M_PI * progress));
+}
+
+std::vector<PackedRow> Trainer::batchRows(int batchIndex) const
+{
+    std::vector<PackedRow> rows;
+    for (int b = 0; b < d->o.batch; ++b)
+        rows.push_back(packRow(*d->corpus, uint64_t(batchIndex) * uint64_t(d->o.batch) + uint64_t(b), d->packing));
+    return rows;
+}
+
+double Trainer::loss(const std::vector<PackedRow> &rows)
+{
+    return packedLoss(*d->model, rows, d->shortRope, d->longRope);
+}
+
+double Trainer::step()
+{
+    const std::vector<PackedRow> rows = batchRows(d->done);
+    const detail::TorchModel &m = d->model->torchModel();
+    const double lr = learningRate(d->done);
+    double gradNorm = 0;
+    const double loss = guarded(d->source(), [&] {
+        for (torch::optim::OptimizerParamGroup &g : d->optimizer->param_groups())
+            static_cast<torch::optim::AdamWOptions &>(g.options()).lr(lr);
+        d->optimizer->zero_grad();
+        const detail::RopeTable s = detail::makeRopeTable(m, d->shortRope.lambda, d->shortRope.attentionFactor);
+        const detail::RopeTable l = detail::makeRopeTable(m, d->longRope.lambda, d->longRope.attentionFactor);
+        const detail::TrainBatch batch = detail::makeTrainBatch(m, rows, s, l);
+        torch::Tensor lossTensor = detail::batchLoss(m, batch);
+        lossTensor.backward();
+        // An infinite limit measures the norm without scaling anything.
+        const double limit = d->o.clip > 0 ? d->o.clip : std::numeric_limits<double>::infinity();
+        gradNorm = torch::nn::utils::clip_grad_norm_(d->params, limit);
+        d->optimizer->step();
+        return lossTensor.item<double>();
+    });
+    if (!std::isfinite(loss))
+        throw Error(d->source(), QStringLiteral("the loss became %1 at step %2 (lower the learning rate?)").arg(loss).arg(d->done + 1));
+    d->lastGradNorm = gradNorm;
+    ++d->done;
+    return loss;
+}
+
+TrainResult Trainer::run(const Progress &progress, const std::atomic<bool> *cancel)
+{
+    TrainResult r;
+    QElapsedTimer clock;
+    clock.start();
+    int64_t tokens = 0;
+    while (d->done < d->o.steps) {
+        if (cancel && cancel->load()) {
+            r.cancelled = true;
+            break;
+        }
+        const double lr = learningRate(d->done);
+        const double loss = step();
+        r.losses.push_back(loss);
+        tokens += int64_t(d->o.batch) * d->o.seqLen;
+        r.seconds = clock.nsecsElapsed() / 1e9;
+        r.tokensPerSecond = r.seconds > 0 ? double(tokens) / r.seconds : 0;
+        if (progress) {
+            TrainProgress p;
+            p.step = d->done;
+            p.steps = d->o.steps;
+            p.loss = loss;
+            p.lr = lr;
+            p.gradNorm = d->lastGradNorm;
+            p.tokens = tokens;
+            p.seconds = r.seconds;
+            p.tokensPerSecond = r.tokensPerSecond;
+            progress(p);
+        }
+    }
+    r.steps = d->done;
+    return r;
+}
+
+void Trainer::save(const QString &dir, const QString &dtype) const
+{
+    CheckpointOptions c;
+    c.dtype = dtype;
+    c.tokenizerJson = d->tokenizerJson;
+    saveCheckpoint(*d->model, dir, c);
+}
+
+} // namespace rs

@@ -1,0 +1,210 @@
+#pragma once
+// Pretraining tiny Llama-family models from scratch and LongRoPE2-style mixed context window
+// fine-tuning (paper §3.3), with a checkpoint writer whose folders CausalLM::load reads back.
+//
+//  - Corpus: documents of an exact token length, deterministic in (seed, index, length): built-in
+//    English-like prose (needle.h's filler grammar) or a user corpus (needle.h's Haystack), a share
+//    of them carrying a needle in exactly the evaluation template (NeedleBuilder) at a random depth,
+//    so that a model learns the retrieval the needle-driven perplexity scores.
+//  - Packing: rows of a fixed length made of whole documents; every document restarts its positions
+//    at 0 and attends only to itself (block-diagonal causal mask). In mixed-window rows, documents
+//    longer than L_train use the rescaled RoPE (long factors + attention factor), the others the
+//    short (original, λ = 1) RoPE.
+//  - Training: AdamW, linear warmup + cosine decay to a floor, gradient clipping, next-token
+//    cross-entropy within each document; float32 master weights; deterministic for a seed on CPU.
+//
+// Plain C++/Qt types only: LibTorch stays in trainer.cpp.
+#include "model.h"
+
+#include <QJsonObject>
+#include <QString>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace rs {
+
+class Tokenizer;
+
+// ---- corpus ------------------------------------------------------------------------------------
+
+struct CorpusOptions {
+    QString path;                 // folder of .txt or .jsonl (Haystack::fromPath); empty: built-in prose
+    double needleFraction = 0.5;  // share of documents (long enough for the template) that carry a needle
+    uint64_t seed = 0;
+    int bosId = -1;               // prepended to every document when ≥ 0
+};
+
+struct TrainDocument {
+    std::vector<int> ids;      // exactly the requested length
+    bool hasNeedle = false;
+    QString key, value;        // the needle's key and value (hasNeedle)
+    int needlePosition = -1;   // index of the needle sentence's first token
+    std::vector<int> answerPositions;  // indices of the value tokens after the question (at the end)
+};
+
+class TrainingCorpus {
+public:
+    using Encoder = std::function<std::vector<int>(const QString &)>;
+    // Throws rs::Error naming the corpus path when it cannot be read.
+    TrainingCorpus(Encoder encode, const CorpusOptions &options);
+
+    // Document `index` of exactly `length` tokens (≥ 1), deterministic in (seed, index, length):
+    // with `needle` and length ≥ needleTemplateTokens(), the needle template at a random depth
+    // (NeedleBuilder, so exactly what the evaluation scores); else plain text.
+    TrainDocument document(uint64_t index, int length, bool needle) const;
+    double needleFraction() const { return m_options.needleFraction; }
+    // Tokens the needle template needs without filler (the longest key), BOS included.
+    int needleTemplateTokens() const { return m_needleTokens; }
+    QString description() const;
+
+private:
+    Encoder m_encode;
+    CorpusOptions m_options;
+    std::shared_ptr<const void> m_haystack;  // a Haystack (needle.h), kept opaque here
+    int m_needleTokens = 0;
+};
+
+// One document inside a packed row.
+struct DocSpan {
+    int start = 0;
+    int length = 0;
+    bool longRope = false;  // rescaled RoPE (longer than L_train in a mixed-window row)
+};
+
+struct PackedRow {
+    std::vector<int> ids;        // exactly the row length
+    std::vector<DocSpan> docs;   // in order, covering the row
+};
+
+struct PackingOptions {
+    int rowLength = 512;
+    int minDocTokens = 64;      // shortest document
+    int maxShortTokens = 512;   // longest short document (L_train in mixed-window rows; ≤ rowLength)
+    // Mixed-window rows only (longFraction > 0): the share of rows that start with a long document
+    // of longMinTokens … rowLength tokens (longMinTokens > maxShortTokens), the rest of the row
+    // filled with short documents.
+    double longFraction = 0.0;
+    int longMinTokens = 0;
+};
+
+// Row `rowIndex` of the packed stream, deterministic in (corpus seed, rowIndex, options).
+// Throws rs::Error for inconsistent options.
+PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const PackingOptions &options);
+
+// ---- training ----------------------------------------------------------------------------------
+
+struct TrainOptions {
+    // The model: a config.json object (fresh weights) or an HF folder to start from.
+    QJsonObject config;
+    QString configSource = QStringLiteral("(config)");  // names the config in errors
+    QString initDir;
+    QString tokenizerPath;   // tokenizer.json (or a folder with one); default: initDir's
+    QString device = QStringLiteral("cpu");
+
+    int steps = 200;
+    int batch = 8;
+    int seqLen = 512;        // row length (the target length when mixedWindow)
+    double lr = 1e-3;
+    double minLrRatio = 0.1; // the cosine decays to lr · minLrRatio
+    int warmup = 20;
+    double weightDecay = 0.1;  // on matrices and embeddings, not on norms and biases
+    double clip = 1.0;         // max global gradient norm; ≤ 0 disables clipping
+    double beta1 = 0.9, beta2 = 0.95;
+    uint64_t seed = 0;
+
+    CorpusOptions corpus;      // its seed is replaced by `seed`
+    int minDocTokens = 64;
+
+    // Mixed context window fine-tuning: rows of seqLen = target length; long documents use
+    // longFactors (d/2 values) and the attention factor (default: transformers' longrope value
+    // sqrt(1 + ln s / ln L_train)); L_train is the starting model's.
+    bool mixedWindow = false;
+    std::vector<double> longFactors;
+    std::optional<double> attentionFactor;
+    double longFraction = 0.5;
+    // Short documents: by default they get exactly what the runtime (transformers' longrope) uses
+    // for sequences within L_train: λ = 1 and the config's attention factor, which transformers
+    // applies to both paths. originalShortRope keeps them on the untouched pretraining RoPE
+    // (attention factor 1), the paper's literal wording.
+    bool originalShortRope = false;
+};
+
+struct TrainProgress {
+    int step = 0;            // 1-based, steps done
+    int steps = 0;
+    double loss = 0;         // this step's mean next-token loss
+    double lr = 0;
+    double gradNorm = 0;     // before clipping
+    double tokensPerSecond = 0;  // row tokens per second since the start
+    int64_t tokens = 0;      // row tokens so far
+    double seconds = 0;
+};
+
+struct TrainResult {
+    int steps = 0;
+    bool cancelled = false;
+    std::vector<double> losses;   // per step
+    double tokensPerSecond = 0;
+    double seconds = 0;
+};
+
+struct CheckpointOptions {
+    QString dtype = QStringLiteral("float32");  // storage: float32 or bfloat16
+    QString tokenizerJson;                      // copied as tokenizer.json when set
+};
+
+// Writes an HF folder (config.json with architectures, model_type, sizes, RoPE, torch_dtype;
+// model.safetensors with transformers' tensor names; tokenizer.json), each file atomically.
+// Creates the folder. Throws rs::Error naming the file.
+void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointOptions &options = {});
+
+class Trainer {
+public:
+    using Progress = std::function<void(const TrainProgress &)>;
+
+    // Builds or loads the model (float32 on the device), the tokenizer, the corpus and the
+    // optimizer. Throws rs::Error naming the file or setting at fault.
+    explicit Trainer(const TrainOptions &options);
+    ~Trainer();
+    Trainer(const Trainer &) = delete;
+    Trainer &operator=(const Trainer &) = delete;
+
+    // Runs the remaining steps; stops early (result.cancelled) when `cancel` becomes true.
+    TrainResult run(const Progress &progress = {}, const std::atomic<bool> *cancel = nullptr);
+    // One optimizer step on the next batch; returns its loss.
+    double step();
+    int stepsDone() const;
+    // The learning rate of step `step` (0-based): linear warmup to lr, cosine to lr · minLrRatio.
+    double learningRate(int step) const;
+
+    // The rows of batch `batchIndex` (what step batchIndex trains on).
+    std::vector<PackedRow> batchRows(int batchIndex) const;
+    // Mean next-token loss (within documents) on `rows`, no gradients.
+    double loss(const std::vector<PackedRow> &rows);
+    // Saves the model (the longrope config when mixedWindow) with the tokenizer.json.
+    void save(const QString &dir, const QString &dtype = QStringLiteral("float32")) const;
+
+    CausalLM &model();
+    const Tokenizer &tokenizer() const;
+    const TrainingCorpus &corpus() const;
+    const PackingOptions &packing() const;
+    // The RoPE of short and long documents (identity / unused long outside mixed windows).
+    RopeOverride shortRope() const;
+    RopeOverride longRope() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+// Mean next-token loss of `model` on packed rows, each document predicted only from itself, with
+// the given RoPE for short and long documents. No gradients.
+double packedLoss(CausalLM &model, const std::vector<PackedRow> &rows, const RopeOverride &shortRope,
+                  const RopeOverride &longRope);
+
+} // namespace rs

@@ -1,0 +1,27 @@
+#pragma once
+// Core-internal: the LibTorch side of the trainer (trainer.h), for its tests. Include before any
+// Qt header that could define `slots` (see model_p.h).
+#include "model_p.h"
+#include "trainer.h"
+
+namespace rs::detail {
+
+// Packed rows as tensors: ids [B, T] int64; targets [B, T] int64, the next token within the same
+// document, kIgnoreTarget at each document's last token; positions [B, T] restarting at 0 per
+// document; allowed [B, T, T] bool, causal within each document and false across documents;
+// rope: cos/sin [B, T, d], each document's piece from the short or the long table, concatenated
+// along T.
+struct TrainBatch {
+    torch::Tensor ids, targets, positions, allowed;
+    RotaryCache rope;
+};
+constexpr int64_t kIgnoreTarget = -100;
+
+// Throws rs::Error when rows are empty, of unequal length, or their spans do not tile the row.
+TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &rows, const RopeTable &shortTable,
+                          const RopeTable &longTable);
+// Mean next-token cross-entropy over the batch's targets (a scalar float32 tensor; differentiable
+// when grad mode is on).
+torch::Tensor batchLoss(const TorchModel &m, const TrainBatch &batch);
+
+} // namespace rs::detail

@@ -1,0 +1,7 @@
+# Training (core/trainer.h): the safetensors writer, the corpus and packing, and the trainer itself.
+# test_trainer inspects the packed tensors (core/trainer_p.h), hence LibTorch and no Qt keywords.
+rs_add_test(test_safetensors_writer SOURCES test_safetensors_writer.cpp LIBS ropescope_core)
+rs_add_test(test_trainingcorpus SOURCES test_trainingcorpus.cpp LIBS ropescope_core)
+rs_add_test(test_trainer SOURCES test_trainer.cpp LIBS ropescope_core ${TORCH_LIBRARIES})
+target_include_directories(test_trainer SYSTEM PRIVATE ${TORCH_INCLUDE_DIRS})
+target_compile_definitions(test_trainer PRIVATE QT_NO_KEYWORDS)
