@@ -919,9 +919,9 @@ int table(const QStringList &args)
             return [lambda, attention](int) { return std::optional<RopeOverride>(RopeOverride{lambda, attention}); };
         };
         methods.push_back({QStringLiteral("original RoPE"), base.get(), staticRope(identity, 1.0)});
-        for (const char *name : {"pi", "ntk", "yarn"}) {
-            const FactorSet &f = families.at(QString::fromLatin1(name));
-            methods.push_back({QString::fromLatin1(name).toUpper(), base.get(), staticRope(f.lambda, f.attentionFactor)});
+        for (const auto &[key, label] : {std::pair{"pi", "PI"}, std::pair{"ntk", "NTK"}, std::pair{"yarn", "YaRN"}}) {
+            const FactorSet &f = families.at(QString::fromLatin1(key));
+            methods.push_back({QString::fromLatin1(label), base.get(), staticRope(f.lambda, f.attentionFactor)});
         }
         if (parser.isSet(factorsOption)) {
             // Deployed as a longrope config: original RoPE up to L_train, the factors beyond.
