@@ -884,7 +884,7 @@ int table(const QStringList &args)
                                                            "search's samples)."),
                                             QStringLiteral("S"), QStringLiteral("1000"));
         parser.addOptions({kModelOption, factorsOption, finetuned, multiples, target, noPasskey, samplesOption,
-                           seedOption, kDeviceOption, kCorpusOption, kJsonOption});
+                           seedOption, kDeviceOption, kDtypeOption, kCorpusOption, kJsonOption});
         parseOrThrow(parser, args,
                      QStringLiteral("The paper's comparison in miniature: needle PPL / passkey accuracy of the original "
                                     "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
@@ -892,6 +892,7 @@ int table(const QStringList &args)
                                     "Prints a Markdown table."));
         ModelOptions options;
         options.device = parser.value(kDeviceOption);
+        options.dtype = parser.value(kDtypeOption);
         const QString modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
         const std::unique_ptr<CausalLM> base = CausalLM::load(modelDir, options);
         const ModelTokenizer tok = loadModelTokenizer(modelDir);
