@@ -140,7 +140,7 @@ QString number(double v, int precision = 6)
 }
 
 // Options shared by the commands that score factors with a model (eval, search).
-const QCommandLineOption kModelOption(QStringLiteral("model"), QStringLiteral("Hugging Face model folder."),
+const QCommandLineOption kModelOption(QStringLiteral("model"), QStringLiteral("Hugging Face model folder (default: the embedded model)."),
                                       QStringLiteral("DIR"));
 const QCommandLineOption kLengthOption(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
                                        QStringLiteral("L"));
@@ -187,9 +187,8 @@ struct EvaluationSetup {
 
 EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
 {
-    for (const QCommandLineOption *required : {&kModelOption, &kLengthOption})
-        if (!parser.isSet(*required))
-            throw UsageError{QStringLiteral("--%1 is required").arg(required->names().last())};
+    if (!parser.isSet(kLengthOption))
+        throw UsageError{QStringLiteral("--length is required")};
     EvaluationSetup setup;
     setup.settings.length = wholeNumber(parser, kLengthOption, 2);
     setup.settings.samples = wholeNumber(parser, kSamplesOption, 1);
@@ -202,7 +201,8 @@ EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
     ModelOptions options;
     options.device = parser.value(kDeviceOption);
     options.dtype = parser.value(kDtypeOption);
-    setup.modelDir = parser.value(kModelOption);
+    // Without --model: the embedded tiny model, so every command works out of the box.
+    setup.modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
     setup.model = CausalLM::load(setup.modelDir, options);
     setup.tokenizer = loadModelTokenizer(setup.modelDir);
     return setup;

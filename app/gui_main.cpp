@@ -1,6 +1,11 @@
-// RopeScope GUI: `ropescope [config.json | session.ropescope]`, or `--preset NAME`; with neither,
-// the LLaMA3-8B preset at its suggested 128k target.
+// RopeScope GUI: `ropescope [config.json | session.ropescope]`, `--preset NAME` or `--model DIR`;
+// with none of them, the embedded tiny model at 8 × its training length, loaded for live needle PPL
+// and the search. `--follow-log RUN.jsonl` watches a headless search.
 #include "mainwindow.h"
+
+#include "embeddedmodel.h"
+#include "error.h"
+#include "factordocument.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -27,7 +32,16 @@ int main(int argc, char *argv[])
     QCommandLineOption screenshotOption(QStringLiteral("screenshot"), QObject::tr("Save a screenshot and quit."),
                                         QStringLiteral("png"));
     screenshotOption.setFlags(QCommandLineOption::HiddenFromHelp);
-    parser.addOptions({presetOption, screenshotOption});
+    const QCommandLineOption modelOption(QStringLiteral("model"),
+                                         QObject::tr("Load a Hugging Face model folder for live needle PPL and the search."),
+                                         QStringLiteral("dir"));
+    const QCommandLineOption tokenizerOption(QStringLiteral("tokenizer"),
+                                             QObject::tr("The model's tokenizer.json when its folder has none."),
+                                             QStringLiteral("file"));
+    const QCommandLineOption followOption(QStringLiteral("follow-log"),
+                                          QObject::tr("Follow the run log of a search (ropescope-cli search --log)."),
+                                          QStringLiteral("jsonl"));
+    parser.addOptions({presetOption, modelOption, tokenizerOption, followOption, screenshotOption});
     parser.process(app);
 
     MainWindow window;
@@ -39,8 +53,26 @@ int main(int argc, char *argv[])
         opened = window.openFile(files.first());
     else if (parser.isSet(presetOption))
         opened = window.openPreset(parser.value(presetOption));
+    // Failures are reported like any file that does not open; the window stays usable.
+    if (parser.isSet(modelOption)) {
+        opened = window.loadModel(parser.value(modelOption), parser.value(tokenizerOption)) || opened;
+    } else if (!opened && rs::hasEmbeddedModel()) {
+        // Out of the box: the model trained at a short context, asked to work at 8 × that length,
+        // where its high dimensions go out of distribution.
+        try {
+            if (window.loadModel(rs::embeddedModelDir())) {
+                window.document()->setTargetLength(8 * window.document()->config().trainLength);
+                window.document()->undoStack()->clear();
+                opened = true;
+            }
+        } catch (const rs::Error &e) {
+            std::fprintf(stderr, "ropescope: %s\n", qPrintable(e.message()));
+        }
+    }
     if (!opened && !window.openPreset(QStringLiteral("llama3-8b")))
         return 1;
+    if (parser.isSet(followOption))
+        window.followSearchLog(parser.value(followOption));
     window.show();
 
     if (!screenshotPath.isEmpty()) {

@@ -2,12 +2,16 @@
 
 #include "controlpanel.h"
 #include "error.h"
+#include "evaluationworker.h"
 #include "factordocument.h"
 #include "factorfile.h"
 #include "factorsplot.h"
 #include "factorsview.h"
 #include "periodsplot.h"
+#include "plotstyle.h"
 #include "presets.h"
+#include "searchpanel.h"
+#include "searchplot.h"
 #include "session.h"
 
 #include <QAction>
@@ -19,10 +23,12 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPdfWriter>
 #include <QSaveFile>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
@@ -38,7 +44,11 @@ const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
 const QString kSessionFilter = QStringLiteral("RopeScope sessions (*.ropescope);;All files (*)");
 const QString kConfigFilter = QStringLiteral("Model configs (*.json);;All files (*)");
 const QString kFactorFilter = QStringLiteral("Factor files (*.txt *.csv);;All files (*)");
+const QString kRunLogFilter = QStringLiteral("Run logs (*.jsonl);;All files (*)");
+const QString kSearchBestCurve = QStringLiteral("searchBest");
 constexpr int kStatusTimeoutMs = 6000;
+// Wide enough for the search fields and a readable plot.
+constexpr int kSearchDockWidth = 540;
 // A config that is not scaled says nothing about the context it should reach; 16× is the
 // LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
 constexpr double kDefaultExtension = 16.0;
@@ -60,7 +70,9 @@ MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent), m_document(new rs::FactorDocument(this)),
       m_periodsPlot(new rs::PeriodsPlot(m_document, this)), m_factorsView(new rs::FactorsView(m_document, this)),
       m_controlPanel(new rs::ControlPanel(m_document, this)), m_viewSplitter(new QSplitter(Qt::Vertical, this)),
-      m_panelDock(new QDockWidget(tr("Model and controls"), this))
+      m_panelDock(new QDockWidget(tr("Model and controls"), this)), m_evaluation(new rs::EvaluationThread(this)),
+      m_searchPanel(new rs::SearchPanel(m_document, m_evaluation, this)),
+      m_searchDock(new QDockWidget(tr("Search and live needle PPL"), this)), m_searchStatus(new QLabel(this))
 {
     m_viewSplitter->addWidget(m_periodsPlot);
     m_viewSplitter->addWidget(m_factorsView);
@@ -79,6 +91,7 @@ MainWindow::MainWindow(QWidget *parent)
     m_panelDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
     m_controlPanel->setMinimumWidth(300);
     addDockWidget(Qt::LeftDockWidgetArea, m_panelDock);
+    createSearchDock();
 
     m_lastDirectory = QSettings().value(kLastDirectoryKey).toString();
     createMenus();
@@ -99,6 +112,72 @@ MainWindow::MainWindow(QWidget *parent)
     });
     resize(1400, 900);
 }
+
+void MainWindow::createSearchDock()
+{
+    m_searchDock->setObjectName(QStringLiteral("searchDock"));
+    m_searchDock->setWidget(m_searchPanel);
+    m_searchDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
+                              QDockWidget::DockWidgetFloatable);
+    m_searchPanel->setMinimumWidth(420);
+    addDockWidget(Qt::RightDockWidgetArea, m_searchDock);
+    // Out of the way until there is something to evaluate: loading a model or following a run log
+    // brings it up (so does View › Search Dock).
+    m_searchDock->hide();
+
+    statusBar()->addPermanentWidget(m_searchStatus);
+    connect(m_searchPanel, &rs::SearchPanel::statusMessage, m_searchStatus, &QLabel::setText);
+    connect(m_searchPanel, &rs::SearchPanel::errorOccurred, this, &MainWindow::reportError);
+    connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, &MainWindow::updateBestOverlay);
+    connect(m_document, &rs::FactorDocument::configChanged, this, &MainWindow::updateBestOverlay);
+
+    rs::EvaluationWorker *worker = m_evaluation->worker();
+    connect(worker, &rs::EvaluationWorker::loadProgress, this, [this](const QString &message) {
+        statusBar()->showMessage(message);
+    });
+    connect(worker, &rs::EvaluationWorker::modelLoaded, this, [this](const rs::ModelInfo &info) {
+        statusBar()->showMessage(tr("Loaded model %1 (%2, %3 on %4) in %5 s")
+                                     .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
+                                     .arg(info.seconds, 0, 'f', 1),
+                                 kStatusTimeoutMs);
+    });
+    connect(worker, &rs::EvaluationWorker::failed, this, [this](rs::WorkerTask task, const QString &message) {
+        // Search, score and reference failures are the search dock's to show; a model that does
+        // not load is reported like any other file that does not open.
+        if (task == rs::WorkerTask::LoadModel)
+            reportError(message);
+    });
+}
+
+void MainWindow::showSearchDock()
+{
+    if (m_searchDock->isHidden()) {
+        // Room for the dock beside the factor views: the window grows as far as the screen allows.
+        if (!m_searchDock->isFloating() && !isMaximized() && !isFullScreen()) {
+            const int wanted = std::min(width() + kSearchDockWidth, screen()->availableGeometry().width());
+            if (wanted > width())
+                resize(wanted, height());
+        }
+        m_searchDock->show();
+        if (!m_searchDock->isFloating())
+            resizeDocks({m_searchDock}, {kSearchDockWidth}, Qt::Horizontal);
+    }
+    m_searchDock->raise();
+}
+
+void MainWindow::updateBestOverlay()
+{
+    const std::vector<double> best = m_searchPanel->bestLambda();
+    rs::FactorsPlot *plot = m_factorsView->plot();
+    if (best.empty() || int(best.size()) != m_document->pairs()) {
+        plot->removeOverlayCurve(kSearchBestCurve);
+        return;
+    }
+    plot->setOverlayCurve(kSearchBestCurve, tr("search best (PPL %1)").arg(rs::formatNumber(m_searchPanel->bestPpl())),
+                          best, rs::plotcolors::searchBest);
+}
+
+QString MainWindow::searchStatusText() const { return m_searchStatus->text(); }
 
 void MainWindow::createMenus()
 {
@@ -178,6 +257,20 @@ void MainWindow::createMenus()
     });
 
     fileMenu->addSeparator();
+    fileMenu->addAction(tr("Load &Model…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"), m_lastDirectory);
+        if (dir.isEmpty())
+            return;
+        m_lastDirectory = dir;
+        loadModel(dir);
+    })->setStatusTip(tr("Load a model folder (config.json, safetensors, tokenizer.json) to score factors and search"));
+    fileMenu->addAction(tr("&Follow Search Log…"), this, [this] {
+        const QString path = askOpenPath(tr("Follow a search's run log"), kRunLogFilter);
+        if (!path.isEmpty())
+            followSearchLog(path);
+    })->setStatusTip(tr("Watch a headless search (ropescope-cli search --log) as it runs"));
+
+    fileMenu->addSeparator();
     QAction *quitAction = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
     quitAction->setShortcut(QKeySequence::Quit);
     quitAction->setMenuRole(QAction::QuitRole);
@@ -206,6 +299,9 @@ void MainWindow::createMenus()
     QAction *panelAction = m_panelDock->toggleViewAction();
     panelAction->setText(tr("&Side Panel"));
     viewMenu->addAction(panelAction);
+    QAction *searchAction = m_searchDock->toggleViewAction();
+    searchAction->setText(tr("Search &Dock"));
+    viewMenu->addAction(searchAction);
 }
 
 void MainWindow::rebuildRecentMenu()
@@ -362,6 +458,36 @@ bool MainWindow::importFactors(const QString &path)
     return true;
 }
 
+bool MainWindow::loadModel(const QString &modelDir, const QString &tokenizerPath)
+{
+    const QString configPath = QDir(modelDir).filePath(QStringLiteral("config.json"));
+    rs::RopeConfig modelConfig;
+    if (!attempt([&] {
+            if (!QFileInfo(modelDir).isDir())
+                throw rs::Error(modelDir, tr("not a model folder"));
+            modelConfig = rs::loadRopeConfig(configPath);
+        }))
+        return false;
+    const rs::RopeConfig &current = m_document->config();
+    const bool sameRope = current.rotaryDims == modelConfig.rotaryDims && current.base == modelConfig.base &&
+                          current.trainLength == modelConfig.trainLength;
+    if (!sameRope && (!maybeSaveChanges() || !openConfig(configPath)))
+        return false;
+    m_evaluation->loadModel(modelDir, tokenizerPath);
+    showSearchDock();
+    statusBar()->showMessage(tr("Loading model %1…").arg(QDir::toNativeSeparators(modelDir)));
+    return true;
+}
+
+bool MainWindow::followSearchLog(const QString &path)
+{
+    if (!attempt([&] { m_searchPanel->followLog(path); }))
+        return false;
+    showSearchDock();
+    statusBar()->showMessage(tr("Following %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    return true;
+}
+
 bool MainWindow::exportPlot(const QString &path, Plot plot)
 {
     QCustomPlot *source = plot == Plot::Periods ? static_cast<QCustomPlot *>(m_periodsPlot)
@@ -409,6 +535,7 @@ QImage MainWindow::grabWindowImage()
 {
     m_periodsPlot->flushReplot();
     m_factorsView->plot()->flushReplot();
+    m_searchPanel->plot()->flushReplot();
     return grab().toImage();
 }
 
@@ -486,8 +613,12 @@ QString MainWindow::suggestedBaseName() const
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    if (maybeSaveChanges())
-        event->accept();
-    else
+    if (!maybeSaveChanges()) {
         event->ignore();
+        return;
+    }
+    // A running search stops within its current evaluation and the thread is joined here, so the
+    // application quits without leaving a LibTorch computation behind.
+    m_evaluation->shutdown();
+    event->accept();
 }

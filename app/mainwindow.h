@@ -1,8 +1,8 @@
 #pragma once
 // RopeScope's main window: the periods view above the factors view, the side panel with the
-// config summary and controls, and the File / Edit / View menus. Every file operation has a
-// public method taking a path (the menu slots only ask for the path), so tests and scripts can
-// drive the window without dialogs.
+// config summary and controls, the search dock (background evaluation thread, live needle PPL),
+// and the File / Edit / View menus. Every file operation has a public method taking a path (the
+// menu slots only ask for the path), so tests and scripts can drive the window without dialogs.
 #include "configexport.h"
 
 #include <QMainWindow>
@@ -10,14 +10,17 @@
 #include <functional>
 
 class QDockWidget;
+class QLabel;
 class QMenu;
 class QSplitter;
 
 namespace rs {
 class ControlPanel;
+class EvaluationThread;
 class FactorDocument;
 class FactorsView;
 class PeriodsPlot;
+class SearchPanel;
 } // namespace rs
 
 class MainWindow : public QMainWindow {
@@ -45,6 +48,13 @@ public:
     bool exportCsv(const QString &path);
     bool exportFactorFile(const QString &path);
     bool importFactors(const QString &path);
+    // Starts loading a Hugging Face model folder on the evaluation thread (progress and the outcome
+    // arrive in the status bar and the search dock; a failure is reported and the previous model
+    // stays). When the folder's RoPE differs from the document's, its config.json is opened first
+    // so hand tuning scores the right dimensions. `tokenizerPath` empty: the folder's tokenizer.json.
+    bool loadModel(const QString &modelDir, const QString &tokenizerPath = {});
+    // Replays a search's JSON Lines run log into the search dock and follows it as it grows.
+    bool followSearchLog(const QString &path);
     // PNG or PDF by the file's suffix.
     bool exportPlot(const QString &path, Plot plot);
     // The whole window as it looks now, plots brought up to date first.
@@ -58,6 +68,11 @@ public:
     rs::PeriodsPlot *periodsPlot() const { return m_periodsPlot; }
     rs::FactorsView *factorsView() const { return m_factorsView; }
     rs::ControlPanel *controlPanel() const { return m_controlPanel; }
+    rs::SearchPanel *searchPanel() const { return m_searchPanel; }
+    rs::EvaluationThread *evaluationThread() const { return m_evaluation; }
+    QDockWidget *searchDock() const { return m_searchDock; }
+    // The permanent status-bar text of the search (progress, evaluations/s, ETA).
+    QString searchStatusText() const;
 
 signals:
     void errorOccurred(const QString &message);
@@ -67,6 +82,9 @@ protected:
 
 private:
     void createMenus();
+    void createSearchDock();
+    void showSearchDock();
+    void updateBestOverlay();
     void rebuildRecentMenu();
     void addRecentFile(const QString &path);
     void updateTitle();
@@ -88,6 +106,10 @@ private:
     rs::ControlPanel *m_controlPanel;
     QSplitter *m_viewSplitter;
     QDockWidget *m_panelDock;
+    rs::EvaluationThread *m_evaluation;
+    rs::SearchPanel *m_searchPanel;
+    QDockWidget *m_searchDock;
+    QLabel *m_searchStatus;
     QMenu *m_recentMenu = nullptr;
     QString m_displayName;
     QString m_sessionPath;

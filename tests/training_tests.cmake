@@ -5,3 +5,7 @@ rs_add_test(test_trainingcorpus SOURCES test_trainingcorpus.cpp LIBS ropescope_c
 rs_add_test(test_trainer SOURCES test_trainer.cpp LIBS ropescope_core ${TORCH_LIBRARIES})
 target_include_directories(test_trainer SYSTEM PRIVATE ${TORCH_INCLUDE_DIRS})
 target_compile_definitions(test_trainer PRIVATE QT_NO_KEYWORDS)
+
+# The shipped embedded model (resources/embedded-model), trained by scripts/train-embedded-model.sh.
+rs_add_test(test_embeddedmodel SOURCES test_embeddedmodel.cpp LIBS ropescope_core)
+target_compile_definitions(test_embeddedmodel PRIVATE ROPESCOPE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

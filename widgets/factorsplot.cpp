@@ -129,9 +129,56 @@ QCPGraph *FactorsPlot::familyGraph(const QString &name) const
     return found == m_familyGraphs.end() ? nullptr : found->second;
 }
 
+void FactorsPlot::setOverlayCurve(const QString &key, const QString &title, const std::vector<double> &lambda,
+                                  const QColor &color)
+{
+    QCPGraph *&graph = m_overlayCurves[key];
+    if (!graph) {
+        graph = addGraph();
+        graph->setLayer(QStringLiteral("grid"));
+        graph->addToLegend();
+    }
+    graph->setName(title);
+    graph->setPen(QPen(color, 2.0, Qt::DashDotLine));
+    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, color, Qt::white, 6));
+    QVector<double> dims, values;
+    for (int i = 0; i < int(lambda.size()); ++i) {
+        dims << i;
+        values << lambda[size_t(i)];
+    }
+    graph->setData(dims, values, true);
+    updateRanges();
+    m_replot->request();
+}
+
+void FactorsPlot::removeOverlayCurve(const QString &key)
+{
+    const auto found = m_overlayCurves.find(key);
+    if (found == m_overlayCurves.end())
+        return;
+    removeGraph(found->second);
+    m_overlayCurves.erase(found);
+    updateRanges();
+    m_replot->request();
+}
+
+QCPGraph *FactorsPlot::overlayCurve(const QString &key) const
+{
+    const auto found = m_overlayCurves.find(key);
+    return found == m_overlayCurves.end() ? nullptr : found->second;
+}
+
 void FactorsPlot::rebuildAll()
 {
     endDrag();
+    for (auto it = m_overlayCurves.begin(); it != m_overlayCurves.end();) {
+        if (it->second->dataCount() == m_document->pairs()) {
+            ++it;
+        } else {
+            removeGraph(it->second);
+            it = m_overlayCurves.erase(it);
+        }
+    }
     updateLambda();
     updateFamilies();
     updateConstraintItems();
@@ -260,6 +307,10 @@ void FactorsPlot::updateRanges()
     for (const auto &[name, family] : m_document->families()) {
         if (visible.contains(name))
             include(family.lambda);
+    }
+    for (const auto &[key, graph] : m_overlayCurves) {
+        for (auto point = graph->data()->constBegin(); point != graph->data()->constEnd(); ++point)
+            include({point->value});
     }
     if (isLogScale())
         yAxis->setRange(lowest / 2.0, highest * 4.0);

@@ -5,6 +5,7 @@
 #include <qcustomplot.h>
 
 #include <map>
+#include <vector>
 
 namespace rs {
 
@@ -25,6 +26,14 @@ public:
     QCPGraph *lambdaGraph() const { return m_lambdaGraph; }
     QCPGraph *violationGraph() const { return m_violationGraph; }
     QCPGraph *familyGraph(const QString &name) const;
+
+    // Curves that are not document families (e.g. the best factors of a running search): drawn
+    // under the edited λ like the family overlays, counted in the value range and replaced by key.
+    // A curve whose length no longer matches the document's d/2 is dropped when a config opens.
+    void setOverlayCurve(const QString &key, const QString &title, const std::vector<double> &lambda,
+                         const QColor &color);
+    void removeOverlayCurve(const QString &key);
+    QCPGraph *overlayCurve(const QString &key) const;
     QCPItemStraightLine *dRcdMarker() const { return m_dRcdMarker; }
     QCPItemStraightLine *dTcdMarker() const { return m_dTcdMarker; }
     QCPItemRect *forbiddenRegion() const { return m_forbiddenRegion; }
@@ -50,6 +59,7 @@ private:
     QCPGraph *m_lambdaGraph;
     QCPGraph *m_violationGraph;
     std::map<QString, QCPGraph *> m_familyGraphs;
+    std::map<QString, QCPGraph *> m_overlayCurves;
     QCPItemRect *m_forbiddenRegion;
     QCPItemText *m_forbiddenLabel;
     QCPItemStraightLine *m_scaleLine;

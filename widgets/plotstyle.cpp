@@ -2,6 +2,7 @@
 
 #include <QLocale>
 #include <QTimer>
+#include <algorithm>
 #include <cmath>
 #include <qcustomplot.h>
 
@@ -12,6 +13,7 @@ namespace {
 constexpr int kReplotDelayMs = 40;
 // Below this ratio of upper to lower bound a log axis has too few decades to label only powers of 10.
 constexpr double kFewDecades = 300.0;
+constexpr int kMostLegendColumns = 8;
 
 // A log ticker that labels 1, 2, 5 × 10^k when the range spans only a couple of decades (λ between
 // 1 and 30 would otherwise get just two labels), and plain decades otherwise.
@@ -53,6 +55,32 @@ protected:
 private:
     bool m_fewDecades = false;
 };
+
+// The most legend columns (entries per row) that fit the plot's width beside the title, so a
+// narrow plot wraps its legend onto more rows instead of clipping the names.
+int fittingLegendColumns(QCPLegend *legend, int availableWidth)
+{
+    // Widths in fill order; a wrapped grid may hold empty cells, which are skipped.
+    QVector<int> widths;
+    for (int i = 0; i < legend->elementCount(); ++i) {
+        if (QCPAbstractLegendItem *item = legend->item(i))
+            widths << item->minimumOuterSizeHint().width();
+    }
+    const int count = int(widths.size());
+    const QMargins margins = legend->margins();
+    for (int columns = std::min(count, kMostLegendColumns); columns > 1; --columns) {
+        int total = margins.left() + margins.right() + legend->columnSpacing() * (columns - 1);
+        for (int column = 0; column < columns; ++column) {
+            int widest = 0;
+            for (int i = column; i < count; i += columns)
+                widest = std::max(widest, widths[i]);
+            total += widest;
+        }
+        if (total <= availableWidth)
+            return columns;
+    }
+    return 1;
+}
 
 } // namespace
 
@@ -115,7 +143,7 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     strip->addElement(0, 1, plot->legend);
     plot->legend->setVisible(true);
     plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    plot->legend->setWrap(8);
+    plot->legend->setWrap(kMostLegendColumns);
     plot->legend->setBorderPen(Qt::NoPen);
     plot->legend->setBrush(Qt::NoBrush);
     plot->legend->setColumnSpacing(14);
@@ -123,6 +151,20 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     // The empty third column takes the spare width so the title and legend stay left-aligned.
     strip->addElement(0, 2, new QCPLayoutElement(plot));
     strip->setColumnStretchFactors({0.001, 0.001, 1.0});
+    // Before every replot (the layout is updated right after), so resizing and entries added later
+    // are both taken into account.
+    QCPLayoutElement *titleCell = titleElement;  // its size hint is public as a layout element
+    QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot, titleCell, strip] {
+        QCPLegend *legend = plot->legend;
+        const QMargins margins = strip->margins();
+        const int available = plot->viewport().width() - margins.left() - margins.right() - strip->columnSpacing() -
+                              titleCell->minimumOuterSizeHint().width();
+        const int columns = fittingLegendColumns(legend, available);
+        if (columns != legend->wrap()) {
+            legend->setWrap(columns);
+            legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
+        }
+    });
     return plot->legend;
 }
 

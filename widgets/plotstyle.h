@@ -22,6 +22,7 @@ inline const QColor dRcd{0xe6, 0x7e, 0x22};         // real critical dimension (
 inline const QColor oodShade{0xe7, 0x4c, 0x3c, 0x30};
 inline const QColor forbiddenShade{0xe7, 0x4c, 0x3c, 0x26};
 inline const QColor violation{0xc0, 0x39, 0x2b};
+inline const QColor searchBest{0xc2, 0x18, 0x5b};  // best factors / PPL of a search (magenta)
 // One colour per comparison family, stable across views.
 QColor family(const QString &name);
 } // namespace plotcolors

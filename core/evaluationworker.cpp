@@ -1,0 +1,512 @@
+#include "evaluationworker.h"
+
+#include "error.h"
+#include "factorfamilies.h"
+#include "model.h"
+#include "tokenizer.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QJsonObject>
+#include <QMutexLocker>
+#include <QThread>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace rs {
+
+namespace {
+
+bool sameSamples(const NeedleEvalSettings &a, const NeedleEvalSettings &b)
+{
+    return a.length == b.length && a.samples == b.samples && a.depth == b.depth && a.seed == b.seed && a.corpus == b.corpus;
+}
+
+QString messageOf(const QString &source, const std::exception &e)
+{
+    if (const auto *error = dynamic_cast<const Error *>(&e))
+        return error->message();
+    return source.isEmpty() ? QString::fromLocal8Bit(e.what()) : source + QStringLiteral(": ") + QString::fromLocal8Bit(e.what());
+}
+
+} // namespace
+
+struct EvaluationWorker::Loaded {
+    std::unique_ptr<CausalLM> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    int bosId = -1;
+    ModelInfo info;
+};
+
+int expectedEvaluations(const SearchSettings &settings, int samples)
+{
+    const SearchSettings resolved = EvolutionSearch(settings).settings();
+    const long long candidates =
+        resolved.population + (long long)(resolved.iterations) * (resolved.mutations + resolved.crossovers);
+    const long long full = candidates * std::max(1, samples);
+    const long long capped = resolved.maxEvaluations > 0 ? std::min<long long>(full, resolved.maxEvaluations) : full;
+    return int(std::min<long long>(capped, std::numeric_limits<int>::max()));
+}
+
+CandidateScoreBook::Entry CandidateScoreBook::add(const std::vector<double> &lambda, double attentionFactor, int sample,
+                                                  double ppl)
+{
+    // The exact bits of λ and the attention factor: the search's candidates are exact copies.
+    std::string key(reinterpret_cast<const char *>(lambda.data()), lambda.size() * sizeof(double));
+    key.append(reinterpret_cast<const char *>(&attentionFactor), sizeof attentionFactor);
+    Entry entry;
+    auto [it, inserted] = m_candidates.try_emplace(std::move(key));
+    if (inserted)
+        it->second.id = int(m_candidates.size());
+    it->second.bySample[sample] = ppl;
+    entry.candidate = it->second.id;
+    entry.isNew = inserted;
+    entry.samplesScored = int(it->second.bySample.size());
+    double sum = 0;
+    for (const auto &[k, value] : it->second.bySample)
+        sum += value;
+    entry.meanPpl = sum / entry.samplesScored;
+    return entry;
+}
+
+void CandidateScoreBook::clear() { m_candidates.clear(); }
+
+int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved)
+{
+    if (resolved.method != SearchMethod::LongRoPE2)
+        return -1;
+    const int pairs = int(lambda.size());
+    if (pairs != resolved.rotaryDims / 2)
+        return -1;
+    for (int c = std::min(resolved.dRcdMax, pairs - 1); c >= std::max(0, resolved.dRcdMin); --c) {
+        const std::vector<double> upper(lambda.begin() + c, lambda.end());
+        const std::vector<double> rebuilt =
+            longrope2Factors(resolved.rotaryDims, c, upper, resolved.scale(), resolved.trainLength).lambda;
+        bool same = true;
+        for (int i = 0; i < pairs && same; ++i)
+            same = std::abs(rebuilt[size_t(i)] - lambda[size_t(i)]) <= 1e-12 * std::abs(lambda[size_t(i)]);
+        if (same)
+            return c;
+    }
+    return -1;
+}
+
+void registerEvaluationMetaTypes()
+{
+    qRegisterMetaType<rs::ModelLoadSettings>();
+    qRegisterMetaType<rs::ModelInfo>();
+    qRegisterMetaType<rs::CandidateEvaluation>();
+    qRegisterMetaType<rs::SearchPlan>();
+    qRegisterMetaType<rs::SearchOutcome>();
+    qRegisterMetaType<rs::ScoreResult>();
+    qRegisterMetaType<rs::ReferenceScores>();
+    qRegisterMetaType<rs::WorkerTask>();
+    qRegisterMetaType<rs::SearchSettings>();
+    qRegisterMetaType<rs::NeedleEvalSettings>();
+    qRegisterMetaType<rs::GenerationReport>();
+}
+
+EvaluationWorker::EvaluationWorker(QObject *parent) : QObject(parent) { registerEvaluationMetaTypes(); }
+
+EvaluationWorker::~EvaluationWorker()
+{
+    // The scoring evaluator refers to the model: it goes first.
+    m_scoring.reset();
+    m_loaded.reset();
+}
+
+void EvaluationWorker::stop()
+{
+    QMutexLocker lock(&m_mutex);
+    m_stop = true;
+    m_wake.wakeAll();
+}
+
+void EvaluationWorker::pause() { m_paused = true; }
+
+void EvaluationWorker::resume()
+{
+    QMutexLocker lock(&m_mutex);
+    m_paused = false;
+    m_wake.wakeAll();
+}
+
+void EvaluationWorker::abort()
+{
+    QMutexLocker lock(&m_mutex);
+    m_abort = true;
+    m_stop = true;
+    m_wake.wakeAll();
+}
+
+void EvaluationWorker::requestScore(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
+                                    const NeedleEvalSettings &samples)
+{
+    QMutexLocker lock(&m_mutex);
+    m_pendingScore = ScoreRequest{requestId, lambda, attentionFactor, samples};
+    m_wake.wakeAll();
+    postServeRequest();
+}
+
+void EvaluationWorker::requestReferences(quint64 requestId, const NeedleEvalSettings &samples)
+{
+    QMutexLocker lock(&m_mutex);
+    m_pendingReferences = ReferenceRequest{requestId, samples};
+    m_wake.wakeAll();
+    postServeRequest();
+}
+
+void EvaluationWorker::postServeRequest()
+{
+    // Called with m_mutex held. One queued call serves every request pending when it runs, so
+    // a burst of requests costs one call, and only the latest of each kind is computed.
+    if (m_servePosted)
+        return;
+    m_servePosted = true;
+    QMetaObject::invokeMethod(this, &EvaluationWorker::servePendingRequests, Qt::QueuedConnection);
+}
+
+void EvaluationWorker::servePendingRequests()
+{
+    {
+        QMutexLocker lock(&m_mutex);
+        m_servePosted = false;
+    }
+    serveWhatIsPending();
+}
+
+void EvaluationWorker::serveWhatIsPending()
+{
+    for (;;) {
+        std::optional<ScoreRequest> score;
+        std::optional<ReferenceRequest> references;
+        {
+            QMutexLocker lock(&m_mutex);
+            if (m_abort)
+                return;
+            score.swap(m_pendingScore);
+            if (!score)
+                references.swap(m_pendingReferences);
+        }
+        // The hand-tuned score first: it is what the user is waiting for while dragging.
+        if (score)
+            serveScore(std::move(*score));
+        else if (references)
+            serveReferences(*references);
+        else
+            return;
+    }
+}
+
+const NeedleEvaluator &EvaluationWorker::scoringEvaluator(const NeedleEvalSettings &samples)
+{
+    if (!m_scoring || !sameSamples(m_scoring->settings(), samples))
+        m_scoring = std::make_unique<NeedleEvaluator>(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
+    return *m_scoring;
+}
+
+void EvaluationWorker::serveScore(ScoreRequest request)
+{
+    if (!m_loaded) {
+        Q_EMIT failed(WorkerTask::Score, tr("no model is loaded: choose a model folder first"));
+        return;
+    }
+    try {
+        const NeedleEvaluator &evaluator = scoringEvaluator(request.samples);
+        const RopeOverride rope{std::move(request.lambda), request.attentionFactor};
+        // A newer request makes this one stale: give up between samples and serve that one.
+        const NeedleEvalResult r = evaluator.evaluate(&rope, [this] {
+            QMutexLocker lock(&m_mutex);
+            return m_abort.load() || m_pendingScore.has_value();
+        });
+        if (r.cancelled)
+            return;
+        Q_EMIT scoreReady(ScoreResult{request.id, r.meanPpl, r.perSamplePpl, r.seconds});
+    } catch (const std::exception &e) {
+        Q_EMIT failed(WorkerTask::Score, messageOf(tr("needle score"), e));
+    }
+}
+
+void EvaluationWorker::serveReferences(const ReferenceRequest &request)
+{
+    if (!m_loaded) {
+        Q_EMIT failed(WorkerTask::References, tr("no model is loaded: choose a model folder first"));
+        return;
+    }
+    try {
+        const RopeConfig &config = m_loaded->model->ropeConfig();
+        const int length = request.samples.length;
+        // At or below L_train every family is the identity; the comparison needs s ≥ 1.
+        const double target = std::max<double>(length, config.trainLength);
+        const std::map<QString, FactorSet> families = standardFamilies(config, target);
+        ReferenceScores out;
+        out.requestId = request.id;
+        out.length = length;
+        const FactorSet identity = identityFactors(config.rotaryDims);
+        out.scores.push_back({QStringLiteral("original"), identity.lambda, 1.0, 0.0});
+        for (const char *name : {"pi", "ntk", "yarn"}) {
+            const auto found = families.find(QLatin1String(name));
+            if (found != families.end())
+                out.scores.push_back({found->first, found->second.lambda, found->second.attentionFactor, 0.0});
+        }
+        for (ReferenceScore &reference : out.scores) {
+            const NeedleEvaluator &evaluator = scoringEvaluator(request.samples);
+            const RopeOverride rope{reference.lambda, reference.attentionFactor};
+            const NeedleEvalResult r = evaluator.evaluate(&rope, [this] {
+                QMutexLocker lock(&m_mutex);
+                return m_abort.load() || m_pendingReferences.has_value();
+            });
+            if (r.cancelled)
+                return;
+            reference.ppl = r.meanPpl;
+            // Several references take several evaluations: keep hand tuning responsive meanwhile.
+            std::optional<ScoreRequest> score;
+            {
+                QMutexLocker lock(&m_mutex);
+                score.swap(m_pendingScore);
+            }
+            if (score)
+                serveScore(std::move(*score));
+        }
+        Q_EMIT referencesReady(out);
+    } catch (const std::exception &e) {
+        Q_EMIT failed(WorkerTask::References, messageOf(tr("reference scores"), e));
+    }
+}
+
+bool EvaluationWorker::holdBetweenEvaluations()
+{
+    bool announced = false;
+    for (;;) {
+        serveWhatIsPending();
+        QMutexLocker lock(&m_mutex);
+        if (m_stop || m_abort)
+            break;
+        if (!m_paused)
+            break;
+        if (!announced) {
+            lock.unlock();
+            Q_EMIT searchPausedChanged(true);
+            announced = true;
+            continue;
+        }
+        if (!m_pendingScore && !m_pendingReferences)
+            m_wake.wait(&m_mutex);
+    }
+    if (announced)
+        Q_EMIT searchPausedChanged(false);
+    return m_stop || m_abort;
+}
+
+void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokenizerPath, const ModelLoadSettings &settings)
+{
+    if (m_abort)
+        return;
+    QElapsedTimer clock;
+    clock.start();
+    try {
+        auto loaded = std::make_unique<Loaded>();
+        Q_EMIT loadProgress(tr("Loading the model in %1 (device: %2)…").arg(modelDir, settings.device));
+        ModelOptions options;
+        options.device = settings.device;
+        options.dtype = settings.dtype;
+        loaded->model = CausalLM::load(modelDir, options);
+        Q_EMIT loadProgress(tr("Loading the tokenizer…"));
+        if (tokenizerPath.isEmpty()) {
+            ModelTokenizer modelTokenizer = loadModelTokenizer(modelDir);
+            loaded->tokenizer = std::move(modelTokenizer.tokenizer);
+            loaded->bosId = modelTokenizer.bosId;
+        } else {
+            loaded->tokenizer = loadTokenizer(tokenizerPath);
+            loaded->bosId = loaded->tokenizer->bosId();
+        }
+        ModelInfo &info = loaded->info;
+        info.directory = QFileInfo(modelDir).absoluteFilePath();
+        info.architecture = loaded->model->architecture();
+        info.device = loaded->model->device();
+        info.dtype = loaded->model->dtype();
+        info.tokenizer = loaded->tokenizer->description();
+        info.layers = loaded->model->numLayers();
+        info.hiddenSize = loaded->model->hiddenSize();
+        info.vocabSize = loaded->model->vocabSize();
+        info.ropeConfig = loaded->model->ropeConfig();
+        info.seconds = clock.nsecsElapsed() / 1e9;
+        // Only a complete load replaces the current model: a failure leaves the worker as it was.
+        m_scoring.reset();
+        m_loaded = std::move(loaded);
+        Q_EMIT modelLoaded(info);
+    } catch (const std::exception &e) {
+        Q_EMIT failed(WorkerTask::LoadModel, messageOf(modelDir, e));
+    }
+}
+
+void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
+                                   const QString &logPath, bool resume)
+{
+    if (m_abort)
+        return;
+    if (!m_loaded) {
+        Q_EMIT failed(WorkerTask::Search, tr("no model is loaded: choose a model folder first"));
+        return;
+    }
+    {
+        // A stop or pause meant for an earlier run must not end or hold this one.
+        QMutexLocker lock(&m_mutex);
+        m_stop = false;
+        m_paused = false;
+    }
+    try {
+        EvolutionSearch search(settings);
+        const SearchSettings &resolved = search.settings();
+        // Unless it is searched, every candidate runs with longrope's default attention factor for
+        // this scale, as an exported longrope config would (the search's own default, as the CLI).
+        const double attention = search.fixedAttentionFactor();
+        const NeedleEvaluator evaluator(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
+        const int sampleCount = int(evaluator.samples().size());
+
+        SearchPlan plan;
+        plan.settings = resolved;
+        plan.samples = sampleCount;
+        plan.expectedEvaluations = expectedEvaluations(resolved, sampleCount);
+        plan.targetLength = samples.length;
+        plan.attentionFactor = attention;
+        plan.logPath = logPath;
+        plan.resumed = resume;
+
+        SearchHooks hooks;
+        hooks.logPath = logPath;
+        hooks.resume = resume;
+        // The same context as `ropescope-cli search`, so either can resume the other's log.
+        hooks.context = QJsonObject{{QStringLiteral("model"), m_loaded->info.directory},
+                                    {QStringLiteral("corpus"), samples.corpus},
+                                    {QStringLiteral("samples"), samples.samples},
+                                    {QStringLiteral("depth"), samples.depth},
+                                    {QStringLiteral("length"), samples.length},
+                                    {QStringLiteral("device"), m_loaded->model->device()},
+                                    {QStringLiteral("dtype"), m_loaded->model->dtype()}};
+        if (!resolved.searchAttentionFactor)
+            hooks.context.insert(QStringLiteral("attention_factor"), attention);
+        // Stop and abort are seen before every real evaluation (one sample), pause holds there.
+        hooks.cancelled = [this] { return holdBetweenEvaluations(); };
+
+        int generation = 0;
+        int newInGeneration = 0;
+        int evaluations = 0;
+        CandidateScoreBook book;
+        hooks.onGeneration = [&](const GenerationReport &report) {
+            Q_EMIT generationFinished(report);
+            generation = report.generation + 1;
+            newInGeneration = 0;
+        };
+        // Wrapping the fitness sees every real evaluation (cache hits never reach it). A candidate's
+        // fitness is the mean of its per-sample needle PPLs: NeedleEvaluator::evaluate's mean PPL.
+        const SampleFitness fitness = [&](const Candidate &c, int sample) {
+            QElapsedTimer clock;
+            clock.start();
+            const RopeOverride rope{c.lambda, c.attentionFactor};
+            double ppl = std::exp(evaluator.sampleNll(sample, &rope));
+            if (!std::isfinite(ppl))
+                ppl = std::numeric_limits<double>::infinity();
+            const CandidateScoreBook::Entry entry = book.add(c.lambda, c.attentionFactor, sample, ppl);
+            CandidateEvaluation candidate;
+            candidate.candidate = entry.candidate;
+            candidate.generation = generation;
+            candidate.indexInGeneration = entry.isNew ? newInGeneration++ : -1;
+            candidate.evaluation = ++evaluations;
+            candidate.dRcd = inferDRcd(c.lambda, resolved);
+            candidate.lambda = c.lambda;
+            candidate.attentionFactor = c.attentionFactor;
+            candidate.sample = sample;
+            candidate.samples = sampleCount;
+            candidate.samplesScored = entry.samplesScored;
+            candidate.samplePpl = ppl;
+            candidate.ppl = entry.meanPpl;
+            candidate.seconds = clock.nsecsElapsed() / 1e9;
+            Q_EMIT candidateEvaluated(candidate);
+            return ppl;
+        };
+        Q_EMIT searchStarted(plan);
+        const SearchResult result = search.run(SampledFitness{fitness, sampleCount}, hooks);
+        Q_EMIT searchFinished(SearchOutcome{result, samples.length, logPath});
+    } catch (const std::exception &e) {
+        Q_EMIT failed(WorkerTask::Search, messageOf(tr("search"), e));
+    }
+    m_paused = false;
+}
+
+EvaluationThread::EvaluationThread(QObject *parent)
+    : QObject(parent), m_thread(new QThread(this)), m_worker(new EvaluationWorker)
+{
+    m_thread->setObjectName(QStringLiteral("RopeScope evaluation"));
+    m_worker->moveToThread(m_thread);
+    // The worker (and the model it owns) is destroyed on its own thread as the thread ends.
+    connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    m_thread->start();
+}
+
+EvaluationThread::~EvaluationThread() { shutdown(); }
+
+void EvaluationThread::shutdown()
+{
+    if (!m_worker)
+        return;
+    m_worker->abort();
+    m_thread->quit();
+    m_thread->wait();
+    // The thread's finished() has run the worker's deleteLater by now.
+    m_worker = nullptr;
+}
+
+void EvaluationThread::loadModel(const QString &modelDir, const QString &tokenizerPath, const ModelLoadSettings &settings)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, modelDir, tokenizerPath, settings] {
+        worker->loadModel(modelDir, tokenizerPath, settings);
+    }, Qt::QueuedConnection);
+}
+
+void EvaluationThread::startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
+                                   const QString &logPath, bool resume)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, settings, samples, logPath, resume] {
+        worker->startSearch(settings, samples, logPath, resume);
+    }, Qt::QueuedConnection);
+}
+
+void EvaluationThread::score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
+                             const NeedleEvalSettings &samples)
+{
+    if (m_worker)
+        m_worker->requestScore(requestId, lambda, attentionFactor, samples);
+}
+
+void EvaluationThread::scoreReferences(quint64 requestId, const NeedleEvalSettings &samples)
+{
+    if (m_worker)
+        m_worker->requestReferences(requestId, samples);
+}
+
+void EvaluationThread::pause()
+{
+    if (m_worker)
+        m_worker->pause();
+}
+
+void EvaluationThread::resume()
+{
+    if (m_worker)
+        m_worker->resume();
+}
+
+void EvaluationThread::stop()
+{
+    if (m_worker)
+        m_worker->stop();
+}
+
+} // namespace rs

@@ -1,0 +1,290 @@
+#include "runlogfollower.h"
+
+#include "error.h"
+#include "factorfamilies.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QFileSystemWatcher>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonParseError>
+#include <QTimer>
+
+#include <algorithm>
+#include <limits>
+
+namespace rs {
+
+namespace {
+
+double fitnessOf(const QJsonValue &v)
+{
+    // The log writes a non-finite fitness as null.
+    return v.isDouble() ? v.toDouble() : std::numeric_limits<double>::infinity();
+}
+
+std::vector<double> doublesOf(const QJsonValue &v)
+{
+    std::vector<double> out;
+    for (const QJsonValue &x : v.toArray())
+        out.push_back(x.toDouble());
+    return out;
+}
+
+std::vector<int> intsOf(const QJsonValue &v)
+{
+    std::vector<int> out;
+    for (const QJsonValue &x : v.toArray())
+        out.push_back(x.toInt(-1));
+    return out;
+}
+
+StopReason stopReasonOf(const QString &name)
+{
+    if (name == stopReasonName(StopReason::Budget))
+        return StopReason::Budget;
+    if (name == stopReasonName(StopReason::Cancelled))
+        return StopReason::Cancelled;
+    return StopReason::Done;
+}
+
+SearchPlan planOf(const QJsonObject &event, const QString &path)
+{
+    const QJsonObject s = event.value(QStringLiteral("settings")).toObject();
+    const QJsonObject context = s.value(QStringLiteral("context")).toObject();
+    SearchPlan plan;
+    SearchSettings &settings = plan.settings;
+    settings.method = s.value(QStringLiteral("method")).toString() == QLatin1String("longrope") ? SearchMethod::LongRoPEv1
+                                                                                                 : SearchMethod::LongRoPE2;
+    settings.rotaryDims = s.value(QStringLiteral("rotary_dims")).toInt();
+    settings.base = s.value(QStringLiteral("base")).toDouble();
+    settings.trainLength = s.value(QStringLiteral("train_length")).toDouble();
+    settings.targetLength = s.value(QStringLiteral("target_length")).toDouble();
+    settings.population = s.value(QStringLiteral("population")).toInt();
+    settings.iterations = s.value(QStringLiteral("iterations")).toInt();
+    settings.parents = s.value(QStringLiteral("parents")).toInt();
+    settings.mutations = s.value(QStringLiteral("mutations")).toInt();
+    settings.crossovers = s.value(QStringLiteral("crossovers")).toInt();
+    settings.mutationProbability = s.value(QStringLiteral("mutation_probability")).toDouble();
+    settings.dRcdMutationProbability = s.value(QStringLiteral("d_rcd_mutation_probability")).toDouble();
+    settings.lowerBoundFactor = s.value(QStringLiteral("lower_bound_factor")).toDouble();
+    settings.upperBoundFactor = s.value(QStringLiteral("upper_bound_factor")).toDouble();
+    settings.dRcdMin = s.value(QStringLiteral("d_rcd_min")).toInt();
+    settings.dRcdMax = s.value(QStringLiteral("d_rcd_max")).toInt();
+    settings.grid = s.value(QStringLiteral("grid")).toDouble();
+    settings.seed = s.value(QStringLiteral("seed")).toString().toULongLong();
+    settings.maxEvaluations = event.value(QStringLiteral("max_evaluations")).toInt();
+    settings.maxSeconds = event.value(QStringLiteral("max_seconds")).toDouble();
+    settings.racing = s.value(QStringLiteral("racing")).toBool();
+    settings.racingKeepFraction = s.value(QStringLiteral("racing_keep_fraction")).toDouble(settings.racingKeepFraction);
+    settings.searchAttentionFactor = s.value(QStringLiteral("search_attention_factor")).toBool();
+    settings.attentionFactorMin = s.value(QStringLiteral("attention_factor_min")).toDouble(settings.attentionFactorMin);
+    settings.attentionFactorMax = s.value(QStringLiteral("attention_factor_max")).toDouble(settings.attentionFactorMax);
+    // A sampled search writes its K; a whole-fitness one scores each candidate once.
+    plan.samples = std::max(1, s.value(QStringLiteral("samples")).toInt(1));
+    // The log holds the settings with their defaults resolved, so the plan follows directly.
+    const long long candidates = settings.population + (long long)(settings.iterations) * std::max(0, settings.mutations + settings.crossovers);
+    const long long full = candidates * plan.samples;
+    const long long capped = settings.maxEvaluations > 0 ? std::min<long long>(full, settings.maxEvaluations) : full;
+    plan.expectedEvaluations = int(std::min<long long>(capped, std::numeric_limits<int>::max()));
+    plan.targetLength = context.value(QStringLiteral("length")).toInt(int(settings.targetLength));
+    // Written explicitly, or in the context, or the longrope default the search resolves 0 to.
+    const double defaultAttention = longropeAttentionFactor(settings.scale(), settings.trainLength);
+    plan.attentionFactor = s.value(QStringLiteral("attention_factor"))
+                               .toDouble(context.value(QStringLiteral("attention_factor")).toDouble(defaultAttention));
+    settings.attentionFactor = plan.attentionFactor;
+    plan.logPath = path;
+    plan.resumed = event.value(QStringLiteral("event")).toString() == QLatin1String("resume");
+    return plan;
+}
+
+} // namespace
+
+RunLogFollower::RunLogFollower(QObject *parent)
+    : QObject(parent), m_watcher(new QFileSystemWatcher(this)), m_pollTimer(new QTimer(this))
+{
+    m_pollTimer->setInterval(kDefaultPollIntervalMs);
+    connect(m_pollTimer, &QTimer::timeout, this, &RunLogFollower::readAppended);
+    connect(m_watcher, &QFileSystemWatcher::fileChanged, this, &RunLogFollower::readAppended);
+}
+
+void RunLogFollower::setPollInterval(int milliseconds) { m_pollTimer->setInterval(milliseconds); }
+
+RunLogFollower::Line RunLogFollower::parseLine(const QByteArray &raw, int number) const
+{
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(raw, &error);
+    if (error.error != QJsonParseError::NoError || !doc.isObject())
+        throw Error(m_path, tr("line %1: not a run-log entry (%2)").arg(number).arg(error.errorString()));
+    const QJsonObject object = doc.object();
+    if (!object.value(QStringLiteral("event")).isString())
+        throw Error(m_path, tr("line %1: run-log entry without \"event\"").arg(number));
+    return Line{number, object};
+}
+
+void RunLogFollower::follow(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        throw Error(path, tr("cannot open the run log: %1").arg(file.errorString()));
+    const QByteArray all = file.readAll();
+    const qsizetype complete = all.lastIndexOf('\n') + 1;
+
+    // Everything already there is checked before anything is emitted, so a file that is not a
+    // run log changes nothing.
+    const QString previousPath = m_path;
+    m_path = path;
+    std::vector<Line> backlog;
+    int number = 0;
+    try {
+        for (const QByteArray &raw : all.left(complete).split('\n')) {
+            ++number;
+            const QByteArray trimmed = raw.trimmed();
+            if (trimmed.isEmpty())
+                continue;
+            backlog.push_back(parseLine(trimmed, number));
+            if (backlog.size() == 1) {
+                const QString event = backlog.front().object.value(QStringLiteral("event")).toString();
+                if (event != QLatin1String("start") && event != QLatin1String("resume"))
+                    throw Error(path, tr("line %1: a run log begins with a \"start\" entry, not \"%2\"").arg(number).arg(event));
+            }
+        }
+    } catch (const Error &) {
+        m_path = previousPath;
+        throw;
+    }
+
+    if (!previousPath.isEmpty())
+        m_watcher->removePath(previousPath);
+    m_offset = complete;
+    m_linesRead = complete > 0 ? int(all.left(complete).count('\n')) : 0;
+    resetRunState();
+    for (const Line &line : backlog)
+        dispatch(line, false);
+    m_watcher->addPath(path);
+    m_pollTimer->start();
+}
+
+void RunLogFollower::stopFollowing()
+{
+    if (!m_path.isEmpty())
+        m_watcher->removePath(m_path);
+    m_pollTimer->stop();
+    m_path.clear();
+    m_offset = 0;
+    m_linesRead = 0;
+}
+
+void RunLogFollower::resetRunState()
+{
+    m_plan = SearchPlan{};
+    m_generation = 0;
+    m_newInGeneration = 0;
+    m_evaluations = 0;
+    m_book.clear();
+}
+
+void RunLogFollower::readAppended()
+{
+    if (m_path.isEmpty())
+        return;
+    // Editors and log rotation replace the file, which drops it from the watcher.
+    if (!m_watcher->files().contains(m_path) && QFileInfo::exists(m_path))
+        m_watcher->addPath(m_path);
+    QFile file(m_path);
+    if (!file.open(QIODevice::ReadOnly))
+        return;  // gone for a moment (being replaced); the timer tries again
+    if (file.size() < m_offset) {
+        m_offset = 0;
+        m_linesRead = 0;
+        resetRunState();
+        Q_EMIT restarted();
+    }
+    if (file.size() == m_offset || !file.seek(m_offset))
+        return;
+    const QByteArray chunk = file.read(file.size() - m_offset);
+    // Only complete lines: the writer may be in the middle of one.
+    const qsizetype complete = chunk.lastIndexOf('\n') + 1;
+    if (complete == 0)
+        return;
+    m_offset += complete;
+    for (const QByteArray &raw : chunk.left(complete - 1).split('\n')) {
+        const int number = ++m_linesRead;
+        const QByteArray trimmed = raw.trimmed();
+        if (trimmed.isEmpty())
+            continue;
+        try {
+            dispatch(parseLine(trimmed, number), true);
+        } catch (const Error &e) {
+            Q_EMIT failed(e.message());
+        }
+    }
+}
+
+void RunLogFollower::dispatch(const Line &line, bool live)
+{
+    const QJsonObject &o = line.object;
+    const QString event = o.value(QStringLiteral("event")).toString();
+    if (event == QLatin1String("start") || event == QLatin1String("resume")) {
+        resetRunState();
+        m_plan = planOf(o, m_path);
+        Q_EMIT searchStarted(m_plan);
+    } else if (event == QLatin1String("eval")) {
+        if (!o.value(QStringLiteral("lambda")).isArray())
+            throw Error(m_path, tr("line %1: eval entry without a \"lambda\" array").arg(line.number));
+        CandidateEvaluation c;
+        c.lambda = doublesOf(o.value(QStringLiteral("lambda")));
+        c.attentionFactor = o.value(QStringLiteral("attention_factor")).toDouble(m_plan.attentionFactor);
+        c.sample = o.value(QStringLiteral("sample")).toInt(0);
+        c.samples = m_plan.samples;
+        c.samplePpl = fitnessOf(o.value(QStringLiteral("fitness")));
+        const CandidateScoreBook::Entry entry = m_book.add(c.lambda, c.attentionFactor, c.sample, c.samplePpl);
+        c.candidate = entry.candidate;
+        c.samplesScored = entry.samplesScored;
+        c.ppl = entry.meanPpl;
+        c.generation = m_generation;
+        c.indexInGeneration = entry.isNew ? m_newInGeneration++ : -1;
+        c.evaluation = ++m_evaluations;
+        c.dRcd = o.value(QStringLiteral("d_rcd")).toInt(-1);
+        c.live = live;
+        Q_EMIT candidateEvaluated(c);
+    } else if (event == QLatin1String("generation")) {
+        GenerationReport r;
+        r.generation = o.value(QStringLiteral("generation")).toInt();
+        r.bestFitness = fitnessOf(o.value(QStringLiteral("best_fitness")));
+        r.medianFitness = fitnessOf(o.value(QStringLiteral("median_fitness")));
+        r.bestLambda = doublesOf(o.value(QStringLiteral("best_lambda")));
+        r.bestDRcd = o.value(QStringLiteral("best_d_rcd")).toInt(-1);
+        r.memberDRcd = intsOf(o.value(QStringLiteral("member_d_rcd")));
+        r.evaluations = o.value(QStringLiteral("evaluations")).toInt();
+        r.cacheHits = o.value(QStringLiteral("cache_hits")).toInt();
+        r.bestAttentionFactor = o.value(QStringLiteral("best_attention_factor")).toDouble(m_plan.attentionFactor);
+        r.samples = m_plan.samples;
+        r.candidates = o.value(QStringLiteral("candidates")).toInt();
+        r.sampleEvaluations = o.value(QStringLiteral("sample_evaluations")).toInt();
+        r.fullyEvaluated = o.value(QStringLiteral("fully_evaluated")).toInt();
+        m_generation = r.generation + 1;
+        m_newInGeneration = 0;
+        Q_EMIT generationFinished(r);
+    } else if (event == QLatin1String("finish")) {
+        SearchOutcome outcome;
+        outcome.result.bestLambda = doublesOf(o.value(QStringLiteral("best_lambda")));
+        outcome.result.bestFitness = fitnessOf(o.value(QStringLiteral("best_fitness")));
+        outcome.result.bestDRcd = o.value(QStringLiteral("best_d_rcd")).toInt(-1);
+        outcome.result.evaluations = o.value(QStringLiteral("evaluations")).toInt();
+        outcome.result.cacheHits = o.value(QStringLiteral("cache_hits")).toInt();
+        outcome.result.generations = o.value(QStringLiteral("generations")).toInt();
+        outcome.result.stopReason = stopReasonOf(o.value(QStringLiteral("reason")).toString());
+        outcome.result.bestAttentionFactor = o.value(QStringLiteral("best_attention_factor")).toDouble(m_plan.attentionFactor);
+        outcome.result.samples = o.value(QStringLiteral("samples")).toInt(m_plan.samples);
+        outcome.result.candidates = o.value(QStringLiteral("candidates")).toInt();
+        outcome.result.sampleEvaluations = o.value(QStringLiteral("sample_evaluations")).toInt();
+        outcome.targetLength = m_plan.targetLength;
+        outcome.logPath = m_path;
+        Q_EMIT searchFinished(outcome);
+    }
+    // Other events (a newer writer's additions) carry nothing the plots show.
+}
+
+} // namespace rs

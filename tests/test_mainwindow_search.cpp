@@ -1,0 +1,184 @@
+// The main window's evaluation wiring: loading a model opens its config and scores the document,
+// a bad model folder or run log is reported without touching the edits, the best factors are
+// overlaid on the factors plot, closing the window mid-search joins the thread promptly, and a
+// screenshot of a finished search (saved to $ROPESCOPE_SEARCH_SCREENSHOT when set).
+#include "mainwindow.h"
+
+#include "evaluationworker.h"
+#include "factordocument.h"
+#include "factorsplot.h"
+#include "factorsview.h"
+#include "searchpanel.h"
+#include "searchplot.h"
+
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
+#include <QSet>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+const QString kModel = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain");
+const QString kTokenizer = QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-256-tokenizer.json");
+constexpr int kWaitMs = 120000;
+
+QString guiFixture(const QString &name) { return QStringLiteral(ROPESCOPE_FIXTURES "/gui/") + name; }
+
+} // namespace
+
+class TestMainWindowSearch : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("RopeScopeTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_mainwindow_search"));
+        QVERIFY(m_temp.isValid());
+    }
+
+    void init()
+    {
+        QSettings().clear();
+        m_window = std::make_unique<MainWindow>();
+        m_window->setPromptsEnabled(false);
+        QVERIFY(m_window->openConfig(guiFixture(QStringLiteral("llama3.1-8b-config.json"))));
+    }
+
+    void cleanup() { m_window.reset(); }
+
+    void badModelFolderIsReportedAndTheEditsStay()
+    {
+        rs::FactorDocument *document = m_window->document();
+        document->setLambdaAt(40, 17.5);
+        const std::vector<double> edited = document->lambda();
+        const QString missing = m_temp.filePath(QStringLiteral("no-model-here"));
+        QVERIFY(!m_window->loadModel(missing));
+        QVERIFY2(m_window->lastError().contains(missing), qPrintable(m_window->lastError()));
+        QCOMPARE(document->lambda(), edited);
+        QCOMPARE(document->pairs(), 64);
+        QVERIFY(!m_window->searchPanel()->hasModel());
+
+        // A folder whose config reads but whose weights do not load: reported when the worker fails.
+        QTemporaryDir broken;
+        QVERIFY(QFile::copy(kModel + QStringLiteral("/config.json"), broken.filePath("config.json")));
+        QSignalSpy errors(m_window.get(), &MainWindow::errorOccurred);
+        QVERIFY(m_window->loadModel(broken.path(), kTokenizer));
+        QVERIFY(errors.wait(kWaitMs));
+        QVERIFY2(errors.last().at(0).toString().contains(broken.path()), qPrintable(errors.last().at(0).toString()));
+        QVERIFY(!m_window->searchPanel()->hasModel());
+    }
+
+    void badRunLogIsReported()
+    {
+        const QString notes = m_temp.filePath(QStringLiteral("notes.jsonl"));
+        QFile f(notes);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("this is not a run log\n");
+        f.close();
+        const std::vector<double> before = m_window->document()->lambda();
+        QVERIFY(!m_window->followSearchLog(notes));
+        QVERIFY2(m_window->lastError().contains(notes), qPrintable(m_window->lastError()));
+        QCOMPARE(m_window->searchPanel()->state(), rs::SearchPanel::State::Idle);
+        QCOMPARE(m_window->document()->lambda(), before);
+    }
+
+    void loadingAModelOpensItsConfigAndScoresTheDocument()
+    {
+        QSignalSpy scored(m_window->searchPanel(), &rs::SearchPanel::handTunedScored);
+        QVERIFY(m_window->loadModel(kModel, kTokenizer));
+        // The tiny model has d/2 = 8: its config replaced the 64-dimension document.
+        QCOMPARE(m_window->document()->pairs(), 8);
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->searchPanel()->hasModel(), kWaitMs);
+        m_window->searchPanel()->lengthSpinBox()->setValue(1280);
+        QCOMPARE(m_window->document()->targetLength(), 1280.0);
+        QTRY_VERIFY_WITH_TIMEOUT(!scored.isEmpty(), kWaitMs);
+        QVERIFY(std::isfinite(m_window->searchPanel()->handTunedPpl()));
+    }
+
+    void closingMidSearchJoinsTheThread()
+    {
+        QVERIFY(m_window->loadModel(kModel, kTokenizer));
+        rs::SearchPanel *panel = m_window->searchPanel();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->hasModel(), kWaitMs);
+        panel->lengthSpinBox()->setValue(1280);
+        panel->populationSpinBox()->setValue(6);
+        panel->iterationsSpinBox()->setValue(500);
+        panel->samplesSpinBox()->setValue(1);
+        QSignalSpy candidates(panel, &rs::SearchPanel::candidateAdded);
+        QVERIFY(panel->startSearch());
+        QVERIFY(candidates.wait(kWaitMs));
+        m_window->show();
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(m_window->close());
+        qInfo("closing the window mid-search took %lld ms", clock.elapsed());
+        QVERIFY(clock.elapsed() < 10000);
+        QVERIFY(!m_window->evaluationThread()->isRunning());
+    }
+
+    void finishedSearchScreenshot()
+    {
+        QVERIFY(m_window->loadModel(kModel, kTokenizer));
+        rs::SearchPanel *panel = m_window->searchPanel();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->hasModel(), kWaitMs);
+        panel->lengthSpinBox()->setValue(2048);
+        panel->populationSpinBox()->setValue(10);
+        panel->iterationsSpinBox()->setValue(5);
+        panel->samplesSpinBox()->setValue(1);
+        panel->seedSpinBox()->setValue(3);
+        m_window->resize(1920, 1080);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QSignalSpy finished(panel, &rs::SearchPanel::searchFinished);
+        QVERIFY(panel->startSearch());
+        QVERIFY(finished.wait(kWaitMs));
+        QVERIFY(!m_window->searchStatusText().isEmpty());
+
+        // The best factors are overlaid on the factors plot, and "Apply best" brings them in.
+        QCPGraph *overlay = m_window->factorsView()->plot()->overlayCurve(QStringLiteral("searchBest"));
+        QVERIFY(overlay);
+        QCOMPARE(overlay->dataCount(), 8);
+        QSignalSpy scored(panel, &rs::SearchPanel::handTunedScored);
+        QVERIFY(panel->applyBest());
+        QCOMPARE(m_window->document()->lambda(), panel->bestLambda());
+        QVERIFY(scored.wait(kWaitMs));
+        QCOMPARE(panel->handTunedPpl(), panel->bestPpl());
+        QTRY_VERIFY_WITH_TIMEOUT(std::isfinite(panel->referencePpl(QStringLiteral("yarn"))), kWaitMs);
+        // Then tuned by hand past the best: the edited curve leaves the overlay and is rescored.
+        rs::FactorDocument *document = m_window->document();
+        document->setLambdaAt(7, document->lambda()[7] * 1.4);
+        document->setLambdaAt(6, document->lambda()[6] * 1.25);
+        QVERIFY(scored.wait(kWaitMs));
+        QVERIFY(panel->handTunedPpl() != panel->bestPpl());
+        QTest::qWait(100);
+
+        const QImage shot = m_window->grabWindowImage();
+        QVERIFY(shot.save(QDir::current().filePath(QStringLiteral("test_mainwindow_search-screenshot.png"))));
+        const QString wanted = qEnvironmentVariable("ROPESCOPE_SEARCH_SCREENSHOT");
+        if (!wanted.isEmpty())
+            QVERIFY(shot.save(wanted));
+        QSet<QRgb> colors;
+        for (int y = 0; y < shot.height(); y += 3) {
+            for (int x = 0; x < shot.width(); x += 3)
+                colors.insert(shot.pixel(x, y));
+        }
+        QVERIFY2(colors.size() > 200, qPrintable(QString::number(colors.size())));
+    }
+
+private:
+    QTemporaryDir m_temp;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(TestMainWindowSearch)
+#include "test_mainwindow_search.moc"

@@ -1,0 +1,680 @@
+#include "searchpanel.h"
+
+#include "error.h"
+#include "factordocument.h"
+#include "factorfamilies.h"
+#include "plotstyle.h"
+#include "searchplot.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalBlocker>
+#include <QSpinBox>
+#include <QTimer>
+#include <QToolButton>
+#include <QUndoStack>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace rs {
+
+namespace {
+
+constexpr int kLongestLength = 1 << 24;
+// Arrival times of this many recent evaluations give the rate: long enough to smooth, short
+// enough to follow a change of speed (another job on the GPU, a longer d_rcd).
+constexpr size_t kRateWindow = 32;
+const QString kHandTuned = SearchPlot::kHandTunedReference;
+
+QString referenceTitle(const QString &name)
+{
+    static const QMap<QString, QString> titles{{kHandTuned, QObject::tr("edited λ")},
+                                               {QStringLiteral("original"), QObject::tr("original")},
+                                               {QStringLiteral("pi"), QObject::tr("PI")},
+                                               {QStringLiteral("ntk"), QObject::tr("NTK")},
+                                               {QStringLiteral("yarn"), QObject::tr("YaRN")}};
+    return titles.value(name, name);
+}
+
+QColor referenceColor(const QString &name)
+{
+    if (name == kHandTuned)
+        return plotcolors::rescaled;
+    if (name == QLatin1String("original"))
+        return plotcolors::original;
+    return plotcolors::family(name);
+}
+
+QString formatDuration(double seconds)
+{
+    if (!std::isfinite(seconds) || seconds < 0)
+        return QStringLiteral("—");
+    const qint64 s = qint64(std::llround(seconds));
+    if (s < 60)
+        return QObject::tr("%1 s").arg(s);
+    if (s < 3600)
+        return QObject::tr("%1 min %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+    return QObject::tr("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
+}
+
+QSpinBox *spinBox(int minimum, int maximum, int value, QWidget *parent)
+{
+    auto *box = new QSpinBox(parent);
+    box->setRange(minimum, maximum);
+    box->setValue(value);
+    box->setKeyboardTracking(false);
+    box->setGroupSeparatorShown(true);
+    return box;
+}
+
+} // namespace
+
+const QStringList &SearchPanel::referenceNames()
+{
+    static const QStringList names{kHandTuned, QStringLiteral("original"), QStringLiteral("pi"), QStringLiteral("ntk"),
+                                   QStringLiteral("yarn")};
+    return names;
+}
+
+SearchPanel::SearchPanel(FactorDocument *document, EvaluationThread *evaluation, QWidget *parent)
+    : QWidget(parent), m_document(document), m_evaluation(evaluation), m_follower(new RunLogFollower(this)),
+      m_plot(new SearchPlot(this)), m_scoreTimer(new QTimer(this))
+{
+    buildUi();
+    m_scoreTimer->setSingleShot(true);
+    m_scoreTimer->setInterval(kScoreDebounceMs);
+    connect(m_scoreTimer, &QTimer::timeout, this, &SearchPanel::requestScores);
+
+    // Any edit of the document is scored after the debounce; a newer edit restarts the timer and
+    // so supersedes the pending one.
+    connect(m_document, &FactorDocument::lambdaChanged, this, &SearchPanel::scheduleScoring);
+    connect(m_document, &FactorDocument::attentionFactorChanged, this, &SearchPanel::scheduleScoring);
+    connect(m_document, &FactorDocument::configChanged, this, [this] {
+        syncLengthFromDocument();
+        scheduleScoring();
+        updateButtons();
+    });
+    connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
+        syncLengthFromDocument();
+        scheduleScoring();
+    });
+
+    EvaluationWorker *worker = m_evaluation->worker();
+    connect(worker, &EvaluationWorker::loadProgress, this, [this](const QString &message) {
+        m_loadingMessage = message;
+        updateModelLabel();
+    });
+    connect(worker, &EvaluationWorker::modelLoaded, this, &SearchPanel::onModelLoaded);
+    connect(worker, &EvaluationWorker::failed, this, &SearchPanel::onWorkerFailed);
+    connect(worker, &EvaluationWorker::searchStarted, this, [this](const SearchPlan &plan) {
+        setState(State::Searching);
+        onRunStarted(plan);
+    });
+    connect(worker, &EvaluationWorker::candidateEvaluated, this, &SearchPanel::onCandidate);
+    connect(worker, &EvaluationWorker::generationFinished, this, &SearchPanel::onGeneration);
+    connect(worker, &EvaluationWorker::searchPausedChanged, this, [this](bool) { updateStatus(); });
+    connect(worker, &EvaluationWorker::searchFinished, this, [this](const SearchOutcome &outcome) {
+        setState(State::Idle);
+        onRunFinished(outcome);
+    });
+    connect(worker, &EvaluationWorker::scoreReady, this, [this](const ScoreResult &score) {
+        if (score.requestId != m_scoreRequest)
+            return;  // an older edit's answer
+        m_handTunedPpl = score.ppl;
+        m_scoreLabels.value(kHandTuned)->setText(formatNumber(score.ppl));
+        m_plot->setReference(kHandTuned, referenceTitle(kHandTuned), score.ppl, referenceColor(kHandTuned));
+        Q_EMIT handTunedScored(score.ppl);
+    });
+    connect(worker, &EvaluationWorker::referencesReady, this, [this](const ReferenceScores &references) {
+        if (references.requestId != m_referencesRequest)
+            return;
+        for (const ReferenceScore &reference : references.scores) {
+            m_referencePpl[reference.name] = reference.ppl;
+            if (QLabel *label = m_scoreLabels.value(reference.name))
+                label->setText(formatNumber(reference.ppl));
+            m_plot->setReference(reference.name, referenceTitle(reference.name), reference.ppl,
+                                 referenceColor(reference.name));
+        }
+        Q_EMIT referencesScored();
+    });
+
+    connect(m_follower, &RunLogFollower::searchStarted, this, &SearchPanel::onRunStarted);
+    connect(m_follower, &RunLogFollower::candidateEvaluated, this, &SearchPanel::onCandidate);
+    connect(m_follower, &RunLogFollower::generationFinished, this, &SearchPanel::onGeneration);
+    connect(m_follower, &RunLogFollower::searchFinished, this, &SearchPanel::onRunFinished);
+    connect(m_follower, &RunLogFollower::restarted, this, [this] {
+        m_plot->clearRun();
+        m_best.reset();
+        Q_EMIT bestChanged();
+    });
+    connect(m_follower, &RunLogFollower::failed, this, &SearchPanel::showNote);
+
+    syncLengthFromDocument();
+    updateModelLabel();
+    updateButtons();
+}
+
+void SearchPanel::buildUi()
+{
+    m_modelLabel = new QLabel(this);
+    m_modelLabel->setWordWrap(true);
+    m_modelLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto *settingsBox = new QGroupBox(tr("Evolutionary search"), this);
+    auto *grid = new QGridLayout(settingsBox);
+    m_method = new QComboBox(settingsBox);
+    m_method->addItem(tr("LongRoPE2 (d_rcd + NTK-left)"), int(SearchMethod::LongRoPE2));
+    m_method->addItem(tr("LongRoPE v1 (all dimensions)"), int(SearchMethod::LongRoPEv1));
+    m_population = spinBox(2, 100000, 64, settingsBox);
+    m_iterations = spinBox(0, 100000, 40, settingsBox);
+    m_samples = spinBox(1, 10000, 4, settingsBox);
+    m_length = spinBox(2, kLongestLength, 8192, settingsBox);
+    m_length->setSingleStep(1024);
+    m_length->setToolTip(tr("Tokens per needle sample: the document's target length L"));
+    m_seed = spinBox(0, std::numeric_limits<int>::max(), 0, settingsBox);
+    m_seed->setToolTip(tr("Seeds both the needle samples and the search"));
+    m_corpus = new QLineEdit(settingsBox);
+    m_corpus->setPlaceholderText(tr("built-in prose (or a folder of .txt / a .jsonl file)"));
+    m_logPath = new QLineEdit(settingsBox);
+    m_logPath->setPlaceholderText(tr("no run log"));
+    auto *browseLog = new QToolButton(settingsBox);
+    browseLog->setText(QStringLiteral("…"));
+    browseLog->setToolTip(tr("Choose the run log (JSON Lines) to write or resume"));
+    m_resume = new QCheckBox(tr("Resume"), settingsBox);
+    m_resume->setToolTip(tr("Continue the run in the log: its evaluations are not repeated"));
+    m_racing = new QCheckBox(tr("Racing over samples"), settingsBox);
+    m_racing->setToolTip(tr("Successive halving: each generation is scored sample by sample and only the better "
+                            "half goes on to the next sample (needs more than one sample)"));
+    m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
+    m_searchAttention->setToolTip(tr("Make the attention factor a gene in [1, 1.5] instead of longrope's default"));
+
+    auto addField = [grid](int row, int column, const QString &label, QWidget *field) {
+        grid->addWidget(new QLabel(label), row, column * 2);
+        grid->addWidget(field, row, column * 2 + 1);
+    };
+    addField(0, 0, tr("Method"), m_method);
+    addField(0, 1, tr("Seed"), m_seed);
+    addField(1, 0, tr("Population"), m_population);
+    addField(1, 1, tr("Iterations"), m_iterations);
+    addField(2, 0, tr("Samples"), m_samples);
+    addField(2, 1, tr("Length L"), m_length);
+    grid->addWidget(new QLabel(tr("Corpus")), 3, 0);
+    grid->addWidget(m_corpus, 3, 1, 1, 3);
+    grid->addWidget(new QLabel(tr("Run log")), 4, 0);
+    auto *logRow = new QHBoxLayout;
+    logRow->addWidget(m_logPath, 1);
+    logRow->addWidget(browseLog);
+    logRow->addWidget(m_resume);
+    grid->addLayout(logRow, 4, 1, 1, 3);
+    auto *optionsRow = new QHBoxLayout;
+    optionsRow->addWidget(m_racing);
+    optionsRow->addWidget(m_searchAttention);
+    optionsRow->addStretch(1);
+    grid->addLayout(optionsRow, 5, 0, 1, 4);
+    grid->setColumnStretch(1, 1);
+    grid->setColumnStretch(3, 1);
+
+    m_start = new QPushButton(tr("Start"), this);
+    m_pause = new QPushButton(tr("Pause"), this);
+    m_stop = new QPushButton(tr("Stop"), this);
+    m_applyBest = new QPushButton(tr("Apply best"), this);
+    m_applyBest->setToolTip(tr("Put the best factors found (with their d_rcd and L) into the document: one undo step"));
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_start);
+    buttons->addWidget(m_pause);
+    buttons->addWidget(m_stop);
+    buttons->addStretch(1);
+    buttons->addWidget(m_applyBest);
+
+    m_status = new QLabel(this);
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples (hand tuning is scored live)"), this);
+    auto *scores = new QGridLayout(scoresBox);
+    int column = 0;
+    for (const QString &name : referenceNames()) {
+        auto *title = new QLabel(QStringLiteral("<span style='color:%1'>■</span> %2")
+                                     .arg(referenceColor(name).name(), referenceTitle(name).toHtmlEscaped()),
+                                 scoresBox);
+        auto *value = new QLabel(QStringLiteral("—"), scoresBox);
+        value->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        QFont bold = value->font();
+        bold.setBold(name == kHandTuned);
+        value->setFont(bold);
+        scores->addWidget(title, 0, column);
+        scores->addWidget(value, 1, column);
+        m_scoreLabels.insert(name, value);
+        ++column;
+    }
+    m_note = new QLabel(scoresBox);
+    m_note->setWordWrap(true);
+    m_note->setStyleSheet(QStringLiteral("color: #8a5a00"));
+    m_note->setVisible(false);
+    scores->addWidget(m_note, 2, 0, 1, column);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(m_modelLabel);
+    layout->addWidget(settingsBox);
+    layout->addLayout(buttons);
+    layout->addWidget(m_status);
+    layout->addWidget(scoresBox);
+    layout->addWidget(m_plot, 1);
+
+    connect(m_start, &QPushButton::clicked, this, &SearchPanel::startSearch);
+    connect(m_pause, &QPushButton::clicked, this, &SearchPanel::togglePause);
+    connect(m_stop, &QPushButton::clicked, this, &SearchPanel::stopSearch);
+    connect(m_applyBest, &QPushButton::clicked, this, &SearchPanel::applyBest);
+    connect(m_length, &QSpinBox::valueChanged, this, &SearchPanel::commitLength);
+    connect(m_samples, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
+    connect(m_seed, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
+    connect(m_corpus, &QLineEdit::editingFinished, this, &SearchPanel::scheduleScoring);
+    connect(browseLog, &QToolButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
+                                                          tr("Run logs (*.jsonl);;All files (*)"), nullptr,
+                                                          QFileDialog::DontConfirmOverwrite);
+        if (!path.isEmpty())
+            m_logPath->setText(QDir::toNativeSeparators(path));
+    });
+}
+
+NeedleEvalSettings SearchPanel::sampleSettings() const
+{
+    NeedleEvalSettings s;
+    s.length = m_length->value();
+    s.samples = m_samples->value();
+    s.depth = 0.0;
+    s.seed = uint64_t(m_seed->value());
+    s.corpus = m_corpus->text().trimmed();
+    return s;
+}
+
+SearchSettings SearchPanel::searchSettings() const
+{
+    SearchSettings s;
+    s.method = SearchMethod(m_method->currentData().toInt());
+    if (m_model) {
+        const RopeConfig &rope = m_model->ropeConfig;
+        s.rotaryDims = rope.rotaryDims;
+        s.base = rope.base;
+        s.trainLength = rope.trainLength;
+    }
+    s.targetLength = m_length->value();
+    s.population = m_population->value();
+    s.iterations = m_iterations->value();
+    s.seed = uint64_t(m_seed->value());
+    s.racing = m_racing->isChecked();
+    s.searchAttentionFactor = m_searchAttention->isChecked();
+    return s;
+}
+
+void SearchPanel::setState(State state)
+{
+    if (state == m_state)
+        return;
+    m_state = state;
+    updateButtons();
+    updateStatus();
+    Q_EMIT stateChanged(state);
+}
+
+void SearchPanel::updateButtons()
+{
+    const bool running = m_state == State::Starting || m_state == State::Searching || m_state == State::Paused;
+    m_start->setEnabled(!running && m_model.has_value());
+    m_pause->setEnabled(m_state == State::Searching || m_state == State::Paused);
+    m_pause->setText(m_state == State::Paused ? tr("Resume") : tr("Pause"));
+    m_stop->setEnabled(running || m_state == State::Following);
+    m_stop->setText(m_state == State::Following ? tr("Stop following") : tr("Stop"));
+    m_applyBest->setEnabled(m_best && int(m_best->lambda.size()) == m_document->pairs());
+    for (QWidget *field : std::initializer_list<QWidget *>{m_method, m_population, m_iterations, m_samples, m_length,
+                                                           m_seed, m_corpus, m_logPath, m_resume, m_racing,
+                                                           m_searchAttention})
+        field->setEnabled(!running);
+}
+
+void SearchPanel::updateModelLabel()
+{
+    if (!m_loadingMessage.isEmpty()) {
+        m_modelLabel->setText(m_loadingMessage);
+        return;
+    }
+    if (!m_model) {
+        m_modelLabel->setText(tr("<b>No model loaded.</b> Choose a Hugging Face model folder with File › Load Model… "
+                                 "to score factors and search; a headless run can be followed without one."));
+        return;
+    }
+    const ModelInfo &m = *m_model;
+    m_modelLabel->setText(tr("<b>%1</b> — %2, %3 layers, hidden %4, d = %5, L_train = %6 — %7 %8")
+                              .arg(QFileInfo(m.directory).fileName().toHtmlEscaped(), m.architecture)
+                              .arg(m.layers)
+                              .arg(m.hiddenSize)
+                              .arg(m.ropeConfig.rotaryDims)
+                              .arg(formatNumber(m.ropeConfig.trainLength))
+                              .arg(m.device, m.dtype));
+    m_modelLabel->setToolTip(QDir::toNativeSeparators(m.directory) + QStringLiteral("\n") + m.tokenizer);
+}
+
+void SearchPanel::syncLengthFromDocument()
+{
+    const double target = m_document->targetLength();
+    if (!(target >= 2))
+        return;
+    const QSignalBlocker blocker(m_length);
+    m_length->setValue(int(std::min<double>(std::llround(target), kLongestLength)));
+}
+
+void SearchPanel::commitLength()
+{
+    // The sample length is the document's target: editing it here is an (undoable) target edit.
+    if (m_document->pairs() > 0 && m_length->value() != int(std::llround(m_document->targetLength())))
+        m_document->setTargetLength(m_length->value());
+    scheduleScoring();
+}
+
+void SearchPanel::scheduleScoring()
+{
+    if (!m_model)
+        return;
+    // What is shown no longer describes the document; the new score follows after the debounce.
+    m_handTunedPpl = qQNaN();
+    m_scoreLabels.value(kHandTuned)->setText(QStringLiteral("…"));
+    m_scoreTimer->start();
+}
+
+void SearchPanel::showNote(const QString &text)
+{
+    m_note->setText(text);
+    m_note->setVisible(!text.isEmpty());
+}
+
+void SearchPanel::requestScores()
+{
+    if (!m_model)
+        return;
+    const int modelPairs = m_model->ropeConfig.pairs();
+    if (m_document->pairs() != modelPairs) {
+        showNote(tr("The document has %1 rotary dimensions, the model %2: open the model's config to score "
+                    "hand-tuned factors.")
+                     .arg(m_document->pairs())
+                     .arg(modelPairs));
+        return;
+    }
+    showNote({});
+    const NeedleEvalSettings samples = sampleSettings();
+    m_evaluation->score(++m_scoreRequest, m_document->lambda(), m_document->effectiveAttentionFactor(), samples);
+
+    const QString key = QStringLiteral("%1|%2|%3|%4|%5")
+                            .arg(m_model->directory)
+                            .arg(samples.length)
+                            .arg(samples.samples)
+                            .arg(samples.seed)
+                            .arg(samples.corpus);
+    if (key != m_referencesKey) {
+        m_referencesKey = key;
+        m_referencePpl.clear();
+        for (const QString &name : referenceNames()) {
+            if (name != kHandTuned)
+                m_scoreLabels.value(name)->setText(QStringLiteral("…"));
+        }
+        m_evaluation->scoreReferences(++m_referencesRequest, samples);
+    }
+}
+
+void SearchPanel::onModelLoaded(const ModelInfo &info)
+{
+    m_model = info;
+    m_loadingMessage.clear();
+    m_referencesKey.clear();
+    updateModelLabel();
+    updateButtons();
+    scheduleScoring();
+}
+
+void SearchPanel::onWorkerFailed(WorkerTask task, const QString &message)
+{
+    switch (task) {
+    case WorkerTask::LoadModel:
+        // The previous model (if any) is still loaded; the window reports the error.
+        m_loadingMessage.clear();
+        updateModelLabel();
+        break;
+    case WorkerTask::Score:
+        m_scoreLabels.value(kHandTuned)->setText(QStringLiteral("—"));
+        showNote(message);
+        break;
+    case WorkerTask::References:
+        m_referencesKey.clear();  // retried with the next edit
+        showNote(message);
+        break;
+    case WorkerTask::Search:
+        setState(State::Idle);
+        Q_EMIT errorOccurred(message);
+        break;
+    }
+}
+
+bool SearchPanel::startSearch()
+{
+    if (m_state == State::Starting || m_state == State::Searching || m_state == State::Paused)
+        return false;
+    if (!m_model) {
+        Q_EMIT errorOccurred(tr("Load a model first (File › Load Model…): the search scores candidates with it."));
+        return false;
+    }
+    const SearchSettings settings = searchSettings();
+    try {
+        (void)EvolutionSearch(settings);  // validates, naming the problem
+    } catch (const Error &e) {
+        Q_EMIT errorOccurred(e.message());
+        return false;
+    }
+    if (m_state == State::Following)
+        m_follower->stopFollowing();
+    setState(State::Starting);
+    m_evaluation->startSearch(settings, sampleSettings(), QDir::fromNativeSeparators(m_logPath->text().trimmed()),
+                              m_resume->isChecked());
+    return true;
+}
+
+void SearchPanel::togglePause()
+{
+    if (m_state == State::Searching) {
+        m_evaluation->pause();
+        setState(State::Paused);
+    } else if (m_state == State::Paused) {
+        m_evaluation->resume();
+        setState(State::Searching);
+    }
+}
+
+void SearchPanel::stopSearch()
+{
+    if (m_state == State::Following) {
+        m_follower->stopFollowing();
+        setState(State::Idle);
+        return;
+    }
+    if (m_state == State::Starting || m_state == State::Searching || m_state == State::Paused) {
+        m_evaluation->stop();
+        m_stop->setEnabled(false);
+        m_pause->setEnabled(false);
+        m_status->setText(tr("Stopping after the running evaluation…"));
+    }
+}
+
+void SearchPanel::followLog(const QString &path)
+{
+    if (m_state == State::Starting || m_state == State::Searching || m_state == State::Paused)
+        throw Error(path, tr("a search is running here: stop it before following a run log"));
+    m_follower->follow(path);
+    setState(State::Following);
+    updateStatus();
+}
+
+bool SearchPanel::applyBest()
+{
+    if (!m_best) {
+        Q_EMIT errorOccurred(tr("There is no search result to apply yet."));
+        return false;
+    }
+    const Best best = *m_best;
+    if (int(best.lambda.size()) != m_document->pairs()) {
+        Q_EMIT errorOccurred(tr("The best factors have %1 values but the document has %2 rotary dimensions.")
+                                 .arg(best.lambda.size())
+                                 .arg(m_document->pairs()));
+        return false;
+    }
+    const double target = best.targetLength > 0 ? best.targetLength : m_document->targetLength();
+    const double trainLength = m_document->geometry().trainLength;
+    // The document stores an attention factor only where it departs from the longrope default the
+    // export would imply anyway.
+    const double implied = longropeAttentionFactor(target / trainLength, trainLength);
+    std::optional<double> attention;
+    if (std::abs(best.attentionFactor - implied) > 1e-12 * implied)
+        attention = best.attentionFactor;
+    const bool changes = target != m_document->targetLength() || (best.dRcd >= 0 && best.dRcd != m_document->dRcd()) ||
+                         best.lambda != m_document->lambda() || attention != m_document->attentionFactor();
+    if (!changes)
+        return true;
+    QUndoStack *stack = m_document->undoStack();
+    stack->beginMacro(tr("Apply search best (needle PPL %1)").arg(formatNumber(best.ppl)));
+    if (target != m_document->targetLength())
+        m_document->setTargetLength(target);
+    if (best.dRcd >= 0)
+        m_document->setDRcd(best.dRcd);
+    m_document->setAllLambda(best.lambda, attention, tr("Apply search best factors"));
+    stack->endMacro();
+    return true;
+}
+
+void SearchPanel::onRunStarted(const SearchPlan &plan)
+{
+    m_plan = plan;
+    if (!plan.resumed) {
+        m_candidateCount = 0;
+        m_cacheHits = 0;
+        m_generationsDone = 0;
+        if (m_best) {
+            m_best.reset();
+            updateButtons();
+            Q_EMIT bestChanged();
+        }
+    }
+    m_clock.restart();
+    m_recentArrivals.clear();
+    m_plot->beginRun(plan);
+    Q_EMIT searchStarted(plan);
+    updateStatus();
+}
+
+void SearchPanel::onCandidate(const CandidateEvaluation &candidate)
+{
+    ++m_candidateCount;
+    if (candidate.live) {
+        m_recentArrivals.push_back(m_clock.elapsed());
+        while (m_recentArrivals.size() > kRateWindow)
+            m_recentArrivals.pop_front();
+    }
+    m_plot->addCandidate(candidate);
+    // A candidate's fitness is only comparable once it has every sample.
+    if (candidate.isComplete())
+        offerBest(candidate.lambda, candidate.ppl, candidate.dRcd, candidate.attentionFactor);
+    Q_EMIT candidateAdded(candidate);
+    updateStatus();
+}
+
+void SearchPanel::onGeneration(const GenerationReport &report)
+{
+    m_generationsDone = std::max(m_generationsDone, report.generation + 1);
+    m_cacheHits = report.cacheHits;
+    m_plot->addGeneration(report);
+    offerBest(report.bestLambda, report.bestFitness, report.bestDRcd, report.bestAttentionFactor);
+    Q_EMIT generationAdded(report);
+    updateStatus();
+}
+
+void SearchPanel::onRunFinished(const SearchOutcome &outcome)
+{
+    offerBest(outcome.result.bestLambda, outcome.result.bestFitness, outcome.result.bestDRcd,
+              outcome.result.bestAttentionFactor);
+    m_cacheHits = outcome.result.cacheHits;
+    m_plot->flushReplot();
+    const QString summary = tr("Search %1: best needle PPL %2%3 after %4 evaluations (+%5 from the cache), %6 generations.")
+                                .arg(stopReasonName(outcome.result.stopReason))
+                                .arg(formatNumber(outcome.result.bestFitness))
+                                .arg(outcome.result.bestDRcd >= 0 ? tr(", d_rcd %1").arg(outcome.result.bestDRcd) : QString())
+                                .arg(outcome.result.evaluations)
+                                .arg(outcome.result.cacheHits)
+                                .arg(outcome.result.generations);
+    m_statusText = summary;
+    m_status->setText(summary);
+    Q_EMIT statusMessage(summary);
+    Q_EMIT searchFinished(outcome);
+}
+
+void SearchPanel::offerBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor)
+{
+    if (lambda.empty() || !std::isfinite(ppl) || (m_best && !(ppl < m_best->ppl)))
+        return;
+    m_best = Best{lambda, ppl, dRcd, attentionFactor, m_plan.targetLength};
+    updateButtons();
+    Q_EMIT bestChanged();
+}
+
+void SearchPanel::updateStatus()
+{
+    if (m_state == State::Idle && m_candidateCount == 0 && m_generationsDone == 0) {
+        m_statusText = m_model ? tr("Ready.") : QString();
+        m_status->setText(m_statusText);
+        return;
+    }
+    if (m_state == State::Starting) {
+        m_statusText = tr("Starting the search (building the needle samples)…");
+        m_status->setText(m_statusText);
+        Q_EMIT statusMessage(m_statusText);
+        return;
+    }
+    QStringList parts;
+    const int iterations = m_plan.settings.iterations;
+    parts << tr("generation %1/%2").arg(std::min(m_generationsDone, iterations)).arg(iterations);
+    // Racing drops candidates early, so a full run's count is only an upper bound then.
+    const bool racing = m_plan.settings.racing && m_plan.samples > 1;
+    parts << tr("%1 evaluations (+%2 from the cache) of %3%4")
+                 .arg(m_candidateCount)
+                 .arg(m_cacheHits)
+                 .arg(racing ? QStringLiteral("≤ ") : QString())
+                 .arg(m_plan.expectedEvaluations);
+    double rate = 0;
+    if (m_recentArrivals.size() >= 2 && m_recentArrivals.back() > m_recentArrivals.front())
+        rate = double(m_recentArrivals.size() - 1) * 1000.0 / double(m_recentArrivals.back() - m_recentArrivals.front());
+    if (rate > 0) {
+        parts << tr("%1 eval/s").arg(rate, 0, 'g', 3);
+        const int remaining = std::max(0, m_plan.expectedEvaluations - m_candidateCount);
+        if (remaining > 0 && (m_state == State::Searching || m_state == State::Following))
+            parts << tr("ETA %1%2").arg(racing ? QStringLiteral("≤ ") : QString(), formatDuration(remaining / rate));
+    }
+    if (m_best)
+        parts << tr("best PPL %1%2").arg(formatNumber(m_best->ppl)).arg(m_best->dRcd >= 0 ? tr(" (d_rcd %1)").arg(m_best->dRcd) : QString());
+    if (m_state == State::Paused)
+        parts << tr("paused");
+    if (m_state == State::Following)
+        parts.prepend(tr("following %1").arg(QFileInfo(m_follower->path()).fileName()));
+    m_statusText = parts.join(QStringLiteral(" · "));
+    m_status->setText(m_statusText);
+    Q_EMIT statusMessage(m_statusText);
+}
+
+} // namespace rs

@@ -1,0 +1,182 @@
+#pragma once
+// The search dock: runs the LongRoPE2 evolutionary search on the background evaluation thread
+// (start / pause / resume / stop), follows the run log of a headless search, plots both live, and
+// scores hand tuning: every edit of the factor document is scored in the background after a short
+// debounce, next to the original RoPE, PI, NTK and YaRN on the same needle samples.
+//
+// The needle samples have the document's target length L (the length field edits it), so the
+// hand-tuned λ, the references and the searched λ all answer the same question; "Apply best"
+// puts the search's best factors (and its d_rcd and L) into the document as one undo step.
+#include "evaluationworker.h"
+#include "runlogfollower.h"
+
+#include <QElapsedTimer>
+#include <QMap>
+#include <QWidget>
+
+#include <deque>
+#include <optional>
+
+class QComboBox;
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTimer;
+
+namespace rs {
+
+class FactorDocument;
+class SearchPlot;
+
+class SearchPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    enum class State { Idle, Starting, Searching, Paused, Following };
+    static constexpr int kScoreDebounceMs = 300;
+    // The references and the hand-tuned λ as shown in the panel and on the plot.
+    static const QStringList &referenceNames();
+
+    SearchPanel(FactorDocument *document, EvaluationThread *evaluation, QWidget *parent = nullptr);
+
+    State state() const { return m_state; }
+    bool hasModel() const { return m_model.has_value(); }
+    const std::optional<ModelInfo> &model() const { return m_model; }
+
+    // The needle samples every score and search uses now.
+    NeedleEvalSettings sampleSettings() const;
+    // The search the Start button launches, from the fields and the loaded model's RoPE.
+    SearchSettings searchSettings() const;
+
+    // Each reports errorOccurred and returns false when it cannot start.
+    bool startSearch();
+    void togglePause();
+    void stopSearch();
+    // Replays the log and follows it live. Throws rs::Error (naming the file) when it is not a run
+    // log; the plots are left as they were then.
+    void followLog(const QString &path);
+    // One undo step; false (and errorOccurred) when there is nothing that fits the document.
+    bool applyBest();
+
+    bool hasBest() const { return m_best.has_value(); }
+    std::vector<double> bestLambda() const { return m_best ? m_best->lambda : std::vector<double>{}; }
+    double bestPpl() const { return m_best ? m_best->ppl : 0.0; }
+    int bestDRcd() const { return m_best ? m_best->dRcd : -1; }
+    double bestAttentionFactor() const { return m_best ? m_best->attentionFactor : 1.0; }
+    // Needle PPL of the document's λ, once scored (NaN before).
+    double handTunedPpl() const { return m_handTunedPpl; }
+    double referencePpl(const QString &name) const { return m_referencePpl.value(name, qQNaN()); }
+    QString statusText() const { return m_statusText; }
+    int candidateCount() const { return m_candidateCount; }
+
+    SearchPlot *plot() const { return m_plot; }
+    RunLogFollower *follower() const { return m_follower; }
+    QComboBox *methodCombo() const { return m_method; }
+    QSpinBox *populationSpinBox() const { return m_population; }
+    QSpinBox *iterationsSpinBox() const { return m_iterations; }
+    QSpinBox *samplesSpinBox() const { return m_samples; }
+    QSpinBox *lengthSpinBox() const { return m_length; }
+    QSpinBox *seedSpinBox() const { return m_seed; }
+    QLineEdit *logPathEdit() const { return m_logPath; }
+    QCheckBox *resumeCheckBox() const { return m_resume; }
+    QCheckBox *racingCheckBox() const { return m_racing; }
+    QCheckBox *searchAttentionCheckBox() const { return m_searchAttention; }
+    QPushButton *startButton() const { return m_start; }
+    QPushButton *pauseButton() const { return m_pause; }
+    QPushButton *stopButton() const { return m_stop; }
+    QPushButton *applyBestButton() const { return m_applyBest; }
+    QLabel *scoreLabel(const QString &name) const { return m_scoreLabels.value(name); }
+
+signals:
+    void searchStarted(const rs::SearchPlan &plan);
+    void candidateAdded(const rs::CandidateEvaluation &candidate);
+    void generationAdded(const rs::GenerationReport &report);
+    void searchFinished(const rs::SearchOutcome &outcome);
+    void stateChanged(rs::SearchPanel::State state);
+    // The best factors found so far changed (bestLambda()); empty when a new run begins.
+    void bestChanged();
+    // Needle PPL of the document's λ arrived (handTunedPpl()).
+    void handTunedScored(double ppl);
+    void referencesScored();
+    // Evaluations per second, ETA and progress, for the status bar.
+    void statusMessage(const QString &text);
+    void errorOccurred(const QString &message);
+
+private:
+    struct Best {
+        std::vector<double> lambda;
+        double ppl = 0;
+        int dRcd = -1;
+        double attentionFactor = 1.0;
+        int targetLength = 0;
+    };
+
+    void buildUi();
+    void setState(State state);
+    void updateButtons();
+    void updateModelLabel();
+    void syncLengthFromDocument();
+    void commitLength();
+    void scheduleScoring();
+    void requestScores();
+    void showNote(const QString &text);
+
+    void onModelLoaded(const ModelInfo &info);
+    void onWorkerFailed(WorkerTask task, const QString &message);
+    void onRunStarted(const SearchPlan &plan);
+    void onCandidate(const CandidateEvaluation &candidate);
+    void onGeneration(const GenerationReport &report);
+    void onRunFinished(const SearchOutcome &outcome);
+    void offerBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor);
+    void updateStatus();
+
+    FactorDocument *m_document;
+    EvaluationThread *m_evaluation;
+    RunLogFollower *m_follower;
+    SearchPlot *m_plot;
+    QTimer *m_scoreTimer;
+
+    QLabel *m_modelLabel;
+    QComboBox *m_method;
+    QSpinBox *m_population;
+    QSpinBox *m_iterations;
+    QSpinBox *m_samples;
+    QSpinBox *m_length;
+    QSpinBox *m_seed;
+    QLineEdit *m_corpus;
+    QLineEdit *m_logPath;
+    QCheckBox *m_resume;
+    QCheckBox *m_racing;
+    QCheckBox *m_searchAttention;
+    QPushButton *m_start;
+    QPushButton *m_pause;
+    QPushButton *m_stop;
+    QPushButton *m_applyBest;
+    QLabel *m_status;
+    QLabel *m_note;
+    QMap<QString, QLabel *> m_scoreLabels;
+
+    State m_state = State::Idle;
+    std::optional<ModelInfo> m_model;
+    QString m_loadingMessage;
+    SearchPlan m_plan;
+    std::optional<Best> m_best;
+    int m_candidateCount = 0;
+    int m_cacheHits = 0;
+    int m_generationsDone = 0;
+    QElapsedTimer m_clock;
+    std::deque<qint64> m_recentArrivals;  // ms on m_clock of the latest live candidates
+    QString m_statusText;
+
+    quint64 m_scoreRequest = 0;       // the latest hand-tuning request; older answers are ignored
+    quint64 m_referencesRequest = 0;
+    QString m_referencesKey;          // what the shown references were computed for
+    double m_handTunedPpl = qQNaN();
+    QMap<QString, double> m_referencePpl;
+};
+
+} // namespace rs
+
+Q_DECLARE_METATYPE(rs::SearchPanel::State)

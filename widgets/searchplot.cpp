@@ -1,0 +1,298 @@
+#include "searchplot.h"
+
+#include "plotstyle.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rs {
+
+namespace {
+
+const QColor kCandidateColor{0x1f, 0x6f, 0xd1, 110};
+const QColor kMedianColor{0xe6, 0x7e, 0x22};
+
+// Whole-number ticks (generations, d_rcd) that thin out to 2, 5, 10 … as the range grows.
+QSharedPointer<QCPAxisTicker> integerTicker()
+{
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    return ticker;
+}
+
+bool plottablePpl(double ppl) { return std::isfinite(ppl) && ppl > 0; }
+
+} // namespace
+
+SearchPlot::SearchPlot(QWidget *parent)
+    : QCustomPlot(parent), m_replot(new CoalescedReplot(this)), m_pplRect(axisRect()), m_dRcdRect(new QCPAxisRect(this))
+{
+    setAntialiasedElements(QCP::aeAll);
+    setPlottingHint(QCP::phFastPolylines, true);
+    setMinimumSize(320, 260);
+    setAutoAddPlottableToLegend(false);
+
+    plotLayout()->addElement(1, 0, m_dRcdRect);
+    plotLayout()->setRowStretchFactors({2.2, 1.0});
+    // Both rects share their left and right margins so generations line up vertically.
+    auto *margins = new QCPMarginGroup(this);
+    m_pplRect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    m_dRcdRect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    styleAxisRect(m_pplRect);
+    styleAxisRect(m_dRcdRect);
+
+    QCPAxis *pplX = m_pplRect->axis(QCPAxis::atBottom);
+    QCPAxis *pplY = m_pplRect->axis(QCPAxis::atLeft);
+    QCPAxis *dRcdX = m_dRcdRect->axis(QCPAxis::atBottom);
+    QCPAxis *dRcdY = m_dRcdRect->axis(QCPAxis::atLeft);
+    pplY->setLabel(tr("needle PPL"));
+    useLogAxis(pplY);
+    dRcdX->setLabel(tr("generation"));
+    dRcdY->setLabel(tr("d_rcd"));
+    for (QCPAxis *axis : {pplX, dRcdX, dRcdY})
+        axis->setTicker(integerTicker());
+    connect(pplX, qOverload<const QCPRange &>(&QCPAxis::rangeChanged), dRcdX, qOverload<const QCPRange &>(&QCPAxis::setRange));
+
+    m_candidates = addGraph(pplX, pplY);
+    m_candidates->setName(tr("candidate"));
+    m_candidates->setLineStyle(QCPGraph::lsNone);
+    m_candidates->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kCandidateColor, kCandidateColor, 5));
+    m_candidates->addToLegend();
+
+    m_median = addGraph(pplX, pplY);
+    m_median->setName(tr("median"));
+    m_median->setPen(QPen(kMedianColor, 1.8, Qt::DashLine));
+    m_median->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, kMedianColor, Qt::white, 5));
+    m_median->addToLegend();
+
+    m_best = addGraph(pplX, pplY);
+    m_best->setName(tr("best so far"));
+    m_best->setPen(QPen(plotcolors::searchBest, 2.4));
+    m_best->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, plotcolors::searchBest, Qt::white, 6));
+    m_best->addToLegend();
+
+    m_memberDRcd = addGraph(dRcdX, dRcdY);
+    m_memberDRcd->setName(tr("population d_rcd"));
+    m_memberDRcd->setLineStyle(QCPGraph::lsNone);
+    QColor memberColor = plotcolors::dRcd;
+    memberColor.setAlpha(130);
+    m_memberDRcd->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, memberColor, memberColor, 4));
+    m_memberDRcd->addToLegend();
+
+    m_bestDRcd = addGraph(dRcdX, dRcdY);
+    m_bestDRcd->setName(tr("best d_rcd"));
+    m_bestDRcd->setPen(QPen(plotcolors::dTcd, 2.0));
+    m_bestDRcd->setLineStyle(QCPGraph::lsStepCenter);
+    m_bestDRcd->addToLegend();
+
+    m_emptyLabel = new QCPItemText(this);
+    m_emptyLabel->setClipAxisRect(m_pplRect);
+    m_emptyLabel->position->setType(QCPItemPosition::ptAxisRectRatio);
+    m_emptyLabel->position->setAxisRect(m_pplRect);
+    m_emptyLabel->position->setCoords(0.5, 0.5);
+    m_emptyLabel->setPositionAlignment(Qt::AlignCenter);
+    m_emptyLabel->setColor(QColor(0x6b, 0x75, 0x80));
+    m_emptyLabel->setText(tr("No search yet: load a model and press Start,\nor follow the run log of a headless search."));
+
+    placeLegendAbove(this, tr("Search"));
+    updateRanges();
+    m_replot->request();
+}
+
+void SearchPlot::clearRun()
+{
+    for (QCPGraph *graph : {m_candidates, m_best, m_median, m_memberDRcd, m_bestDRcd})
+        graph->data()->clear();
+    m_candidateKeys.clear();
+    m_havePlan = false;
+    m_plan = SearchPlan{};
+    m_lastGeneration = 0;
+    m_lowestPpl = m_highestPpl = 0;
+    m_lowestDRcd = 0;
+    m_highestDRcd = -1;
+    for (const auto &[key, reference] : m_references)
+        includePpl(reference.ppl);
+    m_emptyLabel->setVisible(true);
+    updateRanges();
+    m_replot->request();
+}
+
+void SearchPlot::beginRun(const SearchPlan &plan)
+{
+    if (!plan.resumed)
+        clearRun();
+    // Candidate ids start again with every run; points already drawn keep their places.
+    m_candidateKeys.clear();
+    m_plan = plan;
+    m_havePlan = true;
+    if (plan.settings.method == SearchMethod::LongRoPE2 && plan.settings.dRcdMax >= plan.settings.dRcdMin) {
+        m_lowestDRcd = m_highestDRcd >= m_lowestDRcd ? std::min(m_lowestDRcd, plan.settings.dRcdMin) : plan.settings.dRcdMin;
+        m_highestDRcd = std::max(m_highestDRcd, plan.settings.dRcdMax);
+    }
+    m_emptyLabel->setText(tr("Waiting for the first evaluation…"));
+    updateRanges();
+    m_replot->request();
+}
+
+int SearchPlot::candidatesPerGeneration(int generation) const
+{
+    if (!m_havePlan)
+        return 1;
+    const SearchSettings &s = m_plan.settings;
+    return std::max(1, generation == 0 ? s.population : s.mutations + s.crossovers);
+}
+
+double SearchPlot::slotX(int generation, int index, int count) const
+{
+    const int slot = std::clamp(index, 0, std::max(0, count - 1));
+    return generation + kGenerationSpread * ((slot + 0.5) / std::max(1, count) - 0.5);
+}
+
+void SearchPlot::includePpl(double ppl)
+{
+    if (!plottablePpl(ppl))
+        return;
+    m_lowestPpl = m_lowestPpl > 0 ? std::min(m_lowestPpl, ppl) : ppl;
+    m_highestPpl = std::max(m_highestPpl, ppl);
+}
+
+void SearchPlot::addCandidate(const CandidateEvaluation &candidate)
+{
+    m_lastGeneration = std::max(m_lastGeneration, candidate.generation);
+    const auto known = m_candidateKeys.constFind(candidate.candidate);
+    if (known == m_candidateKeys.constEnd() || candidate.indexInGeneration >= 0) {
+        const double key = slotX(candidate.generation, std::max(0, candidate.indexInGeneration),
+                                 candidatesPerGeneration(candidate.generation));
+        m_candidateKeys.insert(candidate.candidate, key);
+        if (plottablePpl(candidate.ppl))
+            m_candidates->addData(key, candidate.ppl);
+    } else if (plottablePpl(candidate.ppl)) {
+        // Keys are unique per slot, so the point is found by its key; it is updated in place.
+        QCPGraphDataContainer *data = m_candidates->data().data();
+        const auto found = data->findBegin(*known, false);
+        if (found != data->constEnd() && found->key == *known)
+            (data->begin() + (found - data->constBegin()))->value = candidate.ppl;
+        else
+            m_candidates->addData(*known, candidate.ppl);
+    }
+    if (plottablePpl(candidate.ppl))
+        includePpl(candidate.ppl);
+    m_emptyLabel->setVisible(false);
+    updateRanges();
+    m_replot->request();
+}
+
+void SearchPlot::addGeneration(const GenerationReport &report)
+{
+    const int g = report.generation;
+    m_lastGeneration = std::max(m_lastGeneration, g);
+    // A resumed run reports its replayed generations again: the newer report replaces the older.
+    for (QCPGraph *graph : {m_best, m_median, m_memberDRcd, m_bestDRcd})
+        graph->data()->remove(g - 0.5, g + 0.5);
+    if (plottablePpl(report.bestFitness)) {
+        m_best->addData(g, report.bestFitness);
+        includePpl(report.bestFitness);
+    }
+    if (plottablePpl(report.medianFitness)) {
+        m_median->addData(g, report.medianFitness);
+        includePpl(report.medianFitness);
+    }
+    std::vector<int> members;
+    std::copy_if(report.memberDRcd.begin(), report.memberDRcd.end(), std::back_inserter(members), [](int d) { return d >= 0; });
+    std::sort(members.begin(), members.end());
+    QVector<double> keys, values;
+    for (int k = 0; k < int(members.size()); ++k) {
+        keys << slotX(g, k, int(members.size()));
+        values << members[size_t(k)];
+        m_lowestDRcd = m_highestDRcd >= m_lowestDRcd ? std::min(m_lowestDRcd, members[size_t(k)]) : members[size_t(k)];
+        m_highestDRcd = std::max(m_highestDRcd, members[size_t(k)]);
+    }
+    m_memberDRcd->addData(keys, values, true);
+    if (report.bestDRcd >= 0)
+        m_bestDRcd->addData(g, report.bestDRcd);
+    m_emptyLabel->setVisible(false);
+    updateRanges();
+    m_replot->request();
+}
+
+void SearchPlot::setReference(const QString &key, const QString &title, double ppl, const QColor &color)
+{
+    auto found = m_references.find(key);
+    if (!plottablePpl(ppl)) {
+        if (found != m_references.end()) {
+            removeItem(found->second.line);
+            removeItem(found->second.label);
+            m_references.erase(found);
+            m_replot->request();
+        }
+        return;
+    }
+    if (found == m_references.end()) {
+        Reference reference;
+        reference.line = new QCPItemStraightLine(this);
+        reference.line->setClipAxisRect(m_pplRect);
+        reference.line->setLayer(QStringLiteral("grid"));
+        reference.label = new QCPItemText(this);
+        reference.label->setClipAxisRect(m_pplRect);
+        reference.label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+        reference.label->position->setAxisRect(m_pplRect);
+        reference.label->setPadding(QMargins(3, 1, 3, 1));
+        reference.label->setBrush(QColor(255, 255, 255, 200));
+        found = m_references.emplace(key, reference).first;
+    }
+    Reference &reference = found->second;
+    reference.ppl = ppl;
+    reference.line->setPen(QPen(color, 1.4, Qt::DashLine));
+    reference.line->point1->setCoords(0, ppl);
+    reference.line->point2->setCoords(1, ppl);
+    reference.label->setColor(color.darker(120));
+    reference.label->setText(QStringLiteral("%1 %2").arg(title, formatNumber(ppl)));
+    // Labels on opposite sides, so that a tuned value close to a reference does not hide its label.
+    const bool left = key == kHandTunedReference;
+    reference.label->setPositionAlignment((left ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignBottom);
+    reference.label->position->setCoords(left ? 0.005 : 0.995, ppl);
+    includePpl(ppl);
+    updateRanges();
+    m_replot->request();
+}
+
+void SearchPlot::clearReferences()
+{
+    for (const auto &[key, reference] : m_references) {
+        removeItem(reference.line);
+        removeItem(reference.label);
+    }
+    m_references.clear();
+    m_replot->request();
+}
+
+QCPItemStraightLine *SearchPlot::referenceLine(const QString &key) const
+{
+    const auto found = m_references.find(key);
+    return found == m_references.end() ? nullptr : found->second.line;
+}
+
+void SearchPlot::updateRanges()
+{
+    const int planned = m_havePlan ? m_plan.settings.iterations : 0;
+    m_pplRect->axis(QCPAxis::atBottom)->setRange(-0.5, std::max({planned, m_lastGeneration, 1}) + 0.5);
+    QCPAxis *pplY = m_pplRect->axis(QCPAxis::atLeft);
+    if (m_lowestPpl > 0) {
+        const double pad = m_highestPpl / m_lowestPpl < 1.5 ? 1.5 : 1.2;
+        pplY->setRange(m_lowestPpl / pad, m_highestPpl * pad);
+    } else {
+        pplY->setRange(1, 100);
+    }
+    QCPAxis *dRcdY = m_dRcdRect->axis(QCPAxis::atLeft);
+    if (m_highestDRcd >= m_lowestDRcd)
+        dRcdY->setRange(m_lowestDRcd - 0.8, m_highestDRcd + 0.8);
+    else
+        dRcdY->setRange(-0.5, 10.5);
+}
+
+void SearchPlot::flushReplot() { m_replot->flush(); }
+
+bool SearchPlot::isReplotPending() const { return m_replot->isPending(); }
+
+} // namespace rs

@@ -1,0 +1,88 @@
+#pragma once
+// The search's progress: needle PPL of every evaluated candidate as a scatter by generation (log
+// scale; candidates of one generation spread across its slot in evaluation order), the best and
+// median per generation as lines, the reference families and the hand-tuned λ as horizontal lines,
+// and below it the d_rcd genes of each generation's population with the best one's d_rcd.
+//
+// Built to take tens of thousands of candidates: points are appended to the graphs' data (keys
+// only grow, so appending is O(1)), ranges are tracked incrementally and every change only asks
+// the coalescing timer for a replot.
+#include "evaluationworker.h"
+
+#include <qcustomplot.h>
+
+#include <QHash>
+
+#include <map>
+
+namespace rs {
+
+class CoalescedReplot;
+
+class SearchPlot : public QCustomPlot {
+    Q_OBJECT
+
+public:
+    // Width of a generation's slot that its candidates spread over.
+    static constexpr double kGenerationSpread = 0.7;
+    // The reference key of the hand-tuned λ: labelled on the left, the families on the right.
+    static inline const QString kHandTunedReference = QStringLiteral("edited");
+
+    explicit SearchPlot(QWidget *parent = nullptr);
+
+    // A new run: clears the candidates and generations (a resumed run keeps them: it adds to the
+    // same log) and sets the axes from the plan.
+    void beginRun(const SearchPlan &plan);
+    void clearRun();
+    // A new candidate adds a point in its generation's slot; another sample of a candidate met
+    // before moves its point to the new mean PPL.
+    void addCandidate(const CandidateEvaluation &candidate);
+    void addGeneration(const GenerationReport &report);
+    // A horizontal line with its label at the right (NaN or ≤ 0 removes it).
+    void setReference(const QString &key, const QString &title, double ppl, const QColor &color);
+    void clearReferences();
+
+    void flushReplot();
+    bool isReplotPending() const;
+
+    QCPAxisRect *pplRect() const { return m_pplRect; }
+    QCPAxisRect *dRcdRect() const { return m_dRcdRect; }
+    QCPGraph *candidateGraph() const { return m_candidates; }
+    QCPGraph *bestGraph() const { return m_best; }
+    QCPGraph *medianGraph() const { return m_median; }
+    QCPGraph *memberDRcdGraph() const { return m_memberDRcd; }
+    QCPGraph *bestDRcdGraph() const { return m_bestDRcd; }
+    QCPItemStraightLine *referenceLine(const QString &key) const;
+
+private:
+    struct Reference {
+        QCPItemStraightLine *line = nullptr;
+        QCPItemText *label = nullptr;
+        double ppl = 0;
+    };
+    double slotX(int generation, int index, int count) const;
+    int candidatesPerGeneration(int generation) const;
+    void includePpl(double ppl);
+    void updateRanges();
+
+    CoalescedReplot *m_replot;
+    QCPAxisRect *m_pplRect;
+    QCPAxisRect *m_dRcdRect;
+    QCPGraph *m_candidates;
+    QCPGraph *m_best;
+    QCPGraph *m_median;
+    QCPGraph *m_memberDRcd;
+    QCPGraph *m_bestDRcd;
+    QCPItemText *m_emptyLabel;
+    std::map<QString, Reference> m_references;
+    QHash<int, double> m_candidateKeys;  // candidate id → its point's key
+    SearchPlan m_plan;
+    bool m_havePlan = false;
+    int m_lastGeneration = 0;
+    double m_lowestPpl = 0;   // over the finite, positive values shown; 0 = none yet
+    double m_highestPpl = 0;
+    int m_lowestDRcd = 0;
+    int m_highestDRcd = -1;   // < m_lowestDRcd: none yet
+};
+
+} // namespace rs
