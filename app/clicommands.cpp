@@ -734,8 +734,13 @@ int bench(const QStringList &args)
                                       QStringLiteral("The device's dense matrix peak, for the % column (default 790, "
                                                      "an H100/H200's measured bf16 GEMM rate)."),
                                       QStringLiteral("TFLOPS"), QStringLiteral("790"));
-        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, kModelOption, kDeviceOption, kDtypeOption,
-                           kSeedOption, kJsonOption});
+        const QCommandLineOption candidates(QStringLiteral("candidates"),
+                                            QStringLiteral("Also score K candidates (each its own λ) per length: in one "
+                                                           "batched forward and one by one, side by side (default 1: "
+                                                           "off)."),
+                                            QStringLiteral("K"), QStringLiteral("1"));
+        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, kModelOption, kDeviceOption,
+                           kDtypeOption, kSeedOption, kJsonOption});
         parseOrThrow(parser, args,
                      QStringLiteral("Time needle-PPL evaluation (forward to the last answer token, final norm and LM "
                                     "head only at the answer tokens) on random tokens: ms per sample, model TFLOP/s, "
@@ -755,6 +760,7 @@ int bench(const QStringList &args)
         const int timedRuns = wholeNumber(parser, repeats, 1);
         const double peakTflops = positiveNumber(parser, peak);
         const uint64_t seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
+        const int candidateCount = wholeNumber(parser, candidates, 1);
 
         ModelOptions options;
         options.device = parser.value(kDeviceOption);
@@ -832,6 +838,42 @@ int bench(const QStringList &args)
                 row.insert(QStringLiteral("percent_of_peak"), 100 * tflops / peakTflops);
                 if (peakBytes >= 0)
                     row.insert(QStringLiteral("peak_gib"), double(peakBytes) / double(int64_t(1) << 30));
+                if (candidateCount > 1) {
+                    // Distinct candidates: PI-like factors spread around s = 2, attention factor 1.
+                    std::vector<RopeOverride> ropes;
+                    const size_t pairs = size_t(lm->ropeConfig().pairs());
+                    for (int k = 0; k < candidateCount; ++k)
+                        ropes.push_back({std::vector<double>(pairs, 1.5 + double(k) / candidateCount), 1.0});
+                    const auto medianOf = [&](const std::function<void()> &work) {
+                        std::vector<double> t;
+                        for (int r = 0; r < warmupRuns + timedRuns; ++r) {
+                            QElapsedTimer clock;
+                            clock.start();
+                            work();
+                            if (r >= warmupRuns)
+                                t.push_back(clock.nsecsElapsed() / 1e6);
+                        }
+                        std::sort(t.begin(), t.end());
+                        return t[t.size() / 2];
+                    };
+                    const double batchedMs = medianOf([&] { lm->targetNllBatch(ids, targets, ropes); });
+                    const double oneByOneMs = medianOf([&] {
+                        for (const RopeOverride &r : ropes)
+                            lm->targetNll(ids, targets, &r);
+                    });
+                    row.insert(QStringLiteral("candidates"), candidateCount);
+                    row.insert(QStringLiteral("batched_ms"), batchedMs);
+                    row.insert(QStringLiteral("one_by_one_ms"), oneByOneMs);
+                    row.insert(QStringLiteral("candidates_per_s"), candidateCount / (batchedMs / 1e3));
+                    row.insert(QStringLiteral("one_by_one_candidates_per_s"), candidateCount / (oneByOneMs / 1e3));
+                    if (!json)
+                        err() << QStringLiteral("%1 tokens, %2 candidates: batched %3 candidates/s, one by one %4/s (%5×)\n")
+                                     .arg(length)
+                                     .arg(candidateCount)
+                                     .arg(candidateCount / (batchedMs / 1e3), 0, 'f', 2)
+                                     .arg(candidateCount / (oneByOneMs / 1e3), 0, 'f', 2)
+                                     .arg(oneByOneMs / batchedMs, 0, 'f', 2);
+                }
                 if (!json)
                     out() << QStringLiteral("%1 %2 %3 %4 %5 %6\n")
                                  .arg(length, 8)

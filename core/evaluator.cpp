@@ -78,6 +78,15 @@ double NeedleEvaluator::sampleNll(int index, const RopeOverride *rope) const
     return mean(m_model.targetNll(s.ids, s.answerPositions, rope));
 }
 
+std::vector<double> NeedleEvaluator::sampleNllBatch(int index, const std::vector<RopeOverride> &ropes) const
+{
+    const NeedleSample &s = m_samples.at(size_t(index));
+    std::vector<double> out;
+    for (const std::vector<double> &nll : m_model.targetNllBatch(s.ids, s.answerPositions, ropes))
+        out.push_back(mean(nll));
+    return out;
+}
+
 NeedleEvalResult NeedleEvaluator::evaluate(const RopeOverride *rope, const Cancelled &cancelled,
                                            const Progress &progress) const
 {

@@ -59,6 +59,8 @@ public:
                               const Progress &progress = {}) const;
     // Mean NLL over one sample's answer tokens (the unit the search's racing works with).
     double sampleNll(int index, const RopeOverride *rope) const;
+    // sampleNll for several candidates in one batched forward (CausalLM::targetNllBatch).
+    std::vector<double> sampleNllBatch(int index, const std::vector<RopeOverride> &ropes) const;
 
     // Fraction of samples whose greedy continuation after the question reproduces the answer
     // tokens exactly.

@@ -136,6 +136,7 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
     }
     // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
     m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
+    m.batchCandidates = m.device.is_cuda();
     const QString dt = options.dtype.trimmed().toLower();
     if (dt.isEmpty())
         m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -527,6 +528,57 @@ struct CausalLM::Impl {
                                       .contiguous();
         return std::vector<double>(nll.data_ptr<double>(), nll.data_ptr<double>() + nll.numel());
     }
+
+    std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targets,
+                                                    const std::vector<RopeOverride> &ropes) const
+    {
+        checkIds(ids, 1);
+        const int64_t K = int64_t(ropes.size());
+        if (K == 0 || targets.empty())
+            return std::vector<std::vector<double>>(ropes.size());
+        if (!m.batchCandidates || K == 1) {
+            std::vector<std::vector<double>> out;
+            for (const RopeOverride &r : ropes)
+                out.push_back(targetNll(ids, targets, &r));
+            return out;
+        }
+        const int L = int(ids.size());
+        int last = 0;
+        for (int p : targets) {
+            if (p < 1 || p >= L)
+                throw Error(m.directory, QStringLiteral("target position %1 is outside 1 … %2").arg(p).arg(L - 1));
+            last = std::max(last, p);
+        }
+        // One rotary table per row: [K, T, d] cos and sin, the layout mixed-window training uses.
+        const torch::Tensor positions = torch::arange(int64_t(last), torch::dtype(torch::kInt64).device(m.device));
+        std::vector<torch::Tensor> cosRows, sinRows;
+        for (const RopeOverride &r : ropes) {
+            const detail::RotaryCache rc = detail::rotaryCache(m, detail::makeRopeTable(m, r.lambda, r.attentionFactor), positions);
+            cosRows.push_back(rc.cos);
+            sinRows.push_back(rc.sin);
+        }
+        const detail::RotaryCache rc{torch::stack(cosRows, 0), torch::stack(sinRows, 0)};
+        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data(), size_t(last)), torch::dtype(torch::kInt32))
+                                         .to(m.device, torch::kInt64)
+                                         .unsqueeze(0)
+                                         .expand({K, int64_t(last)});
+        const torch::Tensor h = detail::forwardHidden(m, tokens, rc);  // [K, last, H]
+        std::vector<int64_t> rows, want;
+        for (int p : targets) {
+            rows.push_back(p - 1);
+            want.push_back(ids[size_t(p)]);
+        }
+        const auto idx = torch::dtype(torch::kInt64);
+        const int64_t n = int64_t(rows.size());
+        const torch::Tensor sel = h.index_select(1, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device))
+                                      .reshape({K * n, h.size(2)});
+        const torch::Tensor wanted = torch::tensor(at::ArrayRef<int64_t>(want), idx).repeat({K});
+        const torch::Tensor nll = detail::nllFromHidden(m, sel, wanted).to(torch::kCPU, torch::kFloat64).contiguous();
+        std::vector<std::vector<double>> out(static_cast<size_t>(K));
+        for (int64_t k = 0; k < K; ++k)
+            out[size_t(k)].assign(nll.data_ptr<double>() + k * n, nll.data_ptr<double>() + (k + 1) * n);
+        return out;
+    }
 };
 
 CausalLM::CausalLM() : d(std::make_unique<Impl>()) {}
@@ -850,6 +902,16 @@ std::vector<double> CausalLM::targetNll(const std::vector<int> &ids, const std::
     return d->guarded([&] {
         c10::InferenceMode guard;
         return d->targetNll(ids, targetPositions, rope);
+    });
+}
+
+std::vector<std::vector<double>> CausalLM::targetNllBatch(const std::vector<int> &ids,
+                                                          const std::vector<int> &targetPositions,
+                                                          const std::vector<RopeOverride> &ropes)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        return d->targetNllBatch(ids, targetPositions, ropes);
     });
 }
 

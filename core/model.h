@@ -93,6 +93,11 @@ public:
     // chosen for the whole length of `ids`.
     std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targetPositions,
                                   const RopeOverride *rope = nullptr);
+    // targetNll for several RoPE variants of the same sequence in one batched forward (row k uses
+    // ropes[k]): how a search scores many candidates at once so that a small model fills the GPU.
+    // Returns one vector per rope, each equal to what targetNll gives for it alone.
+    std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targetPositions,
+                                                    const std::vector<RopeOverride> &ropes);
     // Greedy decoding of `newTokens` tokens (a full forward per token; the default RoPE follows
     // the growing length). Returns only the new tokens.
     std::vector<int> greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope = nullptr);

@@ -292,6 +292,13 @@ private Q_SLOTS:
             QVERIFY(std::isfinite(o.value("tflops").toDouble()));
             QVERIFY(!o.contains("peak_gib"));  // no allocator statistics on the CPU
         }
+        // --candidates: the batched and one-by-one rates side by side.
+        const CliResult batched = runCli({"bench", "--config", shape, "--lengths", "100", "--answers", "8", "--repeats",
+                                          "1", "--warmup", "0", "--candidates", "3", "--json"});
+        QVERIFY2(batched.exitCode == 0, qPrintable(batched.err));
+        const QJsonObject b = QJsonDocument::fromJson(batched.out.trimmed()).object();
+        QCOMPARE(b.value("candidates").toInt(), 3);
+        QVERIFY(b.value("candidates_per_s").toDouble() > 0 && b.value("one_by_one_candidates_per_s").toDouble() > 0);
         QCOMPARE(runCli({"bench", "--lengths", "100"}).exitCode, 2);  // neither --config nor --model
         const CliResult missing = runCli({"bench", "--config", "/no/such/shape.json"});
         QCOMPARE(missing.exitCode, 1);

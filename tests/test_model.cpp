@@ -398,6 +398,40 @@ private Q_SLOTS:
         }
     }
 
+    // Several RoPE variants in one batched forward give each variant exactly what a forward of its
+    // own gives (different λ per row, attention factors, a sliding window, partial rotary).
+    void batchedCandidates()
+    {
+        for (const QString fixture : {QStringLiteral("llama-longrope"), QStringLiteral("mistral-longrope"),
+                                      QStringLiteral("phi3-longrope"), QStringLiteral("qwen2-plain")}) {
+            const QJsonObject ref = readJson(modelDir(fixture) + QStringLiteral("/reference.json")).value(QLatin1String("300")).toObject();
+            const std::vector<int> ids = intList(ref.value(QLatin1String("input_ids")).toArray());
+            const auto lm = CausalLM::load(modelDir(fixture));
+            lm->torchModel().batchCandidates = true;  // the GPU's path, checked on the CPU
+            const size_t pairs = size_t(lm->ropeConfig().pairs());
+            std::vector<RopeOverride> ropes;
+            ropes.push_back({std::vector<double>(pairs, 1.0), 1.0});
+            ropes.push_back({std::vector<double>(pairs, 4.0), 1.2});
+            std::vector<double> rising(pairs);
+            for (size_t i = 0; i < pairs; ++i)
+                rising[i] = 1.0 + 0.5 * double(i);
+            ropes.push_back({rising, 1.0});
+            const std::vector<int> targets = {5, 120, 250, 299};
+            const auto batched = lm->targetNllBatch(ids, targets, ropes);
+            QCOMPARE(batched.size(), ropes.size());
+            for (size_t k = 0; k < ropes.size(); ++k) {
+                const std::vector<double> alone = lm->targetNll(ids, targets, &ropes[k]);
+                QCOMPARE(batched[k].size(), alone.size());
+                for (size_t j = 0; j < alone.size(); ++j)
+                    QVERIFY2(std::abs(batched[k][j] - alone[j]) < 1e-4,
+                             qPrintable(QStringLiteral("%1 rope %2 target %3: %4 vs %5").arg(fixture).arg(k).arg(j)
+                                            .arg(batched[k][j]).arg(alone[j])));
+            }
+            // The rows really differ: the variants change the answer.
+            QVERIFY(std::abs(batched[0][3] - batched[1][3]) > 1e-3);
+        }
+    }
+
     // Random initialisation as transformers does it: the same seed gives the same weights on the
     // CPU, another seed others; norms are 1; weights have the configured standard deviation.
     void createRandom()
