@@ -799,6 +799,24 @@ int bench(const QStringList &args)
                          .arg(QStringLiteral("peak GiB"), 9);
         out().flush();
 
+        // Milliseconds of each timed run after the warm-up runs, sorted; and their median.
+        const auto timeRuns = [&](const std::function<void()> &work) {
+            std::vector<double> ms;
+            for (int r = 0; r < warmupRuns + timedRuns; ++r) {
+                QElapsedTimer clock;
+                clock.start();
+                work();  // every call returns its NLL to the host, so the device is synchronised
+                if (r >= warmupRuns)
+                    ms.push_back(clock.nsecsElapsed() / 1e6);
+            }
+            std::sort(ms.begin(), ms.end());
+            return ms;
+        };
+        const auto median = [](const std::vector<double> &sorted) {
+            const size_t n = sorted.size();
+            return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        };
+
         std::mt19937_64 rng(seed);
         for (const int length : lengthList) {
             const int scored = std::min(answerCount, length - 1);
@@ -815,23 +833,17 @@ int bench(const QStringList &args)
                             {QStringLiteral("weights_gib"), weightGiB}};
             try {
                 lm->resetPeakDeviceMemory();
-                std::vector<double> ms;
-                for (int r = 0; r < warmupRuns + timedRuns; ++r) {
-                    QElapsedTimer clock;
-                    clock.start();
-                    const std::vector<double> nll = lm->targetNll(ids, targets);  // returns to the host: synchronised
+                const std::vector<double> ms = timeRuns([&] {
+                    const std::vector<double> nll = lm->targetNll(ids, targets);
                     if (nll.size() != targets.size() || !std::isfinite(nll.front()))
                         throw Error(name, QStringLiteral("the evaluation returned no finite NLL"));
-                    if (r >= warmupRuns)
-                        ms.push_back(clock.nsecsElapsed() / 1e6);
-                }
-                std::sort(ms.begin(), ms.end());
-                const double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+                });
+                const double medianMs = median(ms);
                 // The forward runs up to the token before the last answer: length − 1 tokens.
                 const double flops = lm->forwardFlops(length - 1, scored);
-                const double tflops = flops / (median / 1e3) / 1e12;
+                const double tflops = flops / (medianMs / 1e3) / 1e12;
                 const int64_t peakBytes = lm->peakDeviceMemory();
-                row.insert(QStringLiteral("ms"), median);
+                row.insert(QStringLiteral("ms"), medianMs);
                 row.insert(QStringLiteral("min_ms"), ms.front());
                 row.insert(QStringLiteral("flops"), flops);
                 row.insert(QStringLiteral("tflops"), tflops);
@@ -844,23 +856,11 @@ int bench(const QStringList &args)
                     const size_t pairs = size_t(lm->ropeConfig().pairs());
                     for (int k = 0; k < candidateCount; ++k)
                         ropes.push_back({std::vector<double>(pairs, 1.5 + double(k) / candidateCount), 1.0});
-                    const auto medianOf = [&](const std::function<void()> &work) {
-                        std::vector<double> t;
-                        for (int r = 0; r < warmupRuns + timedRuns; ++r) {
-                            QElapsedTimer clock;
-                            clock.start();
-                            work();
-                            if (r >= warmupRuns)
-                                t.push_back(clock.nsecsElapsed() / 1e6);
-                        }
-                        std::sort(t.begin(), t.end());
-                        return t[t.size() / 2];
-                    };
-                    const double batchedMs = medianOf([&] { lm->targetNllBatch(ids, targets, ropes); });
-                    const double oneByOneMs = medianOf([&] {
+                    const double batchedMs = median(timeRuns([&] { lm->targetNllBatch(ids, targets, ropes); }));
+                    const double oneByOneMs = median(timeRuns([&] {
                         for (const RopeOverride &r : ropes)
                             lm->targetNll(ids, targets, &r);
-                    });
+                    }));
                     row.insert(QStringLiteral("candidates"), candidateCount);
                     row.insert(QStringLiteral("batched_ms"), batchedMs);
                     row.insert(QStringLiteral("one_by_one_ms"), oneByOneMs);
@@ -877,7 +877,7 @@ int bench(const QStringList &args)
                 if (!json)
                     out() << QStringLiteral("%1 %2 %3 %4 %5 %6\n")
                                  .arg(length, 8)
-                                 .arg(median, 10, 'f', 1)
+                                 .arg(medianMs, 10, 'f', 1)
                                  .arg(ms.front(), 9, 'f', 1)
                                  .arg(tflops, 8, 'f', 1)
                                  .arg(100 * tflops / peakTflops, 7, 'f', 1)

@@ -6,6 +6,9 @@
 #include <QElapsedTimer>
 #include <QStringList>
 
+#include <map>
+#include <memory>
+
 namespace rs {
 
 ComparisonTable compareMethods(const std::vector<ComparedMethod> &methods, const Tokenizer &tokenizer, int bosId,
@@ -28,10 +31,15 @@ ComparisonTable compareMethods(const std::vector<ComparedMethod> &methods, const
         ns.samples = settings.samples;
         ns.seed = settings.seed;
         ns.corpus = settings.corpus;
-        // The samples depend only on the tokenizer, so every method sees the very same tokens.
+        // The samples depend only on the tokenizer, so every method sees the very same tokens; they
+        // are built once per model (methods sharing a model share its evaluator).
+        std::map<CausalLM *, std::unique_ptr<NeedleEvaluator>> evaluators;
         for (size_t i = 0; i < methods.size(); ++i) {
             const ComparedMethod &m = methods[i];
-            const NeedleEvaluator evaluator(*m.model, tokenizer, bosId, ns);
+            std::unique_ptr<NeedleEvaluator> &slot = evaluators[m.model];
+            if (!slot)
+                slot = std::make_unique<NeedleEvaluator>(*m.model, tokenizer, bosId, ns);
+            const NeedleEvaluator &evaluator = *slot;
             const std::optional<RopeOverride> rope = m.rope ? m.rope(length) : std::nullopt;
             ComparisonCell cell;
             cell.needlePpl = evaluator.evaluate(rope ? &*rope : nullptr).meanPpl;

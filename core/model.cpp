@@ -501,11 +501,9 @@ struct CausalLM::Impl {
         return detail::forwardHidden(m, tokens, positions, t).squeeze(0);
     }
 
-    std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targets, const RopeOverride *rope) const
+    // Checks every target position (1 ≤ p < L) and returns the largest: the forward stops before it.
+    int lastTarget(const std::vector<int> &ids, const std::vector<int> &targets) const
     {
-        checkIds(ids, 1);
-        if (targets.empty())
-            return {};
         const int L = int(ids.size());
         int last = 0;
         for (int p : targets) {
@@ -513,7 +511,14 @@ struct CausalLM::Impl {
                 throw Error(m.directory, QStringLiteral("target position %1 is outside 1 … %2").arg(p).arg(L - 1));
             last = std::max(last, p);
         }
-        const torch::Tensor h = hidden(ids, last, L, rope);
+        return last;
+    }
+
+    // −log p(ids[p]) for each target from hidden states [K, T, H] (one row per RoPE variant): the
+    // final norm and LM head run only at the rows p − 1. One vector per row.
+    std::vector<std::vector<double>> answerNll(const torch::Tensor &hidden, const std::vector<int> &ids,
+                                               const std::vector<int> &targets) const
+    {
         std::vector<int64_t> rows, want;
         rows.reserve(targets.size());
         want.reserve(targets.size());
@@ -522,11 +527,24 @@ struct CausalLM::Impl {
             want.push_back(ids[size_t(p)]);
         }
         const auto idx = torch::dtype(torch::kInt64);
-        const torch::Tensor sel = h.index_select(0, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device));
-        const torch::Tensor nll = detail::nllFromHidden(m, sel, torch::tensor(at::ArrayRef<int64_t>(want), idx))
-                                      .to(torch::kCPU, torch::kFloat64)
-                                      .contiguous();
-        return std::vector<double>(nll.data_ptr<double>(), nll.data_ptr<double>() + nll.numel());
+        const int64_t K = hidden.size(0), n = int64_t(rows.size());
+        const torch::Tensor sel = hidden.index_select(1, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device))
+                                      .reshape({K * n, hidden.size(2)});
+        const torch::Tensor wanted = torch::tensor(at::ArrayRef<int64_t>(want), idx).repeat({K});
+        const torch::Tensor nll = detail::nllFromHidden(m, sel, wanted).to(torch::kCPU, torch::kFloat64).contiguous();
+        std::vector<std::vector<double>> out(static_cast<size_t>(K));
+        for (int64_t k = 0; k < K; ++k)
+            out[size_t(k)].assign(nll.data_ptr<double>() + k * n, nll.data_ptr<double>() + (k + 1) * n);
+        return out;
+    }
+
+    std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targets, const RopeOverride *rope) const
+    {
+        checkIds(ids, 1);
+        if (targets.empty())
+            return {};
+        const int last = lastTarget(ids, targets);
+        return answerNll(hidden(ids, last, int(ids.size()), rope).unsqueeze(0), ids, targets).front();
     }
 
     std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targets,
@@ -542,13 +560,7 @@ struct CausalLM::Impl {
                 out.push_back(targetNll(ids, targets, &r));
             return out;
         }
-        const int L = int(ids.size());
-        int last = 0;
-        for (int p : targets) {
-            if (p < 1 || p >= L)
-                throw Error(m.directory, QStringLiteral("target position %1 is outside 1 … %2").arg(p).arg(L - 1));
-            last = std::max(last, p);
-        }
+        const int last = lastTarget(ids, targets);
         // One rotary table per row: [K, T, d] cos and sin, the layout mixed-window training uses.
         const torch::Tensor positions = torch::arange(int64_t(last), torch::dtype(torch::kInt64).device(m.device));
         std::vector<torch::Tensor> cosRows, sinRows;
@@ -562,22 +574,7 @@ struct CausalLM::Impl {
                                          .to(m.device, torch::kInt64)
                                          .unsqueeze(0)
                                          .expand({K, int64_t(last)});
-        const torch::Tensor h = detail::forwardHidden(m, tokens, rc);  // [K, last, H]
-        std::vector<int64_t> rows, want;
-        for (int p : targets) {
-            rows.push_back(p - 1);
-            want.push_back(ids[size_t(p)]);
-        }
-        const auto idx = torch::dtype(torch::kInt64);
-        const int64_t n = int64_t(rows.size());
-        const torch::Tensor sel = h.index_select(1, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device))
-                                      .reshape({K * n, h.size(2)});
-        const torch::Tensor wanted = torch::tensor(at::ArrayRef<int64_t>(want), idx).repeat({K});
-        const torch::Tensor nll = detail::nllFromHidden(m, sel, wanted).to(torch::kCPU, torch::kFloat64).contiguous();
-        std::vector<std::vector<double>> out(static_cast<size_t>(K));
-        for (int64_t k = 0; k < K; ++k)
-            out[size_t(k)].assign(nll.data_ptr<double>() + k * n, nll.data_ptr<double>() + (k + 1) * n);
-        return out;
+        return answerNll(detail::forwardHidden(m, tokens, rc), ids, targets);
     }
 };
 

@@ -69,6 +69,15 @@ QString makeCliModel(const QTemporaryDir &dir)
     return dir.path();
 }
 
+// The last event of a JSON Lines run log.
+QJsonObject lastLine(const QString &path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+    return QJsonDocument::fromJson(lines.last()).object();
+}
+
 } // namespace
 
 class TestEvaluator : public QObject {
@@ -240,12 +249,6 @@ private Q_SLOTS:
                 qWarning() << p.readAllStandardError();
             return p.exitCode();
         };
-        auto lastLine = [](const QString &path) {
-            QFile f(path);
-            f.open(QIODevice::ReadOnly);
-            const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
-            return QJsonDocument::fromJson(lines.last()).object();
-        };
         const QString full = dir.filePath("full.jsonl");
         QCOMPARE(search(full, {"--out", dir.filePath("best.txt")}), 0);
         const QJsonObject finished = lastLine(full);
@@ -289,12 +292,6 @@ private Q_SLOTS:
                 qWarning() << p.readAllStandardError();
             stdoutText = p.readAllStandardOutput();
             return p.exitCode();
-        };
-        auto lastLine = [](const QString &path) {
-            QFile f(path);
-            f.open(QIODevice::ReadOnly);
-            const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
-            return QJsonDocument::fromJson(lines.last()).object();
         };
         const QString full = dir.filePath("race.jsonl");
         const QString bestPath = dir.filePath("best.txt");
