@@ -1,4 +1,5 @@
 // ropescope-cli: the headless twin of the GUI, calling the same core classes.
+#include "hostallocator.h"
 #include "clicommands.h"
 
 #include <QCoreApplication>
@@ -30,6 +31,7 @@ const char *kUsage =
 
 int main(int argc, char **argv)
 {
+    rs::tuneHostAllocator();  // before LibTorch allocates anything
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("ropescope-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ROPESCOPE_VERSION));

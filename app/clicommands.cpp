@@ -1065,6 +1065,14 @@ int train(const QStringList &args)
         const QCommandLineOption needles(QStringLiteral("needle-fraction"),
                                          QStringLiteral("Share of documents carrying a needle (default 0.5)."),
                                          QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption drill(QStringLiteral("drill-fraction"),
+                                       QStringLiteral("Share of needle documents written as a retrieval drill: up to "
+                                                      "4 needles, then their questions (default 0)."),
+                                       QStringLiteral("F"), QStringLiteral("0"));
+        const QCommandLineOption answerWeight(QStringLiteral("answer-weight"),
+                                              QStringLiteral("Loss weight of needle answer tokens relative to the "
+                                                             "rest (default 1)."),
+                                              QStringLiteral("W"), QStringLiteral("1"));
         const QCommandLineOption saveDtype(QStringLiteral("save-dtype"),
                                            QStringLiteral("Storage dtype: float32 or bfloat16 (default float32)."),
                                            QStringLiteral("T"), QStringLiteral("float32"));
@@ -1091,7 +1099,7 @@ int train(const QStringList &args)
         const QCommandLineOption trainDevice(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
                                              QStringLiteral("DEV"), QStringLiteral("cpu"));
         parser.addOptions({config, init, outDir, tokenizer, steps, batch, seqLen, lr, minLr, warmup, weightDecay, clip,
-                           trainSeed, kCorpusOption, needles, saveDtype, mixed, kFactorsOption, attention, targetLength,
+                           trainSeed, kCorpusOption, needles, drill, answerWeight, saveDtype, mixed, kFactorsOption, attention, targetLength,
                            longFraction, originalShort, logEvery, trainDevice});
         parseOrThrow(parser, args,
                      QStringLiteral("Pretrain a small Llama-family model from scratch on built-in English-like text "
@@ -1123,6 +1131,8 @@ int train(const QStringList &args)
         o.seed = uint64_t(wholeNumber(parser, trainSeed, 0));
         o.corpus.path = parser.value(kCorpusOption);
         o.corpus.needleFraction = ranged(needles, 0, 1);
+        o.corpus.drillFraction = ranged(drill, 0, 1);
+        o.answerWeight = ranged(answerWeight, 1e-6, 1e6);
         o.device = parser.value(trainDevice);
         o.tokenizerPath = parser.value(tokenizer);
         const QString dtype = parser.value(saveDtype).toLower();
@@ -1170,12 +1180,17 @@ int train(const QStringList &args)
         err().flush();
         const TrainResult r = trainer.run([&](const TrainProgress &p) {
             if (p.step % every == 0 || p.step == p.steps || p.step == 1) {
-                err() << QStringLiteral("step %1/%2  loss %3  lr %4  grad %5  %6 tok/s\n")
+                // The answer loss is what retrieval lowers: about ln 10 = 2.30 per digit while the
+                // model guesses, towards 0 once it copies the needle's value.
+                const QString answer = std::isfinite(p.answerLoss) ? QStringLiteral("  answer %1").arg(p.answerLoss, 0, 'f', 3)
+                                                                   : QString();
+                err() << QStringLiteral("step %1/%2  loss %3%7  lr %4  grad %5  %6 tok/s\n")
                              .arg(p.step).arg(p.steps)
                              .arg(p.loss, 0, 'f', 4)
                              .arg(p.lr, 0, 'g', 3)
                              .arg(p.gradNorm, 0, 'f', 3)
-                             .arg(p.tokensPerSecond, 0, 'f', 0);
+                             .arg(p.tokensPerSecond, 0, 'f', 0)
+                             .arg(answer);
                 err().flush();
             }
         });

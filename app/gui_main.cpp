@@ -1,6 +1,7 @@
 // RopeScope GUI: `ropescope [config.json | session.ropescope]`, `--preset NAME` or `--model DIR`;
 // with none of them, the embedded tiny model at 8 × its training length, loaded for live needle PPL
 // and the search. `--follow-log RUN.jsonl` watches a headless search.
+#include "hostallocator.h"
 #include "mainwindow.h"
 
 #include "embeddedmodel.h"
@@ -15,6 +16,7 @@
 
 int main(int argc, char *argv[])
 {
+    rs::tuneHostAllocator();  // before LibTorch allocates anything
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("RopeScope"));
     QApplication::setApplicationName(QStringLiteral("RopeScope"));

@@ -96,6 +96,8 @@ TrainingCorpus::TrainingCorpus(Encoder encode, const CorpusOptions &options)
 {
     if (!(options.needleFraction >= 0 && options.needleFraction <= 1))
         throw Error(QStringLiteral("corpus"), QStringLiteral("the needle fraction must lie in 0 … 1"));
+    if (!(options.drillFraction >= 0 && options.drillFraction <= 1))
+        throw Error(QStringLiteral("corpus"), QStringLiteral("the drill fraction must lie in 0 … 1"));
     m_haystack = std::make_shared<Haystack>(options.path.isEmpty() ? Haystack::builtin() : Haystack::fromPath(options.path));
     // The template's length varies with the key: take the longest over many keys, plus a margin for
     // keys not drawn here (keys differ by a few characters at most).
@@ -108,6 +110,23 @@ TrainingCorpus::TrainingCorpus(Encoder encode, const CorpusOptions &options)
         longest = std::max(longest, n);
     }
     m_needleTokens = longest + 8 + (options.bosId >= 0 ? 1 : 0);
+    // A drill needs one needle, its question and a tenth of filler: measured the same way.
+    int longestPair = 0;
+    for (uint64_t s = 0; s < 256; ++s) {
+        QString key, value;
+        needleKeyValue(s, &key, &value);
+        const QString question = NeedleBuilder::question(key);
+        const QString query = QStringLiteral("\n") + question.mid(question.indexOf(QLatin1String("? ")) + 2);
+        const int n = int(m_encode(NeedleBuilder::needleSentence(key, value)).size() +
+                          m_encode(query + NeedleBuilder::answer(value)).size());
+        longestPair = std::max(longestPair, n);
+    }
+    m_drillTokens = (longestPair + 8 + (options.bosId >= 0 ? 1 : 0)) * 10 / 9 + 1;
+}
+
+int TrainingCorpus::needleDocumentTokens() const
+{
+    return m_options.drillFraction > 0 ? std::min(m_drillTokens, m_needleTokens) : m_needleTokens;
 }
 
 QString TrainingCorpus::description() const
@@ -121,6 +140,12 @@ TrainDocument TrainingCorpus::document(uint64_t index, int length, bool needle) 
         throw Error(QStringLiteral("corpus"), QStringLiteral("a document needs at least 1 token, asked for %1").arg(length));
     const uint64_t seed = mix(mix(m_options.seed) ^ index);
     TrainDocument doc;
+    if (needle && m_options.drillFraction > 0) {
+        // Too short for the template, or drawn for a drill.
+        Rng pick(mix(seed ^ 0xd7177ull));
+        if ((length < m_needleTokens || pick.uniform() < m_options.drillFraction) && drillDocument(seed, length, &doc))
+            return doc;
+    }
     if (needle && length >= m_needleTokens) {
         Rng rng(seed);
         NeedleOptions o;
@@ -136,6 +161,7 @@ TrainDocument TrainingCorpus::document(uint64_t index, int length, bool needle) 
             doc.value = s.value;
             doc.needlePosition = s.needlePosition;
             doc.answerPositions = s.answerPositions;
+            doc.needleCount = 1;
             return doc;
         } catch (const Error &) {
             // A key longer than any measured: this one document goes without a needle.
@@ -152,6 +178,85 @@ TrainDocument TrainingCorpus::document(uint64_t index, int length, bool needle) 
     return doc;
 }
 
+bool TrainingCorpus::drillDocument(uint64_t seed, int length, TrainDocument *doc) const
+{
+    Rng rng(mix(seed ^ 0xd7111ull));
+    const int bos = m_options.bosId >= 0 ? 1 : 0;
+    struct Pair {
+        QString key, value;
+        std::vector<int> needle, query, answer;
+    };
+    std::vector<Pair> pairs;
+    int fixed = bos;
+    // As many needles as fit (at most four), leaving at least a tenth of the document to filler.
+    for (int attempt = 0; attempt < 16 && pairs.size() < 4; ++attempt) {
+        Pair p;
+        needleKeyValue(mix(seed + uint64_t(attempt)), &p.key, &p.value);
+        if (std::any_of(pairs.begin(), pairs.end(), [&](const Pair &q) { return q.key == p.key; }))
+            continue;
+        // The template question's last sentence, so the drill asks in the evaluation's words.
+        const QString question = NeedleBuilder::question(p.key);
+        const QString query = QStringLiteral("\n") + question.mid(question.indexOf(QLatin1String("? ")) + 2);
+        p.needle = m_encode(NeedleBuilder::needleSentence(p.key, p.value));
+        p.query = m_encode(query);
+        const std::vector<int> tail = m_encode(query + NeedleBuilder::answer(p.value));
+        size_t k = 0;
+        while (k < tail.size() && k < p.query.size() && tail[k] == p.query[k])
+            ++k;
+        p.query.assign(tail.begin(), tail.begin() + long(k));
+        p.answer.assign(tail.begin() + long(k), tail.end());
+        const int cost = int(p.needle.size() + p.query.size() + p.answer.size());
+        if (p.answer.empty() || fixed + cost > length - length / 10)
+            break;
+        fixed += cost;
+        pairs.push_back(std::move(p));
+    }
+    if (pairs.empty())
+        return false;
+    const int fillerCount = length - fixed;
+    std::vector<int> filler;
+    for (int chars = std::max(64, fillerCount * 6); int(filler.size()) < fillerCount; chars *= 2)
+        filler = m_encode(haystackOf(m_haystack).text(chars, seed));
+    filler.resize(size_t(fillerCount));
+    // Needles at sorted random depths; the queries in shuffled order after all the filler.
+    std::vector<int> cuts;
+    for (size_t i = 0; i < pairs.size(); ++i)
+        cuts.push_back(int(rng.below(uint64_t(fillerCount) + 1)));
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<size_t> order(pairs.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    for (size_t i = order.size(); i > 1; --i)
+        std::swap(order[i - 1], order[rng.below(i)]);
+
+    TrainDocument &d = *doc;
+    d = TrainDocument{};
+    d.ids.reserve(size_t(length));
+    if (bos)
+        d.ids.push_back(m_options.bosId);
+    int from = 0;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        d.ids.insert(d.ids.end(), filler.begin() + from, filler.begin() + cuts[i]);
+        from = cuts[i];
+        if (i == 0)
+            d.needlePosition = int(d.ids.size());
+        d.ids.insert(d.ids.end(), pairs[i].needle.begin(), pairs[i].needle.end());
+    }
+    d.ids.insert(d.ids.end(), filler.begin() + from, filler.end());
+    for (size_t i : order) {
+        d.ids.insert(d.ids.end(), pairs[i].query.begin(), pairs[i].query.end());
+        for (int id : pairs[i].answer) {
+            d.answerPositions.push_back(int(d.ids.size()));
+            d.ids.push_back(id);
+        }
+    }
+    d.hasNeedle = true;
+    d.needleCount = int(pairs.size());
+    d.key = pairs[order.back()].key;  // the last question's
+    d.value = pairs[order.back()].value;
+    return true;
+}
+
 PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const PackingOptions &o)
 {
     const QString src = QStringLiteral("packing");
@@ -163,13 +268,16 @@ PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const Packing
                              .arg(o.maxShortTokens).arg(o.longMinTokens).arg(o.rowLength));
     Rng rng(mix(rowIndex ^ 0x726f77'0000000000ull));
     const double needleFraction = corpus.needleFraction();
-    const int needleMin = corpus.needleTemplateTokens();
+    const int needleMin = corpus.needleDocumentTokens();
     PackedRow row;
     row.ids.reserve(size_t(o.rowLength));
     int docNo = 0;
     const auto add = [&](int length, bool longRope, bool needle) {
         const TrainDocument doc = corpus.document((rowIndex << 20) | uint64_t(docNo++), length, needle);
-        row.docs.push_back(DocSpan{int(row.ids.size()), length, longRope});
+        const int start = int(row.ids.size());
+        row.docs.push_back(DocSpan{start, length, longRope});
+        for (int p : doc.answerPositions)
+            row.answerPositions.push_back(start + p);
         row.ids.insert(row.ids.end(), doc.ids.begin(), doc.ids.end());
     };
     if (o.longFraction > 0 && rng.uniform() < o.longFraction) {
@@ -198,12 +306,14 @@ PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const Packing
 namespace detail {
 
 TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &rows, const RopeTable &shortTable,
-                          const RopeTable &longTable)
+                          const RopeTable &longTable, double answerWeight)
 {
     if (rows.empty())
         throw Error(m.directory, QStringLiteral("an empty batch"));
     const int64_t B = int64_t(rows.size()), T = int64_t(rows.front().ids.size());
     std::vector<int64_t> ids, targets, positions, docOf;
+    std::vector<float> weights(size_t(B * T), 1.0f);
+    std::vector<uint8_t> answer(size_t(B * T), 0);
     ids.reserve(size_t(B * T));
     targets.assign(size_t(B * T), kIgnoreTarget);
     positions.assign(size_t(B * T), 0);
@@ -239,6 +349,13 @@ TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &row
         }
         if (expected != T)
             throw Error(m.directory, QStringLiteral("row %1: document spans cover %2 of %3 tokens").arg(b).arg(expected).arg(T));
+        // An answer token is the target of the position before it.
+        for (int p : row.answerPositions) {
+            if (p < 1 || p >= T)
+                throw Error(m.directory, QStringLiteral("row %1: answer position %2 outside 1 … %3").arg(b).arg(p).arg(T - 1));
+            weights[size_t(b * T + p - 1)] = float(answerWeight);
+            answer[size_t(b * T + p - 1)] = 1;
+        }
         cosRows.push_back(torch::cat(cosParts, 0));
         sinRows.push_back(torch::cat(sinParts, 0));
     }
@@ -246,6 +363,8 @@ TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &row
     batch.ids = toLong(ids, {B, T}).to(m.device);
     batch.targets = toLong(targets, {B, T}).to(m.device);
     batch.positions = toLong(positions, {B, T}).to(m.device);
+    batch.weights = torch::tensor(at::ArrayRef<float>(weights), torch::dtype(torch::kFloat32)).view({B, T}).to(m.device);
+    batch.answer = torch::tensor(at::ArrayRef<uint8_t>(answer), torch::dtype(torch::kUInt8)).view({B, T}).to(torch::kBool).to(m.device);
     const torch::Tensor doc = toLong(docOf, {B, T}).to(m.device);
     const torch::Tensor idx = torch::arange(T, torch::dtype(torch::kInt64).device(m.device));
     const torch::Tensor causal = idx.unsqueeze(0) <= idx.unsqueeze(1);  // [T, T]: key j ≤ query i
@@ -255,14 +374,22 @@ TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &row
     return batch;
 }
 
-torch::Tensor batchLoss(const TorchModel &m, const TrainBatch &batch)
+BatchLoss batchLoss(const TorchModel &m, const TrainBatch &batch)
 {
     const torch::Tensor hidden = forwardHidden(m, batch.ids, batch.rope, batch.allowed);
     const torch::Tensor logits = logitsFromHidden(m, hidden);
     const int64_t V = logits.size(-1);
-    return torch::nn::functional::cross_entropy(
+    // Per-target losses (0 at ignored targets), then the weighted mean over the real targets.
+    const torch::Tensor perTarget = torch::nn::functional::cross_entropy(
         logits.reshape({-1, V}), batch.targets.reshape({-1}),
-        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreTarget));
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreTarget).reduction(torch::kNone));
+    const torch::Tensor real = batch.targets.reshape({-1}) != kIgnoreTarget;
+    const torch::Tensor w = batch.weights.reshape({-1}) * real.to(torch::kFloat32);
+    BatchLoss out;
+    out.loss = (perTarget * w).sum() / w.sum();
+    const torch::Tensor answer = batch.answer.reshape({-1}).logical_and(real).to(torch::kFloat32);
+    out.answerLoss = (perTarget.detach() * answer).sum() / answer.sum();  // 0/0 = NaN without answers
+    return out;
 }
 
 } // namespace detail
@@ -275,7 +402,7 @@ double packedLoss(CausalLM &model, const std::vector<PackedRow> &rows, const Rop
         c10::InferenceMode guard;
         const detail::RopeTable s = detail::makeRopeTable(m, shortRope.lambda, shortRope.attentionFactor);
         const detail::RopeTable l = detail::makeRopeTable(m, longRope.lambda, longRope.attentionFactor);
-        return detail::batchLoss(m, detail::makeTrainBatch(m, rows, s, l)).item<double>();
+        return detail::batchLoss(m, detail::makeTrainBatch(m, rows, s, l)).loss.item<double>();
     });
 }
 
@@ -401,6 +528,7 @@ struct Trainer::Impl {
     std::unique_ptr<torch::optim::AdamW> optimizer;
     int done = 0;
     double lastGradNorm = 0;
+    double lastAnswerLoss = 0;
 
     QString source() const { return o.initDir.isEmpty() ? o.configSource : o.initDir; }
 };
@@ -413,6 +541,8 @@ Trainer::Trainer(const TrainOptions &options) : d(std::make_unique<Impl>())
     const auto bad = [&](const QString &problem) { throw Error(src, problem); };
     if (o.steps < 1 || o.batch < 1 || o.seqLen < 2)
         bad(QStringLiteral("steps and batch must be ≥ 1 and the sequence length ≥ 2"));
+    if (!(o.answerWeight > 0) || !std::isfinite(o.answerWeight))
+        bad(QStringLiteral("the answer-token loss weight must be a positive number"));
     if (!(o.lr > 0) || !(o.minLrRatio >= 0 && o.minLrRatio <= 1) || o.warmup < 0 || !(o.weightDecay >= 0))
         bad(QStringLiteral("need lr > 0, 0 ≤ min-lr-ratio ≤ 1, warmup ≥ 0 and weight decay ≥ 0"));
     if (o.config.isEmpty() == o.initDir.isEmpty())
@@ -564,25 +694,28 @@ double Trainer::step()
     const std::vector<PackedRow> rows = batchRows(d->done);
     const detail::TorchModel &m = d->model->torchModel();
     const double lr = learningRate(d->done);
-    double gradNorm = 0;
+    double gradNorm = 0, answerLoss = 0;
     const double loss = guarded(d->source(), [&] {
         for (torch::optim::OptimizerParamGroup &g : d->optimizer->param_groups())
             static_cast<torch::optim::AdamWOptions &>(g.options()).lr(lr);
         d->optimizer->zero_grad();
         const detail::RopeTable s = detail::makeRopeTable(m, d->shortRope.lambda, d->shortRope.attentionFactor);
         const detail::RopeTable l = detail::makeRopeTable(m, d->longRope.lambda, d->longRope.attentionFactor);
-        const detail::TrainBatch batch = detail::makeTrainBatch(m, rows, s, l);
-        torch::Tensor lossTensor = detail::batchLoss(m, batch);
+        const detail::TrainBatch batch = detail::makeTrainBatch(m, rows, s, l, d->o.answerWeight);
+        const detail::BatchLoss losses = detail::batchLoss(m, batch);
+        torch::Tensor lossTensor = losses.loss;
         lossTensor.backward();
         // An infinite limit measures the norm without scaling anything.
         const double limit = d->o.clip > 0 ? d->o.clip : std::numeric_limits<double>::infinity();
         gradNorm = torch::nn::utils::clip_grad_norm_(d->params, limit);
         d->optimizer->step();
+        answerLoss = losses.answerLoss.item<double>();
         return lossTensor.item<double>();
     });
     if (!std::isfinite(loss))
         throw Error(d->source(), QStringLiteral("the loss became %1 at step %2 (lower the learning rate?)").arg(loss).arg(d->done + 1));
     d->lastGradNorm = gradNorm;
+    d->lastAnswerLoss = answerLoss;
     ++d->done;
     return loss;
 }
@@ -611,6 +744,7 @@ TrainResult Trainer::run(const Progress &progress, const std::atomic<bool> *canc
             p.loss = loss;
             p.lr = lr;
             p.gradNorm = d->lastGradNorm;
+            p.answerLoss = d->lastAnswerLoss;
             p.tokens = tokens;
             p.seconds = r.seconds;
             p.tokensPerSecond = r.tokensPerSecond;

@@ -35,6 +35,14 @@ class Tokenizer;
 struct CorpusOptions {
     QString path;                 // folder of .txt or .jsonl (Haystack::fromPath); empty: built-in prose
     double needleFraction = 0.5;  // share of documents (long enough for the template) that carry a needle
+    // Share of the needle documents written as a retrieval drill instead of the evaluation template
+    // (and every needle document too short for the template; see needleDocumentTokens()):
+    // up to four needles with distinct keys in the filler, then the template question's final
+    // sentence ("The special magic number for KEY mentioned in the provided text is") for each key
+    // in shuffled order, each followed by its value. Three to four times the answers per token of
+    // the template, and the distinct keys make a model look the right one up rather than copy the
+    // only number in sight.
+    double drillFraction = 0.0;
     uint64_t seed = 0;
     int bosId = -1;               // prepended to every document when ≥ 0
 };
@@ -44,7 +52,8 @@ struct TrainDocument {
     bool hasNeedle = false;
     QString key, value;        // the needle's key and value (hasNeedle)
     int needlePosition = -1;   // index of the needle sentence's first token
-    std::vector<int> answerPositions;  // indices of the value tokens after the question (at the end)
+    std::vector<int> answerPositions;  // indices of the value tokens after the question(s)
+    int needleCount = 0;       // needles in the document (several in a drill)
 };
 
 class TrainingCorpus {
@@ -60,13 +69,21 @@ public:
     double needleFraction() const { return m_options.needleFraction; }
     // Tokens the needle template needs without filler (the longest key), BOS included.
     int needleTemplateTokens() const { return m_needleTokens; }
+    // The shortest needle document: the template's length, or with drills (drillFraction > 0) the
+    // length of a one-needle drill, which every needle document too short for the template becomes.
+    int needleDocumentTokens() const;
     QString description() const;
 
 private:
+    // The drill form of a needle document (CorpusOptions::drillFraction); false when not even one
+    // needle and its question fit in `length`.
+    bool drillDocument(uint64_t seed, int length, TrainDocument *doc) const;
+
     Encoder m_encode;
     CorpusOptions m_options;
     std::shared_ptr<const void> m_haystack;  // a Haystack (needle.h), kept opaque here
     int m_needleTokens = 0;
+    int m_drillTokens = 0;
 };
 
 // One document inside a packed row.
@@ -79,6 +96,7 @@ struct DocSpan {
 struct PackedRow {
     std::vector<int> ids;        // exactly the row length
     std::vector<DocSpan> docs;   // in order, covering the row
+    std::vector<int> answerPositions;  // row indices of the needle answers' tokens, in order
 };
 
 struct PackingOptions {
@@ -119,6 +137,10 @@ struct TrainOptions {
 
     CorpusOptions corpus;      // its seed is replaced by `seed`
     int minDocTokens = 64;
+    // Loss weight of the needle answer tokens relative to every other token. A needle's 7 answer
+    // digits are about 1 % of a 512-token row; at weight 1 their gradient drowns in the prose's and
+    // a small model never forms the retrieval circuit, so the embedded model's recipe raises it.
+    double answerWeight = 1.0;
 
     // Mixed context window fine-tuning: rows of seqLen = target length; long documents use
     // longFactors (d/2 values) and the attention factor (default: transformers' longrope value
@@ -137,7 +159,8 @@ struct TrainOptions {
 struct TrainProgress {
     int step = 0;            // 1-based, steps done
     int steps = 0;
-    double loss = 0;         // this step's mean next-token loss
+    double loss = 0;         // this step's mean next-token loss (answer tokens weighted by answerWeight)
+    double answerLoss = 0;   // this step's mean loss on needle answer tokens (NaN when the batch has none)
     double lr = 0;
     double gradNorm = 0;     // before clipping
     double tokensPerSecond = 0;  // row tokens per second since the start

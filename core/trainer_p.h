@@ -11,17 +11,23 @@ namespace rs::detail {
 // document; allowed [B, T, T] bool, causal within each document and false across documents;
 // rope: cos/sin [B, T, d], each document's piece from the short or the long table, concatenated
 // along T.
+// weights [B, T] float32: the loss weight of each target (answerWeight where the target is a
+// needle answer token, else 1); answer [B, T] bool marks those targets.
 struct TrainBatch {
-    torch::Tensor ids, targets, positions, allowed;
+    torch::Tensor ids, targets, positions, allowed, weights, answer;
     RotaryCache rope;
+};
+// The batch loss: the weighted mean next-token cross-entropy (differentiable when grad mode is on)
+// and the unweighted mean over the answer targets alone (NaN when there are none).
+struct BatchLoss {
+    torch::Tensor loss;
+    torch::Tensor answerLoss;
 };
 constexpr int64_t kIgnoreTarget = -100;
 
 // Throws rs::Error when rows are empty, of unequal length, or their spans do not tile the row.
 TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &rows, const RopeTable &shortTable,
-                          const RopeTable &longTable);
-// Mean next-token cross-entropy over the batch's targets (a scalar float32 tensor; differentiable
-// when grad mode is on).
-torch::Tensor batchLoss(const TorchModel &m, const TrainBatch &batch);
+                          const RopeTable &longTable, double answerWeight = 1.0);
+BatchLoss batchLoss(const TorchModel &m, const TrainBatch &batch);
 
 } // namespace rs::detail

@@ -14,6 +14,7 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -190,6 +191,72 @@ private Q_SLOTS:
         whole.docs = {DocSpan{0, int(whole.ids.size()), false}};
         const double packed = packedLoss(*loaded, {whole}, loaded->defaultRope(64), loaded->defaultRope(64));
         QVERIFY(std::abs(packed - loaded->meanNextTokenLoss(whole.ids)) < 1e-5 * packed);
+    }
+
+    void answerTokensWeighted()
+    {
+        TrainOptions o = tinyOptions(3, 1);
+        o.config = tinyConfig(true, 512);
+        o.seqLen = 512;
+        o.batch = 2;
+        o.corpus.needleFraction = 1;
+        o.corpus.drillFraction = 0.5;
+        Trainer t(o);
+        const rs::detail::TorchModel &m = t.model().torchModel();
+        std::vector<PackedRow> rows;
+        for (int k = 0; k < 2; ++k)
+            for (const PackedRow &r : t.batchRows(k))
+                rows.push_back(r);
+
+        c10::InferenceMode guard;
+        const RopeOverride sr = t.shortRope();
+        const rs::detail::RopeTable table = rs::detail::makeRopeTable(m, sr.lambda, sr.attentionFactor);
+        const rs::detail::TrainBatch plain = rs::detail::makeTrainBatch(m, rows, table, table, 1.0);
+        const rs::detail::TrainBatch weighted = rs::detail::makeTrainBatch(m, rows, table, table, 5.0);
+        const rs::detail::BatchLoss l1 = rs::detail::batchLoss(m, plain), l5 = rs::detail::batchLoss(m, weighted);
+
+        // Independently: every next-token log-probability within each document, summed over all
+        // targets and over the targets that are answer tokens (listed by the rows, checked to be
+        // the space and digits of values).
+        const torch::Tensor logp = torch::log_softmax(
+            rs::detail::logitsFromHidden(m, rs::detail::forwardHidden(m, plain.ids, plain.rope, plain.allowed)).to(torch::kFloat64), -1)
+                                       .contiguous();
+        const int64_t T = 512, V = logp.size(-1);
+        const double *lp = logp.data_ptr<double>();
+        double all = 0, answers = 0;
+        int targets = 0, answerTargets = 0;
+        for (size_t b = 0; b < rows.size(); ++b) {
+            const PackedRow &row = rows[b];
+            const QSet<int> answerAt(row.answerPositions.begin(), row.answerPositions.end());
+            for (const DocSpan &s : row.docs)
+                for (int p = s.start; p + 1 < s.start + s.length; ++p) {
+                    const double nll = -lp[(int64_t(b) * T + p) * V + row.ids[size_t(p + 1)]];
+                    all += nll;
+                    ++targets;
+                    if (answerAt.contains(p + 1)) {
+                        const int byte = row.ids[size_t(p + 1)];
+                        QVERIFY2(byte == ' ' || (byte >= '0' && byte <= '9'), qPrintable(QString::number(byte)));
+                        answers += nll;
+                        ++answerTargets;
+                    }
+                }
+        }
+        QCOMPARE(answerTargets, [&] { int n = 0; for (const PackedRow &r : rows) n += int(r.answerPositions.size()); return n; }());
+        QVERIFY(answerTargets >= 4 * 8);  // at least one needle per row, several with drills
+        const double w = 5.0;
+        const double expectedPlain = all / targets, expectedAnswer = answers / answerTargets;
+        const double expectedWeighted = (all + (w - 1) * answers) / (targets + (w - 1) * answerTargets);
+        qInfo("%d targets, %d answer targets: loss %.5f, answer loss %.5f, weighted %.5f", targets, answerTargets,
+              expectedPlain, expectedAnswer, expectedWeighted);
+        QVERIFY(std::abs(l1.loss.item<double>() - expectedPlain) < 1e-5 * expectedPlain);
+        QVERIFY(std::abs(l1.answerLoss.item<double>() - expectedAnswer) < 1e-5 * expectedAnswer);
+        QVERIFY(std::abs(l5.answerLoss.item<double>() - expectedAnswer) < 1e-5 * expectedAnswer);
+        QVERIFY(std::abs(l5.loss.item<double>() - expectedWeighted) < 1e-5 * expectedWeighted);
+        // Without needles there is no answer loss to report.
+        std::vector<PackedRow> plainRows = rows;
+        for (PackedRow &r : plainRows)
+            r.answerPositions.clear();
+        QVERIFY(std::isnan(rs::detail::batchLoss(m, rs::detail::makeTrainBatch(m, plainRows, table, table, 5.0)).answerLoss.item<double>()));
     }
 
     void mixedWindowBatch_data()

@@ -9,6 +9,7 @@
 
 #include <QFile>
 #include <QRegularExpression>
+#include <QMap>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -116,6 +117,57 @@ private Q_SLOTS:
         QCOMPARE(int(shortDoc.ids.size()), corpus.needleTemplateTokens() - 20);
     }
 
+    void drillDocuments()
+    {
+        CorpusOptions o;
+        o.seed = 11;
+        o.needleFraction = 1;
+        o.drillFraction = 1;
+        const TrainingCorpus corpus(encoder(), o);
+        const QRegularExpression needleRe(QStringLiteral("\nOne of the special magic numbers for ([a-z]+-[a-z]+) is: (\\d{7})\\.\n"));
+        const QRegularExpression queryRe(
+            QStringLiteral("\nThe special magic number for ([a-z]+-[a-z]+) mentioned in the provided text is (\\d{7})"));
+        int needles = 0;
+        for (uint64_t i = 0; i < 10; ++i) {
+            const int length = 380 + int(i) * 25;
+            const TrainDocument d = corpus.document(i, length, true);
+            QCOMPARE(int(d.ids.size()), length);
+            QVERIFY(d.hasNeedle);
+            QCOMPARE(corpus.document(i, length, true).ids, d.ids);
+            const QString text = bytesTokenizer().decode(d.ids);
+            // Needles: distinct keys, all before the first question.
+            QMap<QString, QString> valueOf;
+            int lastNeedleEnd = 0;
+            for (auto it = needleRe.globalMatch(text); it.hasNext();) {
+                const QRegularExpressionMatch m = it.next();
+                QVERIFY2(!valueOf.contains(m.captured(1)), "drill keys must be distinct");
+                valueOf.insert(m.captured(1), m.captured(2));
+                lastNeedleEnd = int(m.capturedEnd());
+            }
+            QCOMPARE(int(valueOf.size()), d.needleCount);
+            QVERIFY(d.needleCount >= 2 && d.needleCount <= 4);
+            needles += d.needleCount;
+            // Every question asks for a key of this document and is answered with its value; the
+            // answer positions are exactly those values' bytes (with the space before them).
+            std::vector<int> expected;
+            QSet<QString> asked;
+            for (auto it = queryRe.globalMatch(text); it.hasNext();) {
+                const QRegularExpressionMatch m = it.next();
+                QVERIFY(m.capturedStart() >= lastNeedleEnd);
+                QCOMPARE(valueOf.value(m.captured(1)), m.captured(2));
+                asked.insert(m.captured(1));
+                for (int k = int(m.capturedStart(2)) - 1; k < m.capturedEnd(2); ++k)
+                    expected.push_back(k);
+            }
+            QCOMPARE(asked.size(), valueOf.size());
+            QCOMPARE(d.answerPositions, expected);  // one byte per character: text indices are token indices
+            QVERIFY(text.endsWith(d.value));
+        }
+        QVERIFY(needles >= 24);  // 2 to 3 needles per document at these lengths
+        // Too short for one needle and its question: the template rules apply (plain text here).
+        QVERIFY(!corpus.document(3, 80, true).hasNeedle);
+    }
+
     void packedRows()
     {
         const TrainingCorpus corpus = makeCorpus(5, 0.5);
@@ -129,16 +181,22 @@ private Q_SLOTS:
             QCOMPARE(int(row.ids.size()), o.rowLength);
             QCOMPARE(packRow(corpus, r, o).ids, row.ids);
             int at = 0;
+            std::vector<int> answers;  // each needle document's answer: its last 8 bytes (" " + 7 digits)
             for (const DocSpan &s : row.docs) {
                 QCOMPARE(s.start, at);
                 QVERIFY(!s.longRope);
                 QVERIFY2(s.length >= o.minDocTokens && s.length <= o.maxShortTokens, qPrintable(QString::number(s.length)));
                 at += s.length;
                 const QString text = bytesTokenizer().decode({row.ids.begin() + s.start, row.ids.begin() + s.start + s.length});
-                needles += text.startsWith(QLatin1String("A special magic number")) ? 1 : 0;
+                if (text.startsWith(QLatin1String("A special magic number"))) {
+                    ++needles;
+                    for (int k = s.start + s.length - 8; k < s.start + s.length; ++k)
+                        answers.push_back(k);
+                }
                 ++docs;
             }
             QCOMPARE(at, o.rowLength);
+            QCOMPARE(row.answerPositions, answers);
         }
         // Half the documents that could hold the template should (binomial: far from 0 and from all).
         QVERIFY2(needles >= 3 && needles < docs, qPrintable(QStringLiteral("%1 of %2").arg(needles).arg(docs)));
