@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # One call on the lent GPU machine: CUDA build (GUI off), then scripts/train-embedded-model.sh on the
-# GPU with the pretraining steps sized to a time budget (measured from a short calibration run), the
-# CUDA model tests. $OUT takes at most 8 files: log.txt (everything printed), the base and fine-tuned
-# config.json + model.safetensors, the factors and the search log, each copied as soon as it exists.
-# Usage (source root, .device/ carried): bash scripts/device-embedded-model.sh [PRETRAIN_SECONDS]
+# GPU (its step counts, or PRETRAIN_STEPS etc. from the environment), then the CUDA model tests.
+# $OUT takes at most 8 files: log.txt (everything printed), the base and fine-tuned config.json +
+# model.safetensors, the factors and the search log, each copied as soon as it exists.
+# Usage (source root, .device/ carried): bash scripts/device-embedded-model.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/ropescope-out}
 export OUT
 mkdir -p "$OUT/base" "$OUT/finetuned"
-budget=${1:-200}
 exec > >(tee -a "$OUT/log.txt") 2>&1
 source .device/env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -19,17 +18,9 @@ cmake --build build-gpu -j16 --target ropescope-cli test_model >/tmp/build.log 2
 echo "[$(date +%T)] built"
 cli=build-gpu/app/ropescope-cli
 
-# Calibrate: 40 steps of the real configuration (includes start-up, so the estimate is conservative).
-start=$(date +%s.%N)
-$cli train --config scripts/embedded-model/config.json --tokenizer tests/fixtures/tokenizers/bytes-256-tokenizer.json \
-    --out /tmp/calibrate --steps 40 --batch 32 --seq-len 512 --seed 1 --device cuda --log-every 20 2>&1 | tail -2
-end=$(date +%s.%N)
-steps=$(python3 -c "s=($end-$start)/40; n=int($budget/s)//100*100; print(max(1000, min(20000, n)))")
-echo "[$(date +%T)] calibration: $(python3 -c "print(round(($end-$start)/40*1000,1))") ms/step -> $steps pretraining steps"
-
 run=/tmp/embedded-run
 export AFTER_STEP='for f in config.json model.safetensors; do for d in base finetuned; do [ -f $out/$d/$f ] && cp $out/$d/$f $OUT/$d/; done; done; cp $out/longrope2-factors.txt $out/search.jsonl $OUT/ 2>/dev/null; echo "[$(date +%T)] copied results so far"'
-PRETRAIN_STEPS=$steps CLI=$cli bash scripts/train-embedded-model.sh "$run" cuda
+CLI=$cli bash scripts/train-embedded-model.sh "$run" cuda
 echo "[$(date +%T)] pipeline exit $?"
 ./build-gpu/tests/test_model -silent 2>&1 | grep -E "relative error|Totals|FAIL|loss"
 echo "[$(date +%T)] done"
