@@ -66,6 +66,14 @@ auto guarded(const QString &source, F &&f) -> decltype(f())
     }
 }
 
+// A drill's question: the template question's last sentence, so that drills ask in the
+// evaluation's words.
+QString drillQuestion(const QString &key)
+{
+    const QString question = NeedleBuilder::question(key);
+    return QStringLiteral("\n") + question.mid(question.indexOf(QLatin1String("? ")) + 2);
+}
+
 const Haystack &haystackOf(const std::shared_ptr<const void> &p)
 {
     return *static_cast<const Haystack *>(p.get());
@@ -115,10 +123,8 @@ TrainingCorpus::TrainingCorpus(Encoder encode, const CorpusOptions &options)
     for (uint64_t s = 0; s < 256; ++s) {
         QString key, value;
         needleKeyValue(s, &key, &value);
-        const QString question = NeedleBuilder::question(key);
-        const QString query = QStringLiteral("\n") + question.mid(question.indexOf(QLatin1String("? ")) + 2);
         const int n = int(m_encode(NeedleBuilder::needleSentence(key, value)).size() +
-                          m_encode(query + NeedleBuilder::answer(value)).size());
+                          m_encode(drillQuestion(key) + NeedleBuilder::answer(value)).size());
         longestPair = std::max(longestPair, n);
     }
     m_drillTokens = (longestPair + 8 + (options.bosId >= 0 ? 1 : 0)) * 10 / 9 + 1;
@@ -194,9 +200,7 @@ bool TrainingCorpus::drillDocument(uint64_t seed, int length, TrainDocument *doc
         needleKeyValue(mix(seed + uint64_t(attempt)), &p.key, &p.value);
         if (std::any_of(pairs.begin(), pairs.end(), [&](const Pair &q) { return q.key == p.key; }))
             continue;
-        // The template question's last sentence, so the drill asks in the evaluation's words.
-        const QString question = NeedleBuilder::question(p.key);
-        const QString query = QStringLiteral("\n") + question.mid(question.indexOf(QLatin1String("? ")) + 2);
+        const QString query = drillQuestion(p.key);
         p.needle = m_encode(NeedleBuilder::needleSentence(p.key, p.value));
         p.query = m_encode(query);
         const std::vector<int> tail = m_encode(query + NeedleBuilder::answer(p.value));
