@@ -96,14 +96,6 @@ QString readText(const QString &path)
     return QString::fromUtf8(f.readAll());
 }
 
-std::vector<int> commonPrefixSplit(const std::vector<int> &whole, const std::vector<int> &prefix)
-{
-    size_t k = 0;
-    while (k < whole.size() && k < prefix.size() && whole[k] == prefix[k])
-        ++k;
-    return std::vector<int>(whole.begin() + long(k), whole.end());
-}
-
 } // namespace
 
 QString generateFillerText(int minChars, uint64_t seed)
@@ -208,6 +200,24 @@ void needleKeyValue(uint64_t seed, QString *key, QString *value)
     *value = QString::number(1000000 + rng.below(9000000));  // always 7 digits
 }
 
+std::vector<int> tokensAfterCommonPrefix(const std::vector<int> &whole, const std::vector<int> &prefix)
+{
+    size_t k = 0;
+    while (k < whole.size() && k < prefix.size() && whole[k] == prefix[k])
+        ++k;
+    return std::vector<int>(whole.begin() + long(k), whole.end());
+}
+
+std::vector<int> haystackTokens(const NeedleBuilder::Encoder &encode, const Haystack &haystack, int count, uint64_t seed)
+{
+    std::vector<int> tokens;
+    // About 6 characters per token to start with; doubled until the text yields enough.
+    for (int chars = std::max(64, count * 6); int(tokens.size()) < count; chars *= 2)
+        tokens = encode(haystack.text(chars, seed));
+    tokens.resize(size_t(std::max(count, 0)));
+    return tokens;
+}
+
 QString NeedleBuilder::instruction()
 {
     return QStringLiteral("A special magic number is hidden within the following text. Make sure to memorize it. "
@@ -247,7 +257,7 @@ NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
     // are tokenized as they appear in context.
     const std::vector<int> questionIds = m_encode(question(s.key));
     const std::vector<int> tail = m_encode(question(s.key) + answer(s.value));
-    const std::vector<int> answerIds = commonPrefixSplit(tail, questionIds);
+    const std::vector<int> answerIds = tokensAfterCommonPrefix(tail, questionIds);
     if (answerIds.empty())
         throw Error(QStringLiteral("needle"), QStringLiteral("the tokenizer gives no answer tokens for \"%1\"").arg(s.value));
     const std::vector<int> questionPart(tail.begin(), tail.end() - long(answerIds.size()));
@@ -260,10 +270,7 @@ NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
                                                              "(%2 tokens without filler)").arg(options.length).arg(fixed));
 
     // Encode enough filler text, growing the estimate until it yields fillerCount tokens.
-    std::vector<int> filler;
-    for (int chars = std::max(64, fillerCount * 6); int(filler.size()) < fillerCount; chars *= 2)
-        filler = m_encode(m_haystack.text(chars, options.seed));
-    filler.resize(size_t(fillerCount));
+    const std::vector<int> filler = haystackTokens(m_encode, m_haystack, fillerCount, options.seed);
 
     const int split = int(std::lround(std::clamp(options.depth, 0.0, 1.0) * fillerCount));
     s.ids.reserve(size_t(options.length));

@@ -77,4 +77,10 @@ private:
 // The key and value a seed gives: an adjective-noun pair and a 7-digit number.
 void needleKeyValue(uint64_t seed, QString *key, QString *value);
 
+// The tokens of `whole` after its longest common prefix with `prefix`: what an answer adds to its
+// question, tokenized as it appears in context.
+std::vector<int> tokensAfterCommonPrefix(const std::vector<int> &whole, const std::vector<int> &prefix);
+// The first `count` tokens of the haystack's text for `seed` (more text is encoded until enough).
+std::vector<int> haystackTokens(const NeedleBuilder::Encoder &encode, const Haystack &haystack, int count, uint64_t seed);
+
 } // namespace rs

@@ -107,27 +107,21 @@ TrainingCorpus::TrainingCorpus(Encoder encode, const CorpusOptions &options)
     if (!(options.drillFraction >= 0 && options.drillFraction <= 1))
         throw Error(QStringLiteral("corpus"), QStringLiteral("the drill fraction must lie in 0 … 1"));
     m_haystack = std::make_shared<Haystack>(options.path.isEmpty() ? Haystack::builtin() : Haystack::fromPath(options.path));
-    // The template's length varies with the key: take the longest over many keys, plus a margin for
-    // keys not drawn here (keys differ by a few characters at most).
-    int longest = 0;
+    // The template's and a one-needle drill's lengths vary with the key: take the longest over many
+    // keys, plus a margin for keys not drawn here (keys differ by a few characters at most). A
+    // drill also keeps a tenth of its length for filler.
+    const int bos = options.bosId >= 0 ? 1 : 0;
+    const size_t instruction = m_encode(NeedleBuilder::instruction()).size();
+    int longest = 0, longestPair = 0;
     for (uint64_t s = 0; s < 256; ++s) {
         QString key, value;
         needleKeyValue(s, &key, &value);
-        const int n = int(m_encode(NeedleBuilder::instruction()).size() + m_encode(NeedleBuilder::needleSentence(key, value)).size() +
-                          m_encode(NeedleBuilder::question(key) + NeedleBuilder::answer(value)).size());
-        longest = std::max(longest, n);
+        const size_t needle = m_encode(NeedleBuilder::needleSentence(key, value)).size();
+        longest = std::max(longest, int(instruction + needle + m_encode(NeedleBuilder::question(key) + NeedleBuilder::answer(value)).size()));
+        longestPair = std::max(longestPair, int(needle + m_encode(drillQuestion(key) + NeedleBuilder::answer(value)).size()));
     }
-    m_needleTokens = longest + 8 + (options.bosId >= 0 ? 1 : 0);
-    // A drill needs one needle, its question and a tenth of filler: measured the same way.
-    int longestPair = 0;
-    for (uint64_t s = 0; s < 256; ++s) {
-        QString key, value;
-        needleKeyValue(s, &key, &value);
-        const int n = int(m_encode(NeedleBuilder::needleSentence(key, value)).size() +
-                          m_encode(drillQuestion(key) + NeedleBuilder::answer(value)).size());
-        longestPair = std::max(longestPair, n);
-    }
-    m_drillTokens = (longestPair + 8 + (options.bosId >= 0 ? 1 : 0)) * 10 / 9 + 1;
+    m_needleTokens = longest + 8 + bos;
+    m_drillTokens = (longestPair + 8 + bos) * 10 / 9 + 1;
 }
 
 int TrainingCorpus::needleDocumentTokens() const
@@ -175,12 +169,10 @@ TrainDocument TrainingCorpus::document(uint64_t index, int length, bool needle) 
     }
     const int bos = m_options.bosId >= 0 ? 1 : 0;
     const int want = length - bos;
-    std::vector<int> text;
-    for (int chars = std::max(64, want * 6); int(text.size()) < want; chars *= 2)
-        text = m_encode(haystackOf(m_haystack).text(chars, seed));
+    const std::vector<int> text = haystackTokens(m_encode, haystackOf(m_haystack), want, seed);
     if (bos)
         doc.ids.push_back(m_options.bosId);
-    doc.ids.insert(doc.ids.end(), text.begin(), text.begin() + want);
+    doc.ids.insert(doc.ids.end(), text.begin(), text.end());
     return doc;
 }
 
@@ -204,11 +196,8 @@ bool TrainingCorpus::drillDocument(uint64_t seed, int length, TrainDocument *doc
         p.needle = m_encode(NeedleBuilder::needleSentence(p.key, p.value));
         p.query = m_encode(query);
         const std::vector<int> tail = m_encode(query + NeedleBuilder::answer(p.value));
-        size_t k = 0;
-        while (k < tail.size() && k < p.query.size() && tail[k] == p.query[k])
-            ++k;
-        p.query.assign(tail.begin(), tail.begin() + long(k));
-        p.answer.assign(tail.begin() + long(k), tail.end());
+        p.answer = tokensAfterCommonPrefix(tail, p.query);
+        p.query.assign(tail.begin(), tail.end() - long(p.answer.size()));
         const int cost = int(p.needle.size() + p.query.size() + p.answer.size());
         if (p.answer.empty() || fixed + cost > length - length / 10)
             break;
@@ -218,10 +207,7 @@ bool TrainingCorpus::drillDocument(uint64_t seed, int length, TrainDocument *doc
     if (pairs.empty())
         return false;
     const int fillerCount = length - fixed;
-    std::vector<int> filler;
-    for (int chars = std::max(64, fillerCount * 6); int(filler.size()) < fillerCount; chars *= 2)
-        filler = m_encode(haystackOf(m_haystack).text(chars, seed));
-    filler.resize(size_t(fillerCount));
+    const std::vector<int> filler = haystackTokens(m_encode, haystackOf(m_haystack), fillerCount, seed);
     // Needles at sorted random depths; the queries in shuffled order after all the filler.
     std::vector<int> cuts;
     for (size_t i = 0; i < pairs.size(); ++i)
