@@ -445,7 +445,7 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
 
 SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHooks &hooks)
 {
-    if (!sampled.fitness)
+    if (!sampled.fitness && !sampled.batch)
         throw Error(kSettingsSource, QStringLiteral("no fitness function"));
     if (sampled.samples < 1)
         throw Error(kSettingsSource, QStringLiteral("a sampled fitness needs at least one sample (got %1)").arg(sampled.samples));
@@ -484,40 +484,9 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
     std::unordered_set<std::string> used;  // (candidate, sample) scores this search has used
     SearchRng rng(m_s.seed);
 
-    // Scores `m` on its next sample, from the cache or by a real (logged) evaluation. False when a
-    // budget or cancellation stops the run first.
-    auto scoreNext = [&](Member &m) -> bool {
+    // Takes score f of `m` on its next sample: the counts of distinct scores and the best so far.
+    auto accept = [&](Member &m, const std::string &key, double f) {
         const int k = int(m.scores.size());
-        const std::string key = scoreKey(m.key, k);
-        double f;
-        if (auto it = cache.find(key); it != cache.end()) {
-            f = it->second;
-            ++result.cacheHits;
-        } else {
-            if (hooks.cancelled && hooks.cancelled()) {
-                stop = StopReason::Cancelled;
-                return false;
-            }
-            if ((m_s.maxEvaluations > 0 && result.evaluations >= m_s.maxEvaluations)
-                || (m_s.maxSeconds > 0 && double(timer.elapsed()) / 1000.0 >= m_s.maxSeconds)) {
-                stop = StopReason::Budget;
-                return false;
-            }
-            f = sampled.fitness(m.candidate, k);
-            if (std::isnan(f))
-                f = std::numeric_limits<double>::infinity();
-            ++result.evaluations;
-            cache.emplace(key, f);
-            QJsonObject o{{QStringLiteral("event"), QStringLiteral("eval")},
-                          {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
-                          {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
-                          {QStringLiteral("fitness"), fitnessJson(f)}};
-            if (samples > 1)
-                o.insert(QStringLiteral("sample"), k);
-            if (m_s.searchAttentionFactor)
-                o.insert(QStringLiteral("attention_factor"), m.candidate.attentionFactor);
-            log.write(o);
-        }
         m.scores.push_back(f);
         if (used.insert(key).second) {
             ++result.sampleEvaluations;
@@ -534,33 +503,130 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
                 result.bestAttentionFactor = m.candidate.attentionFactor;
             }
         }
+    };
+    // Serves `m`'s next sample from the cache; false when it is not there.
+    auto fromCache = [&](Member &m) {
+        const std::string key = scoreKey(m.key, int(m.scores.size()));
+        const auto it = cache.find(key);
+        if (it == cache.end())
+            return false;
+        ++result.cacheHits;
+        accept(m, key, it->second);
         return true;
+    };
+    // How many real evaluations may still run (0 = stop, with the reason set).
+    auto allowance = [&]() -> int {
+        if (hooks.cancelled && hooks.cancelled()) {
+            stop = StopReason::Cancelled;
+            return 0;
+        }
+        if ((m_s.maxEvaluations > 0 && result.evaluations >= m_s.maxEvaluations)
+            || (m_s.maxSeconds > 0 && double(timer.elapsed()) / 1000.0 >= m_s.maxSeconds)) {
+            stop = StopReason::Budget;
+            return 0;
+        }
+        return m_s.maxEvaluations > 0 ? m_s.maxEvaluations - result.evaluations : std::numeric_limits<int>::max();
+    };
+    // Records a real evaluation of `m`'s next sample: cached, counted, logged, accepted.
+    auto evaluated = [&](Member &m, double f) {
+        const int k = int(m.scores.size());
+        const std::string key = scoreKey(m.key, k);
+        if (std::isnan(f))
+            f = std::numeric_limits<double>::infinity();
+        ++result.evaluations;
+        cache.emplace(key, f);
+        QJsonObject o{{QStringLiteral("event"), QStringLiteral("eval")},
+                      {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
+                      {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
+                      {QStringLiteral("fitness"), fitnessJson(f)}};
+        if (samples > 1)
+            o.insert(QStringLiteral("sample"), k);
+        if (m_s.searchAttentionFactor)
+            o.insert(QStringLiteral("attention_factor"), m.candidate.attentionFactor);
+        log.write(o);
+        accept(m, key, f);
+    };
+    // Scores `m` on its next sample, from the cache or by a real (logged) evaluation. False when a
+    // budget or cancellation stops the run first.
+    auto scoreNext = [&](Member &m) -> bool {
+        if (fromCache(m))
+            return true;
+        if (allowance() == 0)
+            return false;
+        evaluated(m, sampled.fitness(m.candidate, int(m.scores.size())));
+        return true;
+    };
+    auto rank = [&](Member &m, int n) {
+        m.reached = n;
+        m.fitness = meanOfFirst(m.scores, n);
     };
     // Scores `m` on samples 0 … n − 1 (what it already knows is reused) and ranks it on them.
     auto scoreUpTo = [&](Member &m, int n) -> bool {
         while (int(m.scores.size()) < n)
             if (!scoreNext(m))
                 return false;
-        m.reached = n;
-        m.fitness = meanOfFirst(m.scores, n);
+        rank(m, n);
+        return true;
+    };
+    // Brings every listed member to n scores, where each has at least n − 1: the cache first, then
+    // the missing sample n − 1 of each distinct candidate through the batch fitness, maxBatch at a
+    // time in member order (a repeated candidate is evaluated once and served to the others from
+    // the cache, as one at a time).
+    auto scoreRound = [&](std::vector<Member> &pop, const std::vector<size_t> &members, int n) -> bool {
+        if (!sampled.batch) {
+            for (size_t i : members)
+                if (!scoreUpTo(pop[i], n))
+                    return false;
+            return true;
+        }
+        std::vector<size_t> pending;
+        std::unordered_set<std::string> pendingKeys;
+        for (size_t i : members) {
+            Member &m = pop[i];
+            if (int(m.scores.size()) >= n || fromCache(m))
+                continue;
+            if (pendingKeys.insert(m.key).second)
+                pending.push_back(i);
+        }
+        for (size_t done = 0; done < pending.size();) {
+            const int allowed = allowance();
+            if (allowed == 0)
+                return false;
+            const size_t count = std::min({pending.size() - done, size_t(std::max(1, sampled.maxBatch)), size_t(allowed)});
+            std::vector<Candidate> group;
+            for (size_t j = done; j < done + count; ++j)
+                group.push_back(pop[pending[j]].candidate);
+            const std::vector<double> scores = sampled.batch(group, n - 1);
+            if (scores.size() != count)
+                throw Error(kSettingsSource, QStringLiteral("the batch fitness returned %1 scores for %2 candidates").arg(scores.size()).arg(count));
+            for (size_t j = 0; j < count; ++j)
+                evaluated(pop[pending[done + j]], scores[j]);
+            done += count;
+        }
+        for (size_t i : members) {
+            if (int(pop[i].scores.size()) < n && !fromCache(pop[i]))
+                throw Error(kSettingsSource, QStringLiteral("internal: a member missed its batch evaluation"));
+            rank(pop[i], n);
+        }
         return true;
     };
     // Scores a generation and returns its ranking (best first). Without racing every member gets
-    // all K samples, one member after the other. With racing, see SearchSettings::racing.
+    // all K samples: one member after the other, or sample by sample with a batch fitness. With
+    // racing, see SearchSettings::racing.
     auto race = [&](std::vector<Member> &pop, std::vector<size_t> &ranking) -> bool {
-        if (!racing) {
+        std::vector<size_t> alive(pop.size());
+        std::iota(alive.begin(), alive.end(), size_t(0));
+        if (!racing && !sampled.batch) {
             for (Member &m : pop)
                 if (!scoreUpTo(m, samples))
                     return false;
         } else {
-            std::vector<size_t> alive(pop.size());
-            std::iota(alive.begin(), alive.end(), size_t(0));
             for (int k = 0; k < samples; ++k) {
-                for (size_t i : alive)  // in member order, so a replay meets the same sequence
-                    if (!scoreUpTo(pop[i], k + 1))
-                        return false;
-                if (k + 1 == samples)
-                    break;
+                // In member order, so a replay meets the same sequence.
+                if (!scoreRound(pop, alive, k + 1))
+                    return false;
+                if (k + 1 == samples || !racing)
+                    continue;
                 std::stable_sort(alive.begin(), alive.end(), [&](size_t a, size_t b) { return pop[a].fitness < pop[b].fitness; });
                 const size_t keep = std::clamp(size_t(std::ceil(double(alive.size()) * m_s.racingKeepFraction - 1e-9)), size_t(1), alive.size());
                 alive.resize(keep);

@@ -136,10 +136,21 @@ using CandidateFitness = std::function<double(const Candidate &candidate)>;
 // Fitness of a candidate on one sample, 0 ≤ sample < K.
 using SampleFitness = std::function<double(const Candidate &candidate, int sample)>;
 
+// Fitness of several candidates on the same sample in one call (one score per candidate, in
+// order): a batched forward, or the candidates spread over model replicas on several devices.
+using BatchSampleFitness = std::function<std::vector<double>(const std::vector<Candidate> &candidates, int sample)>;
+
 // A per-sample fitness and its sample count K; a candidate's fitness is the mean of its K scores.
 struct SampledFitness {
     SampleFitness fitness;
     int samples = 1;
+    // Optional. When set, the search scores a generation sample by sample (sample k of every member
+    // that needs it, then k + 1 …) and hands the real evaluations of each sample to `batch` in
+    // groups of at most maxBatch, in member order; `fitness` is then not needed. Scores, ranking
+    // and result are those of the one-at-a-time order (racing already goes sample by sample;
+    // without it only the log's order differs, and where a budget cuts the run short).
+    BatchSampleFitness batch;
+    int maxBatch = 8;
     // A whole fitness as a sampled one with K = 1.
     static SampledFitness whole(const CandidateFitness &fitness);
 };

@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <set>
 #include <vector>
 
@@ -478,6 +479,94 @@ private Q_SLOTS:
             QCOMPARE(r.samples, samples);
         }
         QCOMPARE(racedReports.back().sampleEvaluations, raced.sampleEvaluations);
+    }
+
+    // A batch fitness (several candidates of one sample per call: a batched forward or several
+    // model replicas) changes only how the evaluations are grouped: with and without racing, the
+    // search evaluates the same (candidate, sample) scores, each once, and ends with the same best,
+    // and no call holds more than maxBatch candidates or mixes samples. The per-candidate noise
+    // makes samples rank candidates differently, so racing's eliminations matter.
+    void batchedMatchesOneAtATime_data()
+    {
+        QTest::addColumn<bool>("racing");
+        QTest::newRow("all samples") << false;
+        QTest::newRow("racing") << true;
+    }
+    void batchedMatchesOneAtATime()
+    {
+        QFETCH(bool, racing);
+        const auto target = hiddenTarget();
+        auto score = [&](const Candidate &c, int k) {
+            SearchRng rng(uint64_t(std::llround(c.lambda.back() * 1e6)) * 31 + uint64_t(k));
+            return logDistance(c.lambda, target) * (1 + 0.2 * (2 * rng.uniform() - 1));
+        };
+        std::set<std::pair<std::vector<double>, int>> single, batched;
+        const SampledFitness oneAtATime{[&](const Candidate &c, int k) {
+                                            single.insert({c.lambda, k});
+                                            return score(c, k);
+                                        },
+                                        4};
+        std::vector<int> batchSizes;
+        int duplicateCalls = 0;
+        SampledFitness inBatches;
+        inBatches.samples = 4;
+        inBatches.maxBatch = 5;
+        inBatches.batch = [&](const std::vector<Candidate> &cs, int k) {
+            batchSizes.push_back(int(cs.size()));
+            std::vector<double> out;
+            for (const Candidate &c : cs) {
+                if (!batched.insert({c.lambda, k}).second)
+                    ++duplicateCalls;
+                out.push_back(score(c, k));
+            }
+            return out;
+        };
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 6;
+        s.seed = 11;
+        s.racing = racing;
+        const SearchResult a = runSearch(s, oneAtATime);
+        const SearchResult b = runSearch(s, inBatches);
+        qInfo("%d sample evaluations in %d calls (largest %d); best %.9g", b.evaluations, int(batchSizes.size()),
+              *std::max_element(batchSizes.begin(), batchSizes.end()), b.bestFitness);
+        QCOMPARE(b.bestLambda, a.bestLambda);
+        QCOMPARE(b.bestDRcd, a.bestDRcd);
+        QCOMPARE(b.bestFitness, a.bestFitness);
+        QCOMPARE(b.evaluations, a.evaluations);
+        QCOMPARE(b.cacheHits, a.cacheHits);
+        QCOMPARE(b.candidates, a.candidates);
+        QCOMPARE(b.sampleEvaluations, a.sampleEvaluations);
+        QVERIFY(batched == single);
+        QCOMPARE(duplicateCalls, 0);
+        QCOMPARE(std::accumulate(batchSizes.begin(), batchSizes.end(), 0), b.evaluations);
+        for (int n : batchSizes)
+            QVERIFY(n >= 1 && n <= 5);
+        // Generation 0 scores 16 members on sample 0: batches of 5, 5, 5, 1.
+        QCOMPARE(std::vector<int>(batchSizes.begin(), batchSizes.begin() + 4), (std::vector<int>{5, 5, 5, 1}));
+    }
+
+    // The evaluation budget is exact with batches too: the last batch is cut to what is left.
+    void batchedBudgetStops()
+    {
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 10;
+        s.maxEvaluations = 13;
+        std::vector<int> batchSizes;
+        SampledFitness f;
+        f.maxBatch = 5;
+        f.batch = [&](const std::vector<Candidate> &cs, int) {
+            batchSizes.push_back(int(cs.size()));
+            return std::vector<double>(cs.size(), 1.0);
+        };
+        const SearchResult r = runSearch(s, f);
+        QCOMPARE(r.stopReason, StopReason::Budget);
+        QCOMPARE(r.evaluations, 13);
+        QCOMPARE(batchSizes, (std::vector<int>{5, 5, 3}));
+        // A batch fitness that returns the wrong number of scores is an error, not a silent skip.
+        f.batch = [](const std::vector<Candidate> &cs, int) { return std::vector<double>(cs.size() - 1, 1.0); };
+        QVERIFY_THROWS_EXCEPTION(Error, runSearch(s, f));
     }
 
     // Noise that differs per candidate can reorder candidates between samples, so racing may take
