@@ -1,5 +1,6 @@
 #include "clicommands.h"
 
+#include "candidatescorer.h"
 #include "comparison.h"
 #include "embeddedmodel.h"
 #include "configexport.h"
@@ -615,9 +616,18 @@ int search(const QStringList &args)
         const QCommandLineOption attentionMax(QStringLiteral("attention-max"),
                                               QStringLiteral("Upper bound of the searched attention factor (default 1.5)."),
                                               QStringLiteral("A"), QStringLiteral("1.5"));
+        const QCommandLineOption replicaDevices(QStringLiteral("devices"),
+                                                QStringLiteral("Comma-separated devices, one model replica each, over "
+                                                               "which every generation's candidates are spread (default: "
+                                                               "with --device cuda every visible GPU, else --device)."),
+                                                QStringLiteral("LIST"));
+        const QCommandLineOption candidateBatch(QStringLiteral("candidate-batch"),
+                                                QStringLiteral("Candidates per batched forward on each replica, each "
+                                                               "row with its own factors (default 8 on a GPU, 1 on the CPU)."),
+                                                QStringLiteral("N"));
         addEvaluationOptions(parser);
         parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
-                           searchAttention, attentionMin, attentionMax});
+                           searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch});
         parseOrThrow(parser, args,
                      QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
                                     "of the run log holds the best factors and their needle PPL."));
@@ -627,7 +637,7 @@ int search(const QStringList &args)
         if (methodName != QLatin1String("longrope2") && methodName != QLatin1String("longrope"))
             throw UsageError{QStringLiteral("--method needs longrope2 or longrope")};
 
-        const EvaluationSetup setup = loadEvaluationSetup(parser);
+        EvaluationSetup setup = loadEvaluationSetup(parser);
         const RopeConfig &config = setup.model->ropeConfig();
         SearchSettings settings;
         settings.method = methodName == QLatin1String("longrope2") ? SearchMethod::LongRoPE2 : SearchMethod::LongRoPEv1;
@@ -652,7 +662,26 @@ int search(const QStringList &args)
         EvolutionSearch engine(settings);
         const double attention = engine.fixedAttentionFactor();
 
-        const NeedleEvaluator evaluator(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings);
+        // The first device is the one the model was loaded on; each further one gets a replica.
+        QStringList devices = parser.isSet(replicaDevices)
+                                  ? parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts)
+                                  : CandidateScorer::defaultDevices(setup.model->device());
+        if (devices.isEmpty())
+            throw UsageError{QStringLiteral("--devices needs at least one device")};
+        if (devices.front() != setup.model->device()) {
+            ModelOptions first;
+            first.device = devices.front();
+            first.dtype = setup.model->dtype();
+            setup.model.reset();  // one copy of the weights at a time
+            setup.model = CausalLM::load(setup.modelDir, first);
+        }
+        devices.removeFirst();
+        const CandidateScorer scorer(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings,
+                                     setup.modelDir, devices);
+        const int perReplica = parser.isSet(candidateBatch) ? wholeNumber(parser, candidateBatch, 1)
+                                                            : CandidateScorer::defaultBatch(*setup.model);
+        err() << "scoring on " << scorer.devices().join(QStringLiteral(", ")) << ", " << perReplica
+              << " candidate(s) per forward and replica\n";
         SearchHooks hooks;
         hooks.logPath = parser.value(log);
         hooks.resume = parser.isSet(resume);
@@ -680,13 +709,7 @@ int search(const QStringList &args)
         };
         // One sample's needle PPL; a candidate's fitness is the mean over the samples, which is
         // NeedleEvaluator::evaluate's mean PPL.
-        const SearchResult result = engine.run(
-            SampledFitness{[&](const Candidate &c, int sample) {
-                               const RopeOverride rope{c.lambda, c.attentionFactor};
-                               return std::exp(evaluator.sampleNll(sample, &rope));
-                           },
-                           setup.settings.samples},
-            hooks);
+        const SearchResult result = engine.run(scorer.fitness(perReplica), hooks);
         if (parser.isSet(outFile)) {
             QByteArray text = formatFactorText(result.bestLambda);
             if (settings.searchAttentionFactor)

@@ -1,5 +1,7 @@
 #include "evaluationworker.h"
 
+#include "candidatescorer.h"
+
 #include "error.h"
 #include "factorfamilies.h"
 #include "model.h"
@@ -363,8 +365,11 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         // Unless it is searched, every candidate runs with longrope's default attention factor for
         // this scale, as an exported longrope config would (the search's own default, as the CLI).
         const double attention = search.fixedAttentionFactor();
-        const NeedleEvaluator evaluator(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
-        const int sampleCount = int(evaluator.samples().size());
+        // The CLI's scorer: on a GPU a generation's candidates go through batched forwards (8 rows,
+        // each with its own λ); on the CPU one at a time, so the plot still moves per candidate.
+        const CandidateScorer scorer(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
+        const int perForward = CandidateScorer::defaultBatch(*m_loaded->model);
+        const int sampleCount = scorer.samples();
 
         SearchPlan plan;
         plan.settings = resolved;
@@ -388,7 +393,8 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
                                     {QStringLiteral("dtype"), m_loaded->model->dtype()}};
         if (!resolved.searchAttentionFactor)
             hooks.context.insert(QStringLiteral("attention_factor"), attention);
-        // Stop and abort are seen before every real evaluation (one sample), pause holds there.
+        // Stop and abort are seen before every batch of real evaluations (one candidate on one
+        // sample on the CPU, up to 8 candidates on a GPU), pause holds there.
         hooks.cancelled = [this] { return holdBetweenEvaluations(); };
 
         int generation = 0;
@@ -402,13 +408,9 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         };
         // Wrapping the fitness sees every real evaluation (cache hits never reach it). A candidate's
         // fitness is the mean of its per-sample needle PPLs: NeedleEvaluator::evaluate's mean PPL.
-        const SampleFitness fitness = [&](const Candidate &c, int sample) {
-            QElapsedTimer clock;
-            clock.start();
-            const RopeOverride rope{c.lambda, c.attentionFactor};
-            double ppl = std::exp(evaluator.sampleNll(sample, &rope));
-            if (!std::isfinite(ppl))
-                ppl = std::numeric_limits<double>::infinity();
+        SampledFitness fitness = scorer.fitness(perForward);
+        const BatchSampleFitness scoreBatch = fitness.batch;
+        const auto report = [&](const Candidate &c, int sample, double ppl, double seconds) {
             const CandidateScoreBook::Entry entry = book.add(c.lambda, c.attentionFactor, sample, ppl);
             CandidateEvaluation candidate;
             candidate.candidate = entry.candidate;
@@ -423,12 +425,23 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
             candidate.samplesScored = entry.samplesScored;
             candidate.samplePpl = ppl;
             candidate.ppl = entry.meanPpl;
-            candidate.seconds = clock.nsecsElapsed() / 1e9;
+            candidate.seconds = seconds;
             Q_EMIT candidateEvaluated(candidate);
+        };
+        fitness.batch = [&, scoreBatch](const std::vector<Candidate> &cs, int sample) {
+            QElapsedTimer clock;
+            clock.start();
+            std::vector<double> ppl = scoreBatch(cs, sample);
+            const double seconds = clock.nsecsElapsed() / 1e9 / double(std::max<size_t>(1, cs.size()));
+            for (size_t i = 0; i < cs.size(); ++i) {
+                if (!std::isfinite(ppl[i]))
+                    ppl[i] = std::numeric_limits<double>::infinity();
+                report(cs[i], sample, ppl[i], seconds);
+            }
             return ppl;
         };
         Q_EMIT searchStarted(plan);
-        const SearchResult result = search.run(SampledFitness{fitness, sampleCount}, hooks);
+        const SearchResult result = search.run(fitness, hooks);
         Q_EMIT searchFinished(SearchOutcome{result, samples.length, logPath});
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Search, messageOf(tr("search"), e));

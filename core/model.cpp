@@ -34,6 +34,11 @@ bool cudaAvailable()
     return torch::cuda::is_available();
 }
 
+int cudaDeviceCount()
+{
+    return cudaAvailable() ? int(torch::cuda::device_count()) : 0;
+}
+
 namespace detail {
 namespace {
 

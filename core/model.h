@@ -34,6 +34,8 @@ struct RopeOverride {
 
 // Whether this LibTorch build can use a CUDA GPU right now.
 bool cudaAvailable();
+// How many CUDA GPUs it sees (0 without CUDA).
+int cudaDeviceCount();
 
 class CausalLM {
 public:
