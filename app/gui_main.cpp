@@ -6,6 +6,7 @@
 
 #include "embeddedmodel.h"
 #include "error.h"
+#include "evaluationworker.h"
 #include "factordocument.h"
 
 #include <QApplication>
@@ -13,6 +14,7 @@
 #include <QImage>
 #include <QTimer>
 #include <cstdio>
+#include <utility>
 
 int main(int argc, char *argv[])
 {
@@ -51,18 +53,21 @@ int main(int argc, char *argv[])
     window.setPromptsEnabled(screenshotPath.isEmpty());
     const QStringList files = parser.positionalArguments();
     bool opened = false;
+    bool modelRequested = false;  // a model is loading on the evaluation thread
     if (!files.isEmpty())
         opened = window.openFile(files.first());
     else if (parser.isSet(presetOption))
         opened = window.openPreset(parser.value(presetOption));
     // Failures are reported like any file that does not open; the window stays usable.
     if (parser.isSet(modelOption)) {
-        opened = window.loadModel(parser.value(modelOption), parser.value(tokenizerOption)) || opened;
+        modelRequested = window.loadModel(parser.value(modelOption), parser.value(tokenizerOption));
+        opened = modelRequested || opened;
     } else if (!opened && rs::hasEmbeddedModel()) {
         // Out of the box: the model trained at a short context, asked to work at 8 × that length,
         // where its high dimensions go out of distribution.
         try {
             if (window.loadModel(rs::embeddedModelDir())) {
+                modelRequested = true;
                 window.document()->setTargetLength(8 * window.document()->config().trainLength);
                 window.document()->undoStack()->clear();
                 opened = true;
@@ -78,13 +83,27 @@ int main(int argc, char *argv[])
     window.show();
 
     if (!screenshotPath.isEmpty()) {
-        // After the first pass of the event loop the window is laid out at its final size.
-        QTimer::singleShot(0, &window, [&window, &screenshotPath] {
+        // The window is laid out after the first pass of the event loop; a model loads on the
+        // evaluation thread, so the picture waits for it to load or fail (at most a minute) and
+        // then half a second for the first live scores.
+        const auto shoot = [&window, &screenshotPath] {
+            static bool taken = false;  // the load, a failure or the time limit: whichever is first
+            if (std::exchange(taken, true))
+                return;
             const bool saved = window.grabWindowImage().save(screenshotPath);
             if (!saved)
                 std::fprintf(stderr, "ropescope: cannot write %s\n", qPrintable(screenshotPath));
             QApplication::exit(saved ? 0 : 1);
-        });
+        };
+        if (modelRequested) {
+            rs::EvaluationWorker *worker = window.evaluationThread()->worker();
+            const auto later = [&window, shoot] { QTimer::singleShot(500, &window, shoot); };
+            QObject::connect(worker, &rs::EvaluationWorker::modelLoaded, &window, later, Qt::SingleShotConnection);
+            QObject::connect(worker, &rs::EvaluationWorker::failed, &window, later, Qt::SingleShotConnection);
+            QTimer::singleShot(60000, &window, shoot);
+        } else {
+            QTimer::singleShot(0, &window, shoot);
+        }
     }
     return app.exec();
 }
