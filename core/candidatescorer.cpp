@@ -25,11 +25,6 @@ CandidateScorer::CandidateScorer(CausalLM &model, const Tokenizer &tokenizer, in
     }
 }
 
-CandidateScorer::~CandidateScorer()
-{
-    m_evaluators.clear();  // they refer to the replicas
-}
-
 int CandidateScorer::samples() const
 {
     return int(evaluator().samples().size());

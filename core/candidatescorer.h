@@ -22,7 +22,6 @@ public:
     // same samples from `settings`. Throws rs::Error naming the folder or device.
     CandidateScorer(CausalLM &model, const Tokenizer &tokenizer, int bosId, const NeedleEvalSettings &settings,
                     const QString &modelDir = {}, const QStringList &extraDevices = {});
-    ~CandidateScorer();
 
     int replicas() const { return int(m_evaluators.size()); }
     QStringList devices() const { return m_devices; }
@@ -46,6 +45,7 @@ public:
     static QStringList defaultDevices(const QString &device);
 
 private:
+    // Declared before the evaluators that refer to them, so they are destroyed after them.
     std::vector<std::unique_ptr<CausalLM>> m_ownedReplicas;
     std::vector<std::unique_ptr<NeedleEvaluator>> m_evaluators;
     QStringList m_devices;
