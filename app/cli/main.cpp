@@ -1,31 +1,28 @@
 // ropescope-cli: the headless twin of the GUI, calling the same core classes.
-#include "hostallocator.h"
-#include "clicommands.h"
+#include "runtime/hostallocator.h"
+#include "commands.h"
 
 #include <QCoreApplication>
 #include <QTextStream>
 
-#include <functional>
-#include <map>
+#include <algorithm>
+#include <iterator>
 
 namespace {
 
-const char *kUsage =
-    "Usage: ropescope-cli <command> [options]\n"
-    "\n"
-    "Commands:\n"
-    "  presets   list the shipped model presets\n"
-    "  rope      print a model's RoPE geometry, critical dimensions and factor families\n"
-    "  factors   write the factors of a family (pi, ntk, yarn, llama3, longrope2, config) to a file\n"
-    "  check     check a factor file against a model's constraints\n"
-    "  export    write factors as a Hugging Face config.json (hf4, hf5), CSV or LongRoPE factor file\n"
-    "  eval      needle-driven perplexity (and passkey accuracy) of a model with given factors\n"
-    "  search    LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log\n"
-    "  table     the paper's comparison in miniature: methods x lengths, needle PPL and passkey accuracy\n"
-    "  train     pretrain a small model on built-in text with needles, or mixed-window fine-tune one\n"
-    "  bench     time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory\n"
-    "\n"
-    "Run 'ropescope-cli <command> --help' for a command's options.\n";
+// The usage text, its command list from the command table.
+QString usage()
+{
+    QString text = QStringLiteral("Usage: ropescope-cli <command> [options]\n"
+                                  "\n"
+                                  "Commands:\n");
+    for (const rs::cli::Command &c : rs::cli::kCommands)
+        text += QStringLiteral("  ") + QString::fromUtf8(c.name).leftJustified(10) + QString::fromUtf8(c.summary)
+                + QLatin1Char('\n');
+    text += QStringLiteral("\n"
+                           "Run 'ropescope-cli <command> --help' for a command's options.\n");
+    return text;
+}
 
 } // namespace
 
@@ -36,33 +33,26 @@ int main(int argc, char **argv)
     QCoreApplication::setApplicationName(QStringLiteral("ropescope-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ROPESCOPE_VERSION));
 
-    const std::map<QString, std::function<int(const QStringList &)>> commands = {
-        {QStringLiteral("presets"), rs::cli::presets}, {QStringLiteral("rope"), rs::cli::rope},
-        {QStringLiteral("factors"), rs::cli::factors}, {QStringLiteral("check"), rs::cli::check},
-        {QStringLiteral("export"), rs::cli::exportFactors}, {QStringLiteral("eval"), rs::cli::eval},
-        {QStringLiteral("search"), rs::cli::search}, {QStringLiteral("bench"), rs::cli::bench},
-        {QStringLiteral("table"), rs::cli::table}, {QStringLiteral("train"), rs::cli::train},
-    };
-
     QStringList args = app.arguments();
     QTextStream out(stdout);
     QTextStream err(stderr);
     if (args.size() < 2 || args[1] == QLatin1String("--help") || args[1] == QLatin1String("-h") ||
         args[1] == QLatin1String("help")) {
-        (args.size() < 2 ? err : out) << kUsage;
+        (args.size() < 2 ? err : out) << usage();
         return args.size() < 2 ? 2 : 0;
     }
     if (args[1] == QLatin1String("--version")) {
         out << "ropescope-cli " << ROPESCOPE_VERSION << "\n";
         return 0;
     }
-    const auto command = commands.find(args[1]);
-    if (command == commands.end()) {
-        err << "ropescope-cli: unknown command '" << args[1] << "'\n\n" << kUsage;
+    const auto command = std::find_if(std::begin(rs::cli::kCommands), std::end(rs::cli::kCommands),
+                                      [&](const rs::cli::Command &c) { return args[1] == QLatin1String(c.name); });
+    if (command == std::end(rs::cli::kCommands)) {
+        err << "ropescope-cli: unknown command '" << args[1] << "'\n\n" << usage();
         return 2;
     }
     // QCommandLineParser expects the program name first: "ropescope-cli rope --preset …".
     args.removeAt(1);
-    args[0] = QStringLiteral("ropescope-cli ") + command->first;
-    return command->second(args);
+    args[0] = QStringLiteral("ropescope-cli ") + QLatin1String(command->name);
+    return command->run(args);
 }

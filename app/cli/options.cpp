@@ -1,0 +1,175 @@
+// The options, parsing and errors the subcommands share (see options.h).
+#include "options.h"
+
+#include "rope/presets.h"
+#include "runtime/embeddedmodel.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+
+namespace rs::cli {
+
+QTextStream &out()
+{
+    static QTextStream s(stdout);
+    return s;
+}
+
+QTextStream &err()
+{
+    static QTextStream s(stderr);
+    return s;
+}
+
+const QCommandLineOption kConfigOption({QStringLiteral("c"), QStringLiteral("config")},
+                                       QStringLiteral("Hugging Face config.json to read."), QStringLiteral("PATH"));
+const QCommandLineOption kPresetOption({QStringLiteral("p"), QStringLiteral("preset")},
+                                       QStringLiteral("Shipped preset (see 'ropescope-cli presets')."),
+                                       QStringLiteral("NAME"));
+const QCommandLineOption kTargetOption({QStringLiteral("t"), QStringLiteral("target")},
+                                       QStringLiteral("Target context length L in tokens (default: the config's own)."),
+                                       QStringLiteral("L"));
+const QCommandLineOption kJsonOption(QStringLiteral("json"), QStringLiteral("Print JSON instead of text."));
+const QCommandLineOption kFactorsOption({QStringLiteral("f"), QStringLiteral("factors")},
+                                        QStringLiteral("LongRoPE factor file (one value per line or comma-separated)."),
+                                        QStringLiteral("FILE"));
+const QCommandLineOption kDrcdOption(QStringLiteral("d-rcd"),
+                                     QStringLiteral("Real critical dimension d_rcd (default: d_tcd)."), QStringLiteral("N"));
+const QCommandLineOption kOutputOption({QStringLiteral("o"), QStringLiteral("output")},
+                                       QStringLiteral("Output file."), QStringLiteral("OUT"));
+
+void parseOrThrow(QCommandLineParser &parser, const QStringList &args, const QString &description)
+{
+    parser.setApplicationDescription(description);
+    parser.addHelpOption();
+    if (!parser.parse(args))
+        throw UsageError{parser.errorText()};
+    if (parser.isSet(QStringLiteral("help"))) {
+        out() << parser.helpText();
+        out().flush();
+        std::exit(kOk);
+    }
+    if (!parser.positionalArguments().isEmpty())
+        throw UsageError{QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().first())};
+}
+
+void addModelOptions(QCommandLineParser &parser)
+{
+    parser.addOption(kConfigOption);
+    parser.addOption(kPresetOption);
+    parser.addOption(kTargetOption);
+}
+
+RopeConfig loadModel(const QCommandLineParser &parser)
+{
+    const bool hasConfig = parser.isSet(kConfigOption);
+    const bool hasPreset = parser.isSet(kPresetOption);
+    if (hasConfig == hasPreset)
+        throw UsageError{QStringLiteral("give exactly one of --config PATH or --preset NAME")};
+    return hasConfig ? loadRopeConfig(parser.value(kConfigOption)) : loadPreset(parser.value(kPresetOption));
+}
+
+double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option)
+{
+    bool ok = false;
+    const QString text = parser.value(option);
+    const double v = text.toDouble(&ok);
+    if (!ok || !std::isfinite(v) || v <= 0)
+        throw UsageError{QStringLiteral("--%1 needs a positive number, got '%2'").arg(option.names().last(), text)};
+    return v;
+}
+
+// --target, else the preset's suggested target, else the config's own context.
+double targetLength(const QCommandLineParser &parser, const RopeConfig &config)
+{
+    if (parser.isSet(kTargetOption))
+        return positiveNumber(parser, kTargetOption);
+    if (parser.isSet(kPresetOption))
+        return presetInfo(parser.value(kPresetOption)).targetLength;
+    return config.defaultTargetLength();
+}
+
+int criticalDimension(const QCommandLineParser &parser, const RopeGeometry &g)
+{
+    if (!parser.isSet(kDrcdOption))
+        return g.dTcd;
+    bool ok = false;
+    const int d = parser.value(kDrcdOption).toInt(&ok);
+    if (!ok || d < 0 || d > g.pairs())
+        throw UsageError{QStringLiteral("--d-rcd needs a whole number between 0 and %1").arg(g.pairs())};
+    return d;
+}
+
+QString number(double v, int precision)
+{
+    return QString::number(v, 'g', precision);
+}
+
+// Options shared by the commands that score factors with a model (eval, search).
+const QCommandLineOption kModelOption(QStringLiteral("model"), QStringLiteral("Hugging Face model folder (default: the embedded model)."),
+                                      QStringLiteral("DIR"));
+
+namespace {
+// Used only by addEvaluationOptions and loadEvaluationSetup.
+const QCommandLineOption kLengthOption(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
+                                       QStringLiteral("L"));
+const QCommandLineOption kSamplesOption(QStringLiteral("samples"), QStringLiteral("Number of samples (default 4)."),
+                                        QStringLiteral("N"), QStringLiteral("4"));
+const QCommandLineOption kDepthOption(QStringLiteral("depth"),
+                                      QStringLiteral("Needle depth in the filler, 0…1 (default 0: near the start)."),
+                                      QStringLiteral("F"), QStringLiteral("0"));
+} // namespace
+
+const QCommandLineOption kCorpusOption(QStringLiteral("corpus"),
+                                       QStringLiteral("Folder of .txt files or a JSONL file with a \"text\" field "
+                                                      "(default: built-in prose)."),
+                                       QStringLiteral("PATH"));
+const QCommandLineOption kSeedOption(QStringLiteral("seed"), QStringLiteral("Sample seed (default 0)."),
+                                     QStringLiteral("S"), QStringLiteral("0"));
+const QCommandLineOption kDeviceOption(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
+                                       QStringLiteral("DEV"), QStringLiteral("cpu"));
+const QCommandLineOption kDtypeOption(QStringLiteral("dtype"),
+                                      QStringLiteral("float32, bfloat16 or float16 (default: float32 on CPU, "
+                                                     "bfloat16 on CUDA)."),
+                                      QStringLiteral("T"));
+
+void addEvaluationOptions(QCommandLineParser &parser)
+{
+    parser.addOptions({kModelOption, kLengthOption, kSamplesOption, kDepthOption, kCorpusOption, kSeedOption,
+                       kDeviceOption, kDtypeOption});
+}
+
+int wholeNumber(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum)
+{
+    bool ok = false;
+    const int v = parser.value(option).toInt(&ok);
+    if (!ok || v < minimum)
+        throw UsageError{QStringLiteral("--%1 needs a whole number ≥ %2").arg(option.names().last()).arg(minimum)};
+    return v;
+}
+
+EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
+{
+    if (!parser.isSet(kLengthOption))
+        throw UsageError{QStringLiteral("--length is required")};
+    EvaluationSetup setup;
+    setup.settings.length = wholeNumber(parser, kLengthOption, 2);
+    setup.settings.samples = wholeNumber(parser, kSamplesOption, 1);
+    setup.settings.seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
+    setup.settings.corpus = parser.value(kCorpusOption);
+    bool depthOk = false;
+    setup.settings.depth = parser.value(kDepthOption).toDouble(&depthOk);
+    if (!depthOk || setup.settings.depth < 0 || setup.settings.depth > 1)
+        throw UsageError{QStringLiteral("--depth needs a number between 0 and 1")};
+    ModelOptions options;
+    options.device = parser.value(kDeviceOption);
+    options.dtype = parser.value(kDtypeOption);
+    // Without --model: the embedded tiny model, so every command works out of the box.
+    setup.modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
+    setup.model = CausalLM::load(setup.modelDir, options);
+    setup.tokenizer = loadModelTokenizer(setup.modelDir);
+    return setup;
+}
+
+} // namespace rs::cli

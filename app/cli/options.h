@@ -1,0 +1,96 @@
+#pragma once
+// What the subcommands of ropescope-cli share: the output streams, the common options and their
+// parsing, and the exit-code contract every command keeps: 0 success, 1 bad input (a file or model
+// that cannot be used; the message on stderr), 2 usage error (a command-line mistake; the message
+// on stderr). Helpers only one command uses stay in that command's file.
+#include "common/error.h"
+#include "eval/evaluator.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropegeometry.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"  // EvaluationSetup owns the model's Tokenizer
+
+#include <QCommandLineParser>
+#include <QString>
+#include <QStringList>
+#include <QTextStream>
+
+#include <memory>
+
+namespace rs::cli {
+
+inline constexpr int kOk = 0;
+inline constexpr int kBadInput = 1;
+inline constexpr int kUsage = 2;
+
+QTextStream &out();
+QTextStream &err();
+
+// Thrown for command-line mistakes (exit code 2), as opposed to rs::Error for bad files (1).
+struct UsageError {
+    QString message;
+};
+
+extern const QCommandLineOption kConfigOption;   // -c, --config PATH
+extern const QCommandLineOption kPresetOption;   // -p, --preset NAME
+extern const QCommandLineOption kTargetOption;   // -t, --target L
+extern const QCommandLineOption kJsonOption;     // --json
+extern const QCommandLineOption kFactorsOption;  // -f, --factors FILE
+extern const QCommandLineOption kDrcdOption;     // --d-rcd N
+extern const QCommandLineOption kOutputOption;   // -o, --output OUT
+
+// Sets the description, adds --help and parses; prints the help and exits 0 on --help, throws
+// UsageError on a parse error or a positional argument.
+void parseOrThrow(QCommandLineParser &parser, const QStringList &args, const QString &description);
+
+// --config, --preset and --target.
+void addModelOptions(QCommandLineParser &parser);
+// The model of --config or --preset (exactly one of them).
+RopeConfig loadModel(const QCommandLineParser &parser);
+double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option);
+// --target, else the preset's suggested target, else the config's own context.
+double targetLength(const QCommandLineParser &parser, const RopeConfig &config);
+// --d-rcd, else d_tcd.
+int criticalDimension(const QCommandLineParser &parser, const RopeGeometry &g);
+
+QString number(double v, int precision = 6);
+
+// Options shared by the commands that score factors with a model (eval, search; some also by
+// bench, table and train).
+extern const QCommandLineOption kModelOption;   // --model DIR
+extern const QCommandLineOption kCorpusOption;  // --corpus PATH
+extern const QCommandLineOption kSeedOption;    // --seed S
+extern const QCommandLineOption kDeviceOption;  // --device DEV
+extern const QCommandLineOption kDtypeOption;   // --dtype T
+
+// --model, --length, --samples, --depth, --corpus, --seed, --device and --dtype.
+void addEvaluationOptions(QCommandLineParser &parser);
+
+int wholeNumber(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum);
+
+// A loaded model, its tokenizer and the needle samples' settings, from the shared options.
+struct EvaluationSetup {
+    QString modelDir;
+    std::unique_ptr<CausalLM> model;
+    ModelTokenizer tokenizer;
+    NeedleEvalSettings settings;
+};
+
+EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser);
+
+// Runs a command body, mapping errors to messages and exit codes.
+template <typename Body>
+int run(Body body)
+{
+    try {
+        return body();
+    } catch (const UsageError &e) {
+        err() << "ropescope-cli: " << e.message << "\n";
+        return kUsage;
+    } catch (const Error &e) {
+        err() << "ropescope-cli: " << e.message() << "\n";
+        return kBadInput;
+    }
+}
+
+} // namespace rs::cli

@@ -1,0 +1,180 @@
+// ropescope-cli search: LongRoPE2 (or LongRoPE) evolutionary search of the rescale factors with
+// needle PPL as the fitness, logged to (and resumable from) a JSONL run log.
+#include "commands.h"
+#include "options.h"
+
+#include "eval/candidatescorer.h"
+#include "rope/configexport.h"
+#include "rope/factorfile.h"
+#include "rope/ropeconfig.h"
+#include "runtime/model.h"
+#include "search/search.h"
+#include "worker/searchfitness.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QJsonObject>
+
+#include <algorithm>
+
+namespace rs::cli {
+
+int search(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption method(QStringLiteral("method"),
+                                        QStringLiteral("longrope2 (d_rcd searched, NTK-left below; default) or "
+                                                       "longrope (v1: every dimension searched)."),
+                                        QStringLiteral("NAME"), QStringLiteral("longrope2"));
+        const QCommandLineOption population(QStringLiteral("population"), QStringLiteral("Population (default 64)."),
+                                            QStringLiteral("P"), QStringLiteral("64"));
+        const QCommandLineOption iterations(QStringLiteral("iterations"),
+                                            QStringLiteral("Generations after the first (default 40)."),
+                                            QStringLiteral("N"), QStringLiteral("40"));
+        const QCommandLineOption maxEvaluations(QStringLiteral("max-evaluations"),
+                                                QStringLiteral("Stop after this many sample evaluations (one "
+                                                               "candidate on one sample; default: no limit)."),
+                                                QStringLiteral("N"), QStringLiteral("0"));
+        const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Run log (JSON Lines) to write or resume."),
+                                     QStringLiteral("RUN.jsonl"));
+        const QCommandLineOption resume(QStringLiteral("resume"),
+                                        QStringLiteral("Continue the run in --log: logged evaluations are not repeated."));
+        const QCommandLineOption outFile({QStringLiteral("o"), QStringLiteral("out")},
+                                         QStringLiteral("Write the best factors to this LongRoPE factor file (with "
+                                                        "--search-attention-factor, the factor follows as a comment)."),
+                                         QStringLiteral("FACTORS_FILE"));
+        const QCommandLineOption racing(QStringLiteral("racing"),
+                                        QStringLiteral("Race each generation over the samples (successive halving): "
+                                                       "only the better part of the candidates goes on to the next "
+                                                       "sample, so fewer sample evaluations are needed."));
+        const QCommandLineOption racingKeep(QStringLiteral("racing-keep"),
+                                            QStringLiteral("With --racing: fraction kept after each sample (default 0.5)."),
+                                            QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption searchAttention(QStringLiteral("search-attention-factor"),
+                                                 QStringLiteral("Search the attention factor (cos and sin multiplied by "
+                                                                "it) too, instead of longrope's sqrt(1 + ln s / ln L_train)."));
+        const QCommandLineOption attentionMin(QStringLiteral("attention-min"),
+                                              QStringLiteral("Lower bound of the searched attention factor (default 1)."),
+                                              QStringLiteral("A"), QStringLiteral("1"));
+        const QCommandLineOption attentionMax(QStringLiteral("attention-max"),
+                                              QStringLiteral("Upper bound of the searched attention factor (default 1.5)."),
+                                              QStringLiteral("A"), QStringLiteral("1.5"));
+        const QCommandLineOption replicaDevices(QStringLiteral("devices"),
+                                                QStringLiteral("Comma-separated devices, one model replica each, over "
+                                                               "which every generation's candidates are spread (default: "
+                                                               "with --device cuda every visible GPU, else --device)."),
+                                                QStringLiteral("LIST"));
+        const QCommandLineOption candidateBatch(QStringLiteral("candidate-batch"),
+                                                QStringLiteral("Candidates per batched forward on each replica, each "
+                                                               "row with its own factors (default 8 on a GPU, 1 on the CPU)."),
+                                                QStringLiteral("N"));
+        addEvaluationOptions(parser);
+        parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
+                           searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch});
+        parseOrThrow(parser, args,
+                     QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
+                                    "of the run log holds the best factors and their needle PPL."));
+        if (!parser.isSet(log))
+            throw UsageError{QStringLiteral("--log RUN.jsonl is required")};
+        const QString methodName = parser.value(method);
+        if (methodName != QLatin1String("longrope2") && methodName != QLatin1String("longrope"))
+            throw UsageError{QStringLiteral("--method needs longrope2 or longrope")};
+
+        EvaluationSetup setup = loadEvaluationSetup(parser);
+        const RopeConfig &config = setup.model->ropeConfig();
+        SearchSettings settings;
+        settings.method = methodName == QLatin1String("longrope2") ? SearchMethod::LongRoPE2 : SearchMethod::LongRoPEv1;
+        settings.rotaryDims = config.rotaryDims;
+        settings.base = config.base;
+        settings.trainLength = config.trainLength;
+        settings.targetLength = setup.settings.length;
+        settings.population = wholeNumber(parser, population, 2);
+        settings.iterations = wholeNumber(parser, iterations, 0);
+        settings.maxEvaluations = wholeNumber(parser, maxEvaluations, 0);
+        settings.seed = setup.settings.seed;
+        settings.racing = parser.isSet(racing);
+        settings.racingKeepFraction = positiveNumber(parser, racingKeep);
+        settings.searchAttentionFactor = parser.isSet(searchAttention);
+        settings.attentionFactorMin = positiveNumber(parser, attentionMin);
+        settings.attentionFactorMax = positiveNumber(parser, attentionMax);
+        if ((parser.isSet(racingKeep) && !settings.racing)
+            || ((parser.isSet(attentionMin) || parser.isSet(attentionMax)) && !settings.searchAttentionFactor))
+            throw UsageError{QStringLiteral("--racing-keep needs --racing; --attention-min/max need --search-attention-factor")};
+        // Unless searched, candidates are scored as an exported longrope config would run them: with
+        // longrope's default attention factor for this scale (the search's default).
+        EvolutionSearch engine(settings);
+        const double attention = engine.fixedAttentionFactor();
+
+        // The first device is the one the model was loaded on; each further one gets a replica.
+        QStringList devices = parser.isSet(replicaDevices)
+                                  ? parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts)
+                                  : CandidateScorer::defaultDevices(setup.model->device());
+        if (devices.isEmpty())
+            throw UsageError{QStringLiteral("--devices needs at least one device")};
+        if (devices.front() != setup.model->device()) {
+            ModelOptions first;
+            first.device = devices.front();
+            first.dtype = setup.model->dtype();
+            setup.model.reset();  // one copy of the weights at a time
+            setup.model = CausalLM::load(setup.modelDir, first);
+        }
+        devices.removeFirst();
+        const CandidateScorer scorer(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings,
+                                     setup.modelDir, devices);
+        const int perReplica = parser.isSet(candidateBatch) ? wholeNumber(parser, candidateBatch, 1)
+                                                            : CandidateScorer::defaultBatch(*setup.model);
+        err() << "scoring on " << scorer.devices().join(QStringLiteral(", ")) << ", " << perReplica
+              << " candidate(s) per forward and replica\n";
+        SearchHooks hooks;
+        hooks.logPath = parser.value(log);
+        hooks.resume = parser.isSet(resume);
+        hooks.context = QJsonObject{{QStringLiteral("model"), QFileInfo(setup.modelDir).absoluteFilePath()},
+                                    {QStringLiteral("corpus"), setup.settings.corpus},
+                                    {QStringLiteral("samples"), setup.settings.samples},
+                                    {QStringLiteral("depth"), setup.settings.depth},
+                                    {QStringLiteral("length"), setup.settings.length},
+                                    {QStringLiteral("device"), setup.model->device()},
+                                    {QStringLiteral("dtype"), setup.model->dtype()}};
+        if (!settings.searchAttentionFactor)
+            hooks.context.insert(QStringLiteral("attention_factor"), attention);
+        QElapsedTimer clock;
+        clock.start();
+        hooks.onGeneration = [&](const GenerationReport &g) {
+            const double seconds = clock.nsecsElapsed() / 1e9;
+            err() << "generation " << g.generation << "/" << settings.iterations << "  best PPL "
+                  << number(g.bestFitness) << "  median " << number(g.medianFitness)
+                  << (g.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(g.bestDRcd) : QString()) << "  evaluations "
+                  << g.evaluations << " (+" << g.cacheHits << " cached)  "
+                  << (settings.searchAttentionFactor ? QStringLiteral("attention %1  ").arg(number(g.bestAttentionFactor, 4))
+                                                     : QString())
+                  << number(g.evaluations / std::max(seconds, 1e-9), 3) << "/s\n";
+            err().flush();
+        };
+        // One sample's needle PPL; a candidate's fitness is the mean over the samples, which is
+        // NeedleEvaluator::evaluate's mean PPL.
+        const SearchResult result = engine.run(searchFitness(scorer, perReplica), hooks);
+        if (parser.isSet(outFile)) {
+            QByteArray text = formatFactorText(result.bestLambda);
+            if (settings.searchAttentionFactor)
+                text += "# attention factor " + QByteArray::number(result.bestAttentionFactor, 'g', 17)
+                        + " (eval --attention-factor)\n";
+            writeBytesFile(parser.value(outFile), text);
+        }
+        out() << "best needle PPL " << number(result.bestFitness)
+              << (result.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(result.bestDRcd) : QString())
+              << (settings.searchAttentionFactor ? QStringLiteral("  attention factor %1").arg(number(result.bestAttentionFactor))
+                                                 : QString())
+              << "  (" << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, "
+              << result.cacheHits << " from the cache, " << result.generations << " generations)\n";
+        const int full = result.samples * result.candidates;
+        out() << "sample evaluations " << result.sampleEvaluations << " of " << full << " (" << result.candidates
+              << " candidates × " << result.samples << " samples); saved " << result.savedEvaluations() << " ("
+              << number(full > 0 ? 100.0 * result.savedEvaluations() / full : 0.0, 3) << "%)\n";
+        if (parser.isSet(outFile))
+            out() << "factors written to " << parser.value(outFile) << "\n";
+        return kOk;
+    });
+}
+
+} // namespace rs::cli

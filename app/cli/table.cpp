@@ -1,0 +1,159 @@
+// ropescope-cli table: the paper's comparison in miniature: needle PPL and passkey accuracy of
+// several methods at multiples of L_train, and short-context retention, as a Markdown table.
+#include "commands.h"
+#include "options.h"
+
+#include "common/error.h"
+#include "eval/comparison.h"
+#include "eval/evaluator.h"
+#include "eval/needle.h"
+#include "rope/factorfamilies.h"
+#include "rope/factorfile.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropeoverride.h"
+#include "runtime/embeddedmodel.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace rs::cli {
+
+int table(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption factorsOption(QStringLiteral("factors"),
+                                               QStringLiteral("LongRoPE2 factors searched for the target (factor file); "
+                                                              "adds the 'LongRoPE2' row."),
+                                               QStringLiteral("FILE"));
+        const QCommandLineOption finetuned(QStringLiteral("finetuned"),
+                                           QStringLiteral("Model folder after mixed context window fine-tuning (its "
+                                                          "config carries the longrope factors); adds the last row."),
+                                           QStringLiteral("DIR"));
+        const QCommandLineOption multiples(QStringLiteral("multiples"),
+                                           QStringLiteral("Sample lengths as multiples of L_train (default 1,2,4,8)."),
+                                           QStringLiteral("M,..."), QStringLiteral("1,2,4,8"));
+        const QCommandLineOption target(QStringLiteral("target-multiple"),
+                                        QStringLiteral("The extension target s = L / L_train every method is set up for "
+                                                       "(default: the largest multiple)."),
+                                        QStringLiteral("S"));
+        const QCommandLineOption noPasskey(QStringLiteral("no-passkey"), QStringLiteral("Skip passkey accuracy."));
+        const QCommandLineOption samplesOption(QStringLiteral("samples"),
+                                               QStringLiteral("Needle samples per cell (default 8)."),
+                                               QStringLiteral("N"), QStringLiteral("8"));
+        const QCommandLineOption seedOption(QStringLiteral("seed"),
+                                            QStringLiteral("Seed of the needle samples (default 1000, away from the "
+                                                           "search's samples)."),
+                                            QStringLiteral("S"), QStringLiteral("1000"));
+        parser.addOptions({kModelOption, factorsOption, finetuned, multiples, target, noPasskey, samplesOption,
+                           seedOption, kDeviceOption, kDtypeOption, kCorpusOption, kJsonOption});
+        parseOrThrow(parser, args,
+                     QStringLiteral("The paper's comparison in miniature: needle PPL / passkey accuracy of the original "
+                                    "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
+                                    "multiples of L_train, and short-context perplexity as a share of the original's. "
+                                    "Prints a Markdown table."));
+        ModelOptions options;
+        options.device = parser.value(kDeviceOption);
+        options.dtype = parser.value(kDtypeOption);
+        const QString modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
+        const std::unique_ptr<CausalLM> base = CausalLM::load(modelDir, options);
+        const ModelTokenizer tok = loadModelTokenizer(modelDir);
+        const RopeConfig &config = base->ropeConfig();
+        const int trainLength = int(config.trainLength);
+
+        std::vector<int> lengths;
+        for (const QString &part : parser.value(multiples).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            bool ok = false;
+            const double m = part.trimmed().toDouble(&ok);
+            if (!ok || m <= 0)
+                throw UsageError{QStringLiteral("--multiples needs positive numbers, got \"%1\"").arg(part)};
+            lengths.push_back(int(std::lround(m * trainLength)));
+        }
+        if (lengths.empty())
+            throw UsageError{QStringLiteral("--multiples needs at least one value")};
+        const double s = parser.isSet(target) ? positiveNumber(parser, target)
+                                              : double(*std::max_element(lengths.begin(), lengths.end())) / trainLength;
+        const double targetLength = s * trainLength;
+
+        const std::vector<double> identity(size_t(config.pairs()), 1.0);
+        const std::map<QString, FactorSet> families = standardFamilies(config, targetLength);
+        std::vector<ComparedMethod> methods;
+        const auto staticRope = [](std::vector<double> lambda, double attention) {
+            return [lambda, attention](int) { return std::optional<RopeOverride>(RopeOverride{lambda, attention}); };
+        };
+        methods.push_back({QStringLiteral("original RoPE"), base.get(), staticRope(identity, 1.0)});
+        for (const auto &[key, label] : {std::pair{"pi", "PI"}, std::pair{"ntk", "NTK"}, std::pair{"yarn", "YaRN"}}) {
+            const FactorSet &f = families.at(QString::fromLatin1(key));
+            methods.push_back({QString::fromLatin1(label), base.get(), staticRope(f.lambda, f.attentionFactor)});
+        }
+        if (parser.isSet(factorsOption)) {
+            // Deployed as a longrope config: original RoPE up to L_train, the factors beyond.
+            const std::vector<double> searched = readFactorFile(parser.value(factorsOption), config.pairs());
+            const double attention = longropeAttentionFactor(s, config.trainLength);
+            methods.push_back({QStringLiteral("LongRoPE2"), base.get(), [=](int length) {
+                                   return std::optional<RopeOverride>(length <= trainLength ? RopeOverride{identity, 1.0}
+                                                                                            : RopeOverride{searched, attention});
+                               }});
+        }
+        std::unique_ptr<CausalLM> tuned;
+        if (parser.isSet(finetuned)) {
+            tuned = CausalLM::load(parser.value(finetuned), options);
+            if (tuned->ropeConfig().pairs() != config.pairs())
+                throw Error(parser.value(finetuned), QStringLiteral("has a different rotary size than the base model"));
+            methods.push_back({QStringLiteral("LongRoPE2 + mixed-window FT"), tuned.get(), {}});
+        }
+
+        ComparisonSettings settings;
+        settings.lengths = lengths;
+        settings.samples = wholeNumber(parser, samplesOption, 1);
+        settings.seed = uint64_t(wholeNumber(parser, seedOption, 0));
+        settings.corpus = parser.value(kCorpusOption);
+        settings.passkey = !parser.isSet(noPasskey);
+        // Held-out short-context text: generated prose from a seed no needle sample uses.
+        settings.heldOutIds = tok.tokenizer->encode(generateFillerText(8 * trainLength * 4, 987654321));
+        settings.heldOutIds.resize(std::min<size_t>(settings.heldOutIds.size(), size_t(8 * trainLength)));
+        settings.shortWindow = trainLength;
+        const ComparisonTable result = compareMethods(methods, *tok.tokenizer, tok.bosId, settings, [](const QString &line) {
+            err() << line << "\n";
+            err().flush();
+        });
+        if (parser.isSet(kJsonOption)) {
+            QJsonArray rows;
+            for (const ComparisonRow &row : result.rows) {
+                QJsonArray cells;
+                for (size_t i = 0; i < row.cells.size(); ++i)
+                    cells.append(QJsonObject{{QStringLiteral("length"), result.lengths[i]},
+                                             {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
+                                             {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy}});
+                rows.append(QJsonObject{{QStringLiteral("method"), row.method},
+                                        {QStringLiteral("cells"), cells},
+                                        {QStringLiteral("short_ppl"), row.shortPpl},
+                                        {QStringLiteral("short_retention_percent"), row.shortRetention}});
+            }
+            out() << QJsonDocument(QJsonObject{{QStringLiteral("train_length"), trainLength},
+                                               {QStringLiteral("target_length"), targetLength},
+                                               {QStringLiteral("rows"), rows},
+                                               {QStringLiteral("seconds"), result.seconds}})
+                         .toJson(QJsonDocument::Indented);
+            return kOk;
+        }
+        out() << "model " << modelDir << ", L_train " << trainLength << ", methods set up for L = " << targetLength
+              << " (s = " << number(s) << "), " << settings.samples << " needle samples per cell; cells: needle PPL / "
+              << "passkey accuracy; short retention = original's short-context PPL / the method's\n\n"
+              << result.markdown(trainLength);
+        return kOk;
+    });
+}
+
+} // namespace rs::cli

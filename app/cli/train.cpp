@@ -1,0 +1,195 @@
+// ropescope-cli train: pretrains a small model on built-in text with needles, or fine-tunes one with
+// LongRoPE2's mixed context window training; writes a Hugging Face folder.
+#include "commands.h"
+#include "options.h"
+
+#include "common/error.h"
+#include "rope/factorfile.h"
+#include "runtime/model.h"
+#include "train/trainer.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cmath>
+
+namespace rs::cli {
+
+int train(const QStringList &args)
+{
+    return run([&] {
+        QCommandLineParser parser;
+        const QCommandLineOption config(QStringLiteral("config"),
+                                        QStringLiteral("config.json of a new model to pretrain from scratch."),
+                                        QStringLiteral("CONFIG.json"));
+        const QCommandLineOption init(QStringLiteral("init"), QStringLiteral("Hugging Face model folder to start from."),
+                                      QStringLiteral("DIR"));
+        const QCommandLineOption outDir(QStringLiteral("out"), QStringLiteral("Folder to write the trained model to."),
+                                        QStringLiteral("DIR"));
+        const QCommandLineOption tokenizer(QStringLiteral("tokenizer"),
+                                           QStringLiteral("tokenizer.json to train with and copy (default: --init's)."),
+                                           QStringLiteral("FILE"));
+        const QCommandLineOption steps(QStringLiteral("steps"), QStringLiteral("Optimizer steps (default 200)."),
+                                       QStringLiteral("N"), QStringLiteral("200"));
+        const QCommandLineOption batch(QStringLiteral("batch"), QStringLiteral("Rows per step (default 8)."),
+                                       QStringLiteral("N"), QStringLiteral("8"));
+        const QCommandLineOption seqLen(QStringLiteral("seq-len"),
+                                        QStringLiteral("Tokens per row (default 512; ignored with --mixed-window, "
+                                                       "whose rows have --target-length tokens)."),
+                                        QStringLiteral("T"), QStringLiteral("512"));
+        const QCommandLineOption lr(QStringLiteral("lr"), QStringLiteral("Peak learning rate (default 1e-3)."),
+                                    QStringLiteral("LR"), QStringLiteral("1e-3"));
+        const QCommandLineOption minLr(QStringLiteral("min-lr-ratio"),
+                                       QStringLiteral("Cosine floor as a fraction of --lr (default 0.1)."),
+                                       QStringLiteral("F"), QStringLiteral("0.1"));
+        const QCommandLineOption warmup(QStringLiteral("warmup"), QStringLiteral("Linear warmup steps (default 20)."),
+                                        QStringLiteral("N"), QStringLiteral("20"));
+        const QCommandLineOption weightDecay(QStringLiteral("weight-decay"),
+                                             QStringLiteral("AdamW weight decay on matrices (default 0.1)."),
+                                             QStringLiteral("W"), QStringLiteral("0.1"));
+        const QCommandLineOption clip(QStringLiteral("clip"),
+                                      QStringLiteral("Gradient norm limit; 0 disables clipping (default 1)."),
+                                      QStringLiteral("C"), QStringLiteral("1"));
+        const QCommandLineOption trainSeed(QStringLiteral("seed"), QStringLiteral("Seed of weights and data (default 0)."),
+                                           QStringLiteral("S"), QStringLiteral("0"));
+        const QCommandLineOption needles(QStringLiteral("needle-fraction"),
+                                         QStringLiteral("Share of documents carrying a needle (default 0.5)."),
+                                         QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption drill(QStringLiteral("drill-fraction"),
+                                       QStringLiteral("Share of needle documents written as a retrieval drill: up to "
+                                                      "4 needles, then their questions (default 0)."),
+                                       QStringLiteral("F"), QStringLiteral("0"));
+        const QCommandLineOption answerWeight(QStringLiteral("answer-weight"),
+                                              QStringLiteral("Loss weight of needle answer tokens relative to the "
+                                                             "rest (default 1)."),
+                                              QStringLiteral("W"), QStringLiteral("1"));
+        const QCommandLineOption saveDtype(QStringLiteral("save-dtype"),
+                                           QStringLiteral("Storage dtype: float32 or bfloat16 (default float32)."),
+                                           QStringLiteral("T"), QStringLiteral("float32"));
+        const QCommandLineOption mixed(QStringLiteral("mixed-window"),
+                                       QStringLiteral("Mixed context window fine-tuning (LongRoPE2 §3.3): needs --init, "
+                                                      "--factors and --target-length."));
+        const QCommandLineOption attention(QStringLiteral("attention-factor"),
+                                           QStringLiteral("Attention factor of the long RoPE (default: longrope's "
+                                                          "sqrt(1 + ln s / ln L_train))."),
+                                           QStringLiteral("A"));
+        const QCommandLineOption targetLength(QStringLiteral("target-length"),
+                                              QStringLiteral("Target context length L (the rows' length) with --mixed-window."),
+                                              QStringLiteral("L"));
+        const QCommandLineOption longFraction(QStringLiteral("long-fraction"),
+                                              QStringLiteral("With --mixed-window: share of rows holding a long "
+                                                             "document (default 0.5)."),
+                                              QStringLiteral("F"), QStringLiteral("0.5"));
+        const QCommandLineOption originalShort(QStringLiteral("original-short-rope"),
+                                               QStringLiteral("With --mixed-window: short documents without the "
+                                                              "attention factor (the runtime applies it to both)."));
+        const QCommandLineOption logEvery(QStringLiteral("log-every"),
+                                          QStringLiteral("Print progress every N steps (default 10)."),
+                                          QStringLiteral("N"), QStringLiteral("10"));
+        const QCommandLineOption trainDevice(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
+                                             QStringLiteral("DEV"), QStringLiteral("cpu"));
+        parser.addOptions({config, init, outDir, tokenizer, steps, batch, seqLen, lr, minLr, warmup, weightDecay, clip,
+                           trainSeed, kCorpusOption, needles, drill, answerWeight, saveDtype, mixed, kFactorsOption, attention, targetLength,
+                           longFraction, originalShort, logEvery, trainDevice});
+        parseOrThrow(parser, args,
+                     QStringLiteral("Pretrain a small Llama-family model from scratch on built-in English-like text "
+                                    "with needles (or a corpus), or fine-tune one with LongRoPE2's mixed context "
+                                    "window training; writes a Hugging Face folder."));
+        if (parser.isSet(config) == parser.isSet(init))
+            throw UsageError{QStringLiteral("give --config CONFIG.json (new model) or --init DIR (existing model)")};
+        if (!parser.isSet(outDir))
+            throw UsageError{QStringLiteral("--out DIR is required")};
+        if (parser.isSet(config) && !parser.isSet(tokenizer))
+            throw UsageError{QStringLiteral("--tokenizer tokenizer.json is required with --config")};
+        const auto ranged = [&](const QCommandLineOption &option, double lo, double hi) {
+            bool ok = false;
+            const double v = parser.value(option).toDouble(&ok);
+            if (!ok || !std::isfinite(v) || v < lo || v > hi)
+                throw UsageError{QStringLiteral("--%1 needs a number in [%2, %3], got '%4'")
+                                     .arg(option.names().last()).arg(lo).arg(hi).arg(parser.value(option))};
+            return v;
+        };
+        TrainOptions o;
+        o.steps = wholeNumber(parser, steps, 1);
+        o.batch = wholeNumber(parser, batch, 1);
+        o.seqLen = wholeNumber(parser, seqLen, 2);
+        o.lr = positiveNumber(parser, lr);
+        o.minLrRatio = ranged(minLr, 0, 1);
+        o.warmup = wholeNumber(parser, warmup, 0);
+        o.weightDecay = ranged(weightDecay, 0, 1e9);
+        o.clip = ranged(clip, 0, 1e30);
+        o.seed = uint64_t(wholeNumber(parser, trainSeed, 0));
+        o.corpus.path = parser.value(kCorpusOption);
+        o.corpus.needleFraction = ranged(needles, 0, 1);
+        o.corpus.drillFraction = ranged(drill, 0, 1);
+        o.answerWeight = ranged(answerWeight, 1e-6, 1e6);
+        o.device = parser.value(trainDevice);
+        o.tokenizerPath = parser.value(tokenizer);
+        const QString dtype = parser.value(saveDtype).toLower();
+        if (dtype != QLatin1String("float32") && dtype != QLatin1String("bfloat16"))
+            throw UsageError{QStringLiteral("--save-dtype needs float32 or bfloat16")};
+        const int every = wholeNumber(parser, logEvery, 1);
+        if (parser.isSet(mixed)) {
+            if (!parser.isSet(init) || !parser.isSet(kFactorsOption) || !parser.isSet(targetLength))
+                throw UsageError{QStringLiteral("--mixed-window needs --init, --factors and --target-length")};
+            o.mixedWindow = true;
+            o.seqLen = wholeNumber(parser, targetLength, 2);
+            o.longFactors = readFactorFile(parser.value(kFactorsOption));
+            if (parser.isSet(attention))
+                o.attentionFactor = positiveNumber(parser, attention);
+            o.longFraction = ranged(longFraction, 1e-9, 1);
+            o.originalShortRope = parser.isSet(originalShort);
+        } else if (parser.isSet(kFactorsOption) || parser.isSet(targetLength) || parser.isSet(attention) ||
+                   parser.isSet(originalShort)) {
+            throw UsageError{QStringLiteral("--factors, --target-length, --attention-factor and --original-short-rope "
+                                            "need --mixed-window")};
+        }
+        if (parser.isSet(config)) {
+            o.configSource = parser.value(config);
+            QFile file(o.configSource);
+            if (!file.open(QIODevice::ReadOnly))
+                throw Error(o.configSource, QStringLiteral("cannot open: %1").arg(file.errorString()));
+            QJsonParseError parseError;
+            const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+            if (!doc.isObject())
+                throw Error(o.configSource, QStringLiteral("not a JSON object: %1").arg(parseError.errorString()));
+            o.config = doc.object();
+        } else {
+            o.initDir = parser.value(init);
+        }
+
+        Trainer trainer(o);
+        const CausalLM &lm = trainer.model();
+        err() << "train   " << (o.initDir.isEmpty() ? o.configSource : o.initDir) << " (" << lm.architecture() << ", "
+              << lm.numLayers() << " layers, hidden " << lm.hiddenSize() << ", "
+              << number(double(lm.weightBytes()) / 4e6, 4) << "M parameters, " << lm.device() << ")\n"
+              << "data    " << trainer.corpus().description() << ", rows of " << o.seqLen << " tokens, batch "
+              << o.batch << (o.mixedWindow ? QStringLiteral(", mixed windows (L_train %1)").arg(trainer.packing().maxShortTokens)
+                                           : QString())
+              << "\n";
+        err().flush();
+        const TrainResult r = trainer.run([&](const TrainProgress &p) {
+            if (p.step % every == 0 || p.step == p.steps || p.step == 1) {
+                // The answer loss is what retrieval lowers: about ln 10 = 2.30 per digit while the
+                // model guesses, towards 0 once it copies the needle's value.
+                const QString answer = std::isfinite(p.answerLoss) ? QStringLiteral("  answer %1").arg(p.answerLoss, 0, 'f', 3)
+                                                                   : QString();
+                err() << QStringLiteral("step %1/%2  loss %3%7  lr %4  grad %5  %6 tok/s\n")
+                             .arg(p.step).arg(p.steps)
+                             .arg(p.loss, 0, 'f', 4)
+                             .arg(p.lr, 0, 'g', 3)
+                             .arg(p.gradNorm, 0, 'f', 3)
+                             .arg(p.tokensPerSecond, 0, 'f', 0)
+                             .arg(answer);
+                err().flush();
+            }
+        });
+        trainer.save(parser.value(outDir), dtype);
+        err() << "saved   " << parser.value(outDir) << " after " << r.steps << " steps, " << number(r.seconds, 4)
+              << " s, " << number(r.tokensPerSecond, 4) << " tok/s\n";
+        return kOk;
+    });
+}
+
+} // namespace rs::cli
