@@ -1,113 +1,18 @@
-// RoPE geometry and the factor families. The per-dimension math is done with LibTorch in float64,
-// mirroring transformers' modeling_rope_utils.py so that the numbers line up with what a model
-// loaded by transformers or vLLM would compute.
-#include "factorfamilies.h"
-#include "ropeconfig.h"
-#include "ropegeometry.h"
-
-#include <torch/torch.h>
+// The factor families, in float64 per dimension, mirroring transformers' modeling_rope_utils.py
+// step by step so that the numbers line up with what a model loaded by transformers or vLLM would
+// compute. Plain doubles: the rope part never needs a tensor.
+#include "rope/factorfamilies.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropemath_p.h"
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
+#include <limits>
+#include <stdexcept>
 
 namespace rs {
-namespace {
 
-constexpr double kTwoPi = 2.0 * std::numbers::pi;
-
-torch::Tensor toTensor(const std::vector<double> &v)
-{
-    return torch::tensor(at::ArrayRef<double>(v), torch::dtype(torch::kFloat64));
-}
-
-std::vector<double> toVector(const torch::Tensor &t)
-{
-    const torch::Tensor c = t.to(torch::kFloat64).contiguous();
-    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
-// 2i/d for i = 0 … d/2−1: the exponent of the base in each pair's period.
-torch::Tensor pairExponents(int rotaryDims)
-{
-    return torch::arange(0, rotaryDims, 2, torch::dtype(torch::kFloat64)) / double(rotaryDims);
-}
-
-// θ_i = b^(−2i/d)
-torch::Tensor defaultInvFreq(int rotaryDims, double base)
-{
-    return torch::pow(base, -pairExponents(rotaryDims));
-}
-
-// λ from a scaled inverse frequency: θ̂ = θ / λ ⇔ λ = θ / θ̂.
-FactorSet fromInvFreq(QString name, const torch::Tensor &original, const torch::Tensor &scaled, double attention)
-{
-    return FactorSet{std::move(name), toVector(original / scaled), attention};
-}
-
-int clampedCeil(double x, int pairs)
-{
-    return std::clamp(int(std::ceil(x)), 0, pairs);
-}
-
-} // namespace
-
-int theoreticalCriticalDimension(int rotaryDims, double base, double trainLength)
-{
-    return clampedCeil((rotaryDims / 2.0) * std::log(trainLength / kTwoPi) / std::log(base), rotaryDims / 2);
-}
-
-int tenPeriodDimension(int rotaryDims, double base, double trainLength)
-{
-    return clampedCeil((rotaryDims / 2.0) * std::log(trainLength / (kTwoPi * 10.0)) / std::log(base), rotaryDims / 2);
-}
-
-RopeGeometry computeGeometry(int rotaryDims, double base, double trainLength, double targetLength)
-{
-    RopeGeometry g;
-    g.rotaryDims = rotaryDims;
-    g.base = base;
-    g.trainLength = trainLength;
-    g.targetLength = targetLength;
-    g.scale = targetLength / trainLength;
-    const torch::Tensor theta = defaultInvFreq(rotaryDims, base);
-    const torch::Tensor period = kTwoPi / theta;
-    g.theta = toVector(theta);
-    g.period = toVector(period);
-    g.rotationsTrain = toVector(trainLength / period);
-    g.rotationsTarget = toVector(targetLength / period);
-    g.dTcd = theoreticalCriticalDimension(rotaryDims, base, trainLength);
-    g.d10 = tenPeriodDimension(rotaryDims, base, trainLength);
-    return g;
-}
-
-RopeGeometry computeGeometry(const RopeConfig &config, double targetLength)
-{
-    return computeGeometry(config.rotaryDims, config.base, config.trainLength, targetLength);
-}
-
-std::vector<double> rescaledPeriods(const RopeGeometry &g, const std::vector<double> &lambda)
-{
-    return toVector(toTensor(g.period) * toTensor(lambda));
-}
-
-std::vector<double> rescaledRotationsTarget(const RopeGeometry &g, const std::vector<double> &lambda)
-{
-    return toVector(g.targetLength / (toTensor(g.period) * toTensor(lambda)));
-}
-
-std::vector<bool> outOfDistribution(const RopeGeometry &g, const std::vector<double> &lambda)
-{
-    // Relative slack so that λ_i = s exactly (PI, or the OOD bound itself) counts as in range.
-    constexpr double kSlack = 1e-9;
-    const torch::Tensor neverRotated = toTensor(g.period) > g.trainLength;
-    const torch::Tensor beyondTrained = (g.targetLength / toTensor(lambda)) > g.trainLength * (1.0 + kSlack);
-    const torch::Tensor ood = torch::logical_and(neverRotated, beyondTrained).contiguous();
-    std::vector<bool> out(size_t(ood.numel()));
-    for (int64_t i = 0; i < ood.numel(); ++i)
-        out[size_t(i)] = ood[i].item<bool>();
-    return out;
-}
+using ropemath::kTwoPi;
 
 double longropeAttentionFactor(double scale, double trainLength)
 {
@@ -142,8 +47,10 @@ FactorSet piFactors(int rotaryDims, double scale)
 FactorSet ntkFactors(int rotaryDims, double scale)
 {
     // b' = b · s^(d/(d−2)); θ̂_i = b'^(−2i/d) = θ_i · s^(−2i/(d−2)).
-    const torch::Tensor i = torch::arange(0, rotaryDims / 2, torch::dtype(torch::kFloat64));
-    return FactorSet{QStringLiteral("ntk"), toVector(torch::pow(scale, 2.0 * i / double(rotaryDims - 2))), 1.0};
+    std::vector<double> lambda(size_t(rotaryDims / 2));
+    for (size_t i = 0; i < lambda.size(); ++i)
+        lambda[i] = std::pow(scale, 2.0 * double(i) / double(rotaryDims - 2));
+    return FactorSet{QStringLiteral("ntk"), std::move(lambda), 1.0};
 }
 
 FactorSet dynamicNtkFactors(int rotaryDims, double factor, double maxPositions, double seqLen)
@@ -172,28 +79,36 @@ FactorSet yarnFactors(int rotaryDims, double base, double trainLength, double sc
     high = std::min(high, double(d - 1));
     if (low == high)
         high += 0.001; // transformers' guard against a zero-width ramp
-    const torch::Tensor index = torch::arange(0, d / 2, torch::dtype(torch::kFloat64));
-    const torch::Tensor ramp = torch::clamp((index - low) / (high - low), 0.0, 1.0);
-    const torch::Tensor extrapolation = 1.0 - ramp; // 1: keep the original frequency
-    const torch::Tensor theta = defaultInvFreq(d, base);
-    const torch::Tensor scaled = (theta / scale) * (1.0 - extrapolation) + theta * extrapolation;
+    const std::vector<double> theta = ropemath::defaultInvFreq(d, base);
+    std::vector<double> lambda(theta.size());
+    for (size_t i = 0; i < theta.size(); ++i) {
+        const double ramp = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);
+        const double extrapolation = 1.0 - ramp; // 1: keep the original frequency
+        const double scaled = (theta[i] / scale) * (1.0 - extrapolation) + theta[i] * extrapolation;
+        lambda[i] = theta[i] / scaled;  // θ̂ = θ / λ ⇔ λ = θ / θ̂
+    }
     const double attention = p.attentionFactor ? *p.attentionFactor
                                                : yarnAttentionFactor(scale, p.mscale, p.mscaleAllDim);
-    return fromInvFreq(QStringLiteral("yarn"), theta, scaled, attention);
+    return FactorSet{QStringLiteral("yarn"), std::move(lambda), attention};
 }
 
 FactorSet llama3Factors(int rotaryDims, double base, double trainLength, const Llama3Params &p)
 {
-    const torch::Tensor theta = defaultInvFreq(rotaryDims, base);
-    const torch::Tensor wavelength = kTwoPi / theta;
+    const std::vector<double> theta = ropemath::defaultInvFreq(rotaryDims, base);
     const double lowFreqWavelength = trainLength / p.lowFreqFactor;
     const double highFreqWavelength = trainLength / p.highFreqFactor;
-    torch::Tensor scaled = torch::where(wavelength > lowFreqWavelength, theta / p.factor, theta);
-    const torch::Tensor smooth = (trainLength / wavelength - p.lowFreqFactor) / (p.highFreqFactor - p.lowFreqFactor);
-    const torch::Tensor smoothed = (1.0 - smooth) * scaled / p.factor + smooth * scaled;
-    const torch::Tensor medium = torch::logical_and(wavelength >= highFreqWavelength, wavelength <= lowFreqWavelength);
-    scaled = torch::where(medium, smoothed, scaled);
-    return fromInvFreq(QStringLiteral("llama3"), theta, scaled, 1.0);
+    std::vector<double> lambda(theta.size());
+    for (size_t i = 0; i < theta.size(); ++i) {
+        const double wavelength = kTwoPi / theta[i];
+        // Long wavelengths are divided by the factor; the medium band is smoothed between.
+        double scaled = wavelength > lowFreqWavelength ? theta[i] / p.factor : theta[i];
+        if (wavelength >= highFreqWavelength && wavelength <= lowFreqWavelength) {
+            const double smooth = (trainLength / wavelength - p.lowFreqFactor) / (p.highFreqFactor - p.lowFreqFactor);
+            scaled = (1.0 - smooth) * scaled / p.factor + smooth * scaled;
+        }
+        lambda[i] = theta[i] / scaled;
+    }
+    return FactorSet{QStringLiteral("llama3"), std::move(lambda), 1.0};
 }
 
 FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &upper, double scale, double trainLength)
@@ -207,12 +122,10 @@ FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &
             throw std::invalid_argument("longrope2Factors: upper factors must have d/2 - d_rcd entries or one");
         for (size_t k = 0; k < upperCount; ++k)
             lambda[size_t(dRcd) + k] = upper.size() == 1 ? upper[0] : upper[k];
-        if (dRcd > 0) {
-            // NTK-left: λ_i = λ_dRcd^(i/dRcd) below the critical dimension.
-            const torch::Tensor i = torch::arange(0, dRcd, torch::dtype(torch::kFloat64));
-            const std::vector<double> left = toVector(torch::pow(lambda[size_t(dRcd)], i / double(dRcd)));
-            std::copy(left.begin(), left.end(), lambda.begin());
-        }
+        // NTK-left: λ_i = λ_dRcd^(i/dRcd) below the critical dimension.
+        const double atBoundary = lambda[size_t(dRcd)];
+        for (int i = 0; i < dRcd; ++i)
+            lambda[size_t(i)] = std::pow(atBoundary, double(i) / double(dRcd));
     }
     return FactorSet{QStringLiteral("longrope2"), std::move(lambda), longropeAttentionFactor(scale, trainLength)};
 }
@@ -282,15 +195,18 @@ NtkLeftFit detectNtkLeft(const std::vector<double> &lambda, double relativeToler
     const int n = int(lambda.size());
     if (n < 3)
         return best;
-    const torch::Tensor all = toTensor(lambda);
     // Largest c first: the boundary is where the NTK-left law stops explaining the factors.
     for (int c = n - 1; c >= 2; --c) {
         const double lc = lambda[size_t(c)];
         if (!(lc > 0.0))
             continue;
-        const torch::Tensor i = torch::arange(0, c, torch::dtype(torch::kFloat64));
-        const torch::Tensor predicted = torch::pow(lc, i / double(c));
-        const double err = (torch::abs(all.slice(0, 0, c) - predicted) / predicted).max().item<double>();
+        double err = 0.0;
+        for (int i = 0; i < c; ++i) {
+            const double predicted = std::pow(lc, double(i) / double(c));
+            // A NaN λ_i makes the fit fail, as torch's max over a NaN would.
+            const double e = std::abs(lambda[size_t(i)] - predicted) / predicted;
+            err = std::isnan(e) || std::isnan(err) ? std::numeric_limits<double>::quiet_NaN() : std::max(err, e);
+        }
         if (err <= relativeTolerance) {
             best = NtkLeftFit{true, c, lc, err};
             return best;
