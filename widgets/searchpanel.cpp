@@ -1,8 +1,8 @@
 #include "searchpanel.h"
 
-#include "error.h"
+#include "common/error.h"
 #include "factordocument.h"
-#include "factorfamilies.h"
+#include "rope/factorfamilies.h"
 #include "plotstyle.h"
 #include "searchplot.h"
 
@@ -88,7 +88,7 @@ const QStringList &SearchPanel::referenceNames()
     return names;
 }
 
-SearchPanel::SearchPanel(FactorDocument *document, EvaluationThread *evaluation, QWidget *parent)
+SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation, QWidget *parent)
     : QWidget(parent), m_document(document), m_evaluation(evaluation), m_follower(new RunLogFollower(this)),
       m_plot(new SearchPlot(this)), m_scoreTimer(new QTimer(this))
 {
@@ -111,25 +111,25 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationThread *evaluation,
         scheduleScoring();
     });
 
-    EvaluationWorker *worker = m_evaluation->worker();
-    connect(worker, &EvaluationWorker::loadProgress, this, [this](const QString &message) {
+    EvaluationService *worker = m_evaluation;
+    connect(worker, &EvaluationService::loadProgress, this, [this](const QString &message) {
         m_loadingMessage = message;
         updateModelLabel();
     });
-    connect(worker, &EvaluationWorker::modelLoaded, this, &SearchPanel::onModelLoaded);
-    connect(worker, &EvaluationWorker::failed, this, &SearchPanel::onWorkerFailed);
-    connect(worker, &EvaluationWorker::searchStarted, this, [this](const SearchPlan &plan) {
+    connect(worker, &EvaluationService::modelLoaded, this, &SearchPanel::onModelLoaded);
+    connect(worker, &EvaluationService::failed, this, &SearchPanel::onWorkerFailed);
+    connect(worker, &EvaluationService::searchStarted, this, [this](const SearchPlan &plan) {
         setState(State::Searching);
         onRunStarted(plan);
     });
-    connect(worker, &EvaluationWorker::candidateEvaluated, this, &SearchPanel::onCandidate);
-    connect(worker, &EvaluationWorker::generationFinished, this, &SearchPanel::onGeneration);
-    connect(worker, &EvaluationWorker::searchPausedChanged, this, [this](bool) { updateStatus(); });
-    connect(worker, &EvaluationWorker::searchFinished, this, [this](const SearchOutcome &outcome) {
+    connect(worker, &EvaluationService::candidateEvaluated, this, &SearchPanel::onCandidate);
+    connect(worker, &EvaluationService::generationFinished, this, &SearchPanel::onGeneration);
+    connect(worker, &EvaluationService::searchPausedChanged, this, [this](bool) { updateStatus(); });
+    connect(worker, &EvaluationService::searchFinished, this, [this](const SearchOutcome &outcome) {
         setState(State::Idle);
         onRunFinished(outcome);
     });
-    connect(worker, &EvaluationWorker::scoreReady, this, [this](const ScoreResult &score) {
+    connect(worker, &EvaluationService::scoreReady, this, [this](const ScoreResult &score) {
         if (score.requestId != m_scoreRequest)
             return;  // an older edit's answer
         m_handTunedPpl = score.ppl;
@@ -137,7 +137,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationThread *evaluation,
         m_plot->setReference(kHandTuned, referenceTitle(kHandTuned), score.ppl, referenceColor(kHandTuned));
         Q_EMIT handTunedScored(score.ppl);
     });
-    connect(worker, &EvaluationWorker::referencesReady, this, [this](const ReferenceScores &references) {
+    connect(worker, &EvaluationService::referencesReady, this, [this](const ReferenceScores &references) {
         if (references.requestId != m_referencesRequest)
             return;
         for (const ReferenceScore &reference : references.scores) {

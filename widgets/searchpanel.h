@@ -7,8 +7,8 @@
 // The needle samples have the document's target length L (the length field edits it), so the
 // hand-tuned λ, the references and the searched λ all answer the same question; "Apply best"
 // puts the search's best factors (and its d_rcd and L) into the document as one undo step.
-#include "evaluationworker.h"
-#include "runlogfollower.h"
+#include "worker/evaluationservice.h"
+#include "worker/runlogfollower.h"
 
 #include <QElapsedTimer>
 #include <QMap>
@@ -39,7 +39,7 @@ public:
     // The references and the hand-tuned λ as shown in the panel and on the plot.
     static const QStringList &referenceNames();
 
-    SearchPanel(FactorDocument *document, EvaluationThread *evaluation, QWidget *parent = nullptr);
+    SearchPanel(FactorDocument *document, EvaluationService *evaluation, QWidget *parent = nullptr);
 
     State state() const { return m_state; }
     bool hasModel() const { return m_model.has_value(); }
@@ -133,7 +133,7 @@ private:
     void updateStatus();
 
     FactorDocument *m_document;
-    EvaluationThread *m_evaluation;
+    EvaluationService *m_evaluation;
     RunLogFollower *m_follower;
     SearchPlot *m_plot;
     QTimer *m_scoreTimer;

@@ -1,12 +1,12 @@
 // RopeScope GUI: `ropescope [config.json | session.ropescope]`, `--preset NAME` or `--model DIR`;
 // with none of them, the embedded tiny model at 8 × its training length, loaded for live needle PPL
 // and the search. `--follow-log RUN.jsonl` watches a headless search.
-#include "hostallocator.h"
+#include "runtime/hostallocator.h"
 #include "mainwindow.h"
 
-#include "embeddedmodel.h"
-#include "error.h"
-#include "evaluationworker.h"
+#include "runtime/embeddedmodel.h"
+#include "common/error.h"
+#include "worker/evaluationworker.h"
 #include "factordocument.h"
 
 #include <QApplication>
@@ -96,10 +96,10 @@ int main(int argc, char *argv[])
             QApplication::exit(saved ? 0 : 1);
         };
         if (modelRequested) {
-            rs::EvaluationWorker *worker = window.evaluationThread()->worker();
+            rs::EvaluationService *worker = window.evaluationThread();
             const auto later = [&window, shoot] { QTimer::singleShot(500, &window, shoot); };
-            QObject::connect(worker, &rs::EvaluationWorker::modelLoaded, &window, later, Qt::SingleShotConnection);
-            QObject::connect(worker, &rs::EvaluationWorker::failed, &window, later, Qt::SingleShotConnection);
+            QObject::connect(worker, &rs::EvaluationService::modelLoaded, &window, later, Qt::SingleShotConnection);
+            QObject::connect(worker, &rs::EvaluationService::failed, &window, later, Qt::SingleShotConnection);
             QTimer::singleShot(60000, &window, shoot);
         } else {
             QTimer::singleShot(0, &window, shoot);

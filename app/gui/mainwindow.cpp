@@ -1,18 +1,18 @@
 #include "mainwindow.h"
 
 #include "controlpanel.h"
-#include "error.h"
-#include "evaluationworker.h"
+#include "common/error.h"
+#include "worker/evaluationworker.h"
 #include "factordocument.h"
-#include "factorfile.h"
+#include "rope/factorfile.h"
 #include "factorsplot.h"
 #include "factorsview.h"
 #include "periodsplot.h"
 #include "plotstyle.h"
-#include "presets.h"
+#include "rope/presets.h"
 #include "searchpanel.h"
 #include "searchplot.h"
-#include "session.h"
+#include "rope/session.h"
 
 #include <QAction>
 #include <QApplication>
@@ -131,17 +131,17 @@ void MainWindow::createSearchDock()
     connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, &MainWindow::updateBestOverlay);
     connect(m_document, &rs::FactorDocument::configChanged, this, &MainWindow::updateBestOverlay);
 
-    rs::EvaluationWorker *worker = m_evaluation->worker();
-    connect(worker, &rs::EvaluationWorker::loadProgress, this, [this](const QString &message) {
+    rs::EvaluationService *worker = m_evaluation;
+    connect(worker, &rs::EvaluationService::loadProgress, this, [this](const QString &message) {
         statusBar()->showMessage(message);
     });
-    connect(worker, &rs::EvaluationWorker::modelLoaded, this, [this](const rs::ModelInfo &info) {
+    connect(worker, &rs::EvaluationService::modelLoaded, this, [this](const rs::ModelInfo &info) {
         statusBar()->showMessage(tr("Loaded model %1 (%2, %3 on %4) in %5 s")
                                      .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
                                      .arg(info.seconds, 0, 'f', 1),
                                  kStatusTimeoutMs);
     });
-    connect(worker, &rs::EvaluationWorker::failed, this, [this](rs::WorkerTask task, const QString &message) {
+    connect(worker, &rs::EvaluationService::failed, this, [this](rs::WorkerTask task, const QString &message) {
         // Search, score and reference failures are the search dock's to show; a model that does
         // not load is reported like any other file that does not open.
         if (task == rs::WorkerTask::LoadModel)

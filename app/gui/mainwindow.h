@@ -3,7 +3,7 @@
 // config summary and controls, the search dock (background evaluation thread, live needle PPL),
 // and the File / Edit / View menus. Every file operation has a public method taking a path (the
 // menu slots only ask for the path), so tests and scripts can drive the window without dialogs.
-#include "configexport.h"
+#include "rope/configexport.h"
 
 #include <QMainWindow>
 

@@ -1,6 +1,6 @@
-#include "candidatescorer.h"
+#include "eval/candidatescorer.h"
 
-#include "error.h"
+#include "common/error.h"
 
 #include <cmath>
 #include <future>
@@ -30,7 +30,7 @@ int CandidateScorer::samples() const
     return int(evaluator().samples().size());
 }
 
-std::vector<double> CandidateScorer::samplePpl(const std::vector<Candidate> &candidates, int sample) const
+std::vector<double> CandidateScorer::samplePpl(const std::vector<RopeOverride> &candidates, int sample) const
 {
     const size_t n = candidates.size();
     const size_t r = std::min(n, m_evaluators.size());
@@ -40,9 +40,7 @@ std::vector<double> CandidateScorer::samplePpl(const std::vector<Candidate> &can
     // Replica j scores candidates [begin(j), begin(j + 1)): shares differ by at most one.
     auto begin = [&](size_t j) { return j * (n / r) + std::min(j, n % r); };
     auto share = [&](size_t j) {
-        std::vector<RopeOverride> ropes;
-        for (size_t i = begin(j); i < begin(j + 1); ++i)
-            ropes.push_back({candidates[i].lambda, candidates[i].attentionFactor});
+        const std::vector<RopeOverride> ropes(candidates.begin() + long(begin(j)), candidates.begin() + long(begin(j + 1)));
         const std::vector<double> nll = m_evaluators[j]->sampleNllBatch(sample, ropes);
         for (size_t i = 0; i < nll.size(); ++i)
             out[begin(j) + i] = std::exp(nll[i]);
@@ -69,15 +67,6 @@ std::vector<double> CandidateScorer::samplePpl(const std::vector<Candidate> &can
     if (error)
         std::rethrow_exception(error);
     return out;
-}
-
-SampledFitness CandidateScorer::fitness(int perReplicaBatch) const
-{
-    SampledFitness f;
-    f.samples = samples();
-    f.maxBatch = std::max(1, perReplicaBatch) * replicas();
-    f.batch = [this](const std::vector<Candidate> &candidates, int sample) { return samplePpl(candidates, sample); };
-    return f;
 }
 
 int CandidateScorer::defaultBatch(const CausalLM &model)

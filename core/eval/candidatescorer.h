@@ -3,10 +3,10 @@
 // candidate on one sample, the candidates of a call spread over one model replica per device
 // (several GPUs) and, on each replica, scored in one batched forward (CausalLM::targetNllBatch,
 // each row with its own λ), so a small model fills its GPU and several GPUs share a generation.
-// The GUI's worker and `ropescope-cli search` both score through it.
-#include "evaluator.h"
-#include "model.h"
-#include "search.h"
+// The GUI's worker and `ropescope-cli search` both score through it; worker/searchfitness.h makes
+// it the search's fitness (eval and search stay strangers: they meet in the worker).
+#include "eval/evaluator.h"
+#include "runtime/model.h"
 
 #include <QStringList>
 
@@ -31,11 +31,7 @@ public:
     // Needle PPL (exp of the mean answer-token NLL) of every candidate on sample `sample`, in
     // order. The candidates are cut into contiguous shares, one per replica (sizes differing by at
     // most one), and the replicas run at the same time, each on its own thread.
-    std::vector<double> samplePpl(const std::vector<Candidate> &candidates, int sample) const;
-
-    // The search's fitness: per-sample needle PPL, in batches of perReplicaBatch candidates per
-    // replica (a NaN score counts as +∞ in the search).
-    SampledFitness fitness(int perReplicaBatch) const;
+    std::vector<double> samplePpl(const std::vector<RopeOverride> &candidates, int sample) const;
 
     // Candidates per forward and replica that suit the device: 8 on a GPU, 1 on the CPU, where
     // targetNllBatch runs candidates one after another anyway.

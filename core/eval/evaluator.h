@@ -1,9 +1,15 @@
 #pragma once
+// Part eval (core/eval, ropescope_eval): measuring factors on a model — needle samples, the
+// evaluators (needle PPL, sliding perplexity, passkey), the comparison table and the candidate
+// scorer. May use runtime, rope, common and LibTorch in its .cpp files; never search, train or
+// worker (the search meets the scorer in worker/searchfitness.h).
+//
 // The evaluation engine every caller shares (the GUI's worker thread, the CLI, the search and the
 // benchmarks): needle-driven perplexity over a fixed, seeded set of samples, ordinary perplexity
 // of a text, and passkey accuracy by greedy decoding.
-#include "model.h"
-#include "needle.h"
+#include "runtime/model.h"
+#include "eval/needle.h"
+#include "eval/needlesettings.h"
 
 #include <QString>
 
@@ -14,14 +20,6 @@
 namespace rs {
 
 class Tokenizer;
-
-struct NeedleEvalSettings {
-    int length = 0;        // tokens per sample
-    int samples = 4;
-    double depth = 0.0;    // needle depth in the filler (0: near the start, as the paper does)
-    uint64_t seed = 0;
-    QString corpus;        // folder of .txt or .jsonl; empty: built-in prose
-};
 
 struct NeedleEvalResult {
     int length = 0;

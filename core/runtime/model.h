@@ -1,11 +1,17 @@
 #pragma once
+// Part runtime (core/runtime, ropescope_runtime): running a model — safetensors (read and write),
+// Hugging Face tokenizers, the LibTorch causal LM and the embedded model. The part whose job is
+// LibTorch: its headers appear only in .cpp files and *_p.h internal headers. May use rope and
+// common; never eval, search, train or worker.
+//
 // A decoder-only Llama-family causal language model (llama, mistral, qwen2, phi3) loaded from a
 // Hugging Face folder (config.json + model.safetensors or shards) and run with LibTorch; its
 // logits match transformers' eager implementation. The RoPE can be overridden per call with a
 // λ vector and an attention factor: that is what the factor search evaluates.
 //
 // Plain C++/Qt types only: LibTorch stays behind model_p.h.
-#include "ropeconfig.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropeoverride.h"  // replaces the config's RoPE for one call
 
 #include <QJsonObject>
 #include <QString>
@@ -23,13 +29,6 @@ struct TorchModel;
 struct ModelOptions {
     QString device = QStringLiteral("cpu");  // "cpu", "cuda", "cuda:N", or "auto" (cuda when available, else cpu)
     QString dtype;                           // "float32", "bfloat16", "float16"; empty: float32 on CPU, bfloat16 on CUDA
-};
-
-// Replaces the config's RoPE for one call: θ̂_i = θ_i / λ_i (d/2 values), cos and sin multiplied
-// by attentionFactor.
-struct RopeOverride {
-    std::vector<double> lambda;
-    double attentionFactor = 1.0;
 };
 
 // Whether this LibTorch build can use a CUDA GPU right now.

@@ -1,9 +1,16 @@
 #pragma once
+// Part search (core/search, ropescope_search): the LongRoPE2 / LongRoPE evolutionary search and
+// its JSON Lines run log. May use rope and common; never runtime, eval or LibTorch: the fitness is
+// a function passed in, so the algorithm is tested on synthetic fitness and runs unchanged on any
+// model or cluster.
+//
 // Model-independent evolutionary search for RoPE rescale factors (DESIGN.md §1, LongRoPE2 Alg. 1–2
 // and LongRoPE v1). The fitness is injected (lower is better), so the GUI worker and the CLI pass
 // the needle-driven perplexity evaluator while tests pass synthetic functions. Every real
 // evaluation goes to an append-only JSON Lines run log; a run resumed from its log re-runs the
 // deterministic algorithm with every logged evaluation served from the fitness cache.
+#include "rope/ropeoverride.h"
+
 #include <QJsonObject>
 #include <QString>
 
@@ -84,11 +91,9 @@ struct SearchGenome {
     double attentionFactor = 1.0;  // the fixed factor unless searchAttentionFactor
 };
 
-// What a fitness scores: the factors and the attention factor they run with.
-struct Candidate {
-    std::vector<double> lambda;
-    double attentionFactor = 1.0;
-};
+// What a fitness scores: the factors and the attention factor they run with — the same struct a
+// model runs, so that the caller's fitness passes candidates straight to its evaluator.
+using Candidate = RopeOverride;
 
 struct GenerationReport {
     int generation = 0;  // 0 = initial population

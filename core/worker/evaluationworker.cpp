@@ -1,11 +1,13 @@
-#include "evaluationworker.h"
+#include "worker/evaluationworker.h"
 
-#include "candidatescorer.h"
+#include "eval/candidatescorer.h"
+#include "eval/evaluator.h"
+#include "worker/searchfitness.h"
 
-#include "error.h"
-#include "factorfamilies.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -41,74 +43,6 @@ struct EvaluationWorker::Loaded {
     int bosId = -1;
     ModelInfo info;
 };
-
-int expectedEvaluations(const SearchSettings &settings, int samples)
-{
-    const SearchSettings resolved = EvolutionSearch(settings).settings();
-    const long long candidates =
-        resolved.population + (long long)(resolved.iterations) * (resolved.mutations + resolved.crossovers);
-    const long long full = candidates * std::max(1, samples);
-    const long long capped = resolved.maxEvaluations > 0 ? std::min<long long>(full, resolved.maxEvaluations) : full;
-    return int(std::min<long long>(capped, std::numeric_limits<int>::max()));
-}
-
-CandidateScoreBook::Entry CandidateScoreBook::add(const std::vector<double> &lambda, double attentionFactor, int sample,
-                                                  double ppl)
-{
-    // The exact bits of λ and the attention factor: the search's candidates are exact copies.
-    std::string key(reinterpret_cast<const char *>(lambda.data()), lambda.size() * sizeof(double));
-    key.append(reinterpret_cast<const char *>(&attentionFactor), sizeof attentionFactor);
-    Entry entry;
-    auto [it, inserted] = m_candidates.try_emplace(std::move(key));
-    if (inserted)
-        it->second.id = int(m_candidates.size());
-    it->second.bySample[sample] = ppl;
-    entry.candidate = it->second.id;
-    entry.isNew = inserted;
-    entry.samplesScored = int(it->second.bySample.size());
-    double sum = 0;
-    for (const auto &[k, value] : it->second.bySample)
-        sum += value;
-    entry.meanPpl = sum / entry.samplesScored;
-    return entry;
-}
-
-void CandidateScoreBook::clear() { m_candidates.clear(); }
-
-int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved)
-{
-    if (resolved.method != SearchMethod::LongRoPE2)
-        return -1;
-    const int pairs = int(lambda.size());
-    if (pairs != resolved.rotaryDims / 2)
-        return -1;
-    for (int c = std::min(resolved.dRcdMax, pairs - 1); c >= std::max(0, resolved.dRcdMin); --c) {
-        const std::vector<double> upper(lambda.begin() + c, lambda.end());
-        const std::vector<double> rebuilt =
-            longrope2Factors(resolved.rotaryDims, c, upper, resolved.scale(), resolved.trainLength).lambda;
-        bool same = true;
-        for (int i = 0; i < pairs && same; ++i)
-            same = std::abs(rebuilt[size_t(i)] - lambda[size_t(i)]) <= 1e-12 * std::abs(lambda[size_t(i)]);
-        if (same)
-            return c;
-    }
-    return -1;
-}
-
-void registerEvaluationMetaTypes()
-{
-    qRegisterMetaType<rs::ModelLoadSettings>();
-    qRegisterMetaType<rs::ModelInfo>();
-    qRegisterMetaType<rs::CandidateEvaluation>();
-    qRegisterMetaType<rs::SearchPlan>();
-    qRegisterMetaType<rs::SearchOutcome>();
-    qRegisterMetaType<rs::ScoreResult>();
-    qRegisterMetaType<rs::ReferenceScores>();
-    qRegisterMetaType<rs::WorkerTask>();
-    qRegisterMetaType<rs::SearchSettings>();
-    qRegisterMetaType<rs::NeedleEvalSettings>();
-    qRegisterMetaType<rs::GenerationReport>();
-}
 
 EvaluationWorker::EvaluationWorker(QObject *parent) : QObject(parent) { registerEvaluationMetaTypes(); }
 
@@ -408,7 +342,7 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         };
         // Wrapping the fitness sees every real evaluation (cache hits never reach it). A candidate's
         // fitness is the mean of its per-sample needle PPLs: NeedleEvaluator::evaluate's mean PPL.
-        SampledFitness fitness = scorer.fitness(perForward);
+        SampledFitness fitness = searchFitness(scorer, perForward);
         const BatchSampleFitness scoreBatch = fitness.batch;
         const auto report = [&](const Candidate &c, int sample, double ppl, double seconds) {
             const CandidateScoreBook::Entry entry = book.add(c.lambda, c.attentionFactor, sample, ppl);
@@ -450,12 +384,24 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
 }
 
 EvaluationThread::EvaluationThread(QObject *parent)
-    : QObject(parent), m_thread(new QThread(this)), m_worker(new EvaluationWorker)
+    : EvaluationService(parent), m_thread(new QThread(this)), m_worker(new EvaluationWorker)
 {
     m_thread->setObjectName(QStringLiteral("RopeScope evaluation"));
     m_worker->moveToThread(m_thread);
     // The worker (and the model it owns) is destroyed on its own thread as the thread ends.
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    // The service's signals relay the worker's: queued from the worker's thread to this object's,
+    // then emitted on to whoever listens, in the order the worker sent them.
+    connect(m_worker, &EvaluationWorker::loadProgress, this, &EvaluationService::loadProgress);
+    connect(m_worker, &EvaluationWorker::modelLoaded, this, &EvaluationService::modelLoaded);
+    connect(m_worker, &EvaluationWorker::searchStarted, this, &EvaluationService::searchStarted);
+    connect(m_worker, &EvaluationWorker::candidateEvaluated, this, &EvaluationService::candidateEvaluated);
+    connect(m_worker, &EvaluationWorker::generationFinished, this, &EvaluationService::generationFinished);
+    connect(m_worker, &EvaluationWorker::searchPausedChanged, this, &EvaluationService::searchPausedChanged);
+    connect(m_worker, &EvaluationWorker::searchFinished, this, &EvaluationService::searchFinished);
+    connect(m_worker, &EvaluationWorker::scoreReady, this, &EvaluationService::scoreReady);
+    connect(m_worker, &EvaluationWorker::referencesReady, this, &EvaluationService::referencesReady);
+    connect(m_worker, &EvaluationWorker::failed, this, &EvaluationService::failed);
     m_thread->start();
 }
 

@@ -1,7 +1,7 @@
-#include "runlogfollower.h"
+#include "worker/runlogfollower.h"
 
-#include "error.h"
-#include "factorfamilies.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
 
 #include <QFile>
 #include <QFileInfo>

@@ -4,7 +4,7 @@
 // arrives (QFileSystemWatcher, with a polling timer as the fallback for file systems that do not
 // report changes). Events come out as the same structs the evaluation worker emits, so one set of
 // plots serves both a local search and a headless one.
-#include "evaluationworker.h"
+#include "worker/messages.h"
 
 #include <QByteArray>
 #include <QJsonObject>

@@ -3,13 +3,14 @@
 // (NeedleEvaluator::sampleNll on the primary model), which has its own tests against transformers.
 // On the CPU the replicas are CPU models: the split, the order and the threads are the same code
 // that spreads candidates over several GPUs. The CUDA cases skip without a GPU.
-#include "candidatescorer.h"
-#include "embeddedmodel.h"
-#include "error.h"
-#include "evaluator.h"
-#include "model.h"
-#include "search.h"
-#include "tokenizer.h"
+#include "eval/candidatescorer.h"
+#include "runtime/embeddedmodel.h"
+#include "common/error.h"
+#include "eval/evaluator.h"
+#include "runtime/model.h"
+#include "search/search.h"
+#include "worker/searchfitness.h"
+#include "runtime/tokenizer.h"
 
 #include <QTest>
 
@@ -117,7 +118,7 @@ private Q_SLOTS:
     void searchThroughReplicas()
     {
         const CandidateScorer scorer(*m_model, *m_tok.tokenizer, m_tok.bosId, sampleSettings(), m_dir, {QStringLiteral("cpu")});
-        const SampledFitness batched = scorer.fitness(2);
+        const SampledFitness batched = searchFitness(scorer, 2);
         QCOMPARE(batched.maxBatch, 4);
         QCOMPARE(batched.samples, 2);
         const NeedleEvaluator single(*m_model, *m_tok.tokenizer, m_tok.bosId, sampleSettings());

@@ -1,0 +1,19 @@
+#pragma once
+// Which needle samples an evaluation uses: length, count, depth, seed and haystack. A plain struct
+// shared by the evaluators and the GUI side (the worker's messages, the search dock), which must
+// not see the evaluators themselves.
+#include <QString>
+
+#include <cstdint>
+
+namespace rs {
+
+struct NeedleEvalSettings {
+    int length = 0;        // tokens per sample
+    int samples = 4;
+    double depth = 0.0;    // needle depth in the filler (0: near the start, as the paper does)
+    uint64_t seed = 0;
+    QString corpus;        // folder of .txt or .jsonl; empty: built-in prose
+};
+
+} // namespace rs

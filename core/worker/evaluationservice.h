@@ -1,0 +1,50 @@
+#pragma once
+// What the GUI asks of the evaluation thread, as an interface: load a model, score hand-tuned λ
+// and the reference families, run, pause and stop a search; results come back as signals carrying
+// the plain messages (worker/messages.h). The widgets program against this and never see the
+// worker, its model or LibTorch; EvaluationThread (worker/evaluationworker.h) implements it, and
+// a test may put a fake in its place.
+#include "worker/messages.h"
+
+#include <QObject>
+#include <QString>
+
+#include <vector>
+
+namespace rs {
+
+class EvaluationService : public QObject {
+    Q_OBJECT
+
+public:
+    using QObject::QObject;
+    ~EvaluationService() override;
+
+    // All requests return at once; none waits for the evaluation.
+    virtual void loadModel(const QString &modelDir, const QString &tokenizerPath = {},
+                           const ModelLoadSettings &settings = {}) = 0;
+    virtual void startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
+                             const QString &logPath = {}, bool resume = false) = 0;
+    // Only the latest pending request of each kind counts; a newer one supersedes an older one.
+    virtual void score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
+                       const NeedleEvalSettings &samples) = 0;
+    virtual void scoreReferences(quint64 requestId, const NeedleEvalSettings &samples) = 0;
+    virtual void pause() = 0;
+    virtual void resume() = 0;
+    virtual void stop() = 0;
+
+Q_SIGNALS:
+    void loadProgress(const QString &message);
+    void modelLoaded(const rs::ModelInfo &info);
+    void searchStarted(const rs::SearchPlan &plan);
+    void candidateEvaluated(const rs::CandidateEvaluation &candidate);
+    void generationFinished(const rs::GenerationReport &report);
+    void searchPausedChanged(bool paused);
+    void searchFinished(const rs::SearchOutcome &outcome);
+    void scoreReady(const rs::ScoreResult &score);
+    void referencesReady(const rs::ReferenceScores &references);
+    // An rs::Error's message (it names the file or source).
+    void failed(rs::WorkerTask task, const QString &message);
+};
+
+} // namespace rs

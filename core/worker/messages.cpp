@@ -1,0 +1,83 @@
+// The worker's messages: candidate bookkeeping, the evaluation count of a search plan, d_rcd
+// recovered from λ, and the metatype registration for queued signals.
+#include "worker/messages.h"
+
+#include "rope/factorfamilies.h"
+
+#include <QMetaType>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace rs {
+
+int expectedEvaluations(const SearchSettings &settings, int samples)
+{
+    const SearchSettings resolved = EvolutionSearch(settings).settings();
+    const long long candidates =
+        resolved.population + (long long)(resolved.iterations) * (resolved.mutations + resolved.crossovers);
+    const long long full = candidates * std::max(1, samples);
+    const long long capped = resolved.maxEvaluations > 0 ? std::min<long long>(full, resolved.maxEvaluations) : full;
+    return int(std::min<long long>(capped, std::numeric_limits<int>::max()));
+}
+
+CandidateScoreBook::Entry CandidateScoreBook::add(const std::vector<double> &lambda, double attentionFactor, int sample,
+                                                  double ppl)
+{
+    // The exact bits of λ and the attention factor: the search's candidates are exact copies.
+    std::string key(reinterpret_cast<const char *>(lambda.data()), lambda.size() * sizeof(double));
+    key.append(reinterpret_cast<const char *>(&attentionFactor), sizeof attentionFactor);
+    Entry entry;
+    auto [it, inserted] = m_candidates.try_emplace(std::move(key));
+    if (inserted)
+        it->second.id = int(m_candidates.size());
+    it->second.bySample[sample] = ppl;
+    entry.candidate = it->second.id;
+    entry.isNew = inserted;
+    entry.samplesScored = int(it->second.bySample.size());
+    double sum = 0;
+    for (const auto &[k, value] : it->second.bySample)
+        sum += value;
+    entry.meanPpl = sum / entry.samplesScored;
+    return entry;
+}
+
+void CandidateScoreBook::clear() { m_candidates.clear(); }
+
+int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved)
+{
+    if (resolved.method != SearchMethod::LongRoPE2)
+        return -1;
+    const int pairs = int(lambda.size());
+    if (pairs != resolved.rotaryDims / 2)
+        return -1;
+    for (int c = std::min(resolved.dRcdMax, pairs - 1); c >= std::max(0, resolved.dRcdMin); --c) {
+        const std::vector<double> upper(lambda.begin() + c, lambda.end());
+        const std::vector<double> rebuilt =
+            longrope2Factors(resolved.rotaryDims, c, upper, resolved.scale(), resolved.trainLength).lambda;
+        bool same = true;
+        for (int i = 0; i < pairs && same; ++i)
+            same = std::abs(rebuilt[size_t(i)] - lambda[size_t(i)]) <= 1e-12 * std::abs(lambda[size_t(i)]);
+        if (same)
+            return c;
+    }
+    return -1;
+}
+
+void registerEvaluationMetaTypes()
+{
+    qRegisterMetaType<rs::ModelLoadSettings>();
+    qRegisterMetaType<rs::ModelInfo>();
+    qRegisterMetaType<rs::CandidateEvaluation>();
+    qRegisterMetaType<rs::SearchPlan>();
+    qRegisterMetaType<rs::SearchOutcome>();
+    qRegisterMetaType<rs::ScoreResult>();
+    qRegisterMetaType<rs::ReferenceScores>();
+    qRegisterMetaType<rs::WorkerTask>();
+    qRegisterMetaType<rs::SearchSettings>();
+    qRegisterMetaType<rs::NeedleEvalSettings>();
+    qRegisterMetaType<rs::GenerationReport>();
+}
+
+} // namespace rs

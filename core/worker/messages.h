@@ -1,0 +1,158 @@
+#pragma once
+// Part worker_api (core/worker, ropescope_worker_api): what the GUI side sees of the worker — these
+// messages, the EvaluationService interface and the run-log follower. May use search's and rope's
+// plain types and eval/needlesettings.h; never runtime, eval, train or LibTorch, so the widgets
+// that include it cannot reach a model.
+//
+// The worker's messages: the plain structs that cross the evaluation thread's boundary as queued
+// signal arguments (model info, per-sample candidate evaluations, scores, search plans and
+// outcomes), and the small pure functions both the worker and a followed run log need to turn
+// them into figures. QtCore, rope and search settings only: what the widgets may see.
+#include "eval/needlesettings.h"
+#include "rope/ropeconfig.h"
+#include "search/search.h"
+
+#include <QMetaType>
+#include <QString>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+// What loading a model needs besides its folder.
+struct ModelLoadSettings {
+    QString device = QStringLiteral("auto");  // "auto": CUDA when available, else CPU
+    QString dtype;                            // empty: float32 on CPU, bfloat16 on CUDA
+};
+
+// What a loaded model is, for the GUI to show and to build search settings from.
+struct ModelInfo {
+    QString directory;
+    QString architecture;
+    QString device;
+    QString dtype;
+    QString tokenizer;  // the tokenizer's description
+    int layers = 0;
+    int hiddenSize = 0;
+    int vocabSize = 0;
+    RopeConfig ropeConfig;
+    double seconds = 0;  // load time
+};
+
+// One real evaluation of the search: one candidate (λ and attention factor) scored on one needle
+// sample (the search scores samples one by one; cache hits are not evaluations). It also carries
+// the candidate's fitness so far: the mean PPL over the samples it has been scored on in this run,
+// which is its fitness once samplesScored == samples (racing may stop a candidate earlier).
+struct CandidateEvaluation {
+    int candidate = 0;   // 1-based id of the candidate in this run (or log), in order of first evaluation
+    int generation = 0;  // the generation being evaluated (0 = initial population)
+    // 0-based among the candidates first evaluated in this generation; -1 when this evaluation
+    // scores another sample of a candidate met before (its point is refined, not added).
+    int indexInGeneration = 0;
+    int evaluation = 0;  // 1-based count of real evaluations in this run
+    int dRcd = -1;       // LongRoPE2's d_rcd gene; -1 for v1 or when unknown
+    std::vector<double> lambda;
+    double attentionFactor = 1.0;
+    int sample = 0;         // the sample this evaluation scored
+    int samples = 1;        // K: the samples a full evaluation takes
+    int samplesScored = 1;  // samples of this candidate scored so far, this one included
+    double samplePpl = 0;   // needle PPL on this sample; +inf for a non-finite one
+    double ppl = 0;         // mean needle PPL over the samples scored so far
+    double seconds = 0;     // wall time of this evaluation; 0 when unknown (read from a log)
+    bool live = true;       // false for entries replayed from the backlog of a followed log
+
+    bool isComplete() const { return samplesScored >= samples; }
+};
+
+// Groups per-sample evaluations by candidate (exact λ and attention factor): what the worker and
+// a followed log both need to turn sample scores into candidate fitness.
+class CandidateScoreBook {
+public:
+    struct Entry {
+        int candidate = 0;   // 1-based id
+        bool isNew = false;  // first evaluation of this candidate
+        int samplesScored = 0;
+        double meanPpl = 0;
+    };
+    Entry add(const std::vector<double> &lambda, double attentionFactor, int sample, double ppl);
+    void clear();
+    int candidateCount() const { return int(m_candidates.size()); }
+
+private:
+    struct Scores {
+        int id = 0;
+        std::map<int, double> bySample;
+    };
+    std::map<std::string, Scores> m_candidates;
+};
+
+// A search as it begins: the settings with their defaults resolved and how many real evaluations a
+// full run takes (the ETA's denominator; an upper bound with racing).
+struct SearchPlan {
+    SearchSettings settings;
+    int samples = 1;               // K
+    int expectedEvaluations = 0;
+    int targetLength = 0;          // needle sample length (= settings.targetLength)
+    double attentionFactor = 1.0;  // the fixed attention factor (unless it is searched)
+    QString logPath;
+    bool resumed = false;
+};
+
+struct SearchOutcome {
+    SearchResult result;  // result.bestAttentionFactor goes with result.bestLambda
+    int targetLength = 0;
+    QString logPath;
+};
+
+struct ScoreResult {
+    quint64 requestId = 0;
+    double ppl = 0;
+    std::vector<double> perSamplePpl;
+    double seconds = 0;
+};
+
+// Needle PPL of the standard families on the same samples, at s = length / L_train.
+struct ReferenceScore {
+    QString name;  // "original", "pi", "ntk", "yarn"
+    std::vector<double> lambda;
+    double attentionFactor = 1.0;
+    double ppl = 0;
+};
+
+struct ReferenceScores {
+    quint64 requestId = 0;
+    int length = 0;
+    std::vector<ReferenceScore> scores;
+};
+
+// Which request a failure belongs to.
+enum class WorkerTask { LoadModel, Score, References, Search };
+
+// How many real evaluations a full run of `settings` with K samples takes at most (budgets
+// included): K per candidate of the initial population and of each iteration's mutations and
+// crossovers (racing and repeated children take fewer). Throws rs::Error for invalid settings.
+int expectedEvaluations(const SearchSettings &settings, int samples = 1);
+
+// The d_rcd gene of a LongRoPE2 candidate recovered from its λ: the largest c in [dRcdMin, dRcdMax]
+// whose NTK-left reconstruction from λ[c…] reproduces λ exactly (a smaller c reproduces the
+// NTK-left part too, a larger one would need searched factors on the NTK curve). -1 when none fits.
+int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved);
+
+// Registers the structs above for queued connections (idempotent).
+void registerEvaluationMetaTypes();
+
+} // namespace rs
+
+Q_DECLARE_METATYPE(rs::ModelLoadSettings)
+Q_DECLARE_METATYPE(rs::ModelInfo)
+Q_DECLARE_METATYPE(rs::CandidateEvaluation)
+Q_DECLARE_METATYPE(rs::SearchPlan)
+Q_DECLARE_METATYPE(rs::SearchOutcome)
+Q_DECLARE_METATYPE(rs::ScoreResult)
+Q_DECLARE_METATYPE(rs::ReferenceScores)
+Q_DECLARE_METATYPE(rs::WorkerTask)
+Q_DECLARE_METATYPE(rs::SearchSettings)
+Q_DECLARE_METATYPE(rs::NeedleEvalSettings)
+Q_DECLARE_METATYPE(rs::GenerationReport)

@@ -1,0 +1,14 @@
+#pragma once
+// Where the search meets the models: a CandidateScorer (eval) as the search's SampledFitness
+// (search). The two parts never see each other; the worker, the CLI and the benchmarks bind them
+// here, as PlotJuggler's app wires its plugins.
+#include "eval/candidatescorer.h"
+#include "search/search.h"
+
+namespace rs {
+
+// Per-sample needle PPL of the scorer's samples, in batches of perReplicaBatch candidates per
+// replica (a NaN score counts as +∞ in the search). The scorer must outlive the fitness.
+SampledFitness searchFitness(const CandidateScorer &scorer, int perReplicaBatch);
+
+} // namespace rs
