@@ -39,7 +39,7 @@ python3 bench/hf_needle_bench.py --config bench/shapes/llama-1b.json --lengths 8
 python3 bench/compare.py "$OUT/ours-1b.jsonl" "$OUT/hf-1b.jsonl" | tee "$OUT/table-1b.txt"
 
 stamp "CUDA tests (test_model)"
-./build-gpu/tests/test_model >"$OUT/test_model.txt" 2>&1
+./build-gpu/tests/runtime/test_model >"$OUT/test_model.txt" 2>&1
 grep -E "cuda|Totals|FAIL" "$OUT/test_model.txt" | head -30
 
 stamp "eval --device cuda on a fixture"

@@ -22,5 +22,5 @@ run=/tmp/embedded-run
 export AFTER_STEP='for f in config.json model.safetensors; do for d in base finetuned; do [ -f $out/$d/$f ] && cp $out/$d/$f $OUT/$d/; done; done; cp $out/longrope2-factors.txt $out/search.jsonl $OUT/ 2>/dev/null; echo "[$(date +%T)] copied results so far"'
 CLI=$cli bash scripts/train-embedded-model.sh "$run" cuda
 echo "[$(date +%T)] pipeline exit $?"
-./build-gpu/tests/test_model -silent 2>&1 | grep -E "relative error|Totals|FAIL|loss"
+./build-gpu/tests/runtime/test_model -silent 2>&1 | grep -E "relative error|Totals|FAIL|loss"
 echo "[$(date +%T)] done"

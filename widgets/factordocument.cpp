@@ -1,6 +1,6 @@
 #include "factordocument.h"
 
-#include "error.h"
+#include "common/error.h"
 
 #include <QUndoCommand>
 #include <algorithm>

@@ -2,10 +2,10 @@
 // The edited state shared by every view: the model's RoPE config, the target length, the real
 // critical dimension d_rcd and the rescale factors λ being tuned, plus the undo stack that records
 // every edit. Views read from it and write through its undoable setters only.
-#include "factorfamilies.h"
-#include "ropeconfig.h"
-#include "ropegeometry.h"
-#include "session.h"
+#include "rope/factorfamilies.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropegeometry.h"
+#include "rope/session.h"
 
 #include <QObject>
 #include <QStringList>

@@ -1,8 +1,8 @@
 #include "factorsview.h"
 
-#include "error.h"
+#include "common/error.h"
 #include "factordocument.h"
-#include "factorfile.h"
+#include "rope/factorfile.h"
 #include "factorsplot.h"
 #include "factortablemodel.h"
 

@@ -7,7 +7,7 @@
 // Built to take tens of thousands of candidates: points are appended to the graphs' data (keys
 // only grow, so appending is O(1)), ranges are tracked incrementally and every change only asks
 // the coalescing timer for a replot.
-#include "evaluationworker.h"
+#include "worker/evaluationworker.h"
 
 #include <qcustomplot.h>
 

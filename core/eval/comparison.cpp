@@ -1,7 +1,7 @@
-#include "comparison.h"
+#include "eval/comparison.h"
 
-#include "error.h"
-#include "evaluator.h"
+#include "common/error.h"
+#include "eval/evaluator.h"
 
 #include <QElapsedTimer>
 #include <QStringList>

@@ -5,7 +5,7 @@
 // model's. Every method is configured once for the extension target and then evaluated at each
 // length as it would be deployed: static factors everywhere, or the longrope switch (original RoPE
 // up to L_train, long factors beyond).
-#include "model.h"
+#include "runtime/model.h"
 
 #include <QString>
 

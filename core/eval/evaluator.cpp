@@ -1,6 +1,6 @@
-#include "evaluator.h"
-#include "error.h"
-#include "tokenizer.h"
+#include "eval/evaluator.h"
+#include "common/error.h"
+#include "runtime/tokenizer.h"
 
 #include <QDir>
 #include <QElapsedTimer>

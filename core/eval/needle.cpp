@@ -1,5 +1,5 @@
-#include "needle.h"
-#include "error.h"
+#include "eval/needle.h"
+#include "common/error.h"
 
 #include <QDir>
 #include <QFile>

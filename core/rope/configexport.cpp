@@ -1,8 +1,8 @@
-#include "configexport.h"
-#include "error.h"
-#include "factorfamilies.h"
-#include "jsonarray.h"
-#include "ropegeometry.h"
+#include "rope/configexport.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "common/jsonarray.h"
+#include "rope/ropegeometry.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

@@ -2,7 +2,7 @@
 // Export of edited factors as a Hugging Face config.json (rope type "longrope") in the transformers
 // 4.x form (`rope_scaling`) or the 5.x form (`rope_parameters`), every other key kept untouched;
 // and as CSV.
-#include "ropeconfig.h"
+#include "rope/ropeconfig.h"
 #include <QByteArray>
 #include <QJsonObject>
 #include <optional>

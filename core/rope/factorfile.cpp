@@ -1,6 +1,6 @@
-#include "factorfile.h"
-#include "configexport.h"
-#include "error.h"
+#include "rope/factorfile.h"
+#include "rope/configexport.h"
+#include "common/error.h"
 
 #include <QFile>
 #include <QRegularExpression>

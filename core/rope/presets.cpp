@@ -1,5 +1,5 @@
-#include "presets.h"
-#include "error.h"
+#include "rope/presets.h"
+#include "common/error.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -1,6 +1,6 @@
 #pragma once
 // Model configurations shipped in resources/presets (hyperparameters only, from public configs).
-#include "ropeconfig.h"
+#include "rope/ropeconfig.h"
 #include <QList>
 #include <QString>
 

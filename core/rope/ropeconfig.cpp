@@ -1,5 +1,5 @@
-#include "ropeconfig.h"
-#include "error.h"
+#include "rope/ropeconfig.h"
+#include "common/error.h"
 
 #include <QFile>
 #include <QJsonArray>

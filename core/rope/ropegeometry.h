@@ -1,4 +1,10 @@
 #pragma once
+// Part rope (core/rope, ropescope_rope): everything about RoPE that needs no model — per-dimension
+// geometry and critical dimensions, the factor families (PI, NTK, YaRN, Llama 3.1, LongRoPE2) in
+// plain doubles, config.json import and export, factor files, presets and sessions. May use common
+// and Qt Core; never LibTorch or any other part, so the geometry views and the search build and
+// test without a tensor library.
+//
 // Per-dimension RoPE geometry (DESIGN.md §1). Dimension index i runs over the d/2 frequency pairs.
 #include <vector>
 

@@ -1,8 +1,8 @@
-#include "session.h"
-#include "configexport.h"
-#include "error.h"
-#include "jsonarray.h"
-#include "ropeconfig.h"
+#include "rope/session.h"
+#include "rope/configexport.h"
+#include "common/error.h"
+#include "common/jsonarray.h"
+#include "rope/ropeconfig.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -1,6 +1,6 @@
-#include "embeddedmodel.h"
+#include "runtime/embeddedmodel.h"
 
-#include "error.h"
+#include "common/error.h"
 
 #include <QCryptographicHash>
 #include <QDir>

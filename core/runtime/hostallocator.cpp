@@ -1,4 +1,4 @@
-#include "hostallocator.h"
+#include "runtime/hostallocator.h"
 
 #include <cstdlib>  // defines __GLIBC__ on glibc
 

@@ -2,7 +2,7 @@
 // Core-internal: the LibTorch pieces of the causal LM (model.h), for the evaluator and trainer.
 // Include this before any Qt header that could define the `slots` keyword (core builds with
 // QT_NO_KEYWORDS).
-#include "model.h"
+#include "runtime/model.h"
 
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
-#include "safetensors.h"
-#include "error.h"
+#include "runtime/safetensors.h"
+#include "common/error.h"
 
 #include <QDir>
 #include <QFileInfo>

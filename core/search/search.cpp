@@ -1,9 +1,9 @@
-#include "search.h"
-#include "jsonarray.h"
+#include "search/search.h"
+#include "common/jsonarray.h"
 
-#include "error.h"
-#include "factorfamilies.h"
-#include "ropegeometry.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "rope/ropegeometry.h"
 
 #include <QElapsedTimer>
 #include <QFile>

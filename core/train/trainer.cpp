@@ -1,14 +1,14 @@
 // Training: corpus, packing, the AdamW loop and the checkpoint writer (trainer.h).
-#include "trainer_p.h"
+#include "train/trainer_p.h"
 
-#include "configexport.h"
-#include "error.h"
-#include "evaluator.h"
-#include "factorfamilies.h"
-#include "needle.h"
-#include "ropeconfig.h"
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "rope/configexport.h"
+#include "common/error.h"
+#include "eval/evaluator.h"
+#include "rope/factorfamilies.h"
+#include "eval/needle.h"
+#include "rope/ropeconfig.h"
+#include "runtime/safetensors.h"
+#include "runtime/tokenizer.h"
 
 #include <QDir>
 #include <QElapsedTimer>

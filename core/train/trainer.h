@@ -1,4 +1,8 @@
 #pragma once
+// Part train (core/train, ropescope_train): pretraining and mixed-context-window fine-tuning,
+// writing Hugging Face folders. May use eval, runtime, rope, common and LibTorch in its .cpp files
+// and trainer_p.h; never search or worker.
+//
 // Pretraining tiny Llama-family models from scratch and LongRoPE2-style mixed context window
 // fine-tuning (paper §3.3), with a checkpoint writer whose folders CausalLM::load reads back.
 //
@@ -14,7 +18,7 @@
 //    cross-entropy within each document; float32 master weights; deterministic for a seed on CPU.
 //
 // Plain C++/Qt types only: LibTorch stays in trainer.cpp.
-#include "model.h"
+#include "runtime/model.h"
 
 #include <QJsonObject>
 #include <QString>

@@ -1,8 +1,8 @@
 #pragma once
 // Core-internal: the LibTorch side of the trainer (trainer.h), for its tests. Include before any
 // Qt header that could define `slots` (see model_p.h).
-#include "model_p.h"
-#include "trainer.h"
+#include "runtime/model_p.h"
+#include "train/trainer.h"
 
 namespace rs::detail {
 

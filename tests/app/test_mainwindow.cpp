@@ -3,9 +3,9 @@
 #include "mainwindow.h"
 
 #include "factordocument.h"
-#include "factorfamilies.h"
-#include "factorfile.h"
-#include "ropeconfig.h"
+#include "rope/factorfamilies.h"
+#include "rope/factorfile.h"
+#include "rope/ropeconfig.h"
 
 #include <QDir>
 #include <QFile>

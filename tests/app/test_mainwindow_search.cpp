@@ -4,7 +4,7 @@
 // screenshot of a finished search (saved to $ROPESCOPE_SEARCH_SCREENSHOT when set).
 #include "mainwindow.h"
 
-#include "evaluationworker.h"
+#include "worker/evaluationworker.h"
 #include "factordocument.h"
 #include "factorsplot.h"
 #include "factorsview.h"

@@ -3,11 +3,11 @@
 // the 7-digit value's tokens; a model that cannot use the context at all still knows a digit
 // follows, so 10^(7/8) ≈ 7.5 (one of ten digits, over the space and 7 digits) is the
 // no-information reference.
-#include "embeddedmodel.h"
-#include "evaluator.h"
-#include "factorfamilies.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "runtime/embeddedmodel.h"
+#include "eval/evaluator.h"
+#include "rope/factorfamilies.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
 
 #include <QDir>
 #include <QFileInfo>

@@ -1,11 +1,11 @@
 // The evaluation engine: needle perplexity scores exactly the answer tokens (checked against full
 // logits rows), plain perplexity agrees with transformers' loss from the reference fixtures,
 // cancellation stops between samples, and the CLI's eval contract.
-#include "error.h"
-#include "evaluator.h"
-#include "factorfile.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "eval/evaluator.h"
+#include "rope/factorfile.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
 
 #include <QDir>
 #include <QFile>

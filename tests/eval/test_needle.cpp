@@ -1,8 +1,8 @@
 // Needle-driven perplexity samples: exact length, the answer tokens are exactly the value's
 // tokens, the needle sits where the depth says, and the same seed gives the same sample.
-#include "error.h"
-#include "needle.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "eval/needle.h"
+#include "runtime/tokenizer.h"
 
 #include <QTemporaryDir>
 #include <QTest>

@@ -2,10 +2,10 @@
 // `rope_scaling` or 5.x `rope_parameters`) that keeps every other key untouched, and as CSV.
 // The exported config is read back with parseRopeConfig and compared field by field; the CSV is
 // compared with the formulas of DESIGN.md §1.
-#include "configexport.h"
-#include "error.h"
-#include "factorfile.h"
-#include "ropeconfig.h"
+#include "rope/configexport.h"
+#include "common/error.h"
+#include "rope/factorfile.h"
+#include "rope/ropeconfig.h"
 
 #include <QDir>
 #include <QFile>

@@ -3,10 +3,10 @@
 // modeling_rope_utils.py (λ_i = inv_freq_default_i / inv_freq_scaled_i). NTK-left detection and the
 // constraint checker are checked on synthetic vectors and on the published LLaMA3-8B LongRoPE2
 // factors (tests/fixtures/factors).
-#include "error.h"
-#include "factorfamilies.h"
-#include "factorfile.h"
-#include "ropeconfig.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "rope/factorfile.h"
+#include "rope/ropeconfig.h"
 
 #include <QFile>
 #include <QTest>

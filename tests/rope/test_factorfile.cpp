@@ -1,7 +1,7 @@
 // LongRoPE factor files: one float per line or comma-separated, '#' comments; every bad value is
 // refused with a message that names the file and where the value is; write → read is exact.
-#include "error.h"
-#include "factorfile.h"
+#include "common/error.h"
+#include "rope/factorfile.h"
 
 #include <QFile>
 #include <QRegularExpression>

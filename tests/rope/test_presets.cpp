@@ -1,10 +1,10 @@
 // Shipped model presets (resources/presets): every listed preset loads, and the key numbers match
 // the public configs and the LongRoPE2 paper (critical dimensions 35 / 31 / 34).
-#include "error.h"
-#include "factorfamilies.h"
-#include "presets.h"
-#include "ropeconfig.h"
-#include "ropegeometry.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "rope/presets.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropegeometry.h"
 
 #include <QSet>
 #include <QTest>

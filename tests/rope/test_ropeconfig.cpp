@@ -1,8 +1,8 @@
 // Reading a model's RoPE description from Hugging Face config.json in the transformers 4.x form
 // (rope_theta + rope_scaling, legacy `type`, "su") and the 5.x form (rope_parameters), and the
 // errors bad input gets. Real configs live in tests/fixtures/configs (see its README.md).
-#include "error.h"
-#include "ropeconfig.h"
+#include "common/error.h"
+#include "rope/ropeconfig.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -1,9 +1,9 @@
 // RoPE geometry (DESIGN.md §1): periods, rotations, the critical dimensions of the LongRoPE2 paper
 // and the out-of-distribution rule. Expected values are the paper's (d_tcd) or come straight from
 // the defining formulas, printed by tests/reference/hf_rope_reference.py where not trivial.
-#include "error.h"
-#include "ropeconfig.h"
-#include "ropegeometry.h"
+#include "common/error.h"
+#include "rope/ropeconfig.h"
+#include "rope/ropegeometry.h"
 
 #include <QTest>
 

@@ -1,7 +1,7 @@
 // Saved editing sessions: versioned JSON that round-trips exactly, refuses a wrong version,
 // missing keys and invalid factors with an error naming the source, and is written atomically.
-#include "error.h"
-#include "session.h"
+#include "common/error.h"
+#include "rope/session.h"
 
 #include <QFile>
 #include <QJsonArray>

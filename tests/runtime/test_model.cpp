@@ -4,10 +4,10 @@
 // Also: self-consistency of the scoring primitives, RoPE overrides, the longrope short/long
 // switch, mistral's sliding window, and checkpoints that do not match their config; and the
 // LibTorch-level pieces (model_p.h) against a naive computation written here.
-#include "model_p.h"  // LibTorch first (the target builds with QT_NO_KEYWORDS)
+#include "runtime/model_p.h"  // LibTorch first (the target builds with QT_NO_KEYWORDS)
 
-#include "error.h"
-#include "model.h"
+#include "common/error.h"
+#include "runtime/model.h"
 
 #include <QDir>
 #include <QFile>

@@ -1,8 +1,8 @@
 // safetensors: every malformed header is refused before data is read, with the file (and the
 // tensor) named; valid single-file and sharded checkpoints give back exactly the bytes written.
 // Expected values are written here by hand (IEEE bit patterns), not produced by the code under test.
-#include "error.h"
-#include "safetensors.h"
+#include "common/error.h"
+#include "runtime/safetensors.h"
 
 #include <QDir>
 #include <QFileInfo>

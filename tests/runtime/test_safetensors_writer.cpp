@@ -1,8 +1,8 @@
 // writeSafetensors: what it writes reads back through SafetensorsFile byte for byte, the header
 // follows the format (little-endian length, 8-byte aligned data, offsets in order), and bad input
 // is refused without touching an existing file. Expected bytes are IEEE patterns written by hand.
-#include "error.h"
-#include "safetensors.h"
+#include "common/error.h"
+#include "runtime/safetensors.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -2,9 +2,9 @@
 // made by the library, see tests/fixtures/tokenizers), decode inverts encode, added/special tokens
 // are split out first, byte fallback covers characters outside the vocab, bad files are refused
 // with the file named, and the byte tokenizer round-trips.
-#include "error.h"
-#include "needle.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "eval/needle.h"
+#include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
 #include <QFile>

@@ -1,10 +1,10 @@
 // The model-independent evolutionary search (DESIGN.md §1, LongRoPE2 Alg. 1–2, LongRoPE v1):
 // operator invariants over many seeds, a synthetic fitness with a known optimum, determinism,
 // deduplication, run-log resume and budgets. No model: fitness functions are synthetic.
-#include "error.h"
-#include "factorfamilies.h"
-#include "ropegeometry.h"
-#include "search.h"
+#include "common/error.h"
+#include "rope/factorfamilies.h"
+#include "rope/ropegeometry.h"
+#include "search/search.h"
 
 #include <QFile>
 #include <QJsonDocument>

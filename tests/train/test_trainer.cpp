@@ -1,13 +1,13 @@
-// The trainer (core/trainer.h, trainer_p.h) on a tiny Llama: training lowers the loss, runs are
+// The trainer (train/trainer.h, trainer_p.h) on a tiny Llama: training lowers the loss, runs are
 // reproducible for a seed, the written folder is an HF checkpoint CausalLM::load reads back with the
 // same loss, mixed-window batches carry the masks and RoPE of LongRoPE2 §3.3 (checked against
 // cos/sin computed here from θ_i = b^(−2i/d) / λ_i), and the fine-tuned config switches at L_train.
-#include "trainer_p.h"
+#include "train/trainer_p.h"
 
-#include "error.h"
-#include "factorfile.h"
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "rope/factorfile.h"
+#include "runtime/safetensors.h"
+#include "runtime/tokenizer.h"
 
 #include <QCryptographicHash>
 #include <QDir>

@@ -1,11 +1,11 @@
-// The training corpus and packing (core/trainer.h): documents have exactly the length asked for and
+// The training corpus and packing (train/trainer.h): documents have exactly the length asked for and
 // are the same for the same seed; needle documents hold the evaluation template verbatim with the
 // answer at the very end; packed rows tile their length with documents inside the set bounds; a
 // user corpus supplies the text. Checked through the byte-level tokenizer the runtime loads.
-#include "error.h"
-#include "needle.h"
-#include "tokenizer.h"
-#include "trainer.h"
+#include "common/error.h"
+#include "eval/needle.h"
+#include "runtime/tokenizer.h"
+#include "train/trainer.h"
 
 #include <QFile>
 #include <QRegularExpression>

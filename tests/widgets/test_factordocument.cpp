@@ -1,8 +1,8 @@
 // FactorDocument: every edit is one undo step (a whole drag included), the clean state follows
 // the undo stack, and families are core's values.
 #include "factordocument.h"
-#include "factorfamilies.h"
-#include "presets.h"
+#include "rope/factorfamilies.h"
+#include "rope/presets.h"
 
 #include <QSignalSpy>
 #include <QStandardPaths>

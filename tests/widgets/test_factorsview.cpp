@@ -2,11 +2,11 @@
 // undoable and validated, Apply sets core's family values, and d_rcd moves the marker.
 #include "controlpanel.h"
 #include "factordocument.h"
-#include "factorfamilies.h"
+#include "rope/factorfamilies.h"
 #include "factorsplot.h"
 #include "factorsview.h"
 #include "factortablemodel.h"
-#include "presets.h"
+#include "rope/presets.h"
 
 #include <QCheckBox>
 #include <QLabel>

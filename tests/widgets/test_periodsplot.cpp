@@ -1,11 +1,11 @@
 // Periods view: the curves are core's periods, d_rcd moves the markers in both views, the OOD
 // shading covers exactly core's out-of-distribution dimensions, and hovering names a dimension.
 #include "factordocument.h"
-#include "factorfamilies.h"
+#include "rope/factorfamilies.h"
 #include "factorsplot.h"
 #include "periodsplot.h"
-#include "presets.h"
-#include "ropegeometry.h"
+#include "rope/presets.h"
+#include "rope/ropegeometry.h"
 
 #include <QMouseEvent>
 #include <QSignalSpy>

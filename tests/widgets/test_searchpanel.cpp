@@ -3,11 +3,11 @@
 // printed), stop ends it, "Apply best" is one undo step whose live score equals the search's best,
 // hand tuning is scored once per burst of edits, and a followed run log feeds the same plots as
 // lines are appended to it.
-#include "error.h"
-#include "evaluationworker.h"
+#include "common/error.h"
+#include "worker/evaluationworker.h"
 #include "factordocument.h"
 #include "plotstyle.h"
-#include "ropeconfig.h"
+#include "rope/ropeconfig.h"
 #include "searchpanel.h"
 #include "searchplot.h"
 

@@ -4,12 +4,12 @@
 // (while still serving scores), racing with the attention gene reports per-sample evaluations that
 // add up to the candidates' fitness, the CLI resumes the worker's log, a failed load leaves the
 // worker usable, and destroying the thread mid-search joins cleanly.
-#include "error.h"
-#include "evaluationworker.h"
-#include "evaluator.h"
-#include "factorfamilies.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "common/error.h"
+#include "worker/evaluationworker.h"
+#include "eval/evaluator.h"
+#include "rope/factorfamilies.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
 #include <QFile>

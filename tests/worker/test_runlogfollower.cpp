@@ -2,9 +2,9 @@
 // (checked against a real search's own calls, per sample for a racing one), appended lines arrive as they are completed, a
 // partial line waits for its newline, a malformed appended line is reported and skipped, a
 // rewritten file starts over, and a file that is not a run log changes nothing.
-#include "error.h"
-#include "runlogfollower.h"
-#include "search.h"
+#include "common/error.h"
+#include "worker/runlogfollower.h"
+#include "search/search.h"
 
 #include <QFile>
 #include <QSignalSpy>

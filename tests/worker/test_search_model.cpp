@@ -10,11 +10,11 @@
 // meaningful comparison). The search optimizes these very samples, so its best is an in-sample
 // figure: the test checks that the search engine, fed the evaluator's per-sample NLL, finds
 // factors in the LongRoPE2 space that beat both baselines, not that they generalize.
-#include "evaluator.h"
-#include "factorfamilies.h"
-#include "model.h"
-#include "search.h"
-#include "tokenizer.h"
+#include "eval/evaluator.h"
+#include "rope/factorfamilies.h"
+#include "runtime/model.h"
+#include "search/search.h"
+#include "runtime/tokenizer.h"
 
 #include <QTest>
 

@@ -1,1 +1,0 @@
-rs_add_test(test_safetensors SOURCES test_safetensors.cpp LIBS ropescope_core)
