@@ -1,6 +1,7 @@
 #pragma once
-// Part common (core/common, ropescope_common): the one error type and the JSON helpers that every
-// part shares. Header-only. May use Qt Core only; never any other part or LibTorch.
+// Part common (core/common, ropescope_common): the one error type, the JSON helpers and the exact
+// UTF-8 decoding (utf8.h) that every part shares. Header-only. May use Qt Core only; never any
+// other part or LibTorch.
 //
 // The one error type core throws for bad input: it always names the file (or other source)
 // and the problem, so the GUI and the CLI can show it verbatim.

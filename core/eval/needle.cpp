@@ -1,14 +1,17 @@
 #include "eval/needle.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
+#include <simdjson.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <random>
+#include <string_view>
 
 namespace rs {
 namespace {
@@ -88,12 +91,14 @@ QString sentence(Rng &rng)
     }
 }
 
+// A corpus .txt file's text. A UTF-8 byte-order mark at its very start is a file marker and goes;
+// every other U+FEFF is text and stays (QString::fromUtf8 would drop a leading one of any string).
 QString readText(const QString &path)
 {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
-    return QString::fromUtf8(f.readAll());
+    return fromUtf8Exact(withoutUtf8Bom(f.readAll()));
 }
 
 } // namespace
@@ -119,7 +124,7 @@ QString generateFillerText(int minChars, uint64_t seed)
 Haystack Haystack::builtin()
 {
     Haystack h;
-    h.m_description = QStringLiteral("built-in generated prose");
+    h.m_description = h.m_source = QStringLiteral("built-in generated prose");
     return h;
 }
 
@@ -137,6 +142,7 @@ Haystack Haystack::fromFolder(const QString &folder)
     }
     if (h.m_documents.isEmpty())
         throw Error(folder, QStringLiteral("contains no non-empty .txt files"));
+    h.m_source = folder;
     h.m_description = QStringLiteral("%1 (%2 documents)").arg(folder).arg(h.m_documents.size());
     return h;
 }
@@ -147,24 +153,33 @@ Haystack Haystack::fromJsonl(const QString &path)
     if (!f.open(QIODevice::ReadOnly))
         throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
     Haystack h;
+    // simdjson, not QJsonDocument: Qt decodes JSON strings with QString::fromUtf8, which drops a
+    // leading U+FEFF of a document's text (common/utf8.h).
+    simdjson::dom::parser parser;
     int lineNo = 0;
     while (!f.atEnd()) {
-        const QByteArray line = f.readLine().trimmed();
+        QByteArray line = f.readLine().trimmed();
         ++lineNo;
+        if (lineNo == 1 && startsWithUtf8Bom(line))
+            line = line.sliced(3);   // the file's byte-order mark, as Qt's JSON parser allowed
         if (line.isEmpty())
             continue;
-        QJsonParseError err;
-        const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
-        if (err.error != QJsonParseError::NoError || !doc.isObject())
+        if (!simdjson::validate_utf8(line.constData(), size_t(line.size())))
+            throw Error(path, QStringLiteral("line %1 is not valid UTF-8").arg(lineNo));
+        simdjson::dom::element doc;
+        simdjson::dom::object object;
+        if (parser.parse(line.constData(), size_t(line.size())).get(doc) || doc.get_object().get(object))
             throw Error(path, QStringLiteral("line %1 is not a JSON object").arg(lineNo));
-        const QJsonValue text = doc.object().value(QLatin1String("text"));
-        if (!text.isString())
+        std::string_view text;
+        if (object["text"].get_string().get(text))
             throw Error(path, QStringLiteral("line %1 has no \"text\" string").arg(lineNo));
-        if (!text.toString().trimmed().isEmpty())
-            h.m_documents.append(text.toString().trimmed());
+        const QString document = fromUtf8Exact(QByteArrayView(text.data(), qsizetype(text.size()))).trimmed();
+        if (!document.isEmpty())
+            h.m_documents.append(document);
     }
     if (h.m_documents.isEmpty())
         throw Error(path, QStringLiteral("contains no documents with text"));
+    h.m_source = path;
     h.m_description = QStringLiteral("%1 (%2 documents)").arg(path).arg(h.m_documents.size());
     return h;
 }
@@ -211,10 +226,28 @@ std::vector<int> tokensAfterCommonPrefix(const std::vector<int> &whole, const st
 std::vector<int> haystackTokens(const NeedleBuilder::Encoder &encode, const Haystack &haystack, int count, uint64_t seed)
 {
     std::vector<int> tokens;
-    // About 6 characters per token to start with; doubled until the text yields enough.
-    for (int chars = std::max(64, count * 6); int(tokens.size()) < count; chars *= 2)
-        tokens = encode(haystack.text(chars, seed));
-    tokens.resize(size_t(std::max(count, 0)));
+    if (count <= 0)
+        return tokens;
+    // About 6 characters per token to start with; doubled until the text yields enough. A tokenizer
+    // that writes this corpus in fewer than one token per kMaxCharsPerToken characters (none, when
+    // it drops every character) would double forever: refuse it instead.
+    constexpr int64_t kMaxCharsPerToken = 1024;
+    const int64_t limit = std::min<int64_t>(kMaxCharsPerToken * count + 65536, std::numeric_limits<int>::max() / 4);
+    for (int64_t chars = std::max<int64_t>(64, int64_t(count) * 6);; chars *= 2) {
+        chars = std::min(chars, limit);
+        tokens = encode(haystack.text(int(chars), seed));
+        if (int64_t(tokens.size()) >= count)
+            break;
+        if (tokens.empty())
+            throw Error(haystack.source(), QStringLiteral("the tokenizer gives no tokens for this corpus's text (%1 "
+                                                          "characters), so it cannot fill a sample")
+                                               .arg(chars));
+        if (chars >= limit)
+            throw Error(haystack.source(), QStringLiteral("the tokenizer gives only %1 tokens for %2 characters of this "
+                                                          "corpus; a sample needs %3 filler tokens")
+                                               .arg(tokens.size()).arg(chars).arg(count));
+    }
+    tokens.resize(size_t(count));
     return tokens;
 }
 
@@ -258,8 +291,12 @@ NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
     const std::vector<int> questionIds = m_encode(question(s.key));
     const std::vector<int> tail = m_encode(question(s.key) + answer(s.value));
     const std::vector<int> answerIds = tokensAfterCommonPrefix(tail, questionIds);
-    if (answerIds.empty())
-        throw Error(QStringLiteral("needle"), QStringLiteral("the tokenizer gives no answer tokens for \"%1\"").arg(s.value));
+    // The digits must add tokens beyond the space before them: a tokenizer that drops what it
+    // cannot write would otherwise leave no answer, or only the space, to score.
+    if (answerIds.empty() || tail == m_encode(question(s.key) + QStringLiteral(" ")))
+        throw Error(QStringLiteral("needle"), QStringLiteral("the tokenizer cannot encode the digits of the needle's "
+                                                             "value \"%1\" (they give no tokens), so there is no "
+                                                             "answer to score").arg(s.value));
     const std::vector<int> questionPart(tail.begin(), tail.end() - long(answerIds.size()));
 
     const int bos = options.bosId >= 0 ? 1 : 0;

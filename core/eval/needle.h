@@ -24,6 +24,8 @@ public:
 
     bool isBuiltin() const { return m_documents.isEmpty(); }
     QString description() const { return m_description; }
+    // What errors about its text name: the folder or file, or "built-in generated prose".
+    QString source() const { return m_source; }
     int documentCount() const { return int(m_documents.size()); }
     // At least `minChars` characters of text for sample `seed`: documents from a seed-chosen start,
     // wrapping around, separated by blank lines; generated prose for the built-in source.
@@ -31,6 +33,7 @@ public:
 
 private:
     QStringList m_documents;
+    QString m_source;
     QString m_description;
 };
 

@@ -1,6 +1,7 @@
 #include "runtime/tokenizer.h"
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "runtime/tokenizer/tokenizer_p.h"
 
 #include <QDir>
@@ -11,9 +12,16 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QJsonValue>
+#include <QLocale>
+
+#include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace rs {
@@ -89,6 +97,8 @@ HfTokenizer::~HfTokenizer() = default;
 
 std::unique_ptr<HfTokenizer> HfTokenizer::fromFile(const QString &path)
 {
+    if (QFileInfo(path).isDir())
+        throw Error(path, QStringLiteral("is a directory, not a tokenizer file"));
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw Error(path, QStringLiteral("cannot open the tokenizer file: %1").arg(file.errorString()));
@@ -122,52 +132,172 @@ int findTemplateBos(const QJsonObject &pp)
     return ids.isEmpty() ? -1 : ids.first().toInt(-1);
 }
 
+// The largest vocabulary accepted: 64 times the largest published one (Gemma 3's 262,144 ids). An
+// id beyond it is a damaged or hostile file, not a tokenizer: every model built on it would need
+// as many embedding rows, and the id table here alone would take gigabytes.
+constexpr int64_t kMaxVocabSize = int64_t(1) << 24;
+
+// 2,147,483,648: an id's size at a glance, whatever the user's locale.
+QString groupedNumber(int64_t n) { return QLocale(QLocale::English, QLocale::UnitedStates).toString(qlonglong(n)); }
+
+[[noreturn]] void refuseId(const QString &source, const QString &what, int64_t id, size_t entries)
+{
+    const int64_t size = id == std::numeric_limits<int64_t>::max() ? id : id + 1;
+    const double gib = double(size) * double(sizeof(QString)) / double(int64_t(1) << 30);
+    throw Error(source, QStringLiteral("%1 has id %2, which would make the vocabulary %3 ids long for %4 tokens: not "
+                                       "credible (the largest published vocabularies have about 262,000 ids, and up "
+                                       "to %5 are accepted), and its id table alone would need %6 GiB")
+                            .arg(what, groupedNumber(id), groupedNumber(size), groupedNumber(int64_t(entries)),
+                                 groupedNumber(kMaxVocabSize), QString::number(gib, 'f', 1)));
+}
+
+// A JSON number that is a whole number ≥ 0 (as tokenizers' u32 ids are), saturated at int64's
+// maximum; false for anything else.
+bool wholeNumber(simdjson::dom::element e, int64_t *out)
+{
+    switch (e.type()) {
+    case simdjson::dom::element_type::INT64:
+        *out = e.get_int64().value_unsafe();
+        return *out >= 0;
+    case simdjson::dom::element_type::UINT64:
+        *out = std::numeric_limits<int64_t>::max();
+        return true;
+    case simdjson::dom::element_type::DOUBLE: {
+        const double d = e.get_double().value_unsafe();
+        if (!(d >= 0) || d != std::floor(d))
+            return false;
+        *out = d >= 9.2e18 ? std::numeric_limits<int64_t>::max() : int64_t(d);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+QString fromView(std::string_view s) { return fromUtf8Exact(QByteArrayView(s.data(), qsizetype(s.size()))); }
+
+// A parsed JSON value as a QJsonValue whose strings keep every code point (see common/utf8.h):
+// for the small parts of the file (the pipeline, the added tokens), read with Qt's JSON types.
+QJsonValue toQJson(simdjson::dom::element e)
+{
+    switch (e.type()) {
+    case simdjson::dom::element_type::ARRAY: {
+        QJsonArray a;
+        const simdjson::dom::array array = e.get_array().value_unsafe();   // a copy: the result is a temporary
+        for (simdjson::dom::element c : array)
+            a.append(toQJson(c));
+        return a;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+        QJsonObject o;
+        const simdjson::dom::object object = e.get_object().value_unsafe();
+        for (simdjson::dom::key_value_pair kv : object)
+            o.insert(fromView(kv.key), toQJson(kv.value));
+        return o;
+    }
+    case simdjson::dom::element_type::INT64:
+        return QJsonValue(qint64(e.get_int64().value_unsafe()));
+    case simdjson::dom::element_type::UINT64:
+        return QJsonValue(double(e.get_uint64().value_unsafe()));
+    case simdjson::dom::element_type::DOUBLE:
+        return QJsonValue(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::STRING:
+        return QJsonValue(fromView(e.get_string().value_unsafe()));
+    case simdjson::dom::element_type::BOOL:
+        return QJsonValue(e.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE:
+        break;
+    }
+    return QJsonValue(QJsonValue::Null);
+}
+
+// The fields of `o` but those named in `skip`, as exact QJsonValues.
+QJsonObject toQJsonExcept(simdjson::dom::object o, std::initializer_list<std::string_view> skip)
+{
+    QJsonObject out;
+    for (simdjson::dom::key_value_pair kv : o)
+        if (std::find(skip.begin(), skip.end(), kv.key) == skip.end())
+            out.insert(fromView(kv.key), toQJson(kv.value));
+    return out;
+}
+
+// Why simdjson refused `json`: Qt's parser's message and offset where it refuses too (they are
+// clearer), simdjson's otherwise.
+QString parseProblem(simdjson::error_code code, QByteArrayView json)
+{
+    if (code == simdjson::UTF8_ERROR)
+        return QStringLiteral("the file is not valid UTF-8");
+    QJsonParseError err;
+    QJsonDocument::fromJson(json.toByteArray(), &err);
+    if (err.error != QJsonParseError::NoError)
+        return QStringLiteral("%1 at offset %2").arg(err.errorString()).arg(err.offset);
+    return QString::fromLatin1(simdjson::error_message(code));
+}
+
 } // namespace
 
 std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const QByteArray &json, const QString &source)
 {
-    QJsonParseError err;
-    const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
-    if (err.error != QJsonParseError::NoError)
-        throw Error(source, QStringLiteral("malformed tokenizer.json: %1 at offset %2").arg(err.errorString()).arg(err.offset));
-    if (!doc.isObject())
+    // simdjson, not QJsonDocument: Qt decodes each JSON string with QString::fromUtf8, which drops a
+    // leading U+FEFF, so vocabulary keys and merges that start with one (Gemma 3 has six and seven)
+    // would collide or vanish. It is also the fastest of the parsers measured on Gemma 3's 33 MB
+    // file (README "File formats"). A UTF-8 byte-order mark before the top-level value is a file
+    // marker, as in Qt's parser.
+    const QByteArrayView text = withoutUtf8Bom(json);
+    simdjson::dom::parser parser;
+    const simdjson::padded_string padded(text.data(), size_t(text.size()));
+    simdjson::dom::element rootElement;
+    if (const simdjson::error_code code = parser.parse(padded).get(rootElement))
+        throw Error(source, QStringLiteral("malformed tokenizer.json: %1").arg(parseProblem(code, text)));
+    simdjson::dom::object rootObject;
+    if (rootElement.get_object().get(rootObject))
         throw Error(source, QStringLiteral("malformed tokenizer.json: the top level is not an object"));
-    const QJsonObject root = doc.object();
+    const QJsonObject root = toQJsonExcept(rootObject, {"model"});
 
     std::unique_ptr<HfTokenizer> tok(new HfTokenizer);
     Impl &d = *tok->d;
     d.source = source;
 
-    // The model.
-    const QJsonValue modelValue = root.value(QLatin1String("model"));
-    if (!modelValue.isObject())
+    // The model: its vocab and merges straight from the parsed document (hundreds of thousands of
+    // entries), the rest as QJsonValues.
+    simdjson::dom::object modelObject;
+    if (rootObject["model"].get_object().get(modelObject))
         throw Error(source, QStringLiteral("malformed tokenizer.json: no \"model\" object"));
-    const QJsonObject model = modelValue.toObject();
+    const QJsonObject model = toQJsonExcept(modelObject, {"vocab", "merges"});
     QString modelType = typeOf(model);
-    if (modelType.isEmpty() && model.contains(QLatin1String("merges")))
+    if (modelType.isEmpty() && modelObject["merges"].error() == simdjson::SUCCESS)
         modelType = QStringLiteral("BPE");   // older files leave the type out
     if (modelType != QLatin1String("BPE"))
         throw Error(source, QStringLiteral("unsupported model type \"%1\" (only BPE is supported)").arg(modelType));
-    const QJsonValue vocabValue = model.value(QLatin1String("vocab"));
-    if (!vocabValue.isObject())
+    simdjson::dom::object vocab;
+    if (modelObject["vocab"].get_object().get(vocab))
         throw Error(source, QStringLiteral("malformed tokenizer.json: the model has no \"vocab\" object"));
-    const QJsonObject vocab = vocabValue.toObject();
-    if (vocab.isEmpty())
+    if (vocab.size() == 0)
         throw Error(source, QStringLiteral("malformed tokenizer.json: the model's vocab is empty"));
 
     Bpe &bpe = d.bpe;
-    bpe.vocab.reserve(size_t(vocab.size()) * 2);
-    for (auto it = vocab.constBegin(); it != vocab.constEnd(); ++it) {
-        const QJsonValue v = it.value();
-        if (!v.isDouble() || v.toDouble() < 0 || v.toDouble() != double(v.toInt()))
-            throw Error(source, QStringLiteral("malformed tokenizer.json: vocab entry \"%1\" has no valid id").arg(it.key()));
-        const int id = v.toInt();
-        bpe.vocab[toStd(it.key())] = id;
-        d.maxId = std::max(d.maxId, id);
+    std::vector<std::pair<std::string_view, int>> entries;   // in file order
+    entries.reserve(vocab.size());
+    for (simdjson::dom::key_value_pair kv : vocab) {
+        int64_t id = 0;
+        if (!wholeNumber(kv.value, &id))
+            throw Error(source, QStringLiteral("malformed tokenizer.json: vocab entry \"%1\" has no valid id").arg(fromView(kv.key)));
+        if (id >= kMaxVocabSize)
+            refuseId(source, QStringLiteral("vocab entry \"%1\"").arg(fromView(kv.key)), id, vocab.size());
+        entries.emplace_back(kv.key, int(id));
+        d.maxId = std::max(d.maxId, int(id));
     }
+    bpe.vocab.reserve(entries.size() * 2);
     bpe.idToQString.assign(size_t(d.maxId) + 1, QString());
-    for (const auto &[token, id] : bpe.vocab) {
-        bpe.idToQString[size_t(id)] = fromStd(token);
+    std::vector<bool> taken(size_t(d.maxId) + 1, false);
+    for (const auto &[token, id] : entries) {
+        if (taken[size_t(id)])
+            throw Error(source, QStringLiteral("malformed tokenizer.json: vocab entries \"%1\" and \"%2\" both have id %3; "
+                                               "an id names one token")
+                                    .arg(bpe.idToQString[size_t(id)], fromView(token)).arg(id));
+        taken[size_t(id)] = true;
+        bpe.vocab.insert_or_assign(std::string(token), id);
+        bpe.idToQString[size_t(id)] = fromView(token);
     }
 
     bpe.byteFallback = model.value(QLatin1String("byte_fallback")).toBool(false);
@@ -184,44 +314,52 @@ std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const QByteArray &json, const
     for (int b = 0; b < 256; ++b)
         bpe.byteTokenId[size_t(b)] = bpe.lookup(byteTokenName(b).toStdString());
 
-    const QJsonValue mergesValue = model.value(QLatin1String("merges"));
-    if (!mergesValue.isUndefined() && !mergesValue.isNull() && !mergesValue.isArray())
+    // Merges: absent or null is none (a vocab-only BPE).
+    simdjson::dom::element mergesElement;
+    simdjson::dom::array merges;
+    const bool hasMerges = modelObject["merges"].get(mergesElement) == simdjson::SUCCESS && !mergesElement.is_null();
+    if (hasMerges && mergesElement.get_array().get(merges))
         throw Error(source, QStringLiteral("malformed tokenizer.json: the model's \"merges\" is not a list"));
-    const QJsonArray merges = mergesValue.toArray();
-    bpe.merges.reserve(size_t(merges.size()) * 2);
-    int rank = 0;
-    for (qsizetype k = 0; k < merges.size(); ++k) {
-        const QJsonValue m = merges.at(k);
-        QString a, b;
-        if (m.isString()) {
-            const QString line = m.toString();
-            if (line.startsWith(QLatin1String("#version")))
-                continue;
-            const QStringList parts = line.split(QLatin1Char(' '));
-            if (parts.size() != 2)
-                throw Error(source, QStringLiteral("merge %1 (\"%2\") is not two tokens separated by one space").arg(k + 1).arg(line));
-            a = parts[0];
-            b = parts[1];
-        } else if (m.isArray() && m.toArray().size() == 2 && m.toArray().at(0).isString() && m.toArray().at(1).isString()) {
-            a = m.toArray().at(0).toString();
-            b = m.toArray().at(1).toString();
-        } else {
-            throw Error(source, QStringLiteral("merge %1 is neither \"a b\" nor [\"a\", \"b\"]").arg(k + 1));
+    if (hasMerges) {
+        bpe.merges.reserve(merges.size() * 2);
+        int rank = 0;
+        qsizetype k = 0;
+        std::string merged;
+        for (simdjson::dom::element m : merges) {
+            ++k;
+            std::string_view a, b, line;
+            simdjson::dom::array pair;
+            if (m.get_string().get(line) == simdjson::SUCCESS) {
+                if (line.starts_with("#version"))
+                    continue;
+                const size_t space = line.find(' ');
+                if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos)
+                    throw Error(source, QStringLiteral("merge %1 (\"%2\") is not two tokens separated by one space")
+                                            .arg(k).arg(fromView(line)));
+                a = line.substr(0, space);
+                b = line.substr(space + 1);
+            } else if (m.get_array().get(pair) != simdjson::SUCCESS || pair.size() != 2
+                       || pair.at(0).get_string().get(a) != simdjson::SUCCESS
+                       || pair.at(1).get_string().get(b) != simdjson::SUCCESS) {
+                throw Error(source, QStringLiteral("merge %1 is neither \"a b\" nor [\"a\", \"b\"]").arg(k));
+            }
+            const int aId = bpe.lookup(a), bId = bpe.lookup(b);
+            if (aId < 0)
+                throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") refers to the unknown token \"%2\"")
+                                        .arg(k).arg(fromView(a), fromView(b)));
+            if (bId < 0)
+                throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") refers to the unknown token \"%3\"")
+                                        .arg(k).arg(fromView(a), fromView(b)));
+            // With a continuing_subword_prefix, the right part loses it in the merged token.
+            const bool dropPrefix = !bpe.prefix.empty() && b.starts_with(bpe.prefix);
+            merged.assign(a);
+            merged.append(dropPrefix ? b.substr(bpe.prefix.size()) : b);
+            const int newId = bpe.lookup(merged);
+            if (newId < 0)
+                throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") makes \"%4\", which is not in the vocab")
+                                        .arg(k).arg(fromView(a), fromView(b), fromStd(merged)));
+            bpe.merges[pairKey(aId, bId)] = {rank++, newId};
         }
-        const std::string as = toStd(a), bs = toStd(b);
-        const int aId = bpe.lookup(as), bId = bpe.lookup(bs);
-        if (aId < 0)
-            throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") refers to the unknown token \"%2\"").arg(k + 1).arg(a, b));
-        if (bId < 0)
-            throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") refers to the unknown token \"%3\"").arg(k + 1).arg(a, b));
-        // With a continuing_subword_prefix, the right part loses it in the merged token.
-        const bool dropPrefix = !bpe.prefix.empty() && bs.compare(0, bpe.prefix.size(), bpe.prefix) == 0;
-        const std::string merged = as + (dropPrefix ? bs.substr(bpe.prefix.size()) : bs);
-        const int newId = bpe.lookup(merged);
-        if (newId < 0)
-            throw Error(source, QStringLiteral("merge %1 (\"%2 %3\") makes \"%4\", which is not in the vocab")
-                                    .arg(k + 1).arg(a, b, fromStd(merged)));
-        bpe.merges[pairKey(aId, bId)] = {rank++, newId};
     }
 
     // Added tokens.
@@ -231,10 +369,15 @@ std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const QByteArray &json, const
     for (const QJsonValue &v : addedValue.toArray()) {
         const QJsonObject o = v.toObject();
         AddedToken t;
-        t.id = o.value(QLatin1String("id")).toInt(-1);
+        const QJsonValue idValue = o.value(QLatin1String("id"));
+        const double id = idValue.toDouble(-1);
         t.content = o.value(QLatin1String("content")).toString();
-        if (t.id < 0 || t.content.isEmpty())
+        if (!idValue.isDouble() || !(id >= 0) || id != std::floor(id) || t.content.isEmpty())
             throw Error(source, QStringLiteral("malformed tokenizer.json: an added token has no id or content"));
+        if (id >= double(kMaxVocabSize))
+            refuseId(source, QStringLiteral("added token \"%1\"").arg(t.content),
+                     id >= 9.2e18 ? std::numeric_limits<int64_t>::max() : int64_t(id), entries.size());
+        t.id = int(id);
         t.special = o.value(QLatin1String("special")).toBool(false);
         t.lstrip = o.value(QLatin1String("lstrip")).toBool(false);
         t.rstrip = o.value(QLatin1String("rstrip")).toBool(false);
@@ -281,6 +424,8 @@ std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const QByteArray &json, const
         else
             d.rawMatcher.add(t.content, int(k));
     }
+    d.normalizedMatcher.finish();
+    d.rawMatcher.finish();
     return tok;
 }
 
@@ -395,8 +540,15 @@ QStringList HfTokenizer::addedTokens() const
 std::unique_ptr<Tokenizer> loadTokenizer(const QString &pathToTokenizerJson)
 {
     QString path = pathToTokenizerJson;
-    if (QFileInfo(path).isDir())
-        path = QDir(path).filePath(QStringLiteral("tokenizer.json"));
+    const QFileInfo given(path);
+    if (given.isDir()) {
+        const QString inside = QDir(path).filePath(QStringLiteral("tokenizer.json"));
+        // A folder named like the file itself (a failed download, a wrong path) is not a model
+        // folder missing its tokenizer: say what it is.
+        if (!QFileInfo::exists(inside) && given.fileName().endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
+            throw Error(path, QStringLiteral("is a directory, not a tokenizer file"));
+        path = inside;
+    }
     if (!QFileInfo::exists(path))
         throw Error(path, QStringLiteral("no such tokenizer file"));
     return HfTokenizer::fromFile(path);

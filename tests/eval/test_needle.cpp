@@ -1,9 +1,16 @@
 // Needle-driven perplexity samples: exact length, the answer tokens are exactly the value's
-// tokens, the needle sits where the depth says, and the same seed gives the same sample.
+// tokens, the needle sits where the depth says, and the same seed gives the same sample. Corpus
+// text keeps every U+FEFF but a .txt file's leading byte-order mark, and a corpus or tokenizer that
+// cannot give filler or answer tokens is refused by name.
 #include "common/error.h"
 #include "eval/needle.h"
 #include "runtime/tokenizer.h"
 
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -28,6 +35,28 @@ QByteArray bytesOf(const std::vector<int> &ids, size_t from, size_t count)
 }
 
 QString fixture(const QString &relative) { return QStringLiteral(ROPESCOPE_FIXTURES "/corpus/") + relative; }
+
+void writeFile(const QString &path, const QByteArray &content)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(content) != content.size())
+        qFatal("cannot write %s", qPrintable(path));
+}
+
+// A BPE tokenizer whose vocabulary is the printable ASCII characters (no merges, no byte fallback,
+// no unknown token; not even "\n"), less `missing`: characters outside it vanish, as in `tokenizers`.
+std::unique_ptr<HfTokenizer> asciiTokenizer(const QString &missing)
+{
+    QJsonObject vocab;
+    int id = 0;
+    for (char16_t c = 0x20; c < 0x7F; ++c)
+        if (!missing.contains(QChar(c)))
+            vocab[QString(QChar(c))] = id++;
+    const QJsonObject model{{"type", "BPE"}, {"vocab", vocab}, {"merges", QJsonArray()}};
+    const QJsonObject root{{"model", model}, {"added_tokens", QJsonArray()}, {"normalizer", QJsonValue()},
+                           {"pre_tokenizer", QJsonValue()}, {"decoder", QJsonValue()}};
+    return HfTokenizer::fromJson(QJsonDocument(root).toJson(), QStringLiteral("ascii.json"));
+}
 
 } // namespace
 
@@ -124,6 +153,57 @@ private Q_SLOTS:
         QVERIFY(bytesOf(s.ids, 0, 700).contains("JSON document"));
     }
 
+    void byteOrderMarks()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        // A .txt file's leading byte-order mark is a file marker: it goes. Other U+FEFFs are text.
+        QVERIFY(QDir(dir.path()).mkdir(QStringLiteral("books")));
+        writeFile(dir.filePath(QStringLiteral("books/a.txt")), "\xEF\xBB\xBFMarked file, \xEF\xBB\xBF inside.");
+        const Haystack books = Haystack::fromFolder(dir.filePath(QStringLiteral("books")));
+        QVERIFY2(books.text(10, 0).startsWith(QStringLiteral("Marked file, \ufeff inside.")), qPrintable(books.text(10, 0)));
+        // A JSONL document's text is a JSON string: a leading U+FEFF is its first character. The
+        // file's own byte-order mark (before the first line) is a marker.
+        const QString jsonl = dir.filePath(QStringLiteral("docs.jsonl"));
+        writeFile(jsonl, "\xEF\xBB\xBF{\"text\": \"\xEF\xBB\xBF" "First, raw.\"}\n{\"text\": \"\\ufeffSecond, escaped.\"}\n");
+        const Haystack docs = Haystack::fromJsonl(jsonl);
+        QCOMPARE(docs.documentCount(), 2);
+        QCOMPARE(docs.text(1, 0), QStringLiteral("\ufeffFirst, raw."));
+        QCOMPARE(docs.text(1, 1), QStringLiteral("\ufeffSecond, escaped."));
+    }
+
+    void tokenizersThatCannotWriteTheSample()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        auto expectError = [](auto &&make, const QString &source, const QString &words) {
+            try {
+                make();
+                QFAIL("no error");
+            } catch (const Error &e) {
+                QVERIFY2(e.source() == source && e.problem().contains(words), qPrintable(e.message()));
+            }
+        };
+        // No digits: the answer cannot be written.
+        const auto noDigits = asciiTokenizer(QStringLiteral("0123456789"));
+        const NeedleBuilder digitless([&](const QString &t) { return noDigits->encode(t); }, Haystack::builtin());
+        expectError([&] { digitless.build({400, 0.5, 3, -1}); }, QStringLiteral("needle"),
+                    QStringLiteral("cannot encode the digits of the needle's value"));
+
+        // A corpus the tokenizer writes with no tokens at all (it was a crash: the text to encode
+        // doubled without end).
+        const QString corpus = dir.filePath(QStringLiteral("cjk"));
+        QVERIFY(QDir(dir.path()).mkdir(QStringLiteral("cjk")));
+        writeFile(corpus + QStringLiteral("/a.txt"), QStringLiteral("東京は日本の首都です。").repeated(20).toUtf8());
+        const auto ascii = asciiTokenizer(QString());
+        const NeedleBuilder cjk([&](const QString &t) { return ascii->encode(t); }, Haystack::fromFolder(corpus));
+        expectError([&] { cjk.build({600, 0.5, 3, -1}); }, corpus, QStringLiteral("no tokens"));
+        // And one that gives a few, far too few for the sample.
+        writeFile(corpus + QStringLiteral("/a.txt"), (QStringLiteral("東京は日本の首都です。").repeated(2000) + QStringLiteral("x")).toUtf8());
+        const NeedleBuilder sparse([&](const QString &t) { return ascii->encode(t); }, Haystack::fromFolder(corpus));
+        expectError([&] { sparse.build({600, 0.5, 3, -1}); }, corpus, QStringLiteral("filler tokens"));
+    }
+
     void answerTokensAreTheValueWithRealTokenizers_data()
     {
         QTest::addColumn<QString>("tokenizer");
@@ -169,6 +249,11 @@ private Q_SLOTS:
         f.write("{\"text\": \"ok\"}\n{\"title\": \"no text\"}\n");
         f.close();
         expectError([&] { Haystack::fromJsonl(bad); }, bad, "line 2 has no \"text\"");
+        f.setFileName(bad);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{\"text\": \"ok\"}\n{\"text\": \"Caf\xE9 in Latin-1\"}\n");
+        f.close();
+        expectError([&] { Haystack::fromJsonl(bad); }, bad, "line 2 is not valid UTF-8");
         const NeedleBuilder builder(byteEncode, Haystack::builtin());
         expectError([&] { builder.build({100, 0.0, 0, 1}); }, "needle", "cannot hold the needle template");
     }

@@ -1,11 +1,15 @@
 // Tokenizers: tokenizer.json files encode exactly as Hugging Face `tokenizers` does (reference ids
 // made by the library, see tests/fixtures/tokenizers), decode inverts encode, added/special tokens
 // are split out first, byte fallback covers characters outside the vocab, bad files are refused
-// with the file named, and the byte tokenizer round-trips.
+// with the file named, and the byte tokenizer round-trips. U+FEFF is an ordinary character
+// everywhere (vocabulary keys, merges, text, decode): tests/fixtures/tokenizers/tokenizer-bom holds
+// vocabulary keys and merges that start with it, written as raw UTF-8 like Gemma 3's file, with ids
+// from tokenizers.js (scripts/tokenizer-reference/generate.mjs).
 #include "common/error.h"
 #include "eval/needle.h"
 #include "runtime/tokenizer.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
@@ -13,6 +17,8 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <functional>
 
 using namespace rs;
 
@@ -339,6 +345,102 @@ private Q_SLOTS:
         QCOMPARE(templ->bosId(), 1);
     }
 
+    void byteOrderMarkInVocabAndMerges_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QJsonArray>("ids");
+        // Escaped as \uXXXX, so QJsonDocument reads the texts exactly.
+        const QJsonArray cases = readArray(fixtureDir(QStringLiteral("tokenizer-bom")) + QStringLiteral("/encodings.json"));
+        QVERIFY(cases.size() >= 10);
+        int k = 0;
+        for (const QJsonValue &c : cases)
+            QTest::addRow("#%d", k++) << c.toObject().value(QLatin1String("text")).toString()
+                                      << c.toObject().value(QLatin1String("ids")).toArray();
+    }
+
+    void byteOrderMarkInVocabAndMerges()
+    {
+        QFETCH(QString, text);
+        QFETCH(QJsonArray, ids);
+        const auto tok = loadTokenizer(fixtureJson(QStringLiteral("tokenizer-bom")));
+        QCOMPARE(tok->encode(text), toIds(ids));
+        QCOMPARE(tok->decode(toIds(ids)), text);
+    }
+
+    void byteOrderMarkTokens()
+    {
+        const auto tok = HfTokenizer::fromFile(fixtureJson(QStringLiteral("tokenizer-bom")));
+        // Keys that start with U+FEFF keep it: "\ufeff", "\ufeff\ufeff" and "\ufeff#" are three
+        // tokens, none of them "" or "#".
+        QCOMPARE(tok->vocabSize(), 260 + 39);
+        QCOMPARE(tok->tokenToId(QStringLiteral("\ufeff")), 261);
+        QCOMPARE(tok->tokenToId(QStringLiteral("\ufeff\ufeff")), 262);
+        QCOMPARE(tok->tokenToId(QStringLiteral("\ufeff#")), 265);
+        QCOMPARE(tok->tokenToId(QStringLiteral("#")), 264);
+        QCOMPARE(tok->tokenToId(QString()), -1);
+        QCOMPARE(tok->idToToken(261), QStringLiteral("\ufeff"));
+        QCOMPARE(tok->idToToken(263), QStringLiteral("\ufeff\ufeff\ufeff\ufeff"));
+        QCOMPARE(tok->decode({261, 268}), QStringLiteral("\ufeffab"));
+
+        // A UTF-8 byte-order mark before the top-level value is a file marker, as JSON readers take it.
+        QFile f(fixtureJson(QStringLiteral("tokenizer-bom")));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto marked = HfTokenizer::fromJson("\xEF\xBB\xBF" + f.readAll(), QStringLiteral("marked.json"));
+        QCOMPARE(marked->tokenToId(QStringLiteral("\ufeff")), 261);
+    }
+
+    void byteOrderMarkRoundTrips_data()
+    {
+        QTest::addColumn<QString>("fixture");
+        for (const QString &name : {QStringLiteral("tokenizer-bytelevel-bpe"), QStringLiteral("tokenizer-sentencepiece-bpe")})
+            QTest::newRow(qPrintable(name)) << name;
+    }
+
+    void byteOrderMarkRoundTrips()
+    {
+        // U+FEFF outside the vocab: byte-level tokens or byte fallback, and back.
+        QFETCH(QString, fixture);
+        const auto tok = loadTokenizer(fixtureJson(fixture));
+        for (const QString &text : {QStringLiteral("\ufeffBOM at start"), QStringLiteral("\ufeff"),
+                                    QStringLiteral("\ufeff\ufeffdouble"), QStringLiteral("in \ufeff the middle")}) {
+            const std::vector<int> ids = tok->encode(text);
+            QVERIFY(!ids.empty());
+            QCOMPARE(tok->decode(ids), text);
+        }
+        const auto sp = loadTokenizer(fixtureJson(QStringLiteral("tokenizer-sentencepiece-bpe")));
+        QCOMPARE(sp->decode({3 + 0xEF, 3 + 0xBB, 3 + 0xBF}), QStringLiteral("\ufeff"));
+
+        ByteTokenizer bytes({QStringLiteral("<s>")});
+        QCOMPARE(bytes.decode({0xEF, 0xBB, 0xBF, 'a'}), QStringLiteral("\ufeffa"));
+        QCOMPARE(bytes.decode({256, 0xEF, 0xBB, 0xBF}), QStringLiteral("<s>\ufeff"));
+    }
+
+    void aTokenizerJsonThatIsADirectory()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("model/tokenizer.json"));
+        QVERIFY(QDir().mkpath(path));
+        for (const auto &load : {std::function<void()>([&] { loadTokenizer(path); }),
+                                 std::function<void()>([&] { HfTokenizer::fromFile(path); })}) {
+            try {
+                load();
+                QFAIL("no error");
+            } catch (const rs::Error &e) {
+                QCOMPARE(e.source(), path);
+                QVERIFY2(e.problem().contains(QLatin1String("is a directory")), qPrintable(e.message()));
+            }
+        }
+        // A model folder without one still says which file is missing.
+        try {
+            loadTokenizer(dir.path());
+            QFAIL("no error");
+        } catch (const rs::Error &e) {
+            QCOMPARE(e.source(), dir.filePath(QStringLiteral("tokenizer.json")));
+            QVERIFY2(e.problem().contains(QLatin1String("no such tokenizer file")), qPrintable(e.message()));
+        }
+    }
+
     void malformedFilesAreRefused_data()
     {
         QTest::addColumn<QByteArray>("content");
@@ -387,6 +489,42 @@ private Q_SLOTS:
             o[QStringLiteral("pre_tokenizer")] = QJsonObject{{"type", "Split"}, {"pattern", QJsonObject{{"Regex", "(unclosed"}}},
                                                              {"behavior", "Isolated"}, {"invert", false}};
         }) << QStringLiteral("invalid regex");
+        // Ids that would make an absurd vocabulary (and crashed on allocating its id table).
+        auto vocabId = [&edit](qint64 id) {
+            return edit([id](QJsonObject &o) {
+                QJsonObject m = o.value(QLatin1String("model")).toObject();
+                QJsonObject v = m.value(QLatin1String("vocab")).toObject();
+                v[QStringLiteral("zzz")] = id;
+                m[QStringLiteral("vocab")] = v;
+                o[QStringLiteral("model")] = m;
+            });
+        };
+        QTest::newRow("vocab id INT_MAX") << vocabId(2147483647) << QStringLiteral("vocab entry \"zzz\" has id 2,147,483,647, which would make the vocabulary 2,147,483,648 ids long");
+        QTest::newRow("vocab id 400M") << vocabId(400000000) << QStringLiteral("not credible");
+        QTest::newRow("vocab id 2^40") << vocabId(qint64(1) << 40) << QStringLiteral("not credible");
+        QTest::newRow("all vocab ids equal") << edit([](QJsonObject &o) {
+            QJsonObject m = o.value(QLatin1String("model")).toObject();
+            QJsonObject v = m.value(QLatin1String("vocab")).toObject();
+            for (auto it = v.begin(); it != v.end(); ++it) it.value() = 7;
+            m[QStringLiteral("vocab")] = v;
+            o[QStringLiteral("model")] = m;
+        }) << QStringLiteral("both have id 7");
+        QTest::newRow("added-token id INT_MAX") << edit([](QJsonObject &o) {
+            QJsonArray added = o.value(QLatin1String("added_tokens")).toArray();
+            added.append(QJsonObject{{"id", 2147483647}, {"content", "<|huge|>"}, {"special", true}});
+            o[QStringLiteral("added_tokens")] = added;
+        }) << QStringLiteral("added token \"<|huge|>\" has id 2,147,483,647");
+        QTest::newRow("Sequence pre-tokenizer, not a list") << edit([](QJsonObject &o) {
+            o[QStringLiteral("pre_tokenizer")] = QJsonObject{{"type", "Sequence"}, {"pretokenizers", QJsonObject{{"type", "ByteLevel"}}}};
+        }) << QStringLiteral("Sequence pre-tokenizer: \"pretokenizers\" is not a list");
+        QTest::newRow("Sequence normalizer, no list") << edit([](QJsonObject &o) {
+            o[QStringLiteral("normalizer")] = QJsonObject{{"type", "Sequence"}};
+        }) << QStringLiteral("Sequence normalizer: no \"normalizers\" list");
+        QTest::newRow("Sequence decoder, not objects") << edit([](QJsonObject &o) {
+            o[QStringLiteral("decoder")] = QJsonObject{{"type", "Sequence"}, {"decoders", QJsonArray{"ByteLevel"}}};
+        }) << QStringLiteral("Sequence decoder: entry 1 of \"decoders\" is not an object");
+        QTest::newRow("invalid UTF-8") << QByteArray("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xC3\x28\": 0}}}")
+                                       << QStringLiteral("malformed tokenizer.json");
     }
 
     void malformedFilesAreRefused()

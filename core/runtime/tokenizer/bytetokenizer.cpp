@@ -1,6 +1,7 @@
 // ByteTokenizer: UTF-8 bytes as ids, special tokens after them (the embedded tiny model's tokenizer).
 #include "runtime/tokenizer.h"
 
+#include "common/utf8.h"
 #include "runtime/tokenizer/tokenizer_p.h"
 
 #include <QByteArray>
@@ -56,13 +57,13 @@ QString ByteTokenizer::decode(const std::vector<int> &ids, bool skipSpecial) con
         if (id >= 0 && id < 256) {
             bytes.append(char(id));
         } else if (isSpecial(id)) {
-            out += QString::fromUtf8(bytes);
+            out += fromUtf8Exact(bytes);
             bytes.clear();
             if (!skipSpecial)
                 out += m_specials[id - 256];
         }
     }
-    out += QString::fromUtf8(bytes);
+    out += fromUtf8Exact(bytes);
     return out;
 }
 

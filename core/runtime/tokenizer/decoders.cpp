@@ -115,8 +115,8 @@ Decoder readDecoder(const QJsonObject &o, const QString &source)
     const QString type = typeOf(o);
     if (type == QLatin1String("Sequence")) {
         d.kind = Decoder::Sequence;
-        for (const QJsonValue &c : o.value(QLatin1String("decoders")).toArray())
-            d.children.push_back(readDecoder(c.toObject(), source));
+        for (const QJsonObject &c : readObjectList(o, QStringLiteral("decoders"), source, QStringLiteral("Sequence decoder")))
+            d.children.push_back(readDecoder(c, source));
     } else if (type == QLatin1String("ByteLevel")) {
         d.kind = Decoder::ByteLevel;
     } else if (type == QLatin1String("Replace")) {

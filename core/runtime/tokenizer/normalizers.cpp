@@ -52,8 +52,8 @@ Normalizer readNormalizer(const QJsonObject &o, const QString &source)
     const QString type = typeOf(o);
     if (type == QLatin1String("Sequence")) {
         n.kind = Normalizer::Sequence;
-        for (const QJsonValue &c : o.value(QLatin1String("normalizers")).toArray())
-            n.children.push_back(readNormalizer(c.toObject(), source));
+        for (const QJsonObject &c : readObjectList(o, QStringLiteral("normalizers"), source, QStringLiteral("Sequence normalizer")))
+            n.children.push_back(readNormalizer(c, source));
     } else if (type == QLatin1String("Prepend")) {
         n.kind = Normalizer::Prepend;
         n.text = o.value(QLatin1String("prepend")).toString();

@@ -239,8 +239,8 @@ PreTokenizer readPreTokenizer(const QJsonObject &o, const QString &source)
     const QString type = typeOf(o);
     if (type == QLatin1String("Sequence")) {
         p.kind = PreTokenizer::Sequence;
-        for (const QJsonValue &c : o.value(QLatin1String("pretokenizers")).toArray())
-            p.children.push_back(readPreTokenizer(c.toObject(), source));
+        for (const QJsonObject &c : readObjectList(o, QStringLiteral("pretokenizers"), source, QStringLiteral("Sequence pre-tokenizer")))
+            p.children.push_back(readPreTokenizer(c, source));
     } else if (type == QLatin1String("Split")) {
         p.kind = PreTokenizer::Split;
         p.re = readPattern(o.value(QLatin1String("pattern")), source, QStringLiteral("Split pre-tokenizer")).re;

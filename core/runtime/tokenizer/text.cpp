@@ -4,6 +4,8 @@
 
 #include "common/error.h"
 
+#include <QJsonArray>
+
 namespace rs::tokenizer_detail {
 
 // ------------------------------------------------------------------------------------------------
@@ -37,12 +39,12 @@ bool isValidUtf8(const std::string &s)
 }
 
 // Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes one U+FFFD (Qt's
-// decoder writes one per byte of a truncated sequence).
+// decoder writes one per byte of a truncated sequence), and a leading U+FEFF stays.
 QString fromUtf8Lossy(const QByteArray &bytes)
 {
     const std::string s(bytes.constData(), size_t(bytes.size()));
     if (isValidUtf8(s))
-        return QString::fromUtf8(bytes);
+        return fromUtf8Exact(bytes);
     QString out;
     out.reserve(bytes.size());
     const size_t n = s.size();
@@ -187,6 +189,23 @@ QRegularExpression compileRegex(const QString &pattern, const QString &source, c
 // JSON access
 
 QString typeOf(const QJsonObject &o) { return o.value(QLatin1String("type")).toString(); }
+
+std::vector<QJsonObject> readObjectList(const QJsonObject &o, const QString &key, const QString &source, const QString &where)
+{
+    const QJsonValue v = o.value(key);
+    if (v.isUndefined())
+        throw Error(source, QStringLiteral("%1: no \"%2\" list").arg(where, key));
+    if (!v.isArray())
+        throw Error(source, QStringLiteral("%1: \"%2\" is not a list").arg(where, key));
+    std::vector<QJsonObject> out;
+    const QJsonArray a = v.toArray();
+    for (qsizetype k = 0; k < a.size(); ++k) {
+        if (!a.at(k).isObject())
+            throw Error(source, QStringLiteral("%1: entry %2 of \"%3\" is not an object").arg(where).arg(k + 1).arg(key));
+        out.push_back(a.at(k).toObject());
+    }
+    return out;
+}
 
 Pattern readPattern(const QJsonValue &v, const QString &source, const QString &where)
 {

@@ -1,6 +1,8 @@
 #pragma once
 // Runtime-internal: the stages of a tokenizer.json pipeline (normalizer, pre-tokenizer, BPE model,
 // decoder, added-token matcher) and the text helpers they share, put together by tokenizer.cpp.
+#include "common/utf8.h"
+
 #include <QByteArray>
 #include <QChar>
 #include <QHash>
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -42,7 +45,8 @@ inline std::string toStd(const QString &s)
 
 QString byteTokenName(int b);
 
-inline QString fromStd(const std::string &s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+// Exact: a leading U+FEFF stays (QString::fromUtf8 would drop it; common/utf8.h).
+inline QString fromStd(const std::string &s) { return fromUtf8Exact(QByteArrayView(s.data(), qsizetype(s.size()))); }
 
 // The GPT-2 byte <-> unicode table: printable bytes map to themselves, the others to U+0100…
 struct ByteMap {
@@ -61,6 +65,9 @@ QRegularExpression compileRegex(const QString &pattern, const QString &source, c
 // JSON access (text.cpp)
 
 QString typeOf(const QJsonObject &o);
+// The objects of the list `o[key]`; throws rs::Error naming `where` and the key when it is missing,
+// not a list, or holds something other than objects.
+std::vector<QJsonObject> readObjectList(const QJsonObject &o, const QString &key, const QString &source, const QString &where);
 
 struct Pattern {
     bool isRegex = false;
@@ -154,7 +161,9 @@ struct Segment {
 
 class AddedMatcher {
 public:
+    // add() every pattern, then finish() once before splitting.
     void add(const QString &pattern, int tokenIndex);
+    void finish();
     bool isEmpty() const { return m_byFirst.isEmpty(); }
 
     // The pieces of `seg`: text between matches, and the matches as added tokens.
@@ -180,8 +189,15 @@ struct MergeInfo {
 
 inline uint64_t pairKey(int a, int b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
+// std::hash of a std::string and of its std::string_view agree, so the vocabulary can be searched
+// with views into the parsed file (loading) as well as with strings (encoding).
+struct TransparentStringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 struct Bpe {
-    std::unordered_map<std::string, int> vocab;
+    std::unordered_map<std::string, int, TransparentStringHash, std::equal_to<>> vocab;
     std::vector<QString> idToQString;     // by id (empty where unused)
     std::unordered_map<uint64_t, MergeInfo> merges;
     int unkId = -1;
@@ -195,7 +211,7 @@ struct Bpe {
     mutable std::unordered_map<std::string, std::vector<int>> cache;
     static constexpr size_t kCacheCapacity = 200000;
 
-    int lookup(const std::string &s) const
+    int lookup(std::string_view s) const
     {
         const auto it = vocab.find(s);
         return it == vocab.end() ? -1 : it->second;
