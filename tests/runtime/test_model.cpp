@@ -179,10 +179,10 @@ private Q_SLOTS:
                                  {QStringLiteral("num_attention_heads"), 4}, {QStringLiteral("intermediate_size"), 160},
                                  {QStringLiteral("max_position_embeddings"), 1024}};
         const RopeConfig rope = parseRopeConfig(QJsonDocument(config).toJson(), QStringLiteral("eps.json"));
-        QCOMPARE(detail::parseModelSpec(config, rope, QStringLiteral("eps.json")).rmsNormEps, eps);
+        QCOMPARE(rs::detail::parseModelSpec(config, rope, QStringLiteral("eps.json")).rmsNormEps, eps);
         QJsonObject written = config;
         written[QStringLiteral("rms_norm_eps")] = 3e-6;
-        QCOMPARE(detail::parseModelSpec(written, rope, QStringLiteral("eps.json")).rmsNormEps, 3e-6);
+        QCOMPARE(rs::detail::parseModelSpec(written, rope, QStringLiteral("eps.json")).rmsNormEps, 3e-6);
     }
 
     void parity_data()
