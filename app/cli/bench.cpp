@@ -76,8 +76,8 @@ int bench(const QStringList &args)
         const int candidateCount = wholeNumber(parser, candidates, 1);
 
         ModelOptions options;
-        options.device = parser.value(kDeviceOption);
-        options.dtype = parser.value(kDtypeOption);
+        options.device = checkedDevice(parser.value(kDeviceOption));
+        options.dtype = checkedDtype(parser.value(kDtypeOption));
         QElapsedTimer loadClock;
         loadClock.start();
         std::unique_ptr<CausalLM> lm;

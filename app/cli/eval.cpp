@@ -71,7 +71,8 @@ int eval(const QStringList &args)
             rope = RopeOverride{it->second.lambda, it->second.attentionFactor};
         }
 
-        const NeedleEvaluator evaluator(*lm, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, settings);
+        const NeedleEvaluator evaluator = needleSamples(
+            [&] { return NeedleEvaluator(*lm, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, settings); });
         const bool drawProgress = isatty(fileno(stderr));
         const NeedleEvalResult result = evaluator.evaluate(rope ? &*rope : nullptr, {}, [&](int done, int total) {
             if (!drawProgress)

@@ -4,9 +4,14 @@
 #include "rope/presets.h"
 #include "runtime/embeddedmodel.h"
 
+#include <QRegularExpression>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace rs::cli {
 
@@ -67,7 +72,51 @@ RopeConfig loadModel(const QCommandLineParser &parser)
     const bool hasPreset = parser.isSet(kPresetOption);
     if (hasConfig == hasPreset)
         throw UsageError{QStringLiteral("give exactly one of --config PATH or --preset NAME")};
-    return hasConfig ? loadRopeConfig(parser.value(kConfigOption)) : loadPreset(parser.value(kPresetOption));
+    RopeConfig config = hasConfig ? loadRopeConfig(parser.value(kConfigOption)) : loadPreset(parser.value(kPresetOption));
+    printWarnings(config);
+    return config;
+}
+
+void printWarnings(const RopeConfig &config)
+{
+    for (const QString &w : config.warnings)
+        err() << "ropescope-cli: warning: " << config.source << ": " << w << "\n";
+    err().flush();
+}
+
+bool flushOutput()
+{
+    out().flush();
+    // QTextStream keeps the first failed write in its status; fflush/ferror catch what stdio buffered.
+    return out().status() == QTextStream::Ok && std::fflush(stdout) == 0 && !std::ferror(stdout);
+}
+
+int checkedOutput(int code)
+{
+    if (flushOutput())
+        return code;
+    err() << "ropescope-cli: writing to standard output failed (" << std::strerror(errno) << ")\n";
+    return kBadInput;
+}
+
+QString checkedDevice(const QString &device)
+{
+    static const QRegularExpression valid(QStringLiteral("^(cpu|cuda(:[0-9]+)?)$"));
+    const QString d = device.trimmed().toLower();
+    if (!valid.match(d).hasMatch())
+        throw UsageError{QStringLiteral("--device needs cpu, cuda or cuda:N, got '%1'").arg(device)};
+    return d;
+}
+
+QString checkedDtype(const QString &dtype)
+{
+    static const QStringList valid = {QStringLiteral("float32"), QStringLiteral("fp32"),     QStringLiteral("float"),
+                                      QStringLiteral("bfloat16"), QStringLiteral("bf16"),    QStringLiteral("float16"),
+                                      QStringLiteral("fp16"),    QStringLiteral("half")};
+    const QString d = dtype.trimmed().toLower();
+    if (!d.isEmpty() && !valid.contains(d))
+        throw UsageError{QStringLiteral("--dtype needs float32, bfloat16 or float16, got '%1'").arg(dtype)};
+    return d;
 }
 
 double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option)
@@ -83,8 +132,13 @@ double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption
 // --target, else the preset's suggested target, else the config's own context.
 double targetLength(const QCommandLineParser &parser, const RopeConfig &config)
 {
-    if (parser.isSet(kTargetOption))
-        return positiveNumber(parser, kTargetOption);
+    if (parser.isSet(kTargetOption)) {
+        const double L = positiveNumber(parser, kTargetOption);
+        if (L > kMaxPositions)
+            throw UsageError{QStringLiteral("--target needs a length of at most %1 tokens, got '%2'")
+                                 .arg(kMaxPositions).arg(parser.value(kTargetOption))};
+        return L;
+    }
     if (parser.isSet(kPresetOption))
         return presetInfo(parser.value(kPresetOption)).targetLength;
     return config.defaultTargetLength();
@@ -160,14 +214,15 @@ EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
     setup.settings.corpus = parser.value(kCorpusOption);
     bool depthOk = false;
     setup.settings.depth = parser.value(kDepthOption).toDouble(&depthOk);
-    if (!depthOk || setup.settings.depth < 0 || setup.settings.depth > 1)
-        throw UsageError{QStringLiteral("--depth needs a number between 0 and 1")};
+    if (!depthOk || !(setup.settings.depth >= 0 && setup.settings.depth <= 1))  // NaN fails both
+        throw UsageError{QStringLiteral("--depth needs a number between 0 and 1, got '%1'").arg(parser.value(kDepthOption))};
     ModelOptions options;
-    options.device = parser.value(kDeviceOption);
-    options.dtype = parser.value(kDtypeOption);
+    options.device = checkedDevice(parser.value(kDeviceOption));
+    options.dtype = checkedDtype(parser.value(kDtypeOption));
     // Without --model: the embedded tiny model, so every command works out of the box.
     setup.modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
     setup.model = CausalLM::load(setup.modelDir, options);
+    printWarnings(setup.model->ropeConfig());
     setup.tokenizer = loadModelTokenizer(setup.modelDir);
     return setup;
 }

@@ -45,8 +45,30 @@ void parseOrThrow(QCommandLineParser &parser, const QStringList &args, const QSt
 
 // --config, --preset and --target.
 void addModelOptions(QCommandLineParser &parser);
-// The model of --config or --preset (exactly one of them).
+// The model of --config or --preset (exactly one of them); its reader's warnings go to stderr.
 RopeConfig loadModel(const QCommandLineParser &parser);
+// "ropescope-cli: warning: SOURCE: …" on stderr for each of the config reader's warnings.
+void printWarnings(const RopeConfig &config);
+// --device and --dtype as the model loader spells them; UsageError (exit 2) for anything else.
+QString checkedDevice(const QString &device);
+QString checkedDtype(const QString &dtype);
+// Flushes stdout; false when anything written to it was lost (a full disk, /dev/full, a closed pipe).
+bool flushOutput();
+// `code`, or kBadInput with a message on stderr when standard output could not be written.
+int checkedOutput(int code);
+// Runs `build` (which builds needle samples) and turns "the length cannot hold the needle template"
+// into a usage error naming --length: the length is what the user chose on the command line.
+template <typename Build>
+auto needleSamples(Build build) -> decltype(build())
+{
+    try {
+        return build();
+    } catch (const Error &e) {
+        if (e.problem().contains(QLatin1String("cannot hold the needle template")))
+            throw UsageError{QStringLiteral("--length is too short: %1").arg(e.problem())};
+        throw;
+    }
+}
 double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option);
 // --target, else the preset's suggested target, else the config's own context.
 double targetLength(const QCommandLineParser &parser, const RopeConfig &config);
@@ -83,7 +105,7 @@ template <typename Body>
 int run(Body body)
 {
     try {
-        return body();
+        return checkedOutput(body());
     } catch (const UsageError &e) {
         err() << "ropescope-cli: " << e.message << "\n";
         return kUsage;

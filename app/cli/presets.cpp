@@ -23,7 +23,8 @@ int presets(const QStringList &args)
                 a.append(QJsonObject{{QStringLiteral("name"), p.name},
                                      {QStringLiteral("title"), p.title},
                                      {QStringLiteral("description"), p.description},
-                                     {QStringLiteral("target_length"), p.targetLength}});
+                                     {QStringLiteral("target_length"), p.targetLength},
+                                     {QStringLiteral("source"), p.source}});
             out() << QJsonDocument(a).toJson(QJsonDocument::Indented);
         } else {
             for (const PresetInfo &p : list)

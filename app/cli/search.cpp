@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "options.h"
 
+#include "common/savefile.h"
 #include "eval/candidatescorer.h"
 #include "rope/configexport.h"
 #include "rope/factorfile.h"
@@ -81,8 +82,27 @@ int search(const QStringList &args)
         if (methodName != QLatin1String("longrope2") && methodName != QLatin1String("longrope"))
             throw UsageError{QStringLiteral("--method needs longrope2 or longrope")};
 
+        // Command-line mistakes and an unwritable --out are reported before the model loads, not
+        // after the search.
+        const double keepFraction = positiveNumber(parser, racingKeep);
+        if (keepFraction > 1)
+            throw UsageError{QStringLiteral("--racing-keep needs a fraction in (0, 1], got '%1'").arg(parser.value(racingKeep))};
+        const double attentionLow = positiveNumber(parser, attentionMin);
+        const double attentionHigh = positiveNumber(parser, attentionMax);
+        if (attentionHigh < attentionLow)
+            throw UsageError{QStringLiteral("--attention-max (%1) is below --attention-min (%2)")
+                                 .arg(parser.value(attentionMax), parser.value(attentionMin))};
+        if (parser.isSet(replicaDevices))
+            for (const QString &d : parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts))
+                checkedDevice(d);
+        if (parser.isSet(outFile))
+            checkOutputPath(parser.value(outFile));
+
         EvaluationSetup setup = loadEvaluationSetup(parser);
         const RopeConfig &config = setup.model->ropeConfig();
+        if (setup.settings.length < config.trainLength)
+            throw UsageError{QStringLiteral("--length %1 is below the model's L_train %2: a search extends the context")
+                                 .arg(setup.settings.length).arg(config.trainLength)};
         SearchSettings settings;
         settings.method = methodName == QLatin1String("longrope2") ? SearchMethod::LongRoPE2 : SearchMethod::LongRoPEv1;
         settings.rotaryDims = config.rotaryDims;
@@ -94,10 +114,10 @@ int search(const QStringList &args)
         settings.maxEvaluations = wholeNumber(parser, maxEvaluations, 0);
         settings.seed = setup.settings.seed;
         settings.racing = parser.isSet(racing);
-        settings.racingKeepFraction = positiveNumber(parser, racingKeep);
+        settings.racingKeepFraction = keepFraction;
         settings.searchAttentionFactor = parser.isSet(searchAttention);
-        settings.attentionFactorMin = positiveNumber(parser, attentionMin);
-        settings.attentionFactorMax = positiveNumber(parser, attentionMax);
+        settings.attentionFactorMin = attentionLow;
+        settings.attentionFactorMax = attentionHigh;
         if ((parser.isSet(racingKeep) && !settings.racing)
             || ((parser.isSet(attentionMin) || parser.isSet(attentionMax)) && !settings.searchAttentionFactor))
             throw UsageError{QStringLiteral("--racing-keep needs --racing; --attention-min/max need --search-attention-factor")};
@@ -120,8 +140,10 @@ int search(const QStringList &args)
             setup.model = CausalLM::load(setup.modelDir, first);
         }
         devices.removeFirst();
-        const CandidateScorer scorer(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings,
-                                     setup.modelDir, devices);
+        const CandidateScorer scorer = needleSamples([&] {
+            return CandidateScorer(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings,
+                                   setup.modelDir, devices);
+        });
         const int perReplica = parser.isSet(candidateBatch) ? wholeNumber(parser, candidateBatch, 1)
                                                             : CandidateScorer::defaultBatch(*setup.model);
         err() << "scoring on " << scorer.devices().join(QStringLiteral(", ")) << ", " << perReplica

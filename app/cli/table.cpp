@@ -64,8 +64,8 @@ int table(const QStringList &args)
                                     "multiples of L_train, and short-context perplexity as a share of the original's. "
                                     "Prints a Markdown table."));
         ModelOptions options;
-        options.device = parser.value(kDeviceOption);
-        options.dtype = parser.value(kDtypeOption);
+        options.device = checkedDevice(parser.value(kDeviceOption));
+        options.dtype = checkedDtype(parser.value(kDtypeOption));
         const QString modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
         const std::unique_ptr<CausalLM> base = CausalLM::load(modelDir, options);
         const ModelTokenizer tok = loadModelTokenizer(modelDir);

@@ -4,10 +4,12 @@
 #include "options.h"
 
 #include "common/error.h"
+#include "common/savefile.h"
 #include "rope/factorfile.h"
 #include "runtime/model.h"
 #include "train/trainer.h"
 
+#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -124,7 +126,7 @@ int train(const QStringList &args)
         o.corpus.needleFraction = ranged(needles, 0, 1);
         o.corpus.drillFraction = ranged(drill, 0, 1);
         o.answerWeight = ranged(answerWeight, 1e-6, 1e6);
-        o.device = parser.value(trainDevice);
+        o.device = checkedDevice(parser.value(trainDevice));
         o.tokenizerPath = parser.value(tokenizer);
         const QString dtype = parser.value(saveDtype).toLower();
         if (dtype != QLatin1String("float32") && dtype != QLatin1String("bfloat16"))
@@ -159,6 +161,10 @@ int train(const QStringList &args)
             o.initDir = parser.value(init);
         }
 
+        // Found now, not after the training: a folder that cannot be made or written.
+        if (!QDir().mkpath(parser.value(outDir)))
+            throw Error(parser.value(outDir), QStringLiteral("cannot create the output folder"));
+        checkOutputPath(QDir(parser.value(outDir)).filePath(QStringLiteral("model.safetensors")));
         Trainer trainer(o);
         const CausalLM &lm = trainer.model();
         err() << "train   " << (o.initDir.isEmpty() ? o.configSource : o.initDir) << " (" << lm.architecture() << ", "

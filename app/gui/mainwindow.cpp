@@ -2,6 +2,7 @@
 
 #include "controlpanel.h"
 #include "common/error.h"
+#include "common/savefile.h"
 #include "worker/evaluationworker.h"
 #include "factordocument.h"
 #include "rope/factorfile.h"
@@ -342,49 +343,55 @@ double MainWindow::defaultTargetLength(const rs::RopeConfig &config) const
 
 bool MainWindow::openConfig(const QString &path)
 {
+    QStringList warnings;
     if (!attempt([&] {
             const rs::RopeConfig config = rs::loadRopeConfig(path);
             m_document->open(config, defaultTargetLength(config));
+            warnings = config.warnings;
         }))
         return false;
     m_sessionPath.clear();
     m_displayName = QFileInfo(path).fileName();
     addRecentFile(path);
     updateTitle();
-    statusBar()->showMessage(tr("Opened %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    showOpened(tr("Opened %1").arg(QDir::toNativeSeparators(path)), warnings);
     return true;
 }
 
 bool MainWindow::openPreset(const QString &name)
 {
+    QStringList warnings;
     if (!attempt([&] {
             const rs::RopeConfig config = rs::loadPreset(name);
             const rs::PresetInfo info = rs::presetInfo(name);
             m_document->open(config, info.targetLength > 0 ? info.targetLength : defaultTargetLength(config));
             m_displayName = info.title;
+            warnings = config.warnings;
         }))
         return false;
     m_sessionPath.clear();
     updateTitle();
-    statusBar()->showMessage(tr("Opened preset %1").arg(name), kStatusTimeoutMs);
+    showOpened(tr("Opened preset %1").arg(name), warnings);
     return true;
 }
 
 bool MainWindow::loadSession(const QString &path)
 {
+    QStringList warnings;
     if (!attempt([&] {
             const rs::Session session = rs::loadSession(path);
             rs::RopeConfig config = rs::parseRopeConfig(QJsonDocument(session.configJson).toJson(QJsonDocument::Compact), path);
             if (!session.configSource.isEmpty())
                 config.source = session.configSource;
             m_document->openSession(session, config);
+            warnings = config.warnings;
         }))
         return false;
     m_sessionPath = path;
     m_displayName = QFileInfo(path).fileName();
     addRecentFile(path);
     updateTitle();
-    statusBar()->showMessage(tr("Opened session %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    showOpened(tr("Opened session %1").arg(QDir::toNativeSeparators(path)), warnings);
     return true;
 }
 
@@ -499,6 +506,8 @@ bool MainWindow::exportPlot(const QString &path, Plot plot)
 
     const int width = source->width();
     const int height = source->height();
+    if (!attempt([&] { rs::checkOutputPath(path); }))  // no devices or FIFOs: a failed write must show
+        return false;
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly)) {
         reportError(tr("%1: cannot write (%2)").arg(QDir::toNativeSeparators(path), file.errorString()));
@@ -543,6 +552,18 @@ void MainWindow::updateTitle()
 {
     setWindowTitle(tr("%1[*] — RopeScope").arg(m_displayName));
     setWindowModified(!m_document->isClean());
+}
+
+void MainWindow::showOpened(const QString &message, const QStringList &warnings)
+{
+    if (warnings.isEmpty()) {
+        statusBar()->showMessage(message, kStatusTimeoutMs);
+        return;
+    }
+    // What the reader decided for an ambiguous config stays until the next message, and in the log.
+    for (const QString &w : warnings)
+        qWarning("%s: %s", qPrintable(m_document->config().source), qPrintable(w));
+    statusBar()->showMessage(message + tr(" — warning: ") + warnings.join(QStringLiteral(" · ")));
 }
 
 bool MainWindow::attempt(const std::function<void()> &work)

@@ -90,6 +90,8 @@ private:
     void updateTitle();
     // Runs `work`; an rs::Error (bad input, naming the file) is reported and the document is left
     // exactly as it was, since core throws before anything is applied.
+    // The status bar message after opening a config, preset or session, with the reader's warnings.
+    void showOpened(const QString &message, const QStringList &warnings);
     bool attempt(const std::function<void()> &work);
     void reportError(const QString &message);
     // Asks to save unsaved edits; false means the user cancelled.

@@ -2,11 +2,11 @@
 #include "common/error.h"
 #include "rope/factorfamilies.h"
 #include "common/jsonarray.h"
+#include "common/savefile.h"
 #include "rope/ropegeometry.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 
 namespace rs {
 namespace {
@@ -28,11 +28,28 @@ QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport 
     std::vector<double> shortFactor = what.shortFactor.value_or(
         source.scaling.shortFactor.empty() ? std::vector<double>(size_t(source.pairs()), 1.0) : source.scaling.shortFactor);
     validateFactors(source, shortFactor, QStringLiteral("short factors"));
+    if (!(what.targetLength <= kMaxPositions))
+        throw Error(source.source, QStringLiteral("the target length %1 is beyond what this tool writes (at most %2)")
+                                       .arg(what.targetLength).arg(kMaxPositions));
     if (!(what.targetLength >= source.trainLength))
         throw Error(source.source, QStringLiteral("the target length %1 is below the pretraining length %2")
                                        .arg(what.targetLength).arg(source.trainLength));
 
+    if (!source.section.isEmpty())
+        throw Error(source.source, QStringLiteral("cannot export: the rotary settings sit in \"%1\" (a multimodal config); "
+                                                  "export from the language model's own config.json").arg(source.section));
     QJsonObject out = source.json;
+    // Where the source came from is not what the export is: the new factors make it another model,
+    // and a preset's name is no repository id at all.
+    out.remove(QStringLiteral("_name_or_path"));
+    // transformers_version records the writer's version; a 4.x number on the 5.x form would tell a
+    // reader that a release which ignores rope_parameters wrote it.
+    const QString version = out.value(QLatin1String("transformers_version")).toString();
+    const int major = version.section(QLatin1Char('.'), 0, 0).toInt();
+    if (what.form == ConfigForm::Hf5 && major < 5)
+        out.insert(QStringLiteral("transformers_version"), QStringLiteral("5.0.0"));
+    else if (what.form == ConfigForm::Hf4 && major >= 5)
+        out.remove(QStringLiteral("transformers_version"));
     // A partial_rotary_factor that sat inside rope_parameters must survive the move to 4.x.
     const bool partialAtTop = source.json.contains(QLatin1String("partial_rotary_factor"));
     const bool hadPartial = partialAtTop || source.form == ConfigForm::Hf5 && source.partialRotaryFactor != 1.0;
@@ -63,7 +80,8 @@ QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport 
             out.remove(QStringLiteral("partial_rotary_factor"));
             rope.insert(QStringLiteral("partial_rotary_factor"), source.partialRotaryFactor);
         }
-        if (out.contains(QLatin1String("original_max_position_embeddings")))
+        // transformers' Phi3Config replaces the dict's value with its own top-level one (default 4096).
+        if (out.contains(QLatin1String("original_max_position_embeddings")) || source.modelType == QLatin1String("phi3"))
             out.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
         out.insert(QStringLiteral("rope_parameters"), rope);
     }
@@ -93,11 +111,7 @@ QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> 
 
 void writeBytesFile(const QString &path, const QByteArray &bytes)
 {
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly))
-        throw Error(path, QStringLiteral("cannot write: %1").arg(f.errorString()));
-    if (f.write(bytes) != bytes.size() || !f.commit())
-        throw Error(path, QStringLiteral("writing failed: %1").arg(f.errorString()));
+    saveFileAtomically(path, bytes);
 }
 
 void writeJsonFile(const QString &path, const QJsonObject &object)

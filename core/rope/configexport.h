@@ -18,13 +18,19 @@ struct LongropeExport {
     ConfigForm form = ConfigForm::Hf4;
 };
 
-// Throws rs::Error when the factors have the wrong length or invalid values.
+// `_name_or_path` is dropped (the export is another model; a preset's is no repository id), and
+// `transformers_version` matches the form: "5.0.0" (the first release that reads rope_parameters)
+// for a 5.x export whose source says 4.x or nothing, removed from a 4.x export of a 5.x source.
+// Throws rs::Error when the factors have the wrong length or invalid values, or when the rotary
+// settings sat in a multimodal config's text_config.
 QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport &what);
 // Columns: dim,theta,period,lambda,rescaled_period,rotations_train,rotations_target (L/T_i),
 // rescaled_rotations_target (L/(λ_i·T_i)),ood
 QByteArray exportFactorsCsv(const RopeConfig &config, const std::vector<double> &lambda, double targetLength);
 
-// Atomic writes (QSaveFile); throw rs::Error naming the path on failure.
+// Atomic writes (QSaveFile, common/savefile.h): a target that is not a regular file (/dev/null,
+// /dev/full, a FIFO) is refused and every write and the commit are checked; throw rs::Error naming
+// the path on failure.
 void writeJsonFile(const QString &path, const QJsonObject &object);
 void writeBytesFile(const QString &path, const QByteArray &bytes);
 

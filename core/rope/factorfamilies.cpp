@@ -154,9 +154,10 @@ std::optional<FactorSet> configFactors(const RopeConfig &config, double targetLe
         // transformers switches on the sequence length: short factors while it fits in L_train.
         const bool useLong = targetLength > config.trainLength;
         const std::vector<double> &chosen = useLong ? sc.longFactor : sc.shortFactor;
-        const double factor = double(config.maxPositionEmbeddings) / config.trainLength;
+        // The loader's default: sqrt(1 + ln s / ln L_train) with s as the parser chose it for the
+        // config's form (transformers 5.x: `factor` when written; 4.x top-level form: the ratio).
         const double attention = sc.attentionFactor ? *sc.attentionFactor
-                                                    : longropeAttentionFactor(factor, config.trainLength);
+                                                    : longropeAttentionFactor(sc.attentionScale, config.trainLength);
         f = FactorSet{QString(), chosen, attention};
     }
     if (f)
@@ -173,9 +174,14 @@ std::map<QString, FactorSet> standardFamilies(const RopeConfig &config, double t
     out.emplace(QStringLiteral("ntk"), ntkFactors(d, s));
     YarnParams yarn;
     if (config.scaling.type == QLatin1String("yarn")) {
+        // Everything the config sets for its own yarn, at the overlay's s: an explicit attention
+        // factor, else the mscale ratio, as the `config` family reads them.
         yarn.betaFast = config.scaling.betaFast;
         yarn.betaSlow = config.scaling.betaSlow;
         yarn.truncate = config.scaling.truncate;
+        yarn.mscale = config.scaling.mscale;
+        yarn.mscaleAllDim = config.scaling.mscaleAllDim;
+        yarn.attentionFactor = config.scaling.attentionFactor;
     }
     out.emplace(QStringLiteral("yarn"), yarnFactors(d, config.base, config.trainLength, s, yarn));
     Llama3Params llama3{s, 1.0, 4.0};
@@ -232,6 +238,9 @@ std::vector<ConstraintViolation> checkConstraints(const std::vector<double> &lam
         }
         if (v <= 0.0)
             out.push_back({Kind::NotPositive, i, QStringLiteral("λ[%1] = %2 is not positive").arg(i).arg(v)});
+        else if (v < kMinFactor || v > kMaxFactor)
+            out.push_back({Kind::OutOfRange, i, QStringLiteral("λ[%1] = %2 is outside [%3, %4], not a usable rescale factor")
+                                                    .arg(i).arg(v).arg(kMinFactor).arg(kMaxFactor)});
         if (k > 0 && std::isfinite(lambda[k - 1]) && v < lambda[k - 1])
             out.push_back({Kind::NotMonotone, i,
                            QStringLiteral("λ[%1] = %2 is below λ[%3] = %4 (factors must not decrease)")

@@ -56,9 +56,9 @@ double yarnAttentionFactor(double scale, std::optional<double> mscale = {}, std:
 // within; linear, dynamic, yarn, llama3 from their parameters). Empty optional for unscaled configs.
 std::optional<FactorSet> configFactors(const RopeConfig &config, double targetLength);
 
-// pi, ntk, yarn and llama3, all at s = L / L_train (llama3 and yarn take their band/β parameters
-// from the config when it uses that type, else the defaults 1/4 and 32/1), and, if the config
-// carries factors of its own (at their own factor), "config".
+// pi, ntk, yarn and llama3, all at s = L / L_train (llama3 takes its band parameters and yarn its
+// β, truncate, attention_factor and mscale/mscale_all_dim from the config when it uses that type,
+// else the defaults), and, if the config carries factors of its own (at their own factor), "config".
 std::map<QString, FactorSet> standardFamilies(const RopeConfig &config, double targetLength);
 
 // NTK-left shape detection: the largest boundary c (2 ≤ c < n) such that λ_i matches
@@ -72,12 +72,13 @@ struct NtkLeftFit {
 NtkLeftFit detectNtkLeft(const std::vector<double> &lambda, double relativeTolerance = 0.005);
 
 struct ConstraintViolation {
-    enum class Kind { WrongLength, NotFinite, NotPositive, NotMonotone, BelowScale };
+    enum class Kind { WrongLength, NotFinite, NotPositive, OutOfRange, NotMonotone, BelowScale };
     Kind kind;
     int index = -1;  // -1 for WrongLength
     QString message;
 };
-// Checks: right length, finite, positive, monotone non-decreasing, λ_i ≥ s for i ≥ dRcd
+// Checks: right length, finite, positive, within [kMinFactor, kMaxFactor] (ropeconfig.h), monotone
+// non-decreasing, λ_i ≥ s for i ≥ dRcd
 // (pass dRcd < 0 to skip the OOD check).
 std::vector<ConstraintViolation> checkConstraints(const std::vector<double> &lambda, int expectedLength,
                                                   double scale, int dRcd);

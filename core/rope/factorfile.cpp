@@ -1,6 +1,7 @@
 #include "rope/factorfile.h"
 #include "rope/configexport.h"
 #include "common/error.h"
+#include "rope/ropeconfig.h"
 
 #include <QFile>
 #include <QRegularExpression>
@@ -29,6 +30,9 @@ std::vector<double> parseFactorText(const QByteArray &text, const QString &sourc
                 throw Error(source, QStringLiteral("%1: %2 is not a finite number").arg(where, field));
             if (v <= 0)
                 throw Error(source, QStringLiteral("%1: %2 is not positive (rescale factors must be > 0)").arg(where, field));
+            if (v < kMinFactor || v > kMaxFactor)
+                throw Error(source, QStringLiteral("%1: %2 is outside [%3, %4], not a usable rescale factor")
+                                        .arg(where, field).arg(kMinFactor).arg(kMaxFactor));
             values.push_back(v);
         }
     }

@@ -30,7 +30,8 @@ QList<PresetEntry> loadIndex()
         out.append(PresetEntry{PresetInfo{o.value(QLatin1String("name")).toString(),
                                           o.value(QLatin1String("title")).toString(),
                                           o.value(QLatin1String("description")).toString(),
-                                          o.value(QLatin1String("target_length")).toDouble()},
+                                          o.value(QLatin1String("target_length")).toDouble(),
+                                          o.value(QLatin1String("source")).toString()},
                                QStringLiteral(":/presets/") + o.value(QLatin1String("file")).toString()});
     }
     return out;

@@ -1,5 +1,6 @@
 #pragma once
-// Model configurations shipped in resources/presets (hyperparameters only, from public configs).
+// Model configurations shipped in resources/presets (hyperparameters only, from the public
+// config.json each index entry names in "source").
 #include "rope/ropeconfig.h"
 #include <QList>
 #include <QString>
@@ -11,6 +12,7 @@ struct PresetInfo {
     QString title;         // e.g. "LLaMA3-8B (8k)"
     QString description;
     double targetLength;   // suggested target context
+    QString source;        // the public config.json the values come from (a repository id, + a note)
 };
 
 QList<PresetInfo> presetList();

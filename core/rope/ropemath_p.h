@@ -18,9 +18,13 @@ inline std::vector<double> defaultInvFreq(int rotaryDims, double base)
     return theta;
 }
 
+// ceil(x) clamped to [0, pairs], clamped before the conversion: a base just above 1 or a NaN would
+// otherwise overflow the int.
 inline int clampedCeil(double x, int pairs)
 {
-    return std::clamp(int(std::ceil(x)), 0, pairs);
+    if (!(x > 0))
+        return 0;
+    return x >= pairs ? pairs : int(std::ceil(x));
 }
 
 } // namespace rs::ropemath

@@ -68,6 +68,9 @@ Session Session::fromJson(const QJsonObject &o, const QString &source)
         const double v = l[i].toDouble(std::nan(""));
         if (!l[i].isDouble() || !std::isfinite(v) || v <= 0)
             fail(QStringLiteral("\"lambda\"[%1] must be a finite positive number").arg(i));
+        if (v < kMinFactor || v > kMaxFactor)
+            fail(QStringLiteral("\"lambda\"[%1] = %2 is outside [%3, %4], not a usable rescale factor")
+                     .arg(i).arg(v).arg(kMinFactor).arg(kMaxFactor));
         s.lambda.push_back(v);
     }
     if (o.contains(QLatin1String("attention_factor"))) {

@@ -183,7 +183,7 @@ ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, cons
     s.headDim = rope.headDim;
     s.rotaryDims = rope.rotaryDims;
     const QJsonValue eps = config.value(QLatin1String("rms_norm_eps"));
-    s.rmsNormEps = eps.isDouble() ? eps.toDouble() : 1e-6;
+    s.rmsNormEps = eps.isDouble() ? eps.toDouble() : arch == QLatin1String("phi3") ? 1e-5 : 1e-6;  // transformers' defaults
     if (!(s.rmsNormEps > 0))
         r.fail(QStringLiteral("\"rms_norm_eps\" must be positive"));
     s.tiedEmbeddings = r.flag(QStringLiteral("tie_word_embeddings"), false);

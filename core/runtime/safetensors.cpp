@@ -1,5 +1,6 @@
 #include "runtime/safetensors.h"
 #include "common/error.h"
+#include "common/savefile.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -336,22 +337,20 @@ void writeSafetensors(const QString &path, const std::vector<TensorBytes> &tenso
     uchar lengthBytes[8];
     qToLittleEndian<quint64>(quint64(json.size()), lengthBytes);
 
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly))
-        fail(QStringLiteral("cannot write: %1").arg(f.errorString()));
-    bool ok = f.write(reinterpret_cast<const char *>(lengthBytes), 8) == 8 && f.write(json) == json.size();
-    for (const TensorBytes &t : tensors) {
-        // QIODevice::write takes qint64 but large buffers go in pieces to stay clear of any
-        // platform limit on one write.
-        const char *p = static_cast<const char *>(t.data);
-        for (int64_t done = 0; ok && done < t.byteSize;) {
-            const int64_t n = std::min<int64_t>(t.byteSize - done, int64_t(1) << 30);
-            ok = f.write(p + done, n) == n;
-            done += n;
+    saveFileAtomically(path, [&](QSaveFile &f) {
+        bool ok = f.write(reinterpret_cast<const char *>(lengthBytes), 8) == 8 && f.write(json) == json.size();
+        for (const TensorBytes &t : tensors) {
+            // QIODevice::write takes qint64 but large buffers go in pieces to stay clear of any
+            // platform limit on one write.
+            const char *p = static_cast<const char *>(t.data);
+            for (int64_t done = 0; ok && done < t.byteSize;) {
+                const int64_t n = std::min<int64_t>(t.byteSize - done, int64_t(1) << 30);
+                ok = f.write(p + done, n) == n;
+                done += n;
+            }
         }
-    }
-    if (!ok || !f.commit())
-        fail(QStringLiteral("writing failed: %1").arg(f.errorString()));
+        return ok;
+    });
 }
 
 } // namespace rs

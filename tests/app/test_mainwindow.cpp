@@ -18,6 +18,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
@@ -266,6 +267,26 @@ private slots:
                  qPrintable(label->text()));
         QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b")));
         QVERIFY(!label->text().contains(QStringLiteral("c =")));
+    }
+
+    // Issue 15: what the reader decided for an ambiguous config is shown, not swallowed.
+    void configWarningsShowInTheStatusBar()
+    {
+        const QString path = m_temp.filePath(QStringLiteral("both-forms.json"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"model_type":"llama","hidden_size":4096,"num_attention_heads":32,"max_position_embeddings":4096,
+            "rope_theta":10000.0,"rope_scaling":{"rope_type":"linear","factor":4.0},
+            "rope_parameters":{"rope_type":"linear","factor":2.0,"rope_theta":10000.0}})");
+        f.close();
+        QVERIFY(m_window->openConfig(path));
+        QCOMPARE(m_window->document()->config().scaling.factor, 4.0);
+        const QString message = m_window->statusBar()->currentMessage();
+        QVERIFY2(message.contains(QLatin1String("warning")) && message.contains(QLatin1String("rope_parameters")), qPrintable(message));
+        // A config without warnings shows the plain message.
+        QVERIFY(m_window->openConfig(fixture(QStringLiteral("llama3.1-8b-config.json"))));
+        QVERIFY2(!m_window->statusBar()->currentMessage().contains(QLatin1String("warning")),
+                 qPrintable(m_window->statusBar()->currentMessage()));
     }
 
     void closingWithoutPromptsDiscards()

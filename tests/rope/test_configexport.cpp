@@ -56,10 +56,12 @@ RopeConfig sourceWithCustomKeys(const QString &file)
     return parseRopeConfig(toBytes(o), QStringLiteral("source-") + file);
 }
 
-// Keys the export may legitimately write, move or rewrite.
+// Keys the export may legitimately write, move or rewrite (transformers_version to match the form,
+// _name_or_path dropped: see versionAndNameMatchTheExport).
 const QSet<QString> kRopeKeys = {QStringLiteral("rope_scaling"), QStringLiteral("rope_parameters"), QStringLiteral("rope_theta"),
                                  QStringLiteral("partial_rotary_factor"), QStringLiteral("max_position_embeddings"),
-                                 QStringLiteral("original_max_position_embeddings")};
+                                 QStringLiteral("original_max_position_embeddings"), QStringLiteral("transformers_version"),
+                                 QStringLiteral("_name_or_path")};
 
 std::vector<double> awkwardFactors(int n, double scale)
 {
@@ -84,6 +86,10 @@ private Q_SLOTS:
     void csv_data();
     void csv();
     void writeErrorsNamePath();
+    void versionAndNameMatchTheExport_data();
+    void versionAndNameMatchTheExport();
+    void phi3Hf5KeepsItsTrainLength();
+    void multimodalTextConfigRefused();
 };
 
 void TestConfigExport::roundTrip_data()
@@ -254,6 +260,8 @@ void TestConfigExport::invalidFactors_data()
     QTest::newRow("short too short") << 32 << -1 << 0.0 << true;
     QTest::newRow("short NaN") << 64 << 3 << nan << true;
     QTest::newRow("short negative") << 64 << 3 << -1.0 << true;
+    QTest::newRow("long 1e-300") << 64 << 5 << 1e-300 << false;
+    QTest::newRow("short 1e300") << 64 << 5 << 1e300 << true;
 }
 
 void TestConfigExport::invalidFactors()
@@ -350,6 +358,77 @@ void TestConfigExport::writeErrorsNamePath()
         QFAIL("no error");
     } catch (const Error &e) {
         QVERIFY2(e.message().contains(path), qPrintable(e.message()));
+    }
+}
+
+void TestConfigExport::versionAndNameMatchTheExport_data()
+{
+    QTest::addColumn<QString>("sourceVersion");  // empty: no key
+    QTest::addColumn<bool>("hf5");
+    QTest::addColumn<QString>("expected");       // empty: no key
+    // Issue 14: a 5.x-form export kept "4.43.0.dev0", which names a release that ignores rope_parameters.
+    QTest::newRow("4.x source, 5.x export") << QStringLiteral("4.43.0.dev0") << true << QStringLiteral("5.0.0");
+    QTest::newRow("4.x source, 4.x export") << QStringLiteral("4.43.0.dev0") << false << QStringLiteral("4.43.0.dev0");
+    QTest::newRow("5.x source, 5.x export") << QStringLiteral("5.17.0") << true << QStringLiteral("5.17.0");
+    QTest::newRow("5.x source, 4.x export") << QStringLiteral("5.17.0") << false << QString();
+    QTest::newRow("no version, 5.x export") << QString() << true << QStringLiteral("5.0.0");
+    QTest::newRow("no version, 4.x export") << QString() << false << QString();
+}
+
+void TestConfigExport::versionAndNameMatchTheExport()
+{
+    QFETCH(QString, sourceVersion);
+    QFETCH(bool, hf5);
+    QFETCH(QString, expected);
+    QJsonObject o = readObject(fixture(QStringLiteral("configs/llama3-8b.json")));
+    o.remove(QStringLiteral("transformers_version"));
+    if (!sourceVersion.isEmpty())
+        o[QStringLiteral("transformers_version")] = sourceVersion;
+    o[QStringLiteral("_name_or_path")] = QStringLiteral("Phi-3-mini (LongRoPE2 paper setting, L_train 2048)");
+    const RopeConfig source = parseRopeConfig(toBytes(o), QStringLiteral("versioned.json"));
+    LongropeExport what;
+    what.longFactor = std::vector<double>(64, 16.0);
+    what.targetLength = 131072;
+    what.form = hf5 ? ConfigForm::Hf5 : ConfigForm::Hf4;
+    const QJsonObject out = exportLongropeConfig(source, what);
+    QCOMPARE(out.value(QStringLiteral("transformers_version")).toString(), expected);
+    QCOMPARE(out.contains(QStringLiteral("transformers_version")), !expected.isEmpty());
+    QVERIFY(!out.contains(QStringLiteral("_name_or_path")));
+    QCOMPARE(source.json.value(QStringLiteral("_name_or_path")).toString(), o.value(QStringLiteral("_name_or_path")).toString());
+}
+
+void TestConfigExport::phi3Hf5KeepsItsTrainLength()
+{
+    // A Phi-3 source without a top-level original length: a 5.x export must still write L_train at
+    // the top level, or transformers' Phi3Config would run it with its default 4096.
+    const QByteArray json = R"({"model_type":"phi3","hidden_size":3072,"num_attention_heads":32,"max_position_embeddings":2048,
+        "rope_theta":10000.0})";
+    const RopeConfig source = parseRopeConfig(json, QStringLiteral("phi3-2k.json"));
+    QCOMPARE(source.trainLength, 2048);
+    LongropeExport what;
+    what.longFactor = std::vector<double>(48, 32.0);
+    what.targetLength = 65536;
+    what.form = ConfigForm::Hf5;
+    const QJsonObject out = exportLongropeConfig(source, what);
+    QCOMPARE(out.value(QStringLiteral("original_max_position_embeddings")).toInt(), 2048);
+    const RopeConfig back = parseRopeConfig(toBytes(out), QStringLiteral("phi3-2k-export.json"));
+    QCOMPARE(back.trainLength, 2048);
+    QVERIFY2(back.warnings.isEmpty(), qPrintable(back.warnings.join(QLatin1Char('|'))));
+}
+
+void TestConfigExport::multimodalTextConfigRefused()
+{
+    const QByteArray json = R"({"model_type":"gemma3","text_config":{"model_type":"gemma3_text","hidden_size":2560,
+        "num_attention_heads":8,"head_dim":256,"max_position_embeddings":131072,"rope_theta":1000000.0}})";
+    const RopeConfig source = parseRopeConfig(json, QStringLiteral("gemma3.json"));
+    LongropeExport what;
+    what.longFactor = std::vector<double>(128, 2.0);
+    what.targetLength = 262144;
+    try {
+        exportLongropeConfig(source, what);
+        QFAIL("no error");
+    } catch (const Error &e) {
+        QVERIFY2(e.problem().contains(QLatin1String("text_config")), qPrintable(e.message()));
     }
 }
 

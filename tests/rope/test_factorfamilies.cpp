@@ -320,6 +320,9 @@ private Q_SLOTS:
     void configFactorsUnscaled();
     void standardFamiliesUnscaledConfig();
     void standardFamiliesScaledConfigs();
+    void configFactorsLongropeWrittenFactor();
+    void yarnOverlayTakesConfigAttention();
+    void constraintsOutOfRange();
     void detectNtkLeftSynthetic();
     void detectNtkLeftPublished();
     void detectNtkLeftNotFound();
@@ -743,6 +746,70 @@ void TestFactorFamilies::standardFamiliesScaledConfigs()
     QCOMPARE(fam.at(QStringLiteral("pi")).lambda, std::vector<double>(8, 8.0));
     for (const char *name : {"pi", "ntk", "yarn", "llama3"})
         QCOMPARE(int(fam.at(QString::fromLatin1(name)).lambda.size()), 8);
+}
+
+void TestFactorFamilies::configFactorsLongropeWrittenFactor()
+{
+    // Issue 15: a 5.x longrope config with `factor` written. transformers 5.x takes the default
+    // attention factor from it, sqrt(1 + ln factor / ln L_train), not from max/original = 8.
+    QFile f(fixture(QStringLiteral("configs/hf5-llama-longrope.json")));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QByteArray json = f.readAll();
+    QVERIFY(json.contains("\"rope_type\": \"longrope\""));
+    json.replace("\"rope_type\": \"longrope\"", "\"rope_type\": \"longrope\", \"factor\": 3.0");
+    RopeConfig config = parseRopeConfig(json, QStringLiteral("hf5-longrope-factor3.json"));
+    std::optional<FactorSet> fs = configFactors(config, 1024);
+    QVERIFY(fs.has_value());
+    COMPARE_REL(fs->attentionFactor, std::sqrt(1 + std::log(3.0) / std::log(128.0)), "5.x longrope attention (factor)", 0);
+    QVERIFY(!relClose(fs->attentionFactor, std::sqrt(1 + std::log(8.0) / std::log(128.0))));
+
+    // The same dict in the 4.x form with original_max_position_embeddings at the top level (the
+    // Phi-3 layout): transformers 4.x takes the ratio 1024 / 128 = 8.
+    const QByteArray hf4 = R"({"model_type":"llama","head_dim":16,"max_position_embeddings":1024,"rope_theta":10000.0,
+        "original_max_position_embeddings":128,"rope_scaling":{"rope_type":"longrope","factor":3.0,
+        "long_factor":[1,2,3,4,5,6,7,8],"short_factor":[1,1,1,1,1,1,1,1]}})";
+    fs = configFactors(parseRopeConfig(hf4, QStringLiteral("hf4-longrope-factor3.json")), 1024);
+    QVERIFY(fs.has_value());
+    COMPARE_REL(fs->attentionFactor, std::sqrt(1 + std::log(8.0) / std::log(128.0)), "4.x longrope attention (ratio)", 0);
+}
+
+void TestFactorFamilies::yarnOverlayTakesConfigAttention()
+{
+    // Issue 15: the yarn peer family at the target's s takes the config's attention_factor (1.25
+    // where 0.1·ln 4 + 1 = 1.1386 was shown) and its mscale / mscale_all_dim.
+    const QByteArray explicitAttention = R"({"head_dim":128,"max_position_embeddings":4096,"rope_theta":10000.0,
+        "rope_scaling":{"rope_type":"yarn","factor":4.0,"attention_factor":1.25,"original_max_position_embeddings":4096}})";
+    RopeConfig config = parseRopeConfig(explicitAttention, QStringLiteral("yarn-attention.json"));
+    std::map<QString, FactorSet> fam = standardFamilies(config, 16384);
+    QCOMPARE(fam.at(QStringLiteral("yarn")).attentionFactor, 1.25);
+    QCOMPARE(fam.at(QStringLiteral("config")).attentionFactor, 1.25);
+
+    const QByteArray mscales = R"({"head_dim":128,"max_position_embeddings":4096,"rope_theta":10000.0,
+        "rope_scaling":{"rope_type":"yarn","factor":4.0,"mscale":1.0,"mscale_all_dim":0.5,"original_max_position_embeddings":4096}})";
+    config = parseRopeConfig(mscales, QStringLiteral("yarn-mscale.json"));
+    // At the overlay's s = 32768 / 4096 = 8: (0.1·1·ln 8 + 1) / (0.1·0.5·ln 8 + 1).
+    fam = standardFamilies(config, 32768);
+    COMPARE_REL(fam.at(QStringLiteral("yarn")).attentionFactor,
+                (0.1 * std::log(8.0) + 1) / (0.05 * std::log(8.0) + 1), "yarn overlay mscale ratio", 0);
+    // Without a yarn config the overlay keeps the paper's 0.1·ln s + 1.
+    config = loadRopeConfig(fixture(QStringLiteral("configs/llama3-8b.json")));
+    COMPARE_REL(standardFamilies(config, 32768).at(QStringLiteral("yarn")).attentionFactor, 0.1 * std::log(4.0) + 1,
+                "yarn overlay default", 0);
+}
+
+void TestFactorFamilies::constraintsOutOfRange()
+{
+    std::vector<double> lambda(8, 1.0);
+    lambda[3] = 1e-300;
+    auto v = checkConstraints(lambda, 8, 1.0, -1);
+    QVERIFY(std::any_of(v.begin(), v.end(), [](const ConstraintViolation &c) {
+        return c.kind == ConstraintViolation::Kind::OutOfRange && c.index == 3;
+    }));
+    lambda[3] = 1e300;
+    v = checkConstraints(lambda, 8, 1.0, -1);
+    QVERIFY(std::any_of(v.begin(), v.end(), [](const ConstraintViolation &c) {
+        return c.kind == ConstraintViolation::Kind::OutOfRange && c.index == 3;
+    }));
 }
 
 void TestFactorFamilies::detectNtkLeftSynthetic()

@@ -6,7 +6,13 @@
 #include <QFile>
 #include <QRegularExpression>
 #include <QTemporaryDir>
+#include <QDir>
 #include <QTest>
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <utility>
 
 #include <cmath>
 #include <limits>
@@ -32,6 +38,7 @@ private Q_SLOTS:
     void readFixture();
     void readErrorsNamePath();
     void writeErrorNamesPath();
+    void writeRefusesNonRegularTargets();
 };
 
 void TestFactorFile::parseValid_data()
@@ -86,6 +93,11 @@ void TestFactorFile::parseErrors_data()
     QTest::newRow("word") << lines("abc");
     QTest::newRow("two dots") << lines("7.7.7");
     QTest::newRow("trailing garbage") << lines("7.75x");
+    // Issue 15: finite and positive, but no rescale factor (θ/λ overflows float32 in the model).
+    QTest::newRow("denormal-sized 1e-300") << lines("1e-300");
+    QTest::newRow("smallest double") << lines("4.9e-324");
+    QTest::newRow("below 1e-9") << lines("1e-10");
+    QTest::newRow("absurdly large 1e300") << lines("1e300");
 }
 
 void TestFactorFile::parseErrors()
@@ -172,8 +184,6 @@ std::vector<double> awkwardValues()
             std::nextafter(1.0, 2.0),
             std::nextafter(26.05, 0.0),
             std::sqrt(2.0),
-            std::numeric_limits<double>::min(),
-            std::numeric_limits<double>::max(),
             std::pow(21.81, 17.0 / 33.0)};
 }
 } // namespace
@@ -187,6 +197,13 @@ void TestFactorFile::formatRoundTrip()
     QCOMPARE(back.size(), v.size());
     for (size_t i = 0; i < v.size(); ++i)
         QVERIFY2(back[i] == v[i], qPrintable(QStringLiteral("value %1: %2 came back as %3").arg(i).arg(v[i], 0, 'g', 17).arg(back[i], 0, 'g', 17)));
+    // The extremes of double are written exactly too, but a factor file refuses them on reading:
+    // they are no rescale factors (issue 15).
+    for (double x : {std::numeric_limits<double>::min(), std::numeric_limits<double>::max()}) {
+        const QByteArray t = formatFactorText({x});
+        QCOMPARE(t.trimmed().toDouble(), x);
+        QVERIFY_THROWS_EXCEPTION(Error, parseFactorText(t, QStringLiteral("memory")));
+    }
 }
 
 void TestFactorFile::fileRoundTrip()
@@ -257,6 +274,40 @@ void TestFactorFile::writeErrorNamesPath()
     } catch (const Error &e) {
         QVERIFY2(e.message().contains(path), qPrintable(e.message()));
     }
+}
+
+void TestFactorFile::writeRefusesNonRegularTargets()
+{
+    // Issue 15: a write to /dev/full, /dev/null or a FIFO without a reader was reported as success.
+    // Targets that are not regular files are refused before anything is written. The devices are
+    // private copies (mknod, as root) so that a regression could never replace the machine's own.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QStringList targets;
+    const QString fifo = dir.filePath(QStringLiteral("fifo"));
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    targets << fifo << dir.path();
+    for (const auto &[name, minor] : {std::pair{"full", 7}, std::pair{"null", 3}}) {
+        const QString node = dir.filePath(QString::fromLatin1(name));
+        if (::mknod(QFile::encodeName(node).constData(), S_IFCHR | 0666, makedev(1, minor)) == 0)
+            targets << node;
+        else if (::geteuid() != 0)
+            targets << QStringLiteral("/dev/") + QString::fromLatin1(name);  // cannot be replaced without root
+    }
+    for (const QString &target : targets) {
+        try {
+            writeFactorFile(target, {1.0, 2.0});
+            QFAIL(qPrintable(QStringLiteral("no error writing to ") + target));
+        } catch (const Error &e) {
+            QCOMPARE(e.source(), target);
+            QVERIFY2(e.problem().contains(QLatin1String("not a regular file")) || e.problem().contains(QLatin1String("folder")),
+                     qPrintable(e.message()));
+        }
+    }
+    struct stat st {};
+    QCOMPARE(::stat(QFile::encodeName(fifo).constData(), &st), 0);
+    QVERIFY(S_ISFIFO(st.st_mode));  // still the FIFO, not a file renamed over it
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 0);  // no temporary files left
 }
 
 QTEST_GUILESS_MAIN(TestFactorFile)

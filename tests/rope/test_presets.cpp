@@ -15,7 +15,9 @@ namespace {
 const QStringList kExpectedNames = {QStringLiteral("llama3-8b"),       QStringLiteral("llama3.1-8b"),
                                     QStringLiteral("phi3-mini-4k"),    QStringLiteral("phi3-mini-128k"),
                                     QStringLiteral("mistral-7b-v0.1"), QStringLiteral("qwen2.5-7b"),
-                                    QStringLiteral("phi3-mini-paper-2k")};
+                                    QStringLiteral("phi3-mini-paper-2k"), QStringLiteral("qwen3-8b"),
+                                    QStringLiteral("gemma-2-9b"),      QStringLiteral("pythia-6.9b"),
+                                    QStringLiteral("gpt-j-6b"),        QStringLiteral("deepseek-v3")};
 }
 
 class TestPresets : public QObject {
@@ -59,6 +61,9 @@ void TestPresets::everyPresetLoads()
         QCOMPARE(info.name, p.name);
         QCOMPARE(info.title, p.title);
         QCOMPARE(info.targetLength, p.targetLength);
+        // Every preset names the public config it copies, and loads without a warning.
+        QVERIFY2(!p.source.isEmpty(), qPrintable(p.name));
+        QVERIFY2(c.warnings.isEmpty(), qPrintable(p.name + QStringLiteral(": ") + c.warnings.join(QLatin1Char('|'))));
         if (c.scaling.type == QStringLiteral("longrope")) {
             QCOMPARE(int(c.scaling.longFactor.size()), c.pairs());
             QCOMPARE(int(c.scaling.shortFactor.size()), c.pairs());
@@ -82,6 +87,14 @@ void TestPresets::geometry_data()
     QTest::newRow("phi3-mini-128k") << QStringLiteral("phi3-mini-128k") << 96 << 1e4 << 4096 << 34;
     QTest::newRow("mistral-7b-v0.1") << QStringLiteral("mistral-7b-v0.1") << 128 << 1e4 << 32768 << 60;
     QTest::newRow("qwen2.5-7b") << QStringLiteral("qwen2.5-7b") << 128 << 1e6 << -1 << -1;
+    // The families of issue 14, d and b from their config values: head_dim, or hidden/heads times the
+    // rotated share. Pythia: 4096/32 × rotary_pct 0.25 = 32, and d_tcd = ceil(16·log_1e4(2048/2π)) =
+    // ceil(10.05) = 11. GPT-J: rotary_dim 64. DeepSeek-V3: qk_rope_head_dim 64 over yarn's 4096.
+    QTest::newRow("pythia-6.9b") << QStringLiteral("pythia-6.9b") << 32 << 1e4 << 2048 << 11;
+    QTest::newRow("gpt-j-6b") << QStringLiteral("gpt-j-6b") << 64 << 1e4 << 2048 << -1;
+    QTest::newRow("deepseek-v3") << QStringLiteral("deepseek-v3") << 64 << 1e4 << 4096 << -1;
+    QTest::newRow("qwen3-8b") << QStringLiteral("qwen3-8b") << 128 << 1e6 << 40960 << -1;
+    QTest::newRow("gemma-2-9b") << QStringLiteral("gemma-2-9b") << 256 << 1e4 << 8192 << -1;
 }
 
 void TestPresets::geometry()

@@ -2,6 +2,7 @@
 // (rope_theta + rope_scaling, legacy `type`, "su") and the 5.x form (rope_parameters), and the
 // errors bad input gets. Real configs live in tests/fixtures/configs (see its README.md).
 #include "common/error.h"
+#include "rope/presets.h"
 #include "rope/ropeconfig.h"
 
 #include <QFile>
@@ -83,6 +84,21 @@ private Q_SLOTS:
     void badInput_data();
     void badInput();
     void badFiles();
+    void ordinaryConfigsHaveNoWarnings();
+    void bothFormsRopeScalingWins();
+    void phi3OriginalOnlyInDictUsesPhi3Default();
+    void phi3YarnIsLongrope();
+    void longropeAttentionScale_data();
+    void longropeAttentionScale();
+    void yarnFactorAgainstRatioWarns();
+    void headDimZeroFallsBackWithWarning();
+    void familyRotaryKeys_data();
+    void familyRotaryKeys();
+    void gemma3GlobalLayers();
+    void notRopeRefused_data();
+    void notRopeRefused();
+    void limitsShowValuesAsWritten_data();
+    void limitsShowValuesAsWritten();
 };
 
 void TestRopeConfig::hf5ReferenceFixtures_data()
@@ -525,6 +541,45 @@ void TestRopeConfig::badInput_data()
     QTest::newRow("longrope without long_factor")
         << okHead + R"("original_max_position_embeddings":128,"rope_scaling":{"rope_type":"longrope","short_factor":[1,1,1,1,1,1,1,1]}})"
         << QStringLiteral("long_factor");
+    // Issue 15: silent fallbacks, overflowing conversions and absurd values.
+    const QByteArray base = R"("max_position_embeddings":1024,"rope_theta":10000.0)";
+    QTest::newRow("head_dim -16") << "{\"hidden_size\":64,\"num_attention_heads\":4,\"head_dim\":-16," + base + "}"
+                                  << QStringLiteral("head_dim");
+    QTest::newRow("head_dim 2^31") << "{\"head_dim\":2147483648," + base + "}" << QStringLiteral("2147483648");
+    QTest::newRow("head_dim 1e308") << "{\"head_dim\":1e308," + base + "}" << QStringLiteral("1e+308");
+    QTest::newRow("hidden_size 2^31") << "{\"hidden_size\":2147483648,\"num_attention_heads\":4," + base + "}"
+                                      << QStringLiteral("2147483648");
+    QTest::newRow("hidden_size 1e308") << "{\"hidden_size\":1e308,\"num_attention_heads\":4," + base + "}"
+                                       << QStringLiteral("1e+308");
+    QTest::newRow("head_dim 1e9 (geometry of 5e8 pairs)") << "{\"head_dim\":1000000000," + base + "}"
+                                                          << QStringLiteral("head_dim");
+    QTest::newRow("max_position_embeddings 1e308")
+        << QByteArray(R"({"head_dim":64,"max_position_embeddings":1e308})") << QStringLiteral("max_position_embeddings");
+    QTest::newRow("max_position_embeddings 2^31")
+        << QByteArray(R"({"head_dim":64,"max_position_embeddings":2147483648})") << QStringLiteral("2147483648");
+    QTest::newRow("original_max_position_embeddings 1e308")
+        << QByteArray(R"({"head_dim":64,"max_position_embeddings":4096,"original_max_position_embeddings":1e308})")
+        << QStringLiteral("original_max_position_embeddings");
+    QTest::newRow("original_max_position_embeddings 2^31")
+        << QByteArray(R"({"head_dim":64,"max_position_embeddings":4096,"original_max_position_embeddings":2147483648})")
+        << QStringLiteral("2147483648");
+    QTest::newRow("longrope factor 0") << okHead + R"("original_max_position_embeddings":128,"rope_scaling":{"rope_type":"longrope","factor":0,"long_factor":)" + eight + R"(,"short_factor":)" + eight + "}}"
+                                       << QStringLiteral("factor");
+    QTest::newRow("longrope factor -2") << okHead + R"("original_max_position_embeddings":128,"rope_scaling":{"rope_type":"longrope","factor":-2,"long_factor":)" + eight + R"(,"short_factor":)" + eight + "}}"
+                                        << QStringLiteral("factor");
+    QTest::newRow("yarn factor 1e308")
+        << okHead + R"("rope_scaling":{"rope_type":"yarn","factor":1e308,"original_max_position_embeddings":128}})" << QStringLiteral("factor");
+    QTest::newRow("linear factor 1e10 (context beyond 2^30)")
+        << okHead + R"("rope_scaling":{"rope_type":"linear","factor":1e10}})" << QStringLiteral("factor");
+    QTest::newRow("long factor 1e-300") << longrope("[1,1,1,1e-300,1,1,1,1]", eight) << QStringLiteral("long_factor");
+    QTest::newRow("short factor 1e300") << longrope(eight, "[1,1,1,1e300,1,1,1,1]") << QStringLiteral("short_factor");
+    QTest::newRow("rope_theta 1e308") << QByteArray(R"({"head_dim":64,"max_position_embeddings":4096,"rope_theta":1e308})")
+                                      << QStringLiteral("rope_theta");
+    QTest::newRow("rope_type a number") << okHead + R"("rope_scaling":{"rope_type":3,"factor":2.0}})" << QStringLiteral("rope_type");
+    QTest::newRow("legacy type a list") << okHead + R"("rope_scaling":{"type":["linear"],"factor":2.0}})" << QStringLiteral("type");
+    QTest::newRow("5.x rope_type a boolean")
+        << QByteArray(R"({"head_dim":64,"max_position_embeddings":4096,"rope_parameters":{"rope_type":true,"rope_theta":10000.0}})")
+        << QStringLiteral("rope_type");
     QTest::newRow("5.x long_factor wrong length")
         << QByteArray(R"({"hidden_size":64,"num_attention_heads":4,"max_position_embeddings":1024,
             "rope_parameters":{"rope_type":"longrope","rope_theta":10000.0,"original_max_position_embeddings":128,
@@ -584,6 +639,303 @@ void TestRopeConfig::badFiles()
         QFAIL("no error for a directory");
     } catch (const Error &e) {
         QVERIFY2(e.message().contains(dir.path()), qPrintable(e.message()));
+    }
+}
+
+void TestRopeConfig::ordinaryConfigsHaveNoWarnings()
+{
+    for (const char *file : {"llama3-8b.json", "llama3.1-8b.json", "mistral-7b-v0.1.json", "phi3-mini-4k-instruct.json",
+                             "phi3-mini-128k-instruct-su.json", "hf5-phi3-longrope.json", "hf5-llama-longrope.json"}) {
+        const RopeConfig c = loadRopeConfig(fixture(QString::fromLatin1(file)));
+        QVERIFY2(c.warnings.isEmpty(), qPrintable(QStringLiteral("%1: %2").arg(QLatin1String(file), c.warnings.join(QLatin1Char('|')))));
+    }
+}
+
+void TestRopeConfig::bothFormsRopeScalingWins()
+{
+    // transformers reads `rope_scaling or rope_parameters`: the linear factor 4 is what a model loaded
+    // by transformers runs with, and base 10000 (the top level), not the dict's 5e5.
+    const QByteArray json = R"({"hidden_size":4096,"num_attention_heads":32,"max_position_embeddings":4096,"rope_theta":10000.0,
+        "rope_scaling":{"rope_type":"linear","factor":4.0},
+        "rope_parameters":{"rope_type":"dynamic","factor":2.0,"rope_theta":500000.0}})";
+    const RopeConfig c = parseRopeConfig(json, QStringLiteral("both.json"));
+    QCOMPARE(c.scaling.type, QStringLiteral("linear"));
+    QCOMPARE(c.scaling.factor, 4.0);
+    QCOMPARE(c.base, 10000.0);
+    QCOMPARE(c.form, ConfigForm::Hf4);
+    QCOMPARE(c.warnings.size(), 1);
+    QVERIFY2(c.warnings[0].contains(QLatin1String("rope_parameters")) && c.warnings[0].contains(QLatin1String("ignored")),
+             qPrintable(c.warnings[0]));
+
+    // An empty or null rope_scaling beside rope_parameters is no conflict.
+    const RopeConfig d = parseRopeConfig(R"({"hidden_size":4096,"num_attention_heads":32,"max_position_embeddings":4096,
+        "rope_scaling":null,"rope_parameters":{"rope_type":"linear","factor":2.0,"rope_theta":500000.0}})", QStringLiteral("null.json"));
+    QCOMPARE(d.scaling.type, QStringLiteral("linear"));
+    QCOMPARE(d.base, 500000.0);
+    QCOMPARE(d.form, ConfigForm::Hf5);
+    QVERIFY(d.warnings.isEmpty());
+}
+
+void TestRopeConfig::phi3OriginalOnlyInDictUsesPhi3Default()
+{
+    // The hf5 phi3 fixture without its top-level original_max_position_embeddings: transformers'
+    // Phi3Config (4.x and 5.x) replaces the dict's 128 with its own default 4096.
+    QJsonObject o = fixtureObject(QStringLiteral("hf5-phi3-longrope.json"));
+    o.remove(QStringLiteral("original_max_position_embeddings"));
+    RopeConfig c = parseRopeConfig(toBytes(o), QStringLiteral("phi3.json"));
+    QCOMPARE(c.trainLength, 4096);
+    QCOMPARE(c.warnings.size(), 1);
+    for (const char *word : {"128", "4096", "Phi3Config", "top level"})
+        QVERIFY2(c.warnings[0].contains(QLatin1String(word)), qPrintable(c.warnings[0]));
+    // A llama config reads the dict's value (transformers 5.x standardization).
+    o[QStringLiteral("model_type")] = QStringLiteral("llama");
+    c = parseRopeConfig(toBytes(o), QStringLiteral("llama.json"));
+    QCOMPARE(c.trainLength, 128);
+    QVERIFY(c.warnings.isEmpty());
+    // A phi3 longrope config with no original length anywhere: the default, with a warning.
+    o[QStringLiteral("model_type")] = QStringLiteral("phi3");
+    QJsonObject rp = o.value(QStringLiteral("rope_parameters")).toObject();
+    rp.remove(QStringLiteral("original_max_position_embeddings"));
+    o[QStringLiteral("rope_parameters")] = rp;
+    c = parseRopeConfig(toBytes(o), QStringLiteral("phi3-none.json"));
+    QCOMPARE(c.trainLength, 4096);
+    QCOMPARE(c.warnings.size(), 1);
+}
+
+void TestRopeConfig::phi3YarnIsLongrope()
+{
+    QJsonObject o = fixtureObject(QStringLiteral("hf5-phi3-longrope.json"));
+    QJsonObject rp = o.value(QStringLiteral("rope_parameters")).toObject();
+    rp[QStringLiteral("rope_type")] = QStringLiteral("yarn");
+    o[QStringLiteral("rope_parameters")] = rp;
+    const RopeConfig c = parseRopeConfig(toBytes(o), QStringLiteral("phi3-yarn.json"));
+    QCOMPARE(c.scaling.type, QStringLiteral("longrope"));
+    QCOMPARE(c.scaling.longFactor, kFixtureLong);
+    QCOMPARE(c.warnings.size(), 1);
+    QVERIFY2(c.warnings[0].contains(QLatin1String("longrope")), qPrintable(c.warnings[0]));
+    // Other families keep yarn.
+    o[QStringLiteral("model_type")] = QStringLiteral("llama");
+    rp[QStringLiteral("factor")] = 8.0;
+    o[QStringLiteral("rope_parameters")] = rp;
+    QCOMPARE(parseRopeConfig(toBytes(o), QStringLiteral("llama-yarn.json")).scaling.type, QStringLiteral("yarn"));
+}
+
+void TestRopeConfig::longropeAttentionScale_data()
+{
+    // The s of the default attention factor sqrt(1 + ln s / ln L_train): transformers 5.x takes a
+    // written `factor`, else max_position_embeddings / original (1024 / 128 = 8); 4.x, with the
+    // original length at the top level, always the ratio.
+    QTest::addColumn<bool>("hf5");
+    QTest::addColumn<bool>("originalAtTop");
+    QTest::addColumn<double>("factor");  // 0: not written
+    QTest::addColumn<double>("scale");
+    QTest::addColumn<int>("warnings");
+    QTest::newRow("5.x factor 3") << true << false << 3.0 << 3.0 << 0;
+    QTest::newRow("5.x factor 3, original also at top") << true << true << 3.0 << 3.0 << 0;
+    QTest::newRow("5.x no factor") << true << false << 0.0 << 8.0 << 0;
+    QTest::newRow("4.x factor 3, original at top (Phi-3 layout)") << false << true << 3.0 << 8.0 << 1;
+    QTest::newRow("4.x factor 3, original in the dict") << false << false << 3.0 << 3.0 << 0;
+    QTest::newRow("4.x no factor") << false << true << 0.0 << 8.0 << 0;
+}
+
+void TestRopeConfig::longropeAttentionScale()
+{
+    QFETCH(bool, hf5);
+    QFETCH(bool, originalAtTop);
+    QFETCH(double, factor);
+    QFETCH(double, scale);
+    QFETCH(int, warnings);
+    QJsonObject rope{{QStringLiteral("rope_type"), QStringLiteral("longrope")},
+                     {QStringLiteral("long_factor"), QJsonArray{1.0, 1.6, 2.2, 2.8, 3.4, 4.0, 4.6, 5.2}},
+                     {QStringLiteral("short_factor"), QJsonArray{1, 1, 1, 1, 1, 1, 1, 1}},
+                     {QStringLiteral("original_max_position_embeddings"), 128}};
+    if (factor > 0)
+        rope[QStringLiteral("factor")] = factor;
+    QJsonObject o{{QStringLiteral("model_type"), QStringLiteral("llama")}, {QStringLiteral("head_dim"), 16},
+                  {QStringLiteral("max_position_embeddings"), 1024}};
+    if (originalAtTop)
+        o[QStringLiteral("original_max_position_embeddings")] = 128;
+    if (hf5) {
+        rope[QStringLiteral("rope_theta")] = 10000.0;
+        o[QStringLiteral("rope_parameters")] = rope;
+    } else {
+        o[QStringLiteral("rope_theta")] = 10000.0;
+        o[QStringLiteral("rope_scaling")] = rope;
+    }
+    const RopeConfig c = parseRopeConfig(toBytes(o), QStringLiteral("longrope.json"));
+    QCOMPARE(c.trainLength, 128);
+    QCOMPARE(c.scaling.attentionScale, scale);
+    QCOMPARE(c.scaling.factor, factor > 0 ? factor : 8.0);  // as written, else derived
+    QCOMPARE(int(c.warnings.size()), warnings);
+}
+
+void TestRopeConfig::yarnFactorAgainstRatioWarns()
+{
+    // Qwen2.5's recipe: max_position_embeddings equals the original 32768, factor 4. transformers 5.x
+    // scales by 4; 4.x releases that derive the factor from the ratio would scale by 1.
+    const RopeConfig c = loadRopeConfig(fixture(QStringLiteral("qwen2.5-7b-instruct-yarn.json")));
+    QCOMPARE(c.scaling.factor, 4.0);
+    QCOMPARE(c.warnings.size(), 1);
+    QVERIFY2(c.warnings[0].contains(QLatin1String("5.x")), qPrintable(c.warnings[0]));
+    // Factor and ratio agreeing (DeepSeek-V3: 163840 / 4096 = 40) is no ambiguity.
+    QVERIFY(loadPreset(QStringLiteral("deepseek-v3")).warnings.isEmpty());
+}
+
+void TestRopeConfig::headDimZeroFallsBackWithWarning()
+{
+    // transformers: `head_dim or hidden_size // num_attention_heads`.
+    const RopeConfig c = parseRopeConfig(R"({"hidden_size":4096,"num_attention_heads":32,"head_dim":0,"max_position_embeddings":4096})",
+                                         QStringLiteral("zero.json"));
+    QCOMPARE(c.headDim, 128);
+    QCOMPARE(c.warnings.size(), 1);
+}
+
+void TestRopeConfig::familyRotaryKeys_data()
+{
+    // Expected d and b straight from the config values: d = head × the rotated share, b = its base key.
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<int>("headDim");
+    QTest::addColumn<int>("d");
+    QTest::addColumn<double>("base");
+    QTest::addColumn<int>("trainLength");
+    QTest::newRow("GPT-NeoX rotary_pct 0.25, rotary_emb_base 50000 (head 4096/32 = 128 → d = 32)")
+        << QByteArray(R"({"model_type":"gpt_neox","hidden_size":4096,"num_attention_heads":32,"max_position_embeddings":2048,
+                         "rotary_pct":0.25,"rotary_emb_base":50000})") << 128 << 32 << 50000.0 << 2048;
+    QTest::newRow("Pythia-160m rotary_pct 0.25 (768/12 = 64 → 16)")
+        << QByteArray(R"({"model_type":"gpt_neox","hidden_size":768,"num_attention_heads":12,"max_position_embeddings":2048,
+                         "rotary_pct":0.25,"rotary_emb_base":10000})") << 64 << 16 << 10000.0 << 2048;
+    QTest::newRow("GPT-J rotary_dim 64 of n_embd 4096 / n_head 16 = 256")
+        << QByteArray(R"({"model_type":"gptj","n_embd":4096,"n_head":16,"n_positions":2048,"rotary_dim":64})")
+        << 256 << 64 << 10000.0 << 2048;
+    QTest::newRow("Gemma-7B head_dim 256 ≠ 3072/16")
+        << QByteArray(R"({"model_type":"gemma","hidden_size":3072,"num_attention_heads":16,"head_dim":256,
+                         "max_position_embeddings":8192,"rope_theta":10000.0})") << 256 << 256 << 10000.0 << 8192;
+    QTest::newRow("Gemma-2-9B head_dim 256 ≠ 3584/16")
+        << QByteArray(R"({"model_type":"gemma2","hidden_size":3584,"num_attention_heads":16,"head_dim":256,
+                         "max_position_embeddings":8192,"rope_theta":10000.0,"sliding_window":4096})") << 256 << 256 << 10000.0 << 8192;
+    QTest::newRow("Qwen3-0.6B head_dim 128 ≠ 1024/16")
+        << QByteArray(R"({"model_type":"qwen3","hidden_size":1024,"num_attention_heads":16,"head_dim":128,
+                         "max_position_embeddings":40960,"rope_theta":1000000})") << 128 << 128 << 1e6 << 40960;
+    QTest::newRow("Mixtral-8x7B 4096/32")
+        << QByteArray(R"({"model_type":"mixtral","hidden_size":4096,"num_attention_heads":32,"num_key_value_heads":8,
+                         "max_position_embeddings":32768,"rope_theta":1000000.0})") << 128 << 128 << 1e6 << 32768;
+    QTest::newRow("DeepSeek-V3 qk_rope_head_dim 64, yarn over 4096")
+        << QByteArray(R"({"model_type":"deepseek_v3","hidden_size":7168,"num_attention_heads":128,"qk_nope_head_dim":128,
+                         "qk_rope_head_dim":64,"v_head_dim":128,"max_position_embeddings":163840,"rope_theta":10000,
+                         "rope_scaling":{"type":"yarn","factor":40,"original_max_position_embeddings":4096,"beta_fast":32,
+                         "beta_slow":1,"mscale":1.0,"mscale_all_dim":1.0}})") << 64 << 64 << 10000.0 << 4096;
+    QTest::newRow("DeepSeek-V2-Lite qk_rope_head_dim 64")
+        << QByteArray(R"({"model_type":"deepseek_v2","hidden_size":2048,"num_attention_heads":16,"qk_nope_head_dim":128,
+                         "qk_rope_head_dim":64,"max_position_embeddings":163840,"rope_theta":10000})") << 64 << 64 << 10000.0 << 163840;
+    QTest::newRow("Phi-4-mini partial_rotary_factor 0.75 (3072/24 = 128 → 96)")
+        << QByteArray(R"({"model_type":"phi3","hidden_size":3072,"num_attention_heads":24,"partial_rotary_factor":0.75,
+                         "max_position_embeddings":4096,"rope_theta":10000.0})") << 128 << 96 << 10000.0 << 4096;
+    QTest::newRow("Falcon-7B rotary (alibi false), 4544/71 = 64")
+        << QByteArray(R"({"model_type":"falcon","hidden_size":4544,"num_attention_heads":71,"alibi":false,
+                         "max_position_embeddings":2048,"rope_theta":10000.0})") << 64 << 64 << 10000.0 << 2048;
+    QTest::newRow("Cohere Command-R 8192/64, base 8e6")
+        << QByteArray(R"({"model_type":"cohere","hidden_size":8192,"num_attention_heads":64,"max_position_embeddings":131072,
+                         "rope_theta":8000000.0})") << 128 << 128 << 8e6 << 131072;
+    QTest::newRow("StableLM-2 partial_rotary_factor 0.25 (2048/32 = 64 → 16)")
+        << QByteArray(R"({"model_type":"stablelm","hidden_size":2048,"num_attention_heads":32,"partial_rotary_factor":0.25,
+                         "max_position_embeddings":4096,"rope_theta":10000})") << 64 << 16 << 10000.0 << 4096;
+    QTest::newRow("StableLM-3B-4E1T rope_pct 0.25 (2560/32 = 80 → 20)")
+        << QByteArray(R"({"model_type":"stablelm_epoch","hidden_size":2560,"num_attention_heads":32,"rope_pct":0.25,
+                         "max_position_embeddings":4096,"rope_theta":10000})") << 80 << 20 << 10000.0 << 4096;
+}
+
+void TestRopeConfig::familyRotaryKeys()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(int, headDim);
+    QFETCH(int, d);
+    QFETCH(double, base);
+    QFETCH(int, trainLength);
+    const RopeConfig c = parseRopeConfig(json, QStringLiteral("family.json"));
+    QCOMPARE(c.headDim, headDim);
+    QCOMPARE(c.rotaryDims, d);
+    QCOMPARE(c.base, base);
+    QCOMPARE(c.trainLength, trainLength);
+    QVERIFY2(c.warnings.isEmpty(), qPrintable(c.warnings.join(QLatin1Char('|'))));
+}
+
+void TestRopeConfig::gemma3GlobalLayers()
+{
+    // Gemma 3 (multimodal: the language model in text_config): the geometry is the full-attention
+    // layers' (rope_theta 1e6, linear 8), said in a warning naming the sliding layers' base 10000.
+    const QByteArray json = R"({"model_type":"gemma3","vision_config":{"hidden_size":1152},
+        "text_config":{"model_type":"gemma3_text","hidden_size":2560,"num_attention_heads":8,"head_dim":256,
+          "max_position_embeddings":131072,"rope_theta":1000000.0,"rope_local_base_freq":10000.0,"sliding_window":1024,
+          "rope_scaling":{"rope_type":"linear","factor":8.0}}})";
+    const RopeConfig c = parseRopeConfig(json, QStringLiteral("gemma3.json"));
+    QCOMPARE(c.section, QStringLiteral("text_config"));
+    QCOMPARE(c.modelType, QStringLiteral("gemma3_text"));
+    QCOMPARE(c.headDim, 256);
+    QCOMPARE(c.rotaryDims, 256);
+    QCOMPARE(c.base, 1e6);
+    QCOMPARE(c.scaling.type, QStringLiteral("linear"));
+    QCOMPARE(c.scaling.factor, 8.0);
+    QCOMPARE(c.warnings.size(), 1);
+    QVERIFY2(c.warnings[0].contains(QLatin1String("10000")) && c.warnings[0].contains(QLatin1String("full-attention")),
+             qPrintable(c.warnings[0]));
+    // transformers 5.x: rope_parameters per layer type.
+    const RopeConfig d = parseRopeConfig(R"({"model_type":"gemma3_text","hidden_size":1152,"num_attention_heads":4,"head_dim":256,
+        "max_position_embeddings":32768,"rope_parameters":{"full_attention":{"rope_type":"default","rope_theta":1000000.0},
+        "sliding_attention":{"rope_type":"default","rope_theta":10000.0}}})", QStringLiteral("gemma3-5x.json"));
+    QCOMPARE(d.base, 1e6);
+    QCOMPARE(d.warnings.size(), 1);
+}
+
+void TestRopeConfig::notRopeRefused_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("keyword");
+    QTest::newRow("gpt2") << QByteArray(R"({"model_type":"gpt2","n_embd":768,"n_head":12,"n_positions":1024})") << QStringLiteral("gpt2");
+    QTest::newRow("bloom") << QByteArray(R"({"model_type":"bloom","hidden_size":1024,"n_head":16})") << QStringLiteral("bloom");
+    QTest::newRow("falcon with alibi") << QByteArray(R"({"model_type":"falcon","hidden_size":4544,"num_attention_heads":71,"alibi":true,
+        "max_position_embeddings":2048})") << QStringLiteral("alibi");
+    QTest::newRow("GPT-NeoX rotary_pct 0") << QByteArray(R"({"model_type":"gpt_neox","hidden_size":4096,"num_attention_heads":32,
+        "max_position_embeddings":2048,"rotary_pct":0})") << QStringLiteral("rotary_pct");
+    QTest::newRow("GPT-J rotary_dim beyond the head") << QByteArray(R"({"model_type":"gptj","n_embd":4096,"n_head":16,
+        "n_positions":2048,"rotary_dim":512})") << QStringLiteral("rotary_dim");
+    QTest::newRow("no head keys at all") << QByteArray(R"({"model_type":"mamba","max_position_embeddings":2048})") << QStringLiteral("head");
+}
+
+void TestRopeConfig::notRopeRefused()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, keyword);
+    try {
+        parseRopeConfig(json, QStringLiteral("not-rope.json"));
+        QFAIL("no error");
+    } catch (const Error &e) {
+        QVERIFY2(e.problem().contains(keyword, Qt::CaseInsensitive), qPrintable(e.message()));
+        QCOMPARE(e.source(), QStringLiteral("not-rope.json"));
+    }
+}
+
+void TestRopeConfig::limitsShowValuesAsWritten_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("shown");
+    QTest::newRow("head_dim 2^31") << QByteArray(R"({"head_dim":2147483648,"max_position_embeddings":4096})") << QStringLiteral("2147483648");
+    QTest::newRow("hidden_size 1e308") << QByteArray(R"({"hidden_size":1e308,"num_attention_heads":4,"max_position_embeddings":4096})")
+                                       << QStringLiteral("1e+308");
+    QTest::newRow("num_attention_heads 2^32") << QByteArray(R"({"hidden_size":4096,"num_attention_heads":4294967296,"max_position_embeddings":4096})")
+                                              << QStringLiteral("4294967296");
+}
+
+void TestRopeConfig::limitsShowValuesAsWritten()
+{
+    // The issue: 2^31 was reported as "-2.14748e+09". The value as written, and no wrapped one.
+    QFETCH(QByteArray, json);
+    QFETCH(QString, shown);
+    try {
+        parseRopeConfig(json, QStringLiteral("big.json"));
+        QFAIL("no error");
+    } catch (const Error &e) {
+        QVERIFY2(e.problem().contains(shown), qPrintable(e.message()));
+        QVERIFY2(!e.problem().contains(QLatin1String("-2")), qPrintable(e.message()));
     }
 }
 

@@ -183,6 +183,8 @@ void TestSession::invalidFactors_data()
     QTest::addColumn<QJsonArray>("lambda");
     QTest::newRow("negative") << QJsonArray{1, 1.2, -1.5, 2, 9.5, 10, 11, 12};
     QTest::newRow("zero") << QJsonArray{0, 1.2, 1.5, 2, 9.5, 10, 11, 12};
+    QTest::newRow("1e-300") << QJsonArray{1e-300, 1.2, 1.5, 2, 9.5, 10, 11, 12};
+    QTest::newRow("1e300") << QJsonArray{1, 1.2, 1.5, 2, 9.5, 10, 11, 1e300};
     QTest::newRow("string") << QJsonArray{1, 1.2, QStringLiteral("abc"), 2, 9.5, 10, 11, 12};
     QTest::newRow("null") << QJsonArray{1, 1.2, QJsonValue::Null, 2, 9.5, 10, 11, 12};
     QTest::newRow("not an array") << QJsonArray{};

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "runtime/model.h"
+#include "rope/ropeconfig.h"
 
 #include <QDir>
 #include <QFile>
@@ -155,6 +156,33 @@ private Q_SLOTS:
         QCOMPARE(lm->dtype(), QStringLiteral("float32"));
         QCOMPARE(lm->ropeConfig().rotaryDims, 16);
         QCOMPARE(lm->ropeConfig().trainLength, 128);
+    }
+
+    // transformers' per-family defaults where a config leaves rms_norm_eps out: Phi3Config 1e-5,
+    // LlamaConfig / MistralConfig / Qwen2Config 1e-6.
+    void rmsNormEpsDefaults_data()
+    {
+        QTest::addColumn<QString>("modelType");
+        QTest::addColumn<double>("eps");
+        QTest::newRow("phi3") << QStringLiteral("phi3") << 1e-5;
+        QTest::newRow("llama") << QStringLiteral("llama") << 1e-6;
+        QTest::newRow("mistral") << QStringLiteral("mistral") << 1e-6;
+        QTest::newRow("qwen2") << QStringLiteral("qwen2") << 1e-6;
+    }
+
+    void rmsNormEpsDefaults()
+    {
+        QFETCH(QString, modelType);
+        QFETCH(double, eps);
+        const QJsonObject config{{QStringLiteral("model_type"), modelType}, {QStringLiteral("vocab_size"), 320},
+                                 {QStringLiteral("hidden_size"), 64},       {QStringLiteral("num_hidden_layers"), 2},
+                                 {QStringLiteral("num_attention_heads"), 4}, {QStringLiteral("intermediate_size"), 160},
+                                 {QStringLiteral("max_position_embeddings"), 1024}};
+        const RopeConfig rope = parseRopeConfig(QJsonDocument(config).toJson(), QStringLiteral("eps.json"));
+        QCOMPARE(rs::detail::parseModelSpec(config, rope, QStringLiteral("eps.json")).rmsNormEps, eps);
+        QJsonObject written = config;
+        written[QStringLiteral("rms_norm_eps")] = 3e-6;
+        QCOMPARE(rs::detail::parseModelSpec(written, rope, QStringLiteral("eps.json")).rmsNormEps, 3e-6);
     }
 
     void parity_data()
