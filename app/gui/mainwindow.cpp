@@ -13,6 +13,7 @@
 #include "searchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
+#include "runtime/modelfolder.h"
 
 #include <QAction>
 #include <QApplication>
@@ -460,11 +461,13 @@ bool MainWindow::importFactors(const QString &path)
 
 bool MainWindow::loadModel(const QString &modelDir, const QString &tokenizerPath)
 {
-    const QString configPath = QDir(modelDir).filePath(QStringLiteral("config.json"));
+    QString configPath;
     rs::RopeConfig modelConfig;
     if (!attempt([&] {
             if (!QFileInfo(modelDir).isDir())
                 throw rs::Error(modelDir, tr("not a model folder"));
+            // A regular file inside the folder, or refused before it is opened (runtime/modelfolder.h).
+            configPath = rs::ModelFolder(modelDir).file(QStringLiteral("config.json"));
             modelConfig = rs::loadRopeConfig(configPath);
         }))
         return false;

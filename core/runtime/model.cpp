@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "rope/factorfamilies.h"
+#include "runtime/modelfolder.h"
 #include "runtime/safetensors.h"
 
 #include <torch/version.h>
@@ -376,9 +377,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
         throw Error(dir, QStringLiteral("model folder does not exist"));
     if (!dirInfo.isDir())
         throw Error(dir, QStringLiteral("not a folder (expected a Hugging Face model folder)"));
-    const QString configPath = QDir(dir).filePath(QStringLiteral("config.json"));
-    if (!QFileInfo::exists(configPath))
-        throw Error(dir, QStringLiteral("no config.json in the model folder"));
+    const QString configPath = ModelFolder(dir).file(QStringLiteral("config.json"));
 
     std::unique_ptr<CausalLM> lm(new CausalLM);
     TorchModel &m = lm->d->m;

@@ -1,6 +1,7 @@
 #include "runtime/tokenizer.h"
 
 #include "common/error.h"
+#include "runtime/modelfolder.h"
 #include "runtime/tokenizer/tokenizer_p.h"
 
 #include <QDir>
@@ -395,9 +396,10 @@ QStringList HfTokenizer::addedTokens() const
 std::unique_ptr<Tokenizer> loadTokenizer(const QString &pathToTokenizerJson)
 {
     QString path = pathToTokenizerJson;
+    // A folder is a model folder: its tokenizer.json must be a regular file inside it.
     if (QFileInfo(path).isDir())
-        path = QDir(path).filePath(QStringLiteral("tokenizer.json"));
-    if (!QFileInfo::exists(path))
+        path = ModelFolder(path).file(QStringLiteral("tokenizer.json"));
+    else if (!QFileInfo::exists(path))
         throw Error(path, QStringLiteral("no such tokenizer file"));
     return HfTokenizer::fromFile(path);
 }
