@@ -16,6 +16,7 @@
 #include <QJsonObject>
 
 #include <algorithm>
+#include <cmath>
 
 namespace rs::cli {
 
@@ -173,6 +174,14 @@ int search(const QStringList &args)
               << number(full > 0 ? 100.0 * result.savedEvaluations() / full : 0.0, 3) << "%)\n";
         if (parser.isSet(outFile))
             out() << "factors written to " << parser.value(outFile) << "\n";
+        out().flush();
+        // A run stopped before any candidate had all its samples has no best yet; one whose fully
+        // scored candidates are all NaN or infinite has a broken model or RoPE.
+        if (!result.bestLambda.empty() && !std::isfinite(result.bestFitness)) {
+            err() << "ropescope-cli: no candidate got a finite needle PPL (best " << number(result.bestFitness)
+                  << "): the model's weights or the RoPE give NaN or infinite losses\n";
+            return kBadInput;
+        }
         return kOk;
     });
 }

@@ -141,6 +141,13 @@ void MainWindow::createSearchDock()
                                      .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
                                      .arg(info.seconds, 0, 'f', 1),
                                  kStatusTimeoutMs);
+        // Weights that are not finite make every score NaN: worth more than a status line.
+        if (!info.warnings.isEmpty()) {
+            const QString warning = info.warnings.join(QLatin1Char('\n'));
+            statusBar()->showMessage(warning);
+            if (m_promptsEnabled)
+                QMessageBox::warning(this, tr("RopeScope"), warning);
+        }
     });
     connect(worker, &rs::EvaluationService::failed, this, [this](rs::WorkerTask task, const QString &message) {
         // Search, score and reference failures are the search dock's to show; a model that does

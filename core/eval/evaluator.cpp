@@ -62,6 +62,11 @@ NeedleEvaluator::NeedleEvaluator(CausalLM &model, const Tokenizer &tokenizer, in
 {
     if (settings.samples < 1)
         throw Error(QStringLiteral("needle"), QStringLiteral("at least one sample is needed"));
+    // Refused with the figures, before a token is made, when this machine cannot run it: the
+    // samples' ids, the text they are cut from (about 6 UTF-16 characters a token, grown by
+    // doubling), and one forward over the length.
+    const double sampleBytes = double(settings.samples) * settings.length * sizeof(int) + double(settings.length) * 6 * 2 * 2;
+    model.requireMemoryFor(settings.length, 1, sampleBytes);
     const Haystack haystack = settings.corpus.isEmpty() ? Haystack::builtin() : Haystack::fromPath(settings.corpus);
     const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, haystack);
     NeedleOptions options;
