@@ -7,7 +7,9 @@
 #include "rope/configexport.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
+#include "runtime/embeddedmodel.h"
 #include "runtime/model.h"
+#include "search/runlogstart.h"
 #include "search/search.h"
 #include "worker/searchfitness.h"
 
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace rs::cli {
 
@@ -82,6 +85,27 @@ int search(const QStringList &args)
         if (methodName != QLatin1String("longrope2") && methodName != QLatin1String("longrope"))
             throw UsageError{QStringLiteral("--method needs longrope2 or longrope")};
 
+        // A log names a model and a corpus, and may come from anyone: resuming loads only the model
+        // the user names, which must be the log's, checked before any model is looked at.
+        std::optional<RunLogStart> resumed;
+        if (parser.isSet(resume)) {
+            resumed = readRunLogStart(parser.value(log));
+            const bool named = parser.isSet(kModelOption);
+            const QString chosen = named ? parser.value(kModelOption) : embeddedModelDir();
+            if (!resumed->model.isEmpty() && !samePath(resumed->model, chosen))
+                throw UsageError{QStringLiteral("%1 is the log of a search of the model in %2, and resuming it loads only "
+                                                "the model you name: give --model %2 (%3)")
+                                     .arg(parser.value(log), resumed->model,
+                                          named ? QStringLiteral("got --model %1").arg(chosen)
+                                                : QStringLiteral("without --model it would be the embedded model"))};
+            if (!samePath(resumed->corpus, parser.value(kCorpusOption)))
+                throw UsageError{QStringLiteral("%1 is the log of a search on the corpus %2: give --corpus %2 to resume it (got %3)")
+                                     .arg(parser.value(log),
+                                          resumed->corpus.isEmpty() ? QStringLiteral("\"\" (built-in prose)") : resumed->corpus,
+                                          parser.isSet(kCorpusOption) ? QStringLiteral("--corpus %1").arg(parser.value(kCorpusOption))
+                                                                      : QStringLiteral("none"))};
+        }
+
         EvaluationSetup setup = loadEvaluationSetup(parser);
         const RopeConfig &config = setup.model->ropeConfig();
         SearchSettings settings;
@@ -130,8 +154,11 @@ int search(const QStringList &args)
         SearchHooks hooks;
         hooks.logPath = parser.value(log);
         hooks.resume = parser.isSet(resume);
-        hooks.context = QJsonObject{{QStringLiteral("model"), QFileInfo(setup.modelDir).absoluteFilePath()},
-                                    {QStringLiteral("corpus"), setup.settings.corpus},
+        // A resumed run keeps the log's spelling of the same model and corpus (a symlink, a relative path).
+        hooks.context = QJsonObject{{QStringLiteral("model"), resumed && !resumed->model.isEmpty()
+                                                                  ? resumed->model
+                                                                  : QFileInfo(setup.modelDir).absoluteFilePath()},
+                                    {QStringLiteral("corpus"), resumed ? resumed->corpus : setup.settings.corpus},
                                     {QStringLiteral("samples"), setup.settings.samples},
                                     {QStringLiteral("depth"), setup.settings.depth},
                                     {QStringLiteral("length"), setup.settings.length},

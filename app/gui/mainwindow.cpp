@@ -14,6 +14,7 @@
 #include "searchplot.h"
 #include "rope/session.h"
 #include "runtime/modelfolder.h"
+#include "search/runlogstart.h"
 
 #include <QAction>
 #include <QApplication>
@@ -137,6 +138,7 @@ void MainWindow::createSearchDock()
         statusBar()->showMessage(message);
     });
     connect(worker, &rs::EvaluationService::modelLoaded, this, [this](const rs::ModelInfo &info) {
+        m_loadedModelDir = info.directory;
         statusBar()->showMessage(tr("Loaded model %1 (%2, %3 on %4) in %5 s")
                                      .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
                                      .arg(info.seconds, 0, 'f', 1),
@@ -495,7 +497,37 @@ bool MainWindow::followSearchLog(const QString &path)
         return false;
     showSearchDock();
     statusBar()->showMessage(tr("Following %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    offerRunModel(path);
     return true;
+}
+
+void MainWindow::offerRunModel(const QString &logPath)
+{
+    // The log names the model its search scored; a log may come from anyone, so that model is
+    // loaded only when the user says so, and then through the same checks as any model folder.
+    rs::RunLogStart start;
+    try {
+        start = rs::readRunLogStart(logPath);
+    } catch (const rs::Error &) {
+        return;  // a log that begins with a resume, or one without a model: the plots need none
+    }
+    if (start.model.isEmpty() || rs::samePath(start.model, m_loadedModelDir))
+        return;
+    const QString model = QDir::toNativeSeparators(start.model);
+    if (!m_promptsEnabled) {
+        statusBar()->showMessage(tr("The followed run scored the model in %1, which is not loaded (File › Load Model…)").arg(model),
+                                 kStatusTimeoutMs);
+        return;
+    }
+    const QString corpus = start.corpus.isEmpty() ? tr("the built-in prose") : QDir::toNativeSeparators(start.corpus);
+    const auto answer = QMessageBox::question(
+        this, tr("Load the run's model?"),
+        tr("The search in %1 scored the model in\n%2\non %3.\n\nLoad that model here, to score factors on it? "
+           "Following the log does not need it.")
+            .arg(QDir::toNativeSeparators(logPath), model, corpus),
+        QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer == QMessageBox::Yes)
+        loadModel(start.model);
 }
 
 bool MainWindow::exportPlot(const QString &path, Plot plot)

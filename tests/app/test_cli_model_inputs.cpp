@@ -1,7 +1,8 @@
 // ropescope-cli against model inputs that used to crash it or pass silently (issues 15 and 18):
 // lengths and configs whose memory no machine has are refused with the figure before anything is
 // allocated; sizes beyond int are named as written, not as "-2.14748e+09"; a checkpoint of NaN
-// weights is named at load and its non-finite results end eval, table and search with exit 1. The CLI's
+// weights is named at load and its non-finite results end eval, table and search with exit 1;
+// and `search --resume` loads only the model the user names, which must be the log's. The CLI's
 // run wrapper (app/cli/options.h) is also called in-process: allocation failures that get past
 // the estimates end a command with exit 1 and a message, not an abort.
 #include "options.h"
@@ -112,6 +113,13 @@ void writeNanCheckpoint(const QString &path)
         qFatal("cannot write %s", qPrintable(path));
 }
 
+QByteArray firstLine(const QString &path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    return f.readLine();
+}
+
 } // namespace
 
 class TestCliModelInputs : public QObject {
@@ -216,6 +224,53 @@ private Q_SLOTS:
         for (const QString &word : {QStringLiteral("warning"), QStringLiteral("model.embed_tokens.weight"),
                                     QStringLiteral("not finite")})
             QVERIFY2(r.err.contains(word), qPrintable(r.err));
+    }
+
+    // `search --resume` loads the model the user names, and only when it is the log's: another
+    // folder, or none (the embedded model), is a usage error naming the log and its model, found
+    // before any model is looked at.
+    void resumeNeedsTheLogsModel()
+    {
+        const QString model = makeModel(m_tmp.filePath(QStringLiteral("resume-model")));
+        const QString log = m_tmp.filePath(QStringLiteral("resume.jsonl"));
+        const QStringList common{"search", "--length", "512", "--samples", "1", "--population", "2", "--iterations",
+                                 "1", "--seed", "2", "--log", log};
+        const CliResult first = runCli(common + QStringList{"--model", model, "--max-evaluations", "1"}, 120000);
+        QVERIFY2(first.exitCode == 0, qPrintable(first.err));
+        QVERIFY(firstLine(log).contains(QFileInfo(model).absoluteFilePath().toUtf8()));
+
+        // Another folder, whose config.json is a FIFO: opening it would hang, and the mismatch is
+        // reported first.
+        const QString other = m_tmp.filePath(QStringLiteral("resume-other"));
+        makeModel(other);
+        QFile::remove(other + QStringLiteral("/config.json"));
+        QCOMPARE(::mkfifo(QFile::encodeName(other + QStringLiteral("/config.json")).constData(), 0600), 0);
+        const CliResult wrong = runCli(common + QStringList{"--model", other, "--resume"}, 30000);
+        QVERIFY2(!wrong.hung, "resume opened the other model's config.json");
+        QVERIFY2(wrong.exitCode == 2, qPrintable(QStringLiteral("exit %1: %2").arg(wrong.exitCode).arg(wrong.err)));
+        for (const QString &word : {log, QFileInfo(model).absoluteFilePath(), QStringLiteral("--model")})
+            QVERIFY2(wrong.err.contains(word), qPrintable(wrong.err));
+
+        const CliResult none = runCli(common + QStringList{"--resume"}, 30000);
+        QVERIFY2(none.exitCode == 2, qPrintable(QStringLiteral("exit %1: %2").arg(none.exitCode).arg(none.err)));
+        QVERIFY2(none.err.contains(QLatin1String("--model")) && none.err.contains(QFileInfo(model).absoluteFilePath()),
+                 qPrintable(none.err));
+
+        // The corpus is the log's too.
+        const QString corpus = m_tmp.filePath(QStringLiteral("corpus.jsonl"));
+        QFile c(corpus);
+        QVERIFY(c.open(QIODevice::WriteOnly));
+        c.write("{\"text\": \"Some other prose, long enough to cut into filler for a short needle sample.\"}\n");
+        c.close();
+        const CliResult otherCorpus = runCli(common + QStringList{"--model", model, "--corpus", corpus, "--resume"}, 30000);
+        QVERIFY2(otherCorpus.exitCode == 2, qPrintable(QStringLiteral("exit %1: %2").arg(otherCorpus.exitCode).arg(otherCorpus.err)));
+        QVERIFY2(otherCorpus.err.contains(QLatin1String("--corpus")), qPrintable(otherCorpus.err));
+
+        // The same model, named through a symlink to its folder, resumes.
+        const QString alias = m_tmp.filePath(QStringLiteral("resume-alias"));
+        QVERIFY(QFile::link(model, alias));
+        const CliResult resumed = runCli(common + QStringList{"--model", alias, "--resume"}, 120000);
+        QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
     }
 };
 
