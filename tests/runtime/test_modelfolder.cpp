@@ -4,8 +4,8 @@
 // before anything is opened otherwise.
 //
 // Each attack aims at a FIFO. Opening a FIFO for reading blocks until a writer comes, so a loader
-// that opened the target would hang: the load runs on a thread of its own, and an answer that has
-// not come within a few seconds counts as "opened". The test then plays the writer so that the
+// that opened the target would hang: the load runs on a thread of its own, and when no answer has
+// come within a few seconds the test looks for a reader on the FIFO, plays the writer so that the
 // thread ends, and fails. Symlinks that stay inside the folder, and huggingface_hub's cache layout
 // (snapshot files linking to the repository's blobs), load as before.
 #include "common/error.h"
@@ -106,9 +106,12 @@ struct Outcome {
     QString message;
 };
 
-// Runs `load` on its own thread. When it has not returned after kBlockedAfter it is taken to be
-// blocked opening one of `fifos`: the test opens their write ends until the thread returns (the
-// loader then reads an empty file and fails), so a failing case costs seconds, never the suite.
+// Runs `load` on its own thread. When it has not returned after kBlockedAfter, the test tries to
+// open the write end of each of `fifos` without blocking, which succeeds only while someone has the
+// FIFO open for reading: the loader, blocked there. That both proves the open and lets the loader
+// go on (it reads an empty file and fails), so a failing case costs seconds, never the suite. A
+// load that was only slow (a busy machine) finishes without a reader ever being seen and counts
+// as what it did.
 Outcome runLoad(const std::function<void()> &load, const QStringList &fifos)
 {
     auto promise = std::make_shared<std::promise<Outcome>>();
@@ -129,16 +132,21 @@ Outcome runLoad(const std::function<void()> &load, const QStringList &fifos)
     }).detach();
     if (future.wait_for(kBlockedAfter) == std::future_status::ready)
         return future.get();
+    bool opened = false;
     QElapsedTimer waited;
     waited.start();
-    while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready && waited.elapsed() < 30000) {
+    while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready && waited.elapsed() < 60000) {
         for (const QString &fifo : fifos) {
             const int fd = ::open(QFile::encodeName(fifo).constData(), O_WRONLY | O_NONBLOCK);
-            if (fd >= 0)
+            if (fd >= 0) {
+                opened = true;
                 ::close(fd);
+            }
         }
     }
-    return Outcome{Outcome::Blocked, QStringLiteral("the loader opened a FIFO it should have refused")};
+    if (opened || future.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+        return Outcome{Outcome::Blocked, QStringLiteral("the loader opened a FIFO it should have refused")};
+    return future.get();
 }
 
 } // namespace
