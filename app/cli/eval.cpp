@@ -15,6 +15,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -86,6 +87,14 @@ int eval(const QStringList &args)
         std::optional<double> passkeyAccuracy;
         if (parser.isSet(passkey))
             passkeyAccuracy = evaluator.passkeyAccuracy(rope ? &*rope : nullptr);
+        // Printed as it is, then exit 1: a NaN or infinite PPL is a broken model or RoPE, not a score.
+        const auto finish = [&] {
+            if (std::isfinite(result.meanPpl))
+                return kOk;
+            err() << "ropescope-cli: the mean needle PPL is not finite (" << number(result.meanPpl)
+                  << "): the model's weights or the RoPE give NaN or infinite losses\n";
+            return kBadInput;
+        };
 
         if (parser.isSet(kJsonOption)) {
             QJsonArray perSample;
@@ -110,7 +119,8 @@ int eval(const QStringList &args)
             if (passkeyAccuracy)
                 o.insert(QStringLiteral("passkey_accuracy"), *passkeyAccuracy);
             out() << QJsonDocument(o).toJson(QJsonDocument::Indented);
-            return kOk;
+            out().flush();
+            return finish();
         }
         out() << "model   " << dir << " (" << lm->architecture() << ", " << lm->device() << ", " << lm->dtype() << ")\n"
               << "rope    " << ropeName << "\n"
@@ -124,7 +134,8 @@ int eval(const QStringList &args)
         out() << "\nmean needle PPL " << number(result.meanPpl) << "  (" << number(result.seconds, 4) << " s)\n";
         if (passkeyAccuracy)
             out() << "passkey accuracy " << number(*passkeyAccuracy) << "\n";
-        return kOk;
+        out().flush();
+        return finish();
     });
 }
 

@@ -223,8 +223,16 @@ EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
     setup.modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
     setup.model = CausalLM::load(setup.modelDir, options);
     printWarnings(setup.model->ropeConfig());
+    printWarnings(*setup.model);
     setup.tokenizer = loadModelTokenizer(setup.modelDir);
     return setup;
+}
+
+void printWarnings(const CausalLM &model)
+{
+    for (const QString &warning : model.warnings())
+        err() << "ropescope-cli: warning: " << warning << "\n";
+    err().flush();
 }
 
 } // namespace rs::cli

@@ -15,7 +15,10 @@
 #include <QStringList>
 #include <QTextStream>
 
+#include <exception>
 #include <memory>
+#include <new>
+#include <stdexcept>
 
 namespace rs::cli {
 
@@ -100,6 +103,9 @@ struct EvaluationSetup {
 
 EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser);
 
+// Prints what loading the model warned about (e.g. weights that are not finite) on stderr.
+void printWarnings(const CausalLM &model);
+
 // Runs a command body, mapping errors to messages and exit codes.
 template <typename Body>
 int run(Body body)
@@ -111,6 +117,21 @@ int run(Body body)
         return kUsage;
     } catch (const Error &e) {
         err() << "ropescope-cli: " << e.message() << "\n";
+        return kBadInput;
+    } catch (const std::bad_alloc &) {
+        // An allocation the memory estimates let through (they err low) and the machine refused.
+        err() << "ropescope-cli: out of memory: this machine could not allocate what the command needs "
+                 "(a shorter --length, fewer --samples or a smaller --dtype need less)\n";
+        return kBadInput;
+    } catch (const std::length_error &) {
+        err() << "ropescope-cli: out of memory: a buffer larger than this program can hold was asked for\n";
+        return kBadInput;
+    } catch (const std::exception &e) {
+        // LibTorch's errors outside the model's own guard, its out-of-memory errors among them.
+        const QString what = QString::fromLocal8Bit(e.what()).section(QLatin1Char('\n'), 0, 0);
+        err() << "ropescope-cli: "
+              << (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive) ? "out of memory: " : "error: ") << what
+              << "\n";
         return kBadInput;
     }
 }

@@ -8,7 +8,9 @@
 #include "rope/configexport.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
+#include "runtime/embeddedmodel.h"
 #include "runtime/model.h"
+#include "search/runlogstart.h"
 #include "search/search.h"
 #include "worker/searchfitness.h"
 
@@ -17,6 +19,8 @@
 #include <QJsonObject>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 namespace rs::cli {
 
@@ -97,6 +101,26 @@ int search(const QStringList &args)
                 checkedDevice(d);
         if (parser.isSet(outFile))
             checkOutputPath(parser.value(outFile));
+        // A log names a model and a corpus, and may come from anyone: resuming loads only the model
+        // the user names, which must be the log's, checked before any model is looked at.
+        std::optional<RunLogStart> resumed;
+        if (parser.isSet(resume)) {
+            resumed = readRunLogStart(parser.value(log));
+            const bool named = parser.isSet(kModelOption);
+            const QString chosen = named ? parser.value(kModelOption) : embeddedModelDir();
+            if (!resumed->model.isEmpty() && !samePath(resumed->model, chosen))
+                throw UsageError{QStringLiteral("%1 is the log of a search of the model in %2, and resuming it loads only "
+                                                "the model you name: give --model %2 (%3)")
+                                     .arg(parser.value(log), resumed->model,
+                                          named ? QStringLiteral("got --model %1").arg(chosen)
+                                                : QStringLiteral("without --model it would be the embedded model"))};
+            if (!samePath(resumed->corpus, parser.value(kCorpusOption)))
+                throw UsageError{QStringLiteral("%1 is the log of a search on the corpus %2: give --corpus %2 to resume it (got %3)")
+                                     .arg(parser.value(log),
+                                          resumed->corpus.isEmpty() ? QStringLiteral("\"\" (built-in prose)") : resumed->corpus,
+                                          parser.isSet(kCorpusOption) ? QStringLiteral("--corpus %1").arg(parser.value(kCorpusOption))
+                                                                      : QStringLiteral("none"))};
+        }
 
         EvaluationSetup setup = loadEvaluationSetup(parser);
         const RopeConfig &config = setup.model->ropeConfig();
@@ -151,8 +175,11 @@ int search(const QStringList &args)
         SearchHooks hooks;
         hooks.logPath = parser.value(log);
         hooks.resume = parser.isSet(resume);
-        hooks.context = QJsonObject{{QStringLiteral("model"), QFileInfo(setup.modelDir).absoluteFilePath()},
-                                    {QStringLiteral("corpus"), setup.settings.corpus},
+        // A resumed run keeps the log's spelling of the same model and corpus (a symlink, a relative path).
+        hooks.context = QJsonObject{{QStringLiteral("model"), resumed && !resumed->model.isEmpty()
+                                                                  ? resumed->model
+                                                                  : QFileInfo(setup.modelDir).absoluteFilePath()},
+                                    {QStringLiteral("corpus"), resumed ? resumed->corpus : setup.settings.corpus},
                                     {QStringLiteral("samples"), setup.settings.samples},
                                     {QStringLiteral("depth"), setup.settings.depth},
                                     {QStringLiteral("length"), setup.settings.length},
@@ -195,6 +222,14 @@ int search(const QStringList &args)
               << number(full > 0 ? 100.0 * result.savedEvaluations() / full : 0.0, 3) << "%)\n";
         if (parser.isSet(outFile))
             out() << "factors written to " << parser.value(outFile) << "\n";
+        out().flush();
+        // A run stopped before any candidate had all its samples has no best yet; one whose fully
+        // scored candidates are all NaN or infinite has a broken model or RoPE.
+        if (!result.bestLambda.empty() && !std::isfinite(result.bestFitness)) {
+            err() << "ropescope-cli: no candidate got a finite needle PPL (best " << number(result.bestFitness)
+                  << "): the model's weights or the RoPE give NaN or infinite losses\n";
+            return kBadInput;
+        }
         return kOk;
     });
 }

@@ -68,6 +68,7 @@ int table(const QStringList &args)
         options.dtype = checkedDtype(parser.value(kDtypeOption));
         const QString modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
         const std::unique_ptr<CausalLM> base = CausalLM::load(modelDir, options);
+        printWarnings(*base);
         const ModelTokenizer tok = loadModelTokenizer(modelDir);
         const RopeConfig &config = base->ropeConfig();
         const int trainLength = int(config.trainLength);
@@ -109,6 +110,7 @@ int table(const QStringList &args)
         std::unique_ptr<CausalLM> tuned;
         if (parser.isSet(finetuned)) {
             tuned = CausalLM::load(parser.value(finetuned), options);
+            printWarnings(*tuned);
             if (tuned->ropeConfig().pairs() != config.pairs())
                 throw Error(parser.value(finetuned), QStringLiteral("has a different rotary size than the base model"));
             methods.push_back({QStringLiteral("LongRoPE2 + mixed-window FT"), tuned.get(), {}});
@@ -128,6 +130,22 @@ int table(const QStringList &args)
             err() << line << "\n";
             err().flush();
         });
+        // Printed as they are, then exit 1: a NaN or infinite figure is a broken model, not a result.
+        const auto finish = [&] {
+            QStringList broken;
+            for (const ComparisonRow &row : result.rows) {
+                bool finite = std::isfinite(row.shortPpl);
+                for (const auto &cell : row.cells)
+                    finite = finite && std::isfinite(cell.needlePpl);
+                if (!finite)
+                    broken << row.method;
+            }
+            if (broken.isEmpty())
+                return kOk;
+            err() << "ropescope-cli: results that are not finite (NaN or infinite perplexity) for "
+                  << broken.join(QStringLiteral(", ")) << ": the model's weights or the RoPE give NaN or infinite losses\n";
+            return kBadInput;
+        };
         if (parser.isSet(kJsonOption)) {
             QJsonArray rows;
             for (const ComparisonRow &row : result.rows) {
@@ -146,13 +164,15 @@ int table(const QStringList &args)
                                                {QStringLiteral("rows"), rows},
                                                {QStringLiteral("seconds"), result.seconds}})
                          .toJson(QJsonDocument::Indented);
-            return kOk;
+            out().flush();
+            return finish();
         }
         out() << "model " << modelDir << ", L_train " << trainLength << ", methods set up for L = " << targetLength
               << " (s = " << number(s) << "), " << settings.samples << " needle samples per cell; cells: needle PPL / "
               << "passkey accuracy; short retention = original's short-context PPL / the method's\n\n"
               << result.markdown(trainLength);
-        return kOk;
+        out().flush();
+        return finish();
     });
 }
 

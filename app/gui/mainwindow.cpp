@@ -14,6 +14,8 @@
 #include "searchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
+#include "runtime/modelfolder.h"
+#include "search/runlogstart.h"
 
 #include <QAction>
 #include <QApplication>
@@ -137,10 +139,18 @@ void MainWindow::createSearchDock()
         statusBar()->showMessage(message);
     });
     connect(worker, &rs::EvaluationService::modelLoaded, this, [this](const rs::ModelInfo &info) {
+        m_loadedModelDir = info.directory;
         statusBar()->showMessage(tr("Loaded model %1 (%2, %3 on %4) in %5 s")
                                      .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
                                      .arg(info.seconds, 0, 'f', 1),
                                  kStatusTimeoutMs);
+        // Weights that are not finite make every score NaN: worth more than a status line.
+        if (!info.warnings.isEmpty()) {
+            const QString warning = info.warnings.join(QLatin1Char('\n'));
+            statusBar()->showMessage(warning);
+            if (m_promptsEnabled)
+                QMessageBox::warning(this, tr("RopeScope"), warning);
+        }
     });
     connect(worker, &rs::EvaluationService::failed, this, [this](rs::WorkerTask task, const QString &message) {
         // Search, score and reference failures are the search dock's to show; a model that does
@@ -467,11 +477,13 @@ bool MainWindow::importFactors(const QString &path)
 
 bool MainWindow::loadModel(const QString &modelDir, const QString &tokenizerPath)
 {
-    const QString configPath = QDir(modelDir).filePath(QStringLiteral("config.json"));
+    QString configPath;
     rs::RopeConfig modelConfig;
     if (!attempt([&] {
             if (!QFileInfo(modelDir).isDir())
                 throw rs::Error(modelDir, tr("not a model folder"));
+            // A regular file inside the folder, or refused before it is opened (runtime/modelfolder.h).
+            configPath = rs::ModelFolder(modelDir).file(QStringLiteral("config.json"));
             modelConfig = rs::loadRopeConfig(configPath);
         }))
         return false;
@@ -492,7 +504,37 @@ bool MainWindow::followSearchLog(const QString &path)
         return false;
     showSearchDock();
     statusBar()->showMessage(tr("Following %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
+    offerRunModel(path);
     return true;
+}
+
+void MainWindow::offerRunModel(const QString &logPath)
+{
+    // The log names the model its search scored; a log may come from anyone, so that model is
+    // loaded only when the user says so, and then through the same checks as any model folder.
+    rs::RunLogStart start;
+    try {
+        start = rs::readRunLogStart(logPath);
+    } catch (const rs::Error &) {
+        return;  // a log that begins with a resume, or one without a model: the plots need none
+    }
+    if (start.model.isEmpty() || rs::samePath(start.model, m_loadedModelDir))
+        return;
+    const QString model = QDir::toNativeSeparators(start.model);
+    if (!m_promptsEnabled) {
+        statusBar()->showMessage(tr("The followed run scored the model in %1, which is not loaded (File › Load Model…)").arg(model),
+                                 kStatusTimeoutMs);
+        return;
+    }
+    const QString corpus = start.corpus.isEmpty() ? tr("the built-in prose") : QDir::toNativeSeparators(start.corpus);
+    const auto answer = QMessageBox::question(
+        this, tr("Load the run's model?"),
+        tr("The search in %1 scored the model in\n%2\non %3.\n\nLoad that model here, to score factors on it? "
+           "Following the log does not need it.")
+            .arg(QDir::toNativeSeparators(logPath), model, corpus),
+        QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    if (answer == QMessageBox::Yes)
+        loadModel(start.model);
 }
 
 bool MainWindow::exportPlot(const QString &path, Plot plot)

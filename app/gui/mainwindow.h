@@ -53,7 +53,9 @@ public:
     // stays). When the folder's RoPE differs from the document's, its config.json is opened first
     // so hand tuning scores the right dimensions. `tokenizerPath` empty: the folder's tokenizer.json.
     bool loadModel(const QString &modelDir, const QString &tokenizerPath = {});
-    // Replays a search's JSON Lines run log into the search dock and follows it as it grows.
+    // Replays a search's JSON Lines run log into the search dock and follows it as it grows. When
+    // the log's start entry names a model other than the one loaded, asks (prompts on) whether to
+    // load it; the log alone never makes the window load a model.
     bool followSearchLog(const QString &path);
     // PNG or PDF by the file's suffix.
     bool exportPlot(const QString &path, Plot plot);
@@ -101,6 +103,7 @@ private:
     QString askOpenPath(const QString &caption, const QString &filter);
     QString suggestedBaseName() const;
     double defaultTargetLength(const rs::RopeConfig &config) const;
+    void offerRunModel(const QString &logPath);
 
     rs::FactorDocument *m_document;
     rs::PeriodsPlot *m_periodsPlot;
@@ -117,5 +120,6 @@ private:
     QString m_sessionPath;
     QString m_lastDirectory;
     QString m_lastError;
+    QString m_loadedModelDir;  // the folder of the model the evaluation thread holds
     bool m_promptsEnabled = true;
 };

@@ -1,8 +1,8 @@
 #include "eval/evaluator.h"
 #include "common/error.h"
+#include "runtime/modelfolder.h"
 #include "runtime/tokenizer.h"
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonDocument>
@@ -14,11 +14,9 @@
 namespace rs {
 namespace {
 
-QJsonObject readJsonObjectIfPresent(const QString &path)
+QJsonObject readJsonObject(const QString &path)
 {
     QFile f(path);
-    if (!f.exists())
-        return {};
     if (!f.open(QIODevice::ReadOnly))
         throw Error(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
     QJsonParseError err;
@@ -37,21 +35,23 @@ double mean(const std::vector<double> &v)
 
 ModelTokenizer loadModelTokenizer(const QString &modelDir)
 {
-    const QDir dir(modelDir);
+    // Every file is resolved by the folder first: nothing outside it is ever opened.
+    const ModelFolder folder(modelDir);
     ModelTokenizer out;
-    out.tokenizer = loadTokenizer(dir.filePath(QStringLiteral("tokenizer.json")));
+    out.tokenizer = loadTokenizer(folder.file(QStringLiteral("tokenizer.json")));
     out.bosId = out.tokenizer->fileBosId();
-    const QString tokenizerConfigPath = dir.filePath(QStringLiteral("tokenizer_config.json"));
-    const QJsonValue addBos = readJsonObjectIfPresent(tokenizerConfigPath).value(QLatin1String("add_bos_token"));
+    const std::optional<QString> tokenizerConfigPath = folder.optionalFile(QStringLiteral("tokenizer_config.json"));
+    const QJsonValue addBos = tokenizerConfigPath ? readJsonObject(*tokenizerConfigPath).value(QLatin1String("add_bos_token"))
+                                                  : QJsonValue();
     if (addBos.isBool() && !addBos.toBool()) {
         out.bosId = -1;
     } else if (addBos.isBool()) {
-        const QJsonValue bos = readJsonObjectIfPresent(dir.filePath(QStringLiteral("config.json")))
-                                   .value(QLatin1String("bos_token_id"));
+        const std::optional<QString> configPath = folder.optionalFile(QStringLiteral("config.json"));
+        const QJsonValue bos = configPath ? readJsonObject(*configPath).value(QLatin1String("bos_token_id")) : QJsonValue();
         if (bos.isDouble())
             out.bosId = bos.toInt();
         if (out.bosId < 0)
-            throw Error(tokenizerConfigPath, QStringLiteral("add_bos_token is true but no bos_token_id is known"));
+            throw Error(*tokenizerConfigPath, QStringLiteral("add_bos_token is true but no bos_token_id is known"));
     }
     return out;
 }
@@ -62,6 +62,11 @@ NeedleEvaluator::NeedleEvaluator(CausalLM &model, const Tokenizer &tokenizer, in
 {
     if (settings.samples < 1)
         throw Error(QStringLiteral("needle"), QStringLiteral("at least one sample is needed"));
+    // Refused with the figures, before a token is made, when this machine cannot run it: the
+    // samples' ids, the text they are cut from (about 6 UTF-16 characters a token, grown by
+    // doubling), and one forward over the length.
+    const double sampleBytes = double(settings.samples) * settings.length * sizeof(int) + double(settings.length) * 6 * 2 * 2;
+    model.requireMemoryFor(settings.length, 1, sampleBytes);
     const Haystack haystack = settings.corpus.isEmpty() ? Haystack::builtin() : Haystack::fromPath(settings.corpus);
     const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, haystack);
     NeedleOptions options;

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "rope/factorfamilies.h"
+#include "runtime/modelfolder.h"
 #include "runtime/safetensors.h"
 
 #include <torch/version.h>
@@ -14,11 +15,15 @@
 #ifdef ROPESCOPE_CUDA_MEMORY_STATS
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
+#ifdef ROPESCOPE_CUDA_MEMINFO
+#include <cuda_runtime_api.h>
+#endif
 
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonArray>
+#include <QLocale>
 #include <QSet>
 
 #include <algorithm>
@@ -26,6 +31,10 @@
 #include <functional>
 #include <limits>
 #include <new>
+
+#ifdef Q_OS_UNIX
+#include <unistd.h>
+#endif
 
 namespace rs {
 
@@ -37,6 +46,19 @@ bool cudaAvailable()
 int cudaDeviceCount()
 {
     return cudaAvailable() ? int(torch::cuda::device_count()) : 0;
+}
+
+int64_t physicalMemoryBytes()
+{
+#ifdef Q_OS_UNIX
+    static const int64_t bytes = [] {
+        const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+        return pages > 0 && pageSize > 0 ? int64_t(pages) * int64_t(pageSize) : int64_t(0);
+    }();
+    return bytes;
+#else
+    return 0;
+#endif
 }
 
 namespace detail {
@@ -51,6 +73,12 @@ QString shapeText(const std::vector<int64_t> &shape)
     for (int64_t s : shape)
         parts << QString::number(s);
     return QLatin1Char('[') + parts.join(QStringLiteral(", ")) + QLatin1Char(']');
+}
+
+// A number as written: the shortest text that reads back as the same double (2147483648, 1e+308).
+QString numberText(double x)
+{
+    return QString::number(x, 'g', QLocale::FloatingPointShortest);
 }
 
 // Reads whole-number keys of config.json with errors naming the file and the key.
@@ -68,9 +96,16 @@ struct SpecReader {
                 return *fallback;
             fail(QStringLiteral("missing \"%1\"").arg(key));
         }
-        const double x = v.toDouble(-1);
-        if (!v.isDouble() || x <= 0 || x != std::floor(x) || x > std::numeric_limits<int>::max())
-            fail(QStringLiteral("\"%1\" must be a positive whole number").arg(key));
+        if (!v.isDouble())
+            fail(QStringLiteral("\"%1\" must be a positive whole number, found %2")
+                     .arg(key, v.isString() ? QLatin1Char('"') + v.toString() + QLatin1Char('"') : QStringLiteral("a non-number")));
+        // Compared as a double, before any conversion: int(2^31) is undefined and came out as −2^31.
+        const double x = v.toDouble();
+        if (!(x > 0) || x != std::floor(x))
+            fail(QStringLiteral("\"%1\" must be a positive whole number, found %2").arg(key, numberText(x)));
+        if (x > std::numeric_limits<int>::max())
+            fail(QStringLiteral("\"%1\" is %2, more than this program supports (at most %3)")
+                     .arg(key, numberText(x)).arg(std::numeric_limits<int>::max()));
         return int(x);
     }
 
@@ -110,6 +145,28 @@ QString dtypeName(torch::ScalarType t)
     }
 }
 
+// Total memory of a device: physical memory for the CPU, the GPU's for CUDA (0 when this build
+// cannot ask: then only an allocation failure tells).
+int64_t deviceMemoryBytes(const torch::Device &device)
+{
+    if (device.is_cpu())
+        return physicalMemoryBytes();
+#ifdef ROPESCOPE_CUDA_MEMINFO
+    cudaDeviceProp properties;
+    if (cudaGetDeviceProperties(&properties, device.index()) == cudaSuccess)
+        return int64_t(properties.totalGlobalMem);
+#endif
+    return 0;
+}
+
+QString gibText(double bytes)
+{
+    const double gib = bytes / double(int64_t(1) << 30);
+    if (gib < 100)
+        return QString::number(gib, 'f', 1);
+    return gib < 1e7 ? QString::number(std::llround(gib)) : QString::number(gib, 'g', 3);
+}
+
 // Resolves ModelOptions into m.device / m.dtype (and the attention chunk size that suits the
 // device); throws rs::Error naming m.directory.
 void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
@@ -136,6 +193,7 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
     // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
     m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
     m.batchCandidates = m.device.is_cuda();
+    m.deviceMemory = deviceMemoryBytes(m.device);
     const QString dt = options.dtype.trimmed().toLower();
     if (dt.isEmpty())
         m.dtype = m.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -151,7 +209,81 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
 
 } // namespace
 
-ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source)
+void requireMemory(const TorchModel &m, const QString &source, const QString &what, double deviceBytes, double hostBytes)
+{
+    const bool cpu = m.device.is_cpu();
+    const double onDevice = cpu ? deviceBytes + hostBytes : deviceBytes;
+    const int64_t deviceHas = cpu ? physicalMemoryBytes() : m.deviceMemory;
+    if (deviceHas > 0 && onDevice > double(deviceHas)) {
+        if (cpu)
+            throw Error(source, QStringLiteral("%1 needs ~%2 GiB of memory, this machine has %3 GiB")
+                                    .arg(what, gibText(onDevice), gibText(double(deviceHas))));
+        throw Error(source, QStringLiteral("%1 needs ~%2 GiB on %3, which has %4 GiB")
+                                .arg(what, gibText(onDevice), QString::fromStdString(m.device.str()), gibText(double(deviceHas))));
+    }
+    const int64_t hostHas = physicalMemoryBytes();
+    if (!cpu && hostHas > 0 && hostBytes > double(hostHas))
+        throw Error(source, QStringLiteral("%1 needs ~%2 GiB of host memory, this machine has %3 GiB")
+                                .arg(what, gibText(hostBytes), gibText(double(hostHas))));
+}
+
+void requireWeightMemory(const TorchModel &m, const ModelSpec &s, const QString &source)
+{
+    const double parameters = parameterCount(s);
+    requireMemory(m, source, QStringLiteral("a %1 model with these shapes (%2 parameters in %3)")
+                                 .arg(s.architecture, QString::number(parameters, 'g', 3), dtypeName(m.dtype)),
+                  parameters * double(c10::elementSize(m.dtype)), 0);
+}
+
+double forwardBytes(const TorchModel &m, double tokens, double rows)
+{
+    const ModelSpec &s = m.spec;
+    const double e = double(c10::elementSize(m.dtype));
+    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
+    const double widest = std::max(2.0 * s.intermediateSize, q + 2 * kv);
+    // Alive together once a layer's attention has run: the residual stream, q/k/v, the rotated q
+    // and k, the attention output and the rotary cos and sin; and the token ids and positions.
+    const double perToken = e * (s.hiddenSize + (q + 2 * kv) + (q + kv) + q + 2.0 * s.rotaryDims) + 16;
+    // One chunk of attention scores (with their float32 softmax) and one of token-wise intermediates.
+    const double scores = std::min(double(m.attentionChunkElements), rows * s.numHeads * tokens * tokens) * (4 + e);
+    const double tokenwise = std::min(double(m.tokenwiseChunkElements), rows * tokens * widest) * e;
+    return rows * tokens * perToken + scores + tokenwise;
+}
+
+int64_t weightBytes(const TorchModel &m)
+{
+    int64_t bytes = 0;
+    const auto add = [&](const torch::Tensor &t) {
+        if (t.defined())
+            bytes += t.numel() * int64_t(t.element_size());
+    };
+    add(m.embed);
+    for (const LayerWeights &w : m.layers)
+        for (const torch::Tensor *t : {&w.inputNorm, &w.postNorm, &w.qkv, &w.qkvBias, &w.o, &w.oBias, &w.gateUp,
+                                       &w.gateUpBias, &w.down, &w.downBias})
+            add(*t);
+    add(m.finalNorm);
+    if (m.lmHead.defined() && !m.lmHead.is_same(m.embed))
+        add(m.lmHead);
+    return bytes;
+}
+
+double parameterCount(const ModelSpec &s)
+{
+    const double V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
+    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
+    double perLayer = 2 * H + (q + 2 * kv) * H + H * q + 3 * H * I;
+    if (s.qkvBias)
+        perLayer += q + 2 * kv;
+    if (s.oBias)
+        perLayer += H;
+    if (s.mlpBias)
+        perLayer += 2 * I + H;
+    return V * H * (s.tiedEmbeddings ? 1 : 2) + double(s.numLayers) * perLayer + H;
+}
+
+ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source,
+                         const std::function<void(const ModelSpec &)> &checkSize)
 {
     const SpecReader r{config, source};
     ModelSpec s;
@@ -195,6 +327,11 @@ ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, cons
         s.mlpBias = r.flag(QStringLiteral("mlp_bias"), false);
     }
 
+    // Everything that sizes the weights is known: a config whose weights cannot fit is refused here,
+    // before the per-layer settings below (or a caller's list of expected tensors) cost memory.
+    if (checkSize)
+        checkSize(s);
+
     // Sliding-window attention: transformers 5 lists per-layer types; before that mistral and phi3
     // apply `sliding_window` to every layer and qwen2 to layers ≥ max_window_layers when
     // use_sliding_window is set.
@@ -235,6 +372,21 @@ using detail::TorchModel;
 
 struct CausalLM::Impl {
     TorchModel m;
+    QStringList warnings;  // from loading
+
+    // Refuses, with the figures, a forward the device cannot hold (detail::requireMemory), before
+    // anything is allocated for it.
+    void requireForward(double tokens, double rows, double hostBytes = 0) const
+    {
+        const double weights = double(detail::weightBytes(m));
+        const double activations = detail::forwardBytes(m, tokens, rows);
+        QString what = rows > 1 ? QStringLiteral("a forward over %1 tokens in %2 rows").arg(tokens, 0, 'f', 0).arg(rows, 0, 'f', 0)
+                                : QStringLiteral("a forward over %1 tokens").arg(tokens, 0, 'f', 0);
+        what += QStringLiteral(" (weights %1 GiB, activations %2 GiB").arg(detail::gibText(weights), detail::gibText(activations));
+        if (hostBytes > 0)
+            what += QStringLiteral(", samples %1 GiB").arg(detail::gibText(hostBytes));
+        detail::requireMemory(m, m.directory, what + QLatin1Char(')'), weights + activations, hostBytes);
+    }
 
     // Turns LibTorch failures into rs::Error naming the model folder.
     template <class F>
@@ -280,6 +432,7 @@ struct CausalLM::Impl {
     // Hidden states (before the final norm) of ids[0 … count) with the RoPE chosen for `seqLen`: [count, H].
     torch::Tensor hidden(const std::vector<int> &ids, int64_t count, int seqLen, const RopeOverride *rope) const
     {
+        requireForward(double(count), 1);
         const detail::RopeTable t = table(seqLen, rope);
         const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data(), size_t(count)), torch::dtype(torch::kInt32))
                                          .to(m.device, torch::kInt64)
@@ -348,6 +501,7 @@ struct CausalLM::Impl {
             return out;
         }
         const int last = lastTarget(ids, targets);
+        requireForward(double(last), double(K));
         // One rotary table per row: [K, T, d] cos and sin, the layout mixed-window training uses.
         const torch::Tensor positions = torch::arange(int64_t(last), torch::dtype(torch::kInt64).device(m.device));
         std::vector<torch::Tensor> cosRows, sinRows;
@@ -376,18 +530,16 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
         throw Error(dir, QStringLiteral("model folder does not exist"));
     if (!dirInfo.isDir())
         throw Error(dir, QStringLiteral("not a folder (expected a Hugging Face model folder)"));
-    const QString configPath = QDir(dir).filePath(QStringLiteral("config.json"));
-    if (!QFileInfo::exists(configPath))
-        throw Error(dir, QStringLiteral("no config.json in the model folder"));
+    const QString configPath = ModelFolder(dir).file(QStringLiteral("config.json"));
 
     std::unique_ptr<CausalLM> lm(new CausalLM);
     TorchModel &m = lm->d->m;
     m.directory = dir;
     m.rope = loadRopeConfig(configPath);
-    m.spec = detail::parseModelSpec(m.rope.json, m.rope, configPath);
-    const detail::ModelSpec &s = m.spec;
-
     detail::resolveDeviceAndDtype(m, options);
+    m.spec = detail::parseModelSpec(m.rope.json, m.rope, configPath,
+                                    [&](const detail::ModelSpec &s) { detail::requireWeightMemory(m, s, configPath); });
+    const detail::ModelSpec &s = m.spec;
 
     // The tensors the declared architecture needs, with their shapes.
     const int64_t V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
@@ -456,13 +608,22 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
 
     lm->d->guarded([&] {
         torch::NoGradGuard noGrad;
+        // Each tensor's minimum and maximum, as loaded: both propagate NaN, and ±inf shows in one of
+        // them, so two reductions without temporaries tell whether a tensor is all finite.
+        std::vector<QString> checkedNames;
+        std::vector<torch::Tensor> extremes;
         // From the mapped bytes straight to the device and dtype (copy: the mapping is read-only
         // and goes away with the checkpoint).
         const auto load = [&](const QString &name) {
             const TensorInfo &info = ck->info(name);
             const torch::Tensor mapped = torch::from_blob(const_cast<uchar *>(ck->data(name)), info.shape,
                                                           torch::dtype(detail::safetensorsType(info.dtype)));
-            return mapped.to(m.device, m.dtype, /*non_blocking=*/false, /*copy=*/true);
+            torch::Tensor t = mapped.to(m.device, m.dtype, /*non_blocking=*/false, /*copy=*/true);
+            if (t.numel() > 0) {
+                checkedNames.push_back(name);
+                extremes.push_back(torch::stack({t.min(), t.max()}).to(torch::kFloat32));
+            }
+            return t;
         };
         m.embed = load(QStringLiteral("model.embed_tokens.weight"));
         m.layers.resize(size_t(s.numLayers));
@@ -497,6 +658,25 @@ std::unique_ptr<CausalLM> CausalLM::load(const QString &dirPath, const ModelOpti
         }
         m.finalNorm = load(QStringLiteral("model.norm.weight"));
         m.lmHead = s.tiedEmbeddings ? m.embed : load(QStringLiteral("lm_head.weight"));
+
+        // One transfer for all tensors. Non-finite weights make every result NaN: say which.
+        if (!extremes.empty()) {
+            const torch::Tensor all = torch::stack(extremes).to(torch::kCPU).contiguous();
+            const float *p = all.data_ptr<float>();
+            QStringList bad;
+            for (size_t i = 0; i < checkedNames.size(); ++i)
+                if (!std::isfinite(p[2 * i]) || !std::isfinite(p[2 * i + 1]))
+                    bad << checkedNames[i];
+            if (!bad.isEmpty()) {
+                const int shown = 5;
+                QString names = QStringList(bad.mid(0, shown)).join(QStringLiteral(", "));
+                if (bad.size() > shown)
+                    names += QStringLiteral(" and %1 more").arg(bad.size() - shown);
+                lm->d->warnings << QStringLiteral("%1: %2 of %3 tensors hold values that are not finite (NaN or ±inf, as %4): %5; "
+                                                  "results computed with them will not be finite either")
+                                       .arg(dir).arg(bad.size()).arg(checkedNames.size()).arg(detail::dtypeName(m.dtype), names);
+            }
+        }
         return 0;
     });
     return lm;
@@ -509,8 +689,9 @@ std::unique_ptr<CausalLM> CausalLM::createRandom(const QJsonObject &config, cons
     TorchModel &m = lm->d->m;
     m.directory = name;
     m.rope = parseRopeConfig(QJsonDocument(config).toJson(QJsonDocument::Compact), name);
-    m.spec = detail::parseModelSpec(m.rope.json, m.rope, name);
     detail::resolveDeviceAndDtype(m, options);
+    m.spec = detail::parseModelSpec(m.rope.json, m.rope, name,
+                                    [&](const detail::ModelSpec &s) { detail::requireWeightMemory(m, s, name); });
     const detail::ModelSpec &s = m.spec;
     const QJsonValue range = config.value(QLatin1String("initializer_range"));
     const double stddev = range.isDouble() && range.toDouble() > 0 ? range.toDouble() : 0.02;
@@ -595,21 +776,22 @@ double CausalLM::forwardFlops(int64_t tokens, int64_t headRows) const
 
 int64_t CausalLM::weightBytes() const
 {
-    const TorchModel &m = d->m;
-    int64_t bytes = 0;
-    const auto add = [&](const torch::Tensor &t) {
-        if (t.defined())
-            bytes += t.numel() * int64_t(t.element_size());
-    };
-    add(m.embed);
-    for (const detail::LayerWeights &w : m.layers)
-        for (const torch::Tensor *t : {&w.inputNorm, &w.postNorm, &w.qkv, &w.qkvBias, &w.o, &w.oBias, &w.gateUp,
-                                       &w.gateUpBias, &w.down, &w.downBias})
-            add(*t);
-    add(m.finalNorm);
-    if (!m.lmHead.is_same(m.embed))
-        add(m.lmHead);
-    return bytes;
+    return detail::weightBytes(d->m);
+}
+
+double CausalLM::forwardBytes(int64_t tokens, int64_t rows) const
+{
+    return detail::forwardBytes(d->m, double(tokens), double(rows));
+}
+
+void CausalLM::requireMemoryFor(int64_t tokens, int64_t rows, double hostBytes) const
+{
+    d->requireForward(double(tokens), double(rows), hostBytes);
+}
+
+QStringList CausalLM::warnings() const
+{
+    return d->warnings;
 }
 
 int64_t CausalLM::peakDeviceMemory() const

@@ -15,6 +15,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <memory>
@@ -35,13 +36,18 @@ struct ModelOptions {
 bool cudaAvailable();
 // How many CUDA GPUs it sees (0 without CUDA).
 int cudaDeviceCount();
+// This machine's physical memory in bytes (sysconf); 0 when unknown.
+int64_t physicalMemoryBytes();
 
 class CausalLM {
 public:
     // Throws rs::Error naming the folder (and the tensor or key) when the folder, its config or
     // its checkpoint is missing, unsupported or inconsistent with the declared architecture
-    // (missing tensor, unexpected tensor, wrong shape or dtype), or when the device is unavailable
-    // or out of memory.
+    // (missing tensor, unexpected tensor, wrong shape or dtype), when a file the folder names is
+    // not a regular file inside it (runtime/modelfolder.h: refused before it is opened), when the
+    // config's shapes need more memory than the device has (refused before anything is read), or
+    // when the device is unavailable or out of memory. Weights that are not finite load, with a
+    // warning (warnings()).
     static std::unique_ptr<CausalLM> load(const QString &dir, const ModelOptions &options = {});
     // A model of the architecture a config.json object describes, with fresh weights as
     // transformers initialises them (normal with std initializer_range, default 0.02; norms 1;
@@ -70,6 +76,18 @@ public:
     double forwardFlops(int64_t tokens, int64_t headRows) const;
     // Bytes of the weights as held on the device.
     int64_t weightBytes() const;
+    // Bytes one forward over `tokens` tokens in `rows` rows needs besides the weights, at least: the
+    // residual stream, q/k/v, the rotated q and k, the attention output and the rotary tables, which
+    // live together in every layer, and one chunk each of attention scores and token-wise work.
+    double forwardBytes(int64_t tokens, int64_t rows = 1) const;
+    // Throws rs::Error naming the model, with the figures ("needs ~N GiB …, this machine has M GiB"),
+    // when the weights and forwardBytes(tokens, rows) exceed the memory of the model's device, or
+    // the caller's `hostBytes` that of this machine (on the CPU they share it). The forward calls
+    // below check this before they allocate; callers check it before preparing that much input.
+    void requireMemoryFor(int64_t tokens, int64_t rows = 1, double hostBytes = 0) const;
+    // What loading warned about, one sentence each naming the folder and the tensors (weights that
+    // are NaN or infinite, as loaded in this dtype).
+    QStringList warnings() const;
     // Peak bytes the CUDA caching allocator has handed out on this model's device since the last
     // reset; -1 on the CPU or when this LibTorch build offers no allocator statistics.
     int64_t peakDeviceMemory() const;

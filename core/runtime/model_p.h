@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <QString>
+#include <functional>
 #include <vector>
 
 namespace rs::detail {
@@ -43,6 +44,7 @@ struct TorchModel {
     ModelSpec spec;
     RopeConfig rope;
     torch::Device device = torch::kCPU;
+    int64_t deviceMemory = 0;  // total bytes of `device` (0: this build cannot tell), set with it
     torch::ScalarType dtype = torch::kFloat32;
     torch::Tensor embed;      // [V, H]
     std::vector<LayerWeights> layers;
@@ -109,7 +111,23 @@ torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden)
 // few rows of vocabulary-sized logits exist at once. Returns float32 [N].
 torch::Tensor nllFromHidden(const TorchModel &m, const torch::Tensor &hidden, const torch::Tensor &targets);
 
-// Parses config.json into a spec; throws rs::Error naming the file.
-ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source);
+// Parses config.json into a spec; throws rs::Error naming the file, and the value as written for a
+// size beyond int. `checkSize` sees the spec once everything that sizes the weights is read and
+// before anything per layer is allocated, so a config of absurd size can be refused for free.
+ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source,
+                         const std::function<void(const ModelSpec &)> &checkSize = {});
+
+// Parameters of the weights a spec describes, counted in double so that no config can overflow it.
+double parameterCount(const ModelSpec &s);
+// Bytes of the weights as loaded (the tied LM head counted once).
+int64_t weightBytes(const TorchModel &m);
+// CausalLM::forwardBytes.
+double forwardBytes(const TorchModel &m, double tokens, double rows);
+// Throws rs::Error(source, "<what> needs ~N GiB …, this machine has M GiB") when `deviceBytes`
+// exceed the memory of m's device or `hostBytes` that of the machine (on the CPU their sum).
+// A device whose memory this build cannot tell (0) passes.
+void requireMemory(const TorchModel &m, const QString &source, const QString &what, double deviceBytes, double hostBytes);
+// requireMemory for the weights of spec `s` in m's dtype: before a checkpoint is read or weights drawn.
+void requireWeightMemory(const TorchModel &m, const ModelSpec &s, const QString &source);
 
 } // namespace rs::detail

@@ -1,6 +1,7 @@
 #include "runtime/safetensors.h"
 #include "common/error.h"
 #include "common/savefile.h"
+#include "runtime/modelfolder.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -208,11 +209,12 @@ std::unique_ptr<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const QString
 {
     std::unique_ptr<SafetensorsCheckpoint> c(new SafetensorsCheckpoint);
     c->m_directory = directory;
-    const QDir dir(directory);
-    if (!dir.exists())
+    if (!QDir(directory).exists())
         throw Error(directory, QStringLiteral("no such folder"));
-    const QString indexPath = dir.filePath(QStringLiteral("model.safetensors.index.json"));
-    const QString singlePath = dir.filePath(QStringLiteral("model.safetensors"));
+    // Every file below is resolved by the folder first: nothing outside it is ever opened.
+    const ModelFolder folder(directory);
+    const std::optional<QString> indexPath = folder.optionalFile(QStringLiteral("model.safetensors.index.json"));
+    const std::optional<QString> singlePath = indexPath ? std::nullopt : folder.optionalFile(QStringLiteral("model.safetensors"));
 
     auto adopt = [&](std::unique_ptr<SafetensorsFile> file) {
         for (const auto &[name, info] : file->tensors()) {
@@ -225,38 +227,39 @@ std::unique_ptr<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const QString
         c->m_files.push_back(std::move(file));
     };
 
-    if (QFileInfo::exists(indexPath)) {
-        QFile f(indexPath);
+    if (indexPath) {
+        QFile f(*indexPath);
         if (!f.open(QIODevice::ReadOnly))
-            throw Error(indexPath, QStringLiteral("cannot open: %1").arg(f.errorString()));
+            throw Error(*indexPath, QStringLiteral("cannot open: %1").arg(f.errorString()));
         QJsonParseError err;
         const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
         if (err.error != QJsonParseError::NoError)
-            throw Error(indexPath, QStringLiteral("malformed JSON: %1").arg(err.errorString()));
+            throw Error(*indexPath, QStringLiteral("malformed JSON: %1").arg(err.errorString()));
         if (!doc.isObject())
-            throw Error(indexPath, QStringLiteral("malformed index: not a JSON object"));
+            throw Error(*indexPath, QStringLiteral("malformed index: not a JSON object"));
         const QJsonValue map = doc.object().value(QLatin1String("weight_map"));
         if (!map.isObject())
-            throw Error(indexPath, QStringLiteral("missing \"weight_map\" object"));
+            throw Error(*indexPath, QStringLiteral("missing \"weight_map\" object"));
         std::map<QString, QStringList> tensorsByShard;
         const QJsonObject weightMap = map.toObject();
         for (auto it = weightMap.begin(); it != weightMap.end(); ++it) {
             if (!it.value().isString())
-                throw Error(indexPath, QStringLiteral("weight_map entry \"%1\" is not a file name").arg(it.key()));
+                throw Error(*indexPath, QStringLiteral("weight_map entry \"%1\" is not a file name").arg(it.key()));
             tensorsByShard[it.value().toString()].append(it.key());
         }
-        for (const auto &[shard, names] : tensorsByShard) {
-            const QString shardPath = dir.filePath(shard);
-            if (!QFileInfo::exists(shardPath))
-                throw Error(indexPath, QStringLiteral("names shard \"%1\", which does not exist").arg(shard));
+        // Every shard is checked before the first is opened.
+        std::vector<std::pair<QString, QString>> shardPaths;  // name in the index, path to open
+        for (const auto &[shard, names] : tensorsByShard)
+            shardPaths.emplace_back(shard, folder.file(shard, *indexPath, QStringLiteral("weight_map entry \"%1\"").arg(names.first())));
+        for (const auto &[shard, shardPath] : shardPaths) {
             std::unique_ptr<SafetensorsFile> file = SafetensorsFile::open(shardPath);
-            for (const QString &name : names)
+            for (const QString &name : tensorsByShard.at(shard))
                 if (!file->contains(name))
-                    throw Error(indexPath, QStringLiteral("maps \"%1\" to %2, which does not hold it").arg(name, shard));
+                    throw Error(*indexPath, QStringLiteral("maps \"%1\" to %2, which does not hold it").arg(name, shard));
             adopt(std::move(file));
         }
-    } else if (QFileInfo::exists(singlePath)) {
-        adopt(SafetensorsFile::open(singlePath));
+    } else if (singlePath) {
+        adopt(SafetensorsFile::open(*singlePath));
     } else {
         throw Error(directory, QStringLiteral("no model.safetensors or model.safetensors.index.json in this folder"));
     }

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/utf8.h"
+#include "runtime/modelfolder.h"
 #include "runtime/tokenizer/tokenizer_p.h"
 
 #include <QDir>
@@ -540,6 +541,7 @@ QStringList HfTokenizer::addedTokens() const
 std::unique_ptr<Tokenizer> loadTokenizer(const QString &pathToTokenizerJson)
 {
     QString path = pathToTokenizerJson;
+    // A folder is a model folder: its tokenizer.json must be a regular file inside it.
     const QFileInfo given(path);
     if (given.isDir()) {
         const QString inside = QDir(path).filePath(QStringLiteral("tokenizer.json"));
@@ -547,9 +549,8 @@ std::unique_ptr<Tokenizer> loadTokenizer(const QString &pathToTokenizerJson)
         // folder missing its tokenizer: say what it is.
         if (!QFileInfo::exists(inside) && given.fileName().endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
             throw Error(path, QStringLiteral("is a directory, not a tokenizer file"));
-        path = inside;
-    }
-    if (!QFileInfo::exists(path))
+        path = ModelFolder(path).file(QStringLiteral("tokenizer.json"));
+    } else if (!QFileInfo::exists(path))
         throw Error(path, QStringLiteral("no such tokenizer file"));
     return HfTokenizer::fromFile(path);
 }

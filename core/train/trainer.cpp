@@ -7,6 +7,7 @@
 #include "rope/factorfamilies.h"
 #include "eval/needle.h"
 #include "rope/ropeconfig.h"
+#include "runtime/modelfolder.h"
 #include "runtime/safetensors.h"
 #include "runtime/tokenizer.h"
 
@@ -542,7 +543,7 @@ Trainer::Trainer(const TrainOptions &options) : d(std::make_unique<Impl>())
     QString tokPath = o.tokenizerPath.isEmpty() ? o.initDir : o.tokenizerPath;
     if (tokPath.isEmpty())
         bad(QStringLiteral("a tokenizer.json is needed to make the training documents"));
-    d->tokenizerJson = QFileInfo(tokPath).isDir() ? QDir(tokPath).filePath(QStringLiteral("tokenizer.json")) : tokPath;
+    d->tokenizerJson = QFileInfo(tokPath).isDir() ? ModelFolder(tokPath).file(QStringLiteral("tokenizer.json")) : tokPath;
     int bosId = -1;
     if (o.tokenizerPath.isEmpty()) {
         ModelTokenizer mt = loadModelTokenizer(o.initDir);

@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <new>
+#include <stdexcept>
 
 namespace rs {
 
@@ -32,6 +34,11 @@ QString messageOf(const QString &source, const std::exception &e)
 {
     if (const auto *error = dynamic_cast<const Error *>(&e))
         return error->message();
+    // An allocation the memory estimates let through and the machine refused: the worker and its
+    // model stay as they were, and the GUI says so.
+    if (dynamic_cast<const std::bad_alloc *>(&e) || dynamic_cast<const std::length_error *>(&e))
+        return QStringLiteral("%1: out of memory: this machine could not allocate what this needs (a shorter length or "
+                              "fewer samples need less)").arg(source);
     return source.isEmpty() ? QString::fromLocal8Bit(e.what()) : source + QStringLiteral(": ") + QString::fromLocal8Bit(e.what());
 }
 
@@ -268,6 +275,7 @@ void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokeniz
         info.hiddenSize = loaded->model->hiddenSize();
         info.vocabSize = loaded->model->vocabSize();
         info.ropeConfig = loaded->model->ropeConfig();
+        info.warnings = loaded->model->warnings();
         info.seconds = clock.nsecsElapsed() / 1e9;
         // Only a complete load replaces the current model: a failure leaves the worker as it was.
         m_scoring.reset();

@@ -39,6 +39,7 @@ struct ModelInfo {
     int vocabSize = 0;
     RopeConfig ropeConfig;
     double seconds = 0;  // load time
+    QStringList warnings;  // what loading warned about (weights that are not finite …), one sentence each
 };
 
 // One real evaluation of the search: one candidate (λ and attention factor) scored on one needle

@@ -11,11 +11,16 @@
 #include "searchpanel.h"
 #include "searchplot.h"
 
+#include <QAbstractButton>
+#include <QApplication>
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageBox>
 #include <QSet>
 #include <QSettings>
 #include <QSignalSpy>
@@ -23,6 +28,9 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -31,6 +39,42 @@ const QString kTokenizer = QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-
 constexpr int kWaitMs = 120000;
 
 QString guiFixture(const QString &name) { return QStringLiteral(ROPESCOPE_FIXTURES "/gui/") + name; }
+
+// A run log whose start entry says its search scored `model` (on the built-in prose).
+void writeRunLog(const QString &path, const QString &model)
+{
+    const QJsonObject settings{{"method", "longrope2"}, {"rotary_dims", 16}, {"base", 10000.0}, {"train_length", 1024.0},
+                               {"target_length", 2048.0}, {"population", 4}, {"iterations", 1}, {"parents", 2},
+                               {"mutations", 1}, {"crossovers", 1}, {"seed", "1"},
+                               {"context", QJsonObject{{"model", model}, {"corpus", ""}, {"length", 2048}}}};
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly))
+        qFatal("cannot write %s", qPrintable(path));
+    f.write(QJsonDocument(QJsonObject{{"event", "start"}, {"settings", settings}}).toJson(QJsonDocument::Compact) + '\n');
+}
+
+// Answers the message boxes the window opens while it lives: `answer` for a question, OK for the
+// rest, and keeps their texts. Polls, since a box runs its own event loop.
+class BoxAnswerer : public QObject {
+public:
+    explicit BoxAnswerer(QMessageBox::StandardButton answer) : m_answer(answer)
+    {
+        connect(&m_timer, &QTimer::timeout, this, [this] {
+            auto *box = qobject_cast<QMessageBox *>(QApplication::activeModalWidget());
+            if (!box)
+                return;
+            texts << box->text();
+            QAbstractButton *button = box->button(m_answer);
+            (button ? button : box->button(QMessageBox::Ok))->click();
+        });
+        m_timer.start(20);
+    }
+    QStringList texts;
+
+private:
+    QMessageBox::StandardButton m_answer;
+    QTimer m_timer;
+};
 
 } // namespace
 
@@ -90,6 +134,58 @@ private slots:
         QVERIFY2(m_window->lastError().contains(notes), qPrintable(m_window->lastError()));
         QCOMPARE(m_window->searchPanel()->state(), rs::SearchPanel::State::Idle);
         QCOMPARE(m_window->document()->lambda(), before);
+    }
+
+    // A followed log names the model its search scored. The window asks before loading it: "No"
+    // loads nothing, "Yes" loads that folder through the usual checks, and with prompts off
+    // nothing is loaded. (Before: the question was never asked.)
+    void followingALogAsksBeforeLoadingItsModel()
+    {
+        QTemporaryDir modelDir;
+        for (const char *name : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(kModel + QLatin1Char('/') + QLatin1String(name), modelDir.filePath(QLatin1String(name))));
+        QVERIFY(QFile::copy(kTokenizer, modelDir.filePath("tokenizer.json")));
+        const QString log = m_temp.filePath(QStringLiteral("followed.jsonl"));
+        writeRunLog(log, modelDir.path());
+
+        // Prompts off: followed, nothing asked, nothing loaded (the 64-pair document stays).
+        QVERIFY(m_window->followSearchLog(log));
+        QCOMPARE(m_window->document()->pairs(), 64);
+
+        // Following another log (or the same again) replaces the followed one.
+        m_window->setPromptsEnabled(true);
+        {
+            BoxAnswerer no(QMessageBox::No);
+            QVERIFY(m_window->followSearchLog(log));
+            QCOMPARE(no.texts.size(), 1);
+            QVERIFY2(no.texts.first().contains(modelDir.path()), qPrintable(no.texts.first()));
+            QCOMPARE(m_window->document()->pairs(), 64);
+            QVERIFY(!m_window->searchPanel()->hasModel());
+        }
+
+        // A log naming something that is not a model folder (a FIFO: opening it would hang): even
+        // when the user says yes it is refused from its type, and the window stays as it was.
+        const QString fifo = m_temp.filePath(QStringLiteral("model-fifo"));
+        QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+        const QString badLog = m_temp.filePath(QStringLiteral("fifo.jsonl"));
+        writeRunLog(badLog, fifo);
+        {
+            BoxAnswerer yes(QMessageBox::Yes);
+            QVERIFY(m_window->followSearchLog(badLog));
+            QCOMPARE(yes.texts.size(), 2);  // the question, then the error
+            QVERIFY2(m_window->lastError().contains(fifo), qPrintable(m_window->lastError()));
+            QCOMPARE(m_window->document()->pairs(), 64);
+        }
+
+        {
+            BoxAnswerer yes(QMessageBox::Yes);
+            QVERIFY(m_window->followSearchLog(log));
+            QCOMPARE(yes.texts.size(), 1);
+            // Its config replaced the 64-pair document, and the worker loads it.
+            QCOMPARE(m_window->document()->pairs(), 8);
+            QTRY_VERIFY_WITH_TIMEOUT(m_window->searchPanel()->hasModel(), kWaitMs);
+        }
+        m_window->setPromptsEnabled(false);
     }
 
     void loadingAModelOpensItsConfigAndScoresTheDocument()

@@ -38,8 +38,9 @@ foreach(line IN LISTS lines)
     if(target STREQUAL "ropescope_widgets" AND link MATCHES "^QCustomPlot")
       continue()
     endif()
-    # A CUDA LibTorch adds its allocator library to runtime for peak-memory statistics.
-    if(target STREQUAL "ropescope_runtime" AND link MATCHES "c10_cuda")
+    # A CUDA LibTorch adds its allocator library to runtime for peak-memory statistics, and the
+    # CUDA runtime for the GPU's total memory.
+    if(target STREQUAL "ropescope_runtime" AND link MATCHES "c10_cuda|^CUDA::cudart$")
       continue()
     endif()
     list(FIND allowed_${target} "${link}" found)

@@ -452,6 +452,41 @@ private Q_SLOTS:
         QCOMPARE(failed.at(1).at(0).value<WorkerTask>(), WorkerTask::Score);
     }
 
+    // A score at a length no machine holds (before: std::bad_alloc on the worker's thread, or a
+    // hang building text) and a config whose weights no machine holds: refused with the figures,
+    // and the worker goes on with the model it has.
+    void whatCannotFitIsRefusedAndTheWorkerStays()
+    {
+        QSignalSpy failed(m_relay.get(), &WorkerRelay::failed);
+        m_thread->score(41, std::vector<double>(8, 1.0), 1.0, needleSamples(1000000000, 1, 1));
+        QVERIFY(failed.wait(kWaitMs));
+        QCOMPARE(failed.at(0).at(0).value<WorkerTask>(), WorkerTask::Score);
+        const QString message = failed.at(0).at(1).toString();
+        QVERIFY2(message.contains(QLatin1String("1000000000")) && message.contains(QLatin1String("GiB"))
+                     && message.contains(QLatin1String("this machine has")),
+                 qPrintable(message));
+
+        QTemporaryDir huge;
+        QFile in(kModel + QStringLiteral("/config.json"));
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QJsonObject config = QJsonDocument::fromJson(in.readAll()).object();
+        config.insert(QStringLiteral("num_hidden_layers"), 2e9);
+        QFile out(huge.filePath("config.json"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(QJsonDocument(config).toJson());
+        out.close();
+        QVERIFY(QFile::copy(kModel + QStringLiteral("/model.safetensors"), huge.filePath("model.safetensors")));
+        m_thread->loadModel(huge.path(), kTokenizer);
+        QVERIFY(failed.wait(kWaitMs));
+        QCOMPARE(failed.at(1).at(0).value<WorkerTask>(), WorkerTask::LoadModel);
+        QVERIFY2(failed.at(1).at(1).toString().contains(QLatin1String("GiB")), qPrintable(failed.at(1).at(1).toString()));
+
+        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        m_thread->score(42, std::vector<double>(8, 1.0), 1.0, needleSamples(400, 1, 1));
+        QVERIFY(scores.wait(kWaitMs));
+        QCOMPARE(scores.at(0).at(0).value<ScoreResult>().requestId, quint64(42));
+    }
+
     void destroyingTheThreadMidSearchJoinsCleanly()
     {
         auto thread = std::make_unique<EvaluationThread>();
