@@ -203,9 +203,11 @@ void SearchPanel::buildUi()
                             "half goes on to the next sample (needs more than one sample)"));
     m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
     m_searchAttention->setToolTip(tr("Make the attention factor a gene in [1, 1.5] instead of longrope's default"));
-    m_validationSamples = spinBox(0, 10000, 8, settingsBox);
+    m_validationSamples = spinBox(-1, 10000, -1, settingsBox);
+    m_validationSamples->setSpecialValueText(tr("auto (2 × samples)"));
     m_validationSamples->setToolTip(tr("Held-out needle samples: each generation's best few candidates are scored on "
-                                       "them, and the answer is the best there (0: no validation)"));
+                                       "them, and the answer is the best there (auto: twice the search's samples, as "
+                                       "the CLI; 0: no validation)"));
     m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), -1, settingsBox);
     m_validationSeed->setSpecialValueText(tr("auto"));
     m_validationSeed->setToolTip(tr("Seed of the validation samples; auto: the seeds right after the search's"));
@@ -365,7 +367,7 @@ SearchSettings SearchPanel::searchSettings() const
 NeedleEvalSettings SearchPanel::validationSettings() const
 {
     NeedleEvalSettings s = sampleSettings();
-    s.samples = m_validationSamples->value();
+    s.samples = m_validationSamples->value() >= 0 ? m_validationSamples->value() : 2 * m_samples->value();
     s.seed = m_validationSeed->value() >= 0 ? uint64_t(m_validationSeed->value()) : uint64_t(m_seed->value()) + uint64_t(m_samples->value());
     return s;
 }
@@ -394,7 +396,7 @@ void SearchPanel::updateButtons()
                                                            m_searchAttention, m_validationSamples, m_validationSeed,
                                                            m_fitness, m_familySeeds})
         field->setEnabled(!running);
-    m_chooseBy->setEnabled(!running && m_validationSamples->value() > 0);
+    m_chooseBy->setEnabled(!running && m_validationSamples->value() != 0);
 }
 
 void SearchPanel::updateModelLabel()

@@ -91,7 +91,7 @@ public:
     QCheckBox *resumeCheckBox() const { return m_resume; }
     QCheckBox *racingCheckBox() const { return m_racing; }
     QCheckBox *searchAttentionCheckBox() const { return m_searchAttention; }
-    QSpinBox *validationSamplesSpinBox() const { return m_validationSamples; }
+    QSpinBox *validationSamplesSpinBox() const { return m_validationSamples; }  // −1: auto (2 × samples)
     QSpinBox *validationSeedSpinBox() const { return m_validationSeed; }  // −1: auto
     QComboBox *fitnessCombo() const { return m_fitness; }
     QComboBox *chooseByCombo() const { return m_chooseBy; }
