@@ -292,6 +292,51 @@ private Q_SLOTS:
         QCOMPARE(search(part, {"--resume", "--depth", "0.5"}), 1);
     }
 
+    // Two processes on one run log (issue 15): while a search writes its log, a second one resuming
+    // it is refused (exit 1) with the first one's pid, before it reads or writes anything; once the
+    // first is killed (its lock file stays behind), the next resume takes the lock over.
+    void cliSearchLogIsLocked()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        const QString log = dir.filePath("locked.jsonl");
+        const QStringList args{"search", "--model", modelDir, "--length", "512", "--samples", "1", "--population", "8",
+                               "--iterations", "100000", "--seed", "3", "--log", log};
+        QProcess first;
+        first.start(QStringLiteral(ROPESCOPE_CLI), args);
+        QVERIFY(first.waitForStarted());
+        // Running once its first candidate is logged.
+        QTRY_VERIFY_WITH_TIMEOUT(QFile(log).size() > 0 && [&] {
+            QFile f(log);
+            return f.open(QIODevice::ReadOnly) && f.readAll().contains("\"event\":\"eval\"");
+        }(), 120000);
+        QVERIFY(QFile::exists(log + ".lock"));
+        QProcess second;
+        second.start(QStringLiteral(ROPESCOPE_CLI), args + QStringList{"--resume"});
+        QVERIFY(second.waitForFinished(120000));
+        const QByteArray refusal = second.readAllStandardError();
+        QCOMPARE(second.exitCode(), 1);
+        QVERIFY2(refusal.contains("in use by another search") && refusal.contains(QByteArray::number(first.processId())),
+                 refusal.constData());
+        first.kill();
+        QVERIFY(first.waitForFinished(60000));
+        QFile f(log);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray written = f.readAll();
+        f.close();
+        QCOMPARE(written.count("\"event\":\"start\""), 1);
+        QCOMPARE(written.count("\"event\":\"resume\""), 0);  // the refused one wrote nothing
+
+        // The killed holder's lock is stale (its pid is gone): a resume proceeds, here for one more
+        // evaluation, and leaves no lock behind.
+        QProcess third;
+        third.start(QStringLiteral(ROPESCOPE_CLI), args + QStringList{"--resume", "--max-evaluations", "1"});
+        QVERIFY(third.waitForFinished(120000));
+        QVERIFY2(third.exitCode() == 0, third.readAllStandardError().constData());
+        QCOMPARE(lastLine(log).value("reason").toString(), QStringLiteral("budget"));
+        QVERIFY(!QFile::exists(log + ".lock"));
+    }
+
     // `search --racing --search-attention-factor`: the log's finish event and the printed summary
     // carry the saved evaluations, --out writes the factors and the attention factor, the reported
     // best is the needle PPL of that candidate, and a budget-stopped racing run resumes exactly.
