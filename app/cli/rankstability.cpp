@@ -73,19 +73,19 @@ double percentile(std::vector<double> x, double q)
 
 double mean(const std::vector<double> &x) { return std::accumulate(x.begin(), x.end(), 0.0) / double(x.size()); }
 
-// The candidates first evaluated in generation `generation` of a run log (as the GUI replays it).
-std::vector<Candidate> candidatesFromLog(const QString &path, int generation)
+// The candidates first evaluated in generations first … last of a run log (as the GUI replays it).
+std::vector<Candidate> candidatesFromLog(const QString &path, int first, int last)
 {
     RunLogFollower follower;
     std::vector<Candidate> out;
     QObject::connect(&follower, &RunLogFollower::candidateEvaluated, [&](const CandidateEvaluation &c) {
-        if (c.generation == generation && c.indexInGeneration >= 0)
+        if (c.generation >= first && c.generation <= last && c.indexInGeneration >= 0)
             out.push_back({c.lambda, c.attentionFactor});
     });
     follower.follow(path);
     follower.stopFollowing();
     if (out.empty())
-        throw Error(path, QStringLiteral("no candidates of generation %1 in this run log").arg(generation));
+        throw Error(path, QStringLiteral("no candidates of generations %1 … %2 in this run log").arg(first).arg(last));
     return out;
 }
 
@@ -105,8 +105,9 @@ int rankStability(const QStringList &args)
                                          QStringLiteral("Take the candidates of one generation of this run log instead."),
                                          QStringLiteral("RUN.jsonl"));
         const QCommandLineOption generation(QStringLiteral("generation"),
-                                            QStringLiteral("With --from-log: the generation (default 0)."),
-                                            QStringLiteral("G"), QStringLiteral("0"));
+                                            QStringLiteral("With --from-log: the generation, or a range G-H of them "
+                                                           "(their new candidates together; default 0)."),
+                                            QStringLiteral("G[-H]"), QStringLiteral("0"));
         const QCommandLineOption setSize(QStringLiteral("set-size"),
                                          QStringLiteral("Samples per set, K (default 4, the search's default)."),
                                          QStringLiteral("K"), QStringLiteral("4"));
@@ -130,9 +131,15 @@ int rankStability(const QStringList &args)
         std::vector<Candidate> candidates;
         QString source;
         if (parser.isSet(fromLog)) {
-            const int g = wholeNumber(parser, generation, 0);
-            candidates = candidatesFromLog(parser.value(fromLog), g);
-            source = QStringLiteral("generation %1 of %2").arg(g).arg(parser.value(fromLog));
+            const QStringList range = parser.value(generation).split(QLatin1Char('-'));
+            bool okFirst = false, okLast = false;
+            const int first = range.value(0).toInt(&okFirst);
+            const int last = range.size() == 2 ? range.value(1).toInt(&okLast) : (okLast = okFirst, first);
+            if (range.size() > 2 || !okFirst || !okLast || first < 0 || last < first)
+                throw UsageError{QStringLiteral("--generation needs G or G-H with 0 ≤ G ≤ H")};
+            candidates = candidatesFromLog(parser.value(fromLog), first, last);
+            source = first == last ? QStringLiteral("generation %1 of %2").arg(first).arg(parser.value(fromLog))
+                                   : QStringLiteral("generations %1-%2 of %3").arg(first).arg(last).arg(parser.value(fromLog));
         } else {
             // Generation 0 of the search as `search` would start it (families seeded), generated
             // without a model: a constant fitness only records the members.

@@ -41,7 +41,7 @@ std::optional<FitnessAggregate> fitnessAggregateFromName(const QString &name);
 // The aggregate the CLI and the GUI use unless told otherwise: the one whose ranking of a
 // generation's candidates on one sample set best predicts their ranking on another (README, "A
 // fitness that ranks stably"; `ropescope-cli rank-stability` measures it).
-inline constexpr FitnessAggregate kRecommendedFitness = FitnessAggregate::MeanPpl;
+inline constexpr FitnessAggregate kRecommendedFitness = FitnessAggregate::ExpMeanNll;
 // The aggregate of scores[0 … n − 1] (n ≥ 1). ExpMeanNll of a non-positive score is NaN.
 double aggregateScores(FitnessAggregate a, const double *scores, int n);
 inline double aggregateScores(FitnessAggregate a, const std::vector<double> &scores)
