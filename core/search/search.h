@@ -103,7 +103,8 @@ struct SearchSettings {
     bool seedFamilies = true;
 
     // With a validation fitness (run's second SampledFitness): after each generation its best
-    // `validationTop` distinct fully scored members (generation 0: also every seeded member) are
+    // `validationTop` distinct fully scored members (generation 0: also every fully scored seeded
+    // member, so the answer is never worse on the validation samples than those) are
     // scored on the validation samples; a candidate validated before is not scored again, so an
     // elite that stays on top costs nothing. Three: the search fitness's ranking is noisy enough
     // that the held-out best is often the second or third, while 3·K_v per generation stays a
