@@ -68,7 +68,7 @@ struct SearchSettings {
     int dRcdMax = -1;         // -1 = d_tcd (theoreticalCriticalDimension), at most d/2 − 1
     double grid = 0.01;       // v1 factor grid step
     uint64_t seed = 1;
-    int maxEvaluations = 0;   // real (sample) fitness calls in this run; 0 = unlimited
+    int maxEvaluations = 0;   // real (sample) calls of either fitness in this run, baselines included; 0 = unlimited
     double maxSeconds = 0;    // wall clock of this run; 0 = unlimited
 
     // Racing over the samples of a sampled fitness (no effect with one sample). Each generation
