@@ -337,6 +337,44 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(log + ".lock"));
     }
 
+    // `rank-stability --json`: generation 0's candidates, each scored on every sample, and for each
+    // aggregate a Spearman ρ in [−1, 1]; too few samples for two disjoint sets is a usage error.
+    void cliRankStability()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        QProcess p;
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"rank-stability", "--model", modelDir, "--length", "512", "--samples", "4",
+                                                 "--set-size", "2", "--splits", "20", "--population", "6", "--json"});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        QCOMPARE(o.value("candidates").toInt(), 6);
+        QCOMPARE(o.value("samples").toInt(), 4);
+        const QJsonArray perCandidate = o.value("per_candidate_sample_ppl").toArray();
+        QCOMPARE(perCandidate.size(), 6);
+        for (const QJsonValue &row : perCandidate) {
+            QCOMPARE(row.toArray().size(), 4);
+            for (const QJsonValue &v : row.toArray())
+                QVERIFY(v.toDouble() >= 1.0);  // a perplexity
+        }
+        QStringList names;
+        for (const QJsonValue &v : o.value("aggregates").toArray()) {
+            const QJsonObject a = v.toObject();
+            names << a.value("aggregate").toString();
+            const double rho = a.value("spearman_mean").toDouble();
+            QVERIFY2(rho >= -1.0 && rho <= 1.0, qPrintable(QString::number(rho)));
+            QVERIFY(a.value("spearman_low").toDouble() <= rho && rho <= a.value("spearman_high").toDouble());
+            QVERIFY(a.value("same_winner").toDouble() >= 0.0 && a.value("same_winner").toDouble() <= 1.0);
+        }
+        QCOMPARE(names, (QStringList{"mean_ppl", "exp_mean_nll", "median_ppl"}));
+        // Three samples cannot hold two disjoint sets of two.
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"rank-stability", "--model", modelDir, "--length", "512", "--samples", "3",
+                                                 "--set-size", "2"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 2);
+    }
+
     // `search --racing --search-attention-factor`: the log's finish event and the printed summary
     // carry the saved evaluations, --out writes the factors and the attention factor, the reported
     // best is the needle PPL of that candidate, and a budget-stopped racing run resumes exactly.
