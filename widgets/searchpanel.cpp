@@ -124,6 +124,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
     });
     connect(worker, &EvaluationService::candidateEvaluated, this, &SearchPanel::onCandidate);
     connect(worker, &EvaluationService::generationFinished, this, &SearchPanel::onGeneration);
+    connect(worker, &EvaluationService::baselinesScored, this, &SearchPanel::onBaselines);
     connect(worker, &EvaluationService::searchPausedChanged, this, [this](bool) { updateStatus(); });
     connect(worker, &EvaluationService::searchFinished, this, [this](const SearchOutcome &outcome) {
         setState(State::Idle);
@@ -133,8 +134,9 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
         if (score.requestId != m_scoreRequest)
             return;  // an older edit's answer
         m_handTunedPpl = score.ppl;
+        m_handTunedPerSample = score.perSamplePpl;
         m_scoreLabels.value(kHandTuned)->setText(formatNumber(score.ppl));
-        m_plot->setReference(kHandTuned, referenceTitle(kHandTuned), score.ppl, referenceColor(kHandTuned));
+        updatePlotReferences();
         Q_EMIT handTunedScored(score.ppl);
     });
     connect(worker, &EvaluationService::referencesReady, this, [this](const ReferenceScores &references) {
@@ -144,18 +146,20 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
             m_referencePpl[reference.name] = reference.ppl;
             if (QLabel *label = m_scoreLabels.value(reference.name))
                 label->setText(formatNumber(reference.ppl));
-            m_plot->setReference(reference.name, referenceTitle(reference.name), reference.ppl,
-                                 referenceColor(reference.name));
         }
+        updatePlotReferences();
         Q_EMIT referencesScored();
     });
 
     connect(m_follower, &RunLogFollower::searchStarted, this, &SearchPanel::onRunStarted);
     connect(m_follower, &RunLogFollower::candidateEvaluated, this, &SearchPanel::onCandidate);
     connect(m_follower, &RunLogFollower::generationFinished, this, &SearchPanel::onGeneration);
+    connect(m_follower, &RunLogFollower::baselinesScored, this, &SearchPanel::onBaselines);
     connect(m_follower, &RunLogFollower::searchFinished, this, &SearchPanel::onRunFinished);
     connect(m_follower, &RunLogFollower::restarted, this, [this] {
         m_plot->clearRun();
+        m_plot->clearReferences(QStringLiteral("run/"));
+        m_runBaselines = {};
         m_best.reset();
         Q_EMIT bestChanged();
     });
@@ -199,6 +203,32 @@ void SearchPanel::buildUi()
                             "half goes on to the next sample (needs more than one sample)"));
     m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
     m_searchAttention->setToolTip(tr("Make the attention factor a gene in [1, 1.5] instead of longrope's default"));
+    m_validationSamples = spinBox(-1, 10000, -1, settingsBox);
+    m_validationSamples->setSpecialValueText(tr("auto (2 × samples)"));
+    m_validationSamples->setToolTip(tr("Held-out needle samples: each generation's best few candidates are scored on "
+                                       "them, and the answer is the best there (auto: twice the search's samples, as "
+                                       "the CLI; 0: no validation)"));
+    m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), -1, settingsBox);
+    m_validationSeed->setSpecialValueText(tr("auto"));
+    m_validationSeed->setToolTip(tr("Seed of the validation samples; auto: the seeds right after the search's"));
+    m_fitness = new QComboBox(settingsBox);
+    for (FitnessAggregate a : {kRecommendedFitness, FitnessAggregate::MeanPpl, FitnessAggregate::ExpMeanNll,
+                               FitnessAggregate::MedianPpl}) {
+        if (m_fitness->findData(int(a)) < 0)
+            m_fitness->addItem(a == FitnessAggregate::MeanPpl      ? tr("mean PPL (paper)")
+                               : a == FitnessAggregate::ExpMeanNll ? tr("exp(mean NLL)")
+                                                                   : tr("median PPL"),
+                               int(a));
+    }
+    m_fitness->setToolTip(tr("How a candidate's per-sample needle PPLs combine into its fitness"));
+    m_chooseBy = new QComboBox(settingsBox);
+    m_chooseBy->addItem(tr("validation samples"), true);
+    m_chooseBy->addItem(tr("search samples"), false);
+    m_chooseBy->setToolTip(tr("Which samples pick the run's answer"));
+    m_familySeeds = new QCheckBox(tr("Start from the families"), settingsBox);
+    m_familySeeds->setChecked(true);
+    m_familySeeds->setToolTip(tr("Generation 0 holds the original RoPE, PI, NTK, YaRN, Llama 3.1 (and the model's own "
+                                 "factors) projected into the search space"));
 
     auto addField = [grid](int row, int column, const QString &label, QWidget *field) {
         grid->addWidget(new QLabel(label), row, column * 2);
@@ -210,19 +240,24 @@ void SearchPanel::buildUi()
     addField(1, 1, tr("Iterations"), m_iterations);
     addField(2, 0, tr("Samples"), m_samples);
     addField(2, 1, tr("Length L"), m_length);
-    grid->addWidget(new QLabel(tr("Corpus")), 3, 0);
-    grid->addWidget(m_corpus, 3, 1, 1, 3);
-    grid->addWidget(new QLabel(tr("Run log")), 4, 0);
+    addField(3, 0, tr("Validation"), m_validationSamples);
+    addField(3, 1, tr("Val. seed"), m_validationSeed);
+    addField(4, 0, tr("Fitness"), m_fitness);
+    addField(4, 1, tr("Answer by"), m_chooseBy);
+    grid->addWidget(new QLabel(tr("Corpus")), 5, 0);
+    grid->addWidget(m_corpus, 5, 1, 1, 3);
+    grid->addWidget(new QLabel(tr("Run log")), 6, 0);
     auto *logRow = new QHBoxLayout;
     logRow->addWidget(m_logPath, 1);
     logRow->addWidget(browseLog);
     logRow->addWidget(m_resume);
-    grid->addLayout(logRow, 4, 1, 1, 3);
+    grid->addLayout(logRow, 6, 1, 1, 3);
     auto *optionsRow = new QHBoxLayout;
     optionsRow->addWidget(m_racing);
     optionsRow->addWidget(m_searchAttention);
+    optionsRow->addWidget(m_familySeeds);
     optionsRow->addStretch(1);
-    grid->addLayout(optionsRow, 5, 0, 1, 4);
+    grid->addLayout(optionsRow, 7, 0, 1, 4);
     grid->setColumnStretch(1, 1);
     grid->setColumnStretch(3, 1);
 
@@ -271,6 +306,11 @@ void SearchPanel::buildUi()
     layout->addLayout(buttons);
     layout->addWidget(m_status);
     layout->addWidget(scoresBox);
+    m_runLabel = new QLabel(this);
+    m_runLabel->setWordWrap(true);
+    m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_runLabel->setVisible(false);
+    layout->addWidget(m_runLabel);
     layout->addWidget(m_plot, 1);
 
     connect(m_start, &QPushButton::clicked, this, &SearchPanel::startSearch);
@@ -280,6 +320,7 @@ void SearchPanel::buildUi()
     connect(m_length, &QSpinBox::valueChanged, this, &SearchPanel::commitLength);
     connect(m_samples, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
     connect(m_seed, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
+    connect(m_validationSamples, &QSpinBox::valueChanged, this, &SearchPanel::updateButtons);
     connect(m_corpus, &QLineEdit::editingFinished, this, &SearchPanel::scheduleScoring);
     connect(browseLog, &QToolButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
@@ -317,6 +358,17 @@ SearchSettings SearchPanel::searchSettings() const
     s.seed = uint64_t(m_seed->value());
     s.racing = m_racing->isChecked();
     s.searchAttentionFactor = m_searchAttention->isChecked();
+    s.fitness = FitnessAggregate(m_fitness->currentData().toInt());
+    s.chooseByValidation = m_chooseBy->currentData().toBool();
+    s.seedFamilies = m_familySeeds->isChecked();
+    return s;
+}
+
+NeedleEvalSettings SearchPanel::validationSettings() const
+{
+    NeedleEvalSettings s = sampleSettings();
+    s.samples = m_validationSamples->value() >= 0 ? m_validationSamples->value() : 2 * m_samples->value();
+    s.seed = m_validationSeed->value() >= 0 ? uint64_t(m_validationSeed->value()) : uint64_t(m_seed->value()) + uint64_t(m_samples->value());
     return s;
 }
 
@@ -341,8 +393,10 @@ void SearchPanel::updateButtons()
     m_applyBest->setEnabled(m_best && int(m_best->lambda.size()) == m_document->pairs());
     for (QWidget *field : std::initializer_list<QWidget *>{m_method, m_population, m_iterations, m_samples, m_length,
                                                            m_seed, m_corpus, m_logPath, m_resume, m_racing,
-                                                           m_searchAttention})
+                                                           m_searchAttention, m_validationSamples, m_validationSeed,
+                                                           m_fitness, m_familySeeds})
         field->setEnabled(!running);
+    m_chooseBy->setEnabled(!running && m_validationSamples->value() != 0);
 }
 
 void SearchPanel::updateModelLabel()
@@ -390,7 +444,9 @@ void SearchPanel::scheduleScoring()
         return;
     // What is shown no longer describes the document; the new score follows after the debounce.
     m_handTunedPpl = qQNaN();
+    m_handTunedPerSample.clear();
     m_scoreLabels.value(kHandTuned)->setText(QStringLiteral("…"));
+    updatePlotReferences();
     m_scoreTimer->start();
 }
 
@@ -429,6 +485,7 @@ void SearchPanel::requestScores()
             if (name != kHandTuned)
                 m_scoreLabels.value(name)->setText(QStringLiteral("…"));
         }
+        updatePlotReferences();
         m_evaluation->scoreReferences(++m_referencesRequest, samples);
     }
 }
@@ -481,11 +538,19 @@ bool SearchPanel::startSearch()
         Q_EMIT errorOccurred(e.message());
         return false;
     }
+    const NeedleEvalSettings validation = validationSettings();
+    if (samplesOverlap(sampleSettings(), validation)) {
+        Q_EMIT errorOccurred(tr("The validation samples (seeds %1 … %2) overlap the search's (seeds %3 … %4): choose "
+                                "another validation seed.")
+                                 .arg(validation.seed).arg(validation.seed + validation.samples - 1)
+                                 .arg(m_seed->value()).arg(m_seed->value() + m_samples->value() - 1));
+        return false;
+    }
     if (m_state == State::Following)
         m_follower->stopFollowing();
     setState(State::Starting);
     m_evaluation->startSearch(settings, sampleSettings(), QDir::fromNativeSeparators(m_logPath->text().trimmed()),
-                              m_resume->isChecked());
+                              m_resume->isChecked(), validation);
     return true;
 }
 
@@ -576,8 +641,100 @@ void SearchPanel::onRunStarted(const SearchPlan &plan)
     m_clock.restart();
     m_recentArrivals.clear();
     m_plot->beginRun(plan);
+    // The run's baselines come with it (a resumed run replays them).
+    m_runBaselines = {};
+    m_plot->clearReferences(QStringLiteral("run/"));
+    updateRunLabel();
+    updatePlotReferences();
     Q_EMIT searchStarted(plan);
     updateStatus();
+}
+
+void SearchPanel::onBaselines(const SearchBaselines &baselines)
+{
+    m_runBaselines = baselines;
+    m_plot->setRunBaselines(baselines);
+    updateRunLabel();
+    updatePlotReferences();
+}
+
+bool SearchPanel::liveScoresMatchRun() const
+{
+    if (!hasRun() || !m_model)
+        return false;
+    const NeedleEvalSettings live = sampleSettings();
+    const NeedleEvalSettings &run = m_plan.searchSamples;
+    return m_plan.model == m_model->directory && live.length == run.length && live.samples == run.samples
+           && live.seed == run.seed && live.depth == run.depth && live.corpus == run.corpus;
+}
+
+void SearchPanel::updatePlotReferences()
+{
+    // A figure is drawn beside a run only when it was computed on the run's samples: the run's own
+    // baselines always are; the live scores only when the dock's samples are the run's (the same
+    // model, L, samples and seed). The hand-tuned λ is then combined over its samples as the run
+    // combines its candidates'; the live families (mean PPL only) give way to the run's baselines,
+    // or are left out when the run combines samples otherwise.
+    const bool live = !hasRun() || liveScoresMatchRun();
+    const bool runBaselines = hasRun() && !m_runBaselines.scores.empty();
+    const bool meanFitness = !hasRun() || m_plan.settings.fitness == FitnessAggregate::MeanPpl;
+    for (const QString &name : referenceNames()) {
+        double ppl = qQNaN();
+        if (live && name == kHandTuned)
+            ppl = hasRun() && !m_handTunedPerSample.empty() ? aggregateScores(m_plan.settings.fitness, m_handTunedPerSample)
+                                                           : m_handTunedPpl;
+        else if (live && !runBaselines && meanFitness)
+            ppl = m_referencePpl.value(name, qQNaN());
+        m_plot->setReference(name, referenceTitle(name), ppl, referenceColor(name));
+    }
+    updateRunLabel();
+}
+
+QString SearchPanel::runText() const
+{
+    if (!hasRun())
+        return {};
+    const NeedleEvalSettings &s = m_plan.searchSamples;
+    QStringList parts;
+    parts << (m_plan.model.isEmpty() ? tr("model not logged") : QFileInfo(m_plan.model).fileName());
+    parts << tr("L = %1").arg(formatNumber(m_plan.targetLength));
+    const auto seeds = [](const NeedleEvalSettings &n) {
+        return n.samples > 1 ? QStringLiteral("%1…%2").arg(n.seed).arg(n.seed + uint64_t(n.samples) - 1) : QString::number(n.seed);
+    };
+    const auto count = [](int n, const QString &what) {
+        return n == 1 ? tr("1 %1 sample").arg(what) : tr("%1 %2 samples").arg(n).arg(what);
+    };
+    parts << tr("%1 (seed %2)").arg(count(s.samples, tr("search")), seeds(s));
+    if (runValidates())
+        parts << tr("%1 (seed %2)").arg(count(m_plan.validationSamples.samples, tr("validation")), seeds(m_plan.validationSamples));
+    else
+        parts << tr("no validation");
+    if (!s.corpus.isEmpty())
+        parts << tr("corpus %1").arg(QFileInfo(s.corpus).fileName());
+    parts << tr("fitness %1").arg(fitnessAggregateName(m_plan.settings.fitness));
+    return parts.join(QStringLiteral(" · "));
+}
+
+void SearchPanel::updateRunLabel()
+{
+    if (!hasRun()) {
+        m_runLabel->setVisible(false);
+        return;
+    }
+    QString text = tr("<b>Run:</b> %1").arg(runText().toHtmlEscaped());
+    if (!m_runBaselines.scores.empty())
+        text += tr("<br>Reference lines: the run's own baselines (dashed: search samples, dotted: validation samples).");
+    else
+        text += tr("<br>Its baselines are not logged (an older run or one still starting): no family lines are drawn.");
+    if (m_model && !liveScoresMatchRun())
+        text += tr("<br><span style='color:#8a5a00'>The live scores above are on other samples (%1 samples of L = %2, "
+                   "seed %3%4): they are not drawn beside this run.</span>")
+                    .arg(m_samples->value())
+                    .arg(formatNumber(m_length->value()))
+                    .arg(m_seed->value())
+                    .arg(m_plan.model == m_model->directory ? QString() : tr(", another model"));
+    m_runLabel->setText(text);
+    m_runLabel->setVisible(true);
 }
 
 void SearchPanel::onCandidate(const CandidateEvaluation &candidate)
@@ -589,8 +746,9 @@ void SearchPanel::onCandidate(const CandidateEvaluation &candidate)
             m_recentArrivals.pop_front();
     }
     m_plot->addCandidate(candidate);
-    // A candidate's fitness is only comparable once it has every sample.
-    if (candidate.isComplete())
+    // A candidate's fitness is only comparable once it has every sample; with validation the
+    // answer comes from the generation reports.
+    if (candidate.isComplete() && !runValidates())
         offerBest(candidate.lambda, candidate.ppl, candidate.dRcd, candidate.attentionFactor);
     Q_EMIT candidateAdded(candidate);
     updateStatus();
@@ -601,24 +759,38 @@ void SearchPanel::onGeneration(const GenerationReport &report)
     m_generationsDone = std::max(m_generationsDone, report.generation + 1);
     m_cacheHits = report.cacheHits;
     m_plot->addGeneration(report);
-    offerBest(report.bestLambda, report.bestFitness, report.bestDRcd, report.bestAttentionFactor);
+    if (runValidates())
+        takeBest(report.bestLambda, report.bestFitness, report.bestDRcd, report.bestAttentionFactor, report.bestValidationFitness);
+    else
+        offerBest(report.bestLambda, report.bestFitness, report.bestDRcd, report.bestAttentionFactor);
     Q_EMIT generationAdded(report);
     updateStatus();
 }
 
 void SearchPanel::onRunFinished(const SearchOutcome &outcome)
 {
-    offerBest(outcome.result.bestLambda, outcome.result.bestFitness, outcome.result.bestDRcd,
-              outcome.result.bestAttentionFactor);
+    if (runValidates())
+        takeBest(outcome.result.bestLambda, outcome.result.bestFitness, outcome.result.bestDRcd,
+                 outcome.result.bestAttentionFactor, outcome.result.bestValidationFitness);
+    else
+        offerBest(outcome.result.bestLambda, outcome.result.bestFitness, outcome.result.bestDRcd,
+                  outcome.result.bestAttentionFactor);
     m_cacheHits = outcome.result.cacheHits;
     m_plot->flushReplot();
-    const QString summary = tr("Search %1: best needle PPL %2%3 after %4 evaluations (+%5 from the cache), %6 generations.")
+    const QString validation =
+        runValidates() && std::isfinite(outcome.result.bestValidationFitness)
+            ? tr(" on the search samples, %1 on the validation samples (chosen by %2)")
+                  .arg(formatNumber(outcome.result.bestValidationFitness),
+                       outcome.result.chosenByValidation ? tr("validation") : tr("search"))
+            : QString();
+    const QString summary = tr("Search %1: best needle PPL %2%7%3 after %4 evaluations (+%5 from the cache), %6 generations.")
                                 .arg(stopReasonName(outcome.result.stopReason))
                                 .arg(formatNumber(outcome.result.bestFitness))
                                 .arg(outcome.result.bestDRcd >= 0 ? tr(", d_rcd %1").arg(outcome.result.bestDRcd) : QString())
                                 .arg(outcome.result.evaluations)
                                 .arg(outcome.result.cacheHits)
-                                .arg(outcome.result.generations);
+                                .arg(outcome.result.generations)
+                                .arg(validation);
     m_statusText = summary;
     m_status->setText(summary);
     Q_EMIT statusMessage(summary);
@@ -630,6 +802,17 @@ void SearchPanel::offerBest(const std::vector<double> &lambda, double ppl, int d
     if (lambda.empty() || !std::isfinite(ppl) || (m_best && !(ppl < m_best->ppl)))
         return;
     m_best = Best{lambda, ppl, dRcd, attentionFactor, m_plan.targetLength};
+    updateButtons();
+    Q_EMIT bestChanged();
+}
+
+void SearchPanel::takeBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor, double validationPpl)
+{
+    if (lambda.empty())
+        return;
+    if (m_best && m_best->lambda == lambda && m_best->attentionFactor == attentionFactor && m_best->validationPpl == validationPpl)
+        return;
+    m_best = Best{lambda, ppl, dRcd, attentionFactor, m_plan.targetLength, validationPpl};
     updateButtons();
     Q_EMIT bestChanged();
 }
@@ -667,7 +850,10 @@ void SearchPanel::updateStatus()
             parts << tr("ETA %1%2").arg(racing ? QStringLiteral("≤ ") : QString(), formatDuration(remaining / rate));
     }
     if (m_best)
-        parts << tr("best PPL %1%2").arg(formatNumber(m_best->ppl)).arg(m_best->dRcd >= 0 ? tr(" (d_rcd %1)").arg(m_best->dRcd) : QString());
+        parts << tr("best PPL %1%2%3")
+                     .arg(formatNumber(m_best->ppl))
+                     .arg(std::isfinite(m_best->validationPpl) ? tr(", validation %1").arg(formatNumber(m_best->validationPpl)) : QString())
+                     .arg(m_best->dRcd >= 0 ? tr(" (d_rcd %1)").arg(m_best->dRcd) : QString());
     if (m_state == State::Paused)
         parts << tr("paused");
     if (m_state == State::Following)

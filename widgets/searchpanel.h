@@ -6,7 +6,12 @@
 //
 // The needle samples have the document's target length L (the length field edits it), so the
 // hand-tuned λ, the references and the searched λ all answer the same question; "Apply best"
-// puts the search's best factors (and its d_rcd and L) into the document as one undo step.
+// puts the search's answer (and its d_rcd and L) into the document as one undo step.
+//
+// A run (local or followed) says what it was computed on — model, L, samples and seeds, the
+// validation samples — and the plot compares it only with figures on those samples: the run's
+// own baselines (scored at its start) for the search and validation sets, and the live scores
+// only when the dock's samples are the run's.
 #include "worker/evaluationservice.h"
 #include "worker/runlogfollower.h"
 
@@ -49,6 +54,9 @@ public:
     NeedleEvalSettings sampleSettings() const;
     // The search the Start button launches, from the fields and the loaded model's RoPE.
     SearchSettings searchSettings() const;
+    // Its held-out samples (samples == 0: no validation): the sample settings with the validation
+    // count and seed (auto: the seeds right after the search's).
+    NeedleEvalSettings validationSettings() const;
 
     // Each reports errorOccurred and returns false when it cannot start.
     bool startSearch();
@@ -83,6 +91,17 @@ public:
     QCheckBox *resumeCheckBox() const { return m_resume; }
     QCheckBox *racingCheckBox() const { return m_racing; }
     QCheckBox *searchAttentionCheckBox() const { return m_searchAttention; }
+    QSpinBox *validationSamplesSpinBox() const { return m_validationSamples; }  // −1: auto (2 × samples)
+    QSpinBox *validationSeedSpinBox() const { return m_validationSeed; }  // −1: auto
+    QComboBox *fitnessCombo() const { return m_fitness; }
+    QComboBox *chooseByCombo() const { return m_chooseBy; }
+    QCheckBox *familySeedsCheckBox() const { return m_familySeeds; }
+    // What the displayed run was computed on (empty before a run).
+    QString runText() const;
+    bool hasRun() const { return m_plan.targetLength > 0; }
+    // The run's baselines (empty until it has scored them).
+    const SearchBaselines &runBaselines() const { return m_runBaselines; }
+    double bestValidationPpl() const { return m_best ? m_best->validationPpl : qQNaN(); }
     QPushButton *startButton() const { return m_start; }
     QPushButton *pauseButton() const { return m_pause; }
     QPushButton *stopButton() const { return m_stop; }
@@ -111,6 +130,7 @@ private:
         int dRcd = -1;
         double attentionFactor = 1.0;
         int targetLength = 0;
+        double validationPpl = qQNaN();
     };
 
     void buildUi();
@@ -130,6 +150,15 @@ private:
     void onGeneration(const GenerationReport &report);
     void onRunFinished(const SearchOutcome &outcome);
     void offerBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor);
+    // With validation the run's reports name its answer, which may have a worse search fitness.
+    void takeBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor, double validationPpl);
+    void onBaselines(const SearchBaselines &baselines);
+    bool runValidates() const { return m_plan.validationSamples.samples > 0; }
+    // True when the live scores (the dock's samples on the loaded model) are on the run's samples.
+    bool liveScoresMatchRun() const;
+    // Puts the live references and the hand-tuned λ on the plot only where they compare with the run.
+    void updatePlotReferences();
+    void updateRunLabel();
     void updateStatus();
 
     FactorDocument *m_document;
@@ -150,6 +179,12 @@ private:
     QCheckBox *m_resume;
     QCheckBox *m_racing;
     QCheckBox *m_searchAttention;
+    QSpinBox *m_validationSamples;
+    QSpinBox *m_validationSeed;
+    QComboBox *m_fitness;
+    QComboBox *m_chooseBy;
+    QCheckBox *m_familySeeds;
+    QLabel *m_runLabel;
     QPushButton *m_start;
     QPushButton *m_pause;
     QPushButton *m_stop;
@@ -162,6 +197,7 @@ private:
     std::optional<ModelInfo> m_model;
     QString m_loadingMessage;
     SearchPlan m_plan;
+    SearchBaselines m_runBaselines;
     std::optional<Best> m_best;
     int m_candidateCount = 0;
     int m_cacheHits = 0;
@@ -174,6 +210,7 @@ private:
     quint64 m_referencesRequest = 0;
     QString m_referencesKey;          // what the shown references were computed for
     double m_handTunedPpl = qQNaN();
+    std::vector<double> m_handTunedPerSample;
     QMap<QString, double> m_referencePpl;
 };
 

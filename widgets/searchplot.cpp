@@ -11,6 +11,7 @@ namespace {
 
 const QColor kCandidateColor{0x1f, 0x6f, 0xd1, 110};
 const QColor kMedianColor{0xe6, 0x7e, 0x22};
+const QColor kValidationColor{0x8e, 0x44, 0xad};  // held-out curves (purple)
 
 // Whole-number ticks (generations, d_rcd) that thin out to 2, 5, 10 … as the range grows.
 QSharedPointer<QCPAxisTicker> integerTicker()
@@ -72,6 +73,19 @@ SearchPlot::SearchPlot(QWidget *parent)
     m_best->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, plotcolors::searchBest, Qt::white, 6));
     m_best->addToLegend();
 
+    // In the legend only once a run validates (addGeneration), so runs without validation keep
+    // the legend they had.
+    m_bestValidation = addGraph(pplX, pplY);
+    m_bestValidation->setName(tr("its validation PPL"));
+    m_bestValidation->setPen(QPen(kValidationColor, 2.0, Qt::DashLine));
+    m_bestValidation->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kValidationColor, Qt::white, 5));
+
+    m_chosen = addGraph(pplX, pplY);
+    m_chosen->setName(tr("chosen (best validation)"));
+    m_chosen->setPen(QPen(kValidationColor, 2.4));
+    m_chosen->setLineStyle(QCPGraph::lsStepLeft);
+    m_chosen->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, kValidationColor, kValidationColor, 6));
+
     m_memberDRcd = addGraph(dRcdX, dRcdY);
     m_memberDRcd->setName(tr("population d_rcd"));
     m_memberDRcd->setLineStyle(QCPGraph::lsNone);
@@ -102,8 +116,10 @@ SearchPlot::SearchPlot(QWidget *parent)
 
 void SearchPlot::clearRun()
 {
-    for (QCPGraph *graph : {m_candidates, m_best, m_median, m_memberDRcd, m_bestDRcd})
+    for (QCPGraph *graph : {m_candidates, m_best, m_bestValidation, m_chosen, m_median, m_memberDRcd, m_bestDRcd})
         graph->data()->clear();
+    m_bestValidation->removeFromLegend();
+    m_chosen->removeFromLegend();
     m_candidateKeys.clear();
     m_havePlan = false;
     m_plan = SearchPlan{};
@@ -188,11 +204,24 @@ void SearchPlot::addGeneration(const GenerationReport &report)
     const int g = report.generation;
     m_lastGeneration = std::max(m_lastGeneration, g);
     // A resumed run reports its replayed generations again: the newer report replaces the older.
-    for (QCPGraph *graph : {m_best, m_median, m_memberDRcd, m_bestDRcd})
+    for (QCPGraph *graph : {m_best, m_bestValidation, m_chosen, m_median, m_memberDRcd, m_bestDRcd})
         graph->data()->remove(g - 0.5, g + 0.5);
-    if (plottablePpl(report.bestFitness)) {
-        m_best->addData(g, report.bestFitness);
-        includePpl(report.bestFitness);
+    // The search's best on its own samples (the answer itself when there is no validation).
+    if (plottablePpl(report.searchBestFitness)) {
+        m_best->addData(g, report.searchBestFitness);
+        includePpl(report.searchBestFitness);
+    }
+    if (plottablePpl(report.searchBestValidationFitness) || plottablePpl(report.bestValidationFitness)) {
+        m_bestValidation->addToLegend();
+        m_chosen->addToLegend();
+    }
+    if (plottablePpl(report.searchBestValidationFitness)) {
+        m_bestValidation->addData(g, report.searchBestValidationFitness);
+        includePpl(report.searchBestValidationFitness);
+    }
+    if (plottablePpl(report.bestValidationFitness)) {
+        m_chosen->addData(g, report.bestValidationFitness);
+        includePpl(report.bestValidationFitness);
     }
     if (plottablePpl(report.medianFitness)) {
         m_median->addData(g, report.medianFitness);
@@ -217,6 +246,14 @@ void SearchPlot::addGeneration(const GenerationReport &report)
 }
 
 void SearchPlot::setReference(const QString &key, const QString &title, double ppl, const QColor &color)
+{
+    // Labels on opposite sides, so that a tuned value close to a reference does not hide its label.
+    const bool left = key == kHandTunedReference;
+    placeReference(key, title, ppl, color, Qt::DashLine, left ? Qt::AlignLeft : Qt::AlignRight, left ? 0.005 : 0.995);
+}
+
+void SearchPlot::placeReference(const QString &key, const QString &title, double ppl, const QColor &color,
+                                Qt::PenStyle style, Qt::Alignment side, double x)
 {
     auto found = m_references.find(key);
     if (!plottablePpl(ppl)) {
@@ -243,18 +280,28 @@ void SearchPlot::setReference(const QString &key, const QString &title, double p
     }
     Reference &reference = found->second;
     reference.ppl = ppl;
-    reference.line->setPen(QPen(color, 1.4, Qt::DashLine));
+    reference.line->setPen(QPen(color, 1.4, style));
     reference.line->point1->setCoords(0, ppl);
     reference.line->point2->setCoords(1, ppl);
     reference.label->setColor(color.darker(120));
     reference.label->setText(QStringLiteral("%1 %2").arg(title, formatNumber(ppl)));
-    // Labels on opposite sides, so that a tuned value close to a reference does not hide its label.
-    const bool left = key == kHandTunedReference;
-    reference.label->setPositionAlignment((left ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignBottom);
-    reference.label->position->setCoords(left ? 0.005 : 0.995, ppl);
+    reference.label->setPositionAlignment(side | Qt::AlignBottom);
+    reference.label->position->setCoords(x, ppl);
     includePpl(ppl);
     updateRanges();
     m_replot->request();
+}
+
+void SearchPlot::setRunBaselines(const SearchBaselines &baselines)
+{
+    clearReferences(QStringLiteral("run/"));
+    for (const BaselineScore &b : baselines.scores) {
+        const QColor color = b.name == QLatin1String("original") ? plotcolors::original : plotcolors::family(b.name);
+        const QString title = b.name == QLatin1String("original") ? tr("original") : familyTitle(b.name);
+        placeReference(kRunSearchReference + b.name, title, b.searchFitness, color, Qt::DashLine, Qt::AlignRight, 0.995);
+        placeReference(kRunValidationReference + b.name, tr("%1 (val.)").arg(title), b.validationFitness, color, Qt::DotLine,
+                       Qt::AlignRight, 0.72);
+    }
 }
 
 void SearchPlot::clearReferences()
@@ -264,6 +311,20 @@ void SearchPlot::clearReferences()
         removeItem(reference.label);
     }
     m_references.clear();
+    m_replot->request();
+}
+
+void SearchPlot::clearReferences(const QString &prefix)
+{
+    for (auto it = m_references.begin(); it != m_references.end();) {
+        if (it->first.startsWith(prefix)) {
+            removeItem(it->second.line);
+            removeItem(it->second.label);
+            it = m_references.erase(it);
+        } else {
+            ++it;
+        }
+    }
     m_replot->request();
 }
 

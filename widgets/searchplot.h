@@ -4,10 +4,16 @@
 // median per generation as lines, the reference families and the hand-tuned λ as horizontal lines,
 // and below it the d_rcd genes of each generation's population with the best one's d_rcd.
 //
+// With held-out validation, like training and validation curves: the best search fitness so far
+// and that candidate's fitness on the validation samples side by side, and the answer the run
+// would give (the best validation fitness so far). The run's own baselines (scored at its start
+// on its own samples) are drawn as reference lines for both sets: dashed for the search samples,
+// dotted for the validation samples.
+//
 // Built to take tens of thousands of candidates: points are appended to the graphs' data (keys
 // only grow, so appending is O(1)), ranges are tracked incrementally and every change only asks
 // the coalescing timer for a replot.
-#include "worker/evaluationworker.h"
+#include "worker/messages.h"
 
 #include <qcustomplot.h>
 
@@ -41,6 +47,13 @@ public:
     // A horizontal line with its label at the right (NaN or ≤ 0 removes it).
     void setReference(const QString &key, const QString &title, double ppl, const QColor &color);
     void clearReferences();
+    // Only the references whose keys start with `prefix` (e.g. the live ones, not the run's).
+    void clearReferences(const QString &prefix);
+    // The run's baselines as reference lines: keys kRunSearchReference + name (dashed, labels on
+    // the right) and kRunValidationReference + name (dotted, labels left of them). Replaces earlier ones.
+    void setRunBaselines(const SearchBaselines &baselines);
+    static inline const QString kRunSearchReference = QStringLiteral("run/search/");
+    static inline const QString kRunValidationReference = QStringLiteral("run/validation/");
 
     void flushReplot();
     bool isReplotPending() const;
@@ -49,6 +62,8 @@ public:
     QCPAxisRect *dRcdRect() const { return m_dRcdRect; }
     QCPGraph *candidateGraph() const { return m_candidates; }
     QCPGraph *bestGraph() const { return m_best; }
+    QCPGraph *bestValidationGraph() const { return m_bestValidation; }  // the search's best, held out
+    QCPGraph *chosenGraph() const { return m_chosen; }                  // the validation choice
     QCPGraph *medianGraph() const { return m_median; }
     QCPGraph *memberDRcdGraph() const { return m_memberDRcd; }
     QCPGraph *bestDRcdGraph() const { return m_bestDRcd; }
@@ -60,6 +75,8 @@ private:
         QCPItemText *label = nullptr;
         double ppl = 0;
     };
+    void placeReference(const QString &key, const QString &title, double ppl, const QColor &color, Qt::PenStyle style,
+                        Qt::Alignment side, double x);
     double slotX(int generation, int index, int count) const;
     int candidatesPerGeneration(int generation) const;
     void includePpl(double ppl);
@@ -70,6 +87,8 @@ private:
     QCPAxisRect *m_dRcdRect;
     QCPGraph *m_candidates;
     QCPGraph *m_best;
+    QCPGraph *m_bestValidation;
+    QCPGraph *m_chosen;
     QCPGraph *m_median;
     QCPGraph *m_memberDRcd;
     QCPGraph *m_bestDRcd;

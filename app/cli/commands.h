@@ -13,6 +13,7 @@ int check(const QStringList &args);
 int exportFactors(const QStringList &args);
 int eval(const QStringList &args);
 int search(const QStringList &args);
+int rankStability(const QStringList &args);
 int bench(const QStringList &args);
 int table(const QStringList &args);
 int train(const QStringList &args);
@@ -32,6 +33,7 @@ inline constexpr Command kCommands[] = {
     {"export", "write factors as a Hugging Face config.json (hf4, hf5), CSV or LongRoPE factor file", exportFactors},
     {"eval", "needle-driven perplexity (and passkey accuracy) of a model with given factors", eval},
     {"search", "LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log", search},
+    {"rank-stability", "how stably each fitness aggregate ranks candidates across disjoint needle-sample sets", rankStability},
     {"table", "the paper's comparison in miniature: methods x lengths, needle PPL and passkey accuracy", table},
     {"train", "pretrain a small model on built-in text with needles, or mixed-window fine-tune one", train},
     {"bench", "time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory", bench},

@@ -1,5 +1,6 @@
 // ropescope-cli search: LongRoPE2 (or LongRoPE) evolutionary search of the rescale factors with
-// needle PPL as the fitness, logged to (and resumable from) a JSONL run log.
+// needle PPL as the fitness, logged to (and resumable from) a JSONL run log. Held-out validation
+// samples pick the answer; the families are scored on both sample sets first and seed generation 0.
 #include "commands.h"
 #include "options.h"
 
@@ -12,6 +13,7 @@
 #include "runtime/model.h"
 #include "search/runlogstart.h"
 #include "search/search.h"
+#include "worker/messages.h"
 #include "worker/searchfitness.h"
 
 #include <QElapsedTimer>
@@ -23,6 +25,17 @@
 #include <optional>
 
 namespace rs::cli {
+
+namespace {
+
+// How --fitness spells the aggregates: the recommended one first (search.h).
+QString optionName(FitnessAggregate a) { return fitnessAggregateName(a).replace(QLatin1Char('_'), QLatin1Char('-')); }
+const QString kDefaultFitnessName = optionName(kRecommendedFitness);
+const QString kOtherFitnessNames[] = {
+    optionName(kRecommendedFitness == FitnessAggregate::MeanPpl ? FitnessAggregate::ExpMeanNll : FitnessAggregate::MeanPpl),
+    optionName(FitnessAggregate::MedianPpl)};
+
+} // namespace
 
 int search(const QStringList &args)
 {
@@ -74,9 +87,36 @@ int search(const QStringList &args)
                                                 QStringLiteral("Candidates per batched forward on each replica, each "
                                                                "row with its own factors (default 8 on a GPU, 1 on the CPU)."),
                                                 QStringLiteral("N"));
+        const QCommandLineOption validationSamples(QStringLiteral("validation-samples"),
+                                                   QStringLiteral("Held-out needle samples that pick the answer "
+                                                                  "(default: twice --samples; 0: none, the answer is "
+                                                                  "the best on the search's own samples)."),
+                                                   QStringLiteral("N"));
+        const QCommandLineOption validationSeed(QStringLiteral("validation-seed"),
+                                                QStringLiteral("Seed of the validation samples (default: --seed plus "
+                                                               "--samples, the seeds right after the search's)."),
+                                                QStringLiteral("S"));
+        const QCommandLineOption validationTop(QStringLiteral("validation-top"),
+                                               QStringLiteral("Best distinct candidates of each generation scored on "
+                                                              "the validation samples (default 3)."),
+                                               QStringLiteral("N"), QStringLiteral("3"));
+        const QCommandLineOption chooseBy(QStringLiteral("choose-by"),
+                                          QStringLiteral("validation (default: the validated candidate with the "
+                                                         "best validation fitness) or search (the best on the "
+                                                         "search's samples)."),
+                                          QStringLiteral("SET"), QStringLiteral("validation"));
+        const QCommandLineOption fitnessOption(QStringLiteral("fitness"),
+                                               QStringLiteral("How per-sample needle PPLs combine: %1 (default), %2 "
+                                                              "or %3.")
+                                                   .arg(kDefaultFitnessName, kOtherFitnessNames[0], kOtherFitnessNames[1]),
+                                               QStringLiteral("NAME"), kDefaultFitnessName);
+        const QCommandLineOption noSeeds(QStringLiteral("no-family-seeds"),
+                                         QStringLiteral("Start from random members only, not from the families "
+                                                        "projected into the search space."));
         addEvaluationOptions(parser);
         parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
-                           searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch});
+                           searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch,
+                           validationSamples, validationSeed, validationTop, chooseBy, fitnessOption, noSeeds});
         parseOrThrow(parser, args,
                      QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
                                     "of the run log holds the best factors and their needle PPL."));
@@ -145,6 +185,28 @@ int search(const QStringList &args)
         if ((parser.isSet(racingKeep) && !settings.racing)
             || ((parser.isSet(attentionMin) || parser.isSet(attentionMax)) && !settings.searchAttentionFactor))
             throw UsageError{QStringLiteral("--racing-keep needs --racing; --attention-min/max need --search-attention-factor")};
+        const std::optional<FitnessAggregate> aggregate = fitnessAggregateFromName(parser.value(fitnessOption));
+        if (!aggregate)
+            throw UsageError{QStringLiteral("--fitness needs mean-ppl, exp-mean-nll or median-ppl")};
+        settings.fitness = *aggregate;
+        settings.seedFamilies = !parser.isSet(noSeeds);
+        settings.validationTop = wholeNumber(parser, validationTop, 1);
+        const QString chooseName = parser.value(chooseBy);
+        if (chooseName != QLatin1String("validation") && chooseName != QLatin1String("search"))
+            throw UsageError{QStringLiteral("--choose-by needs validation or search")};
+        settings.chooseByValidation = chooseName == QLatin1String("validation");
+        // The held-out samples: the search's length, depth and haystack, their own seeds.
+        NeedleEvalSettings validation = setup.settings;
+        validation.samples = parser.isSet(validationSamples) ? wholeNumber(parser, validationSamples, 0) : 2 * setup.settings.samples;
+        validation.seed = parser.isSet(validationSeed) ? uint64_t(wholeNumber(parser, validationSeed, 0))
+                                                       : setup.settings.seed + uint64_t(setup.settings.samples);
+        if ((parser.isSet(validationSeed) || parser.isSet(chooseBy)) && validation.samples == 0)
+            throw UsageError{QStringLiteral("--validation-seed and --choose-by need validation samples")};
+        if (samplesOverlap(setup.settings, validation))
+            throw UsageError{QStringLiteral("the validation samples (seeds %1 … %2) overlap the search's (seeds %3 … %4): "
+                                            "choose another --validation-seed")
+                                 .arg(validation.seed).arg(validation.seed + validation.samples - 1)
+                                 .arg(setup.settings.seed).arg(setup.settings.seed + setup.settings.samples - 1)};
         // Unless searched, candidates are scored as an exported longrope config would run them: with
         // longrope's default attention factor for this scale (the search's default).
         EvolutionSearch engine(settings);
@@ -172,9 +234,28 @@ int search(const QStringList &args)
                                                             : CandidateScorer::defaultBatch(*setup.model);
         err() << "scoring on " << scorer.devices().join(QStringLiteral(", ")) << ", " << perReplica
               << " candidate(s) per forward and replica\n";
+        // Validation candidates are few per generation: one replica scores them.
+        std::optional<CandidateScorer> validationScorer;
+        if (validation.samples > 0)
+            validationScorer.emplace(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, validation);
         SearchHooks hooks;
         hooks.logPath = parser.value(log);
         hooks.resume = parser.isSet(resume);
+        hooks.baselines = searchBaselines(config, setup.settings.length);
+        hooks.onBaselines = [&](const std::vector<BaselineScore> &scores) {
+            err() << "baselines (" << fitnessAggregateName(settings.fitness) << " needle PPL; search samples: seeds "
+                  << setup.settings.seed << "…" << setup.settings.seed + setup.settings.samples - 1;
+            if (validation.samples > 0)
+                err() << "; validation samples: seeds " << validation.seed << "…" << validation.seed + validation.samples - 1;
+            err() << ")\n";
+            for (const BaselineScore &b : scores) {
+                err() << "  " << b.name.leftJustified(9) << " search " << number(b.searchFitness);
+                if (validation.samples > 0)
+                    err() << "  validation " << number(b.validationFitness);
+                err() << "\n";
+            }
+            err().flush();
+        };
         // A resumed run keeps the log's spelling of the same model and corpus (a symlink, a relative path).
         hooks.context = QJsonObject{{QStringLiteral("model"), resumed && !resumed->model.isEmpty()
                                                                   ? resumed->model
@@ -187,12 +268,20 @@ int search(const QStringList &args)
                                     {QStringLiteral("dtype"), setup.model->dtype()}};
         if (!settings.searchAttentionFactor)
             hooks.context.insert(QStringLiteral("attention_factor"), attention);
+        if (validation.samples > 0)
+            hooks.context.insert(QStringLiteral("validation"), QJsonObject{{QStringLiteral("samples"), validation.samples},
+                                                                           {QStringLiteral("seed"), QString::number(validation.seed)}});
         QElapsedTimer clock;
         clock.start();
         hooks.onGeneration = [&](const GenerationReport &g) {
             const double seconds = clock.nsecsElapsed() / 1e9;
             err() << "generation " << g.generation << "/" << settings.iterations << "  best PPL "
-                  << number(g.bestFitness) << "  median " << number(g.medianFitness)
+                  << number(g.searchBestFitness)
+                  << (validation.samples > 0 ? QStringLiteral(" (validation %1)  chosen %2 (validation %3)")
+                                                   .arg(number(g.searchBestValidationFitness), number(g.bestFitness),
+                                                        number(g.bestValidationFitness))
+                                             : QString())
+                  << "  median " << number(g.medianFitness)
                   << (g.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(g.bestDRcd) : QString()) << "  evaluations "
                   << g.evaluations << " (+" << g.cacheHits << " cached)  "
                   << (settings.searchAttentionFactor ? QStringLiteral("attention %1  ").arg(number(g.bestAttentionFactor, 4))
@@ -202,7 +291,11 @@ int search(const QStringList &args)
         };
         // One sample's needle PPL; a candidate's fitness is the mean over the samples, which is
         // NeedleEvaluator::evaluate's mean PPL.
-        const SearchResult result = engine.run(searchFitness(scorer, perReplica), hooks);
+        SampledFitness validationFitness;
+        validationFitness.samples = 0;
+        if (validationScorer)
+            validationFitness = searchFitness(*validationScorer, perReplica);
+        const SearchResult result = engine.run(searchFitness(scorer, perReplica), validationFitness, hooks);
         if (parser.isSet(outFile)) {
             QByteArray text = formatFactorText(result.bestLambda);
             if (settings.searchAttentionFactor)
@@ -211,11 +304,26 @@ int search(const QStringList &args)
             writeBytesFile(parser.value(outFile), text);
         }
         out() << "best needle PPL " << number(result.bestFitness)
+              << (validation.samples > 0 ? QStringLiteral(" (search samples), %1 (validation samples; chosen by %2)")
+                                               .arg(number(result.bestValidationFitness),
+                                                    result.chosenByValidation ? QStringLiteral("validation") : QStringLiteral("search"))
+                                         : QString())
               << (result.bestDRcd >= 0 ? QStringLiteral("  d_rcd %1").arg(result.bestDRcd) : QString())
               << (settings.searchAttentionFactor ? QStringLiteral("  attention factor %1").arg(number(result.bestAttentionFactor))
                                                  : QString())
               << "  (" << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, "
               << result.cacheHits << " from the cache, " << result.generations << " generations)\n";
+        if (validation.samples > 0 || !result.baselines.empty()) {
+            out() << "search's own best: needle PPL " << number(result.searchBestFitness) << " (search samples), "
+                  << number(result.searchBestValidationFitness) << " (validation samples); "
+                  << result.validationEvaluations << " validation and " << result.baselineEvaluations
+                  << " baseline evaluations\n";
+            for (const BaselineScore &b : result.baselines)
+                out() << "baseline " << b.name << ": " << number(b.searchFitness) << " (search samples)"
+                      << (validation.samples > 0 ? QStringLiteral(", %1 (validation samples)").arg(number(b.validationFitness))
+                                                 : QString())
+                      << "\n";
+        }
         const int full = result.samples * result.candidates;
         out() << "sample evaluations " << result.sampleEvaluations << " of " << full << " (" << result.candidates
               << " candidates × " << result.samples << " samples); saved " << result.savedEvaluations() << " ("

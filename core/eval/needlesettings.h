@@ -16,4 +16,13 @@ struct NeedleEvalSettings {
     QString corpus;        // folder of .txt or .jsonl; empty: built-in prose
 };
 
+// Sample i of a set is built from seed + i: two sets of the same length, depth and haystack share
+// samples when their seed ranges overlap (a validation set must not share the search's).
+inline bool samplesOverlap(const NeedleEvalSettings &a, const NeedleEvalSettings &b)
+{
+    if (a.samples < 1 || b.samples < 1 || a.length != b.length || a.depth != b.depth || a.corpus != b.corpus)
+        return false;
+    return a.seed < b.seed + uint64_t(b.samples) && b.seed < a.seed + uint64_t(a.samples);
+}
+
 } // namespace rs

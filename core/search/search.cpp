@@ -12,11 +12,13 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QJsonParseError>
+#include <QLockFile>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -47,6 +49,55 @@ QString stopReasonName(StopReason r)
     case StopReason::Cancelled: return QStringLiteral("cancelled");
     }
     return {};
+}
+
+QString fitnessAggregateName(FitnessAggregate a)
+{
+    switch (a) {
+    case FitnessAggregate::MeanPpl: return QStringLiteral("mean_ppl");
+    case FitnessAggregate::ExpMeanNll: return QStringLiteral("exp_mean_nll");
+    case FitnessAggregate::MedianPpl: return QStringLiteral("median_ppl");
+    }
+    return {};
+}
+
+std::optional<FitnessAggregate> fitnessAggregateFromName(const QString &name)
+{
+    QString n = name.trimmed().toLower();
+    n.replace(QLatin1Char('-'), QLatin1Char('_'));
+    for (FitnessAggregate a : {FitnessAggregate::MeanPpl, FitnessAggregate::ExpMeanNll, FitnessAggregate::MedianPpl})
+        if (n == fitnessAggregateName(a))
+            return a;
+    return std::nullopt;
+}
+
+double aggregateScores(FitnessAggregate a, const double *scores, int n)
+{
+    if (n < 1)
+        return std::numeric_limits<double>::quiet_NaN();
+    switch (a) {
+    case FitnessAggregate::MeanPpl: {
+        double sum = 0;  // summed in sample order, as NeedleEvaluator::evaluate sums its mean
+        for (int k = 0; k < n; ++k)
+            sum += scores[k];
+        return sum / double(n);
+    }
+    case FitnessAggregate::ExpMeanNll: {
+        double sum = 0;  // per-sample NLL = ln(per-sample PPL)
+        for (int k = 0; k < n; ++k) {
+            if (!(scores[k] > 0))
+                return std::numeric_limits<double>::quiet_NaN();
+            sum += std::log(scores[k]);
+        }
+        return std::exp(sum / double(n));
+    }
+    case FitnessAggregate::MedianPpl: {
+        std::vector<double> sorted(scores, scores + n);
+        std::sort(sorted.begin(), sorted.end());
+        return n % 2 ? sorted[size_t(n / 2)] : 0.5 * (sorted[size_t(n / 2 - 1)] + sorted[size_t(n / 2)]);
+    }
+    }
+    return std::numeric_limits<double>::quiet_NaN();
 }
 
 namespace {
@@ -122,16 +173,52 @@ QJsonObject settingsJson(const SearchSettings &s, bool attentionGiven)
     } else if (attentionGiven) {
         o.insert(QStringLiteral("attention_factor"), s.attentionFactor);
     }
+    if (s.fitness != FitnessAggregate::MeanPpl)
+        o.insert(QStringLiteral("fitness"), fitnessAggregateName(s.fitness));
+    if (s.seedFamilies)
+        o.insert(QStringLiteral("seed_families"), true);
     return o;
 }
 
 struct LoadedLog {
-    std::unordered_map<std::string, double> cache;
+    std::unordered_map<std::string, double> cache;            // search samples
+    std::unordered_map<std::string, double> validationCache;  // validation samples
 };
 
+// The cache key and score of one logged evaluation ("eval", "validation_eval", "baseline_eval").
 // Entries without "sample" are sample 0 (whole-fitness runs); without "attention_factor", the
 // fixed factor (runs that do not search it).
-LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, double fixedAttention)
+std::pair<std::string, double> loggedScore(const QJsonObject &o, const QString &path, int lineNo, int pairs, int samples,
+                                           double fixedAttention)
+{
+    const QJsonValue lv = o.value(QStringLiteral("lambda"));
+    const QJsonValue fv = o.value(QStringLiteral("fitness"));
+    if (!lv.isArray() || (!fv.isDouble() && !fv.isNull()))
+        throw Error(path, QStringLiteral("line %1: eval entry needs a \"lambda\" array and a \"fitness\"").arg(lineNo));
+    const QJsonArray a = lv.toArray();
+    if (a.size() != pairs)
+        throw Error(path, QStringLiteral("line %1: eval entry has %2 factors, expected %3").arg(lineNo).arg(a.size()).arg(pairs));
+    std::vector<double> lambda;
+    lambda.reserve(size_t(a.size()));
+    for (const QJsonValue &v : a) {
+        if (!v.isDouble())
+            throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric factor").arg(lineNo));
+        lambda.push_back(v.toDouble());
+    }
+    const QJsonValue sv = o.value(QStringLiteral("sample"));
+    const QJsonValue av = o.value(QStringLiteral("attention_factor"));
+    if ((!sv.isUndefined() && !sv.isDouble()) || (!av.isUndefined() && !av.isDouble()))
+        throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric \"sample\" or \"attention_factor\"").arg(lineNo));
+    const double sample = sv.isUndefined() ? 0.0 : sv.toDouble();
+    if (sample != std::floor(sample) || sample < 0 || sample >= samples)
+        throw Error(path, QStringLiteral("line %1: eval entry for sample %2, but the fitness has %3 samples")
+                              .arg(lineNo).arg(sample).arg(samples));
+    const Candidate c{std::move(lambda), av.isUndefined() ? fixedAttention : av.toDouble()};
+    return {scoreKey(candidateKey(c), int(sample)), fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble()};
+}
+
+LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, int validationSamples,
+                  double fixedAttention)
 {
     QFile f(path);
     if (!f.exists())
@@ -175,34 +262,21 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
             }
             sawStart = true;
         } else if (event == QLatin1String("eval")) {
-            const QJsonValue lv = o.value(QStringLiteral("lambda"));
-            const QJsonValue fv = o.value(QStringLiteral("fitness"));
-            if (!lv.isArray() || (!fv.isDouble() && !fv.isNull()))
-                throw Error(path, QStringLiteral("line %1: eval entry needs a \"lambda\" array and a \"fitness\"").arg(lineNo));
-            const QJsonArray a = lv.toArray();
-            if (a.size() != pairs)
-                throw Error(path, QStringLiteral("line %1: eval entry has %2 factors, expected %3").arg(lineNo).arg(a.size()).arg(pairs));
-            std::vector<double> lambda;
-            lambda.reserve(size_t(a.size()));
-            for (const QJsonValue &v : a) {
-                if (!v.isDouble())
-                    throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric factor").arg(lineNo));
-                lambda.push_back(v.toDouble());
-            }
-            const QJsonValue sv = o.value(QStringLiteral("sample"));
-            const QJsonValue av = o.value(QStringLiteral("attention_factor"));
-            if ((!sv.isUndefined() && !sv.isDouble()) || (!av.isUndefined() && !av.isDouble()))
-                throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric \"sample\" or \"attention_factor\"").arg(lineNo));
-            const double sample = sv.isUndefined() ? 0.0 : sv.toDouble();
-            if (sample != std::floor(sample) || sample < 0 || sample >= samples)
-                throw Error(path, QStringLiteral("line %1: eval entry for sample %2, but the fitness has %3 samples")
-                                      .arg(lineNo).arg(sample).arg(samples));
-            const Candidate c{std::move(lambda), av.isUndefined() ? fixedAttention : av.toDouble()};
-            out.cache[scoreKey(candidateKey(c), int(sample))] = fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble();
+            auto [key, value] = loggedScore(o, path, lineNo, pairs, samples, fixedAttention);
+            out.cache.insert_or_assign(std::move(key), value);
+        } else if (event == QLatin1String("validation_eval")
+                   || (event == QLatin1String("baseline_eval") && o.value(QStringLiteral("set")).toString() == QLatin1String("validation"))) {
+            if (validationSamples < 1)
+                throw Error(path, QStringLiteral("line %1: a validation evaluation, but this run has no validation samples").arg(lineNo));
+            auto [key, value] = loggedScore(o, path, lineNo, pairs, validationSamples, fixedAttention);
+            out.validationCache.insert_or_assign(std::move(key), value);
+        } else if (event == QLatin1String("baseline_eval")) {
+            auto [key, value] = loggedScore(o, path, lineNo, pairs, samples, fixedAttention);
+            out.cache.insert_or_assign(std::move(key), value);
         } else if (event.isEmpty()) {
             throw Error(path, QStringLiteral("line %1: run-log entry without \"event\"").arg(lineNo));
         }
-        // generation, finish, resume: informational.
+        // generation, baselines, finish, resume: informational.
     }
     if (!sawStart)
         throw Error(path, QStringLiteral("cannot resume: the run log has no \"start\" entry"));
@@ -213,6 +287,36 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
 
 class RunLog {
 public:
+    // Taken before the log is read for a resume and held until the run ends, so two processes
+    // never append to one log (duplicate evaluations, two "finish" lines). The lock file's age
+    // never makes it stale (a search runs for hours); a holder that died on this host is detected
+    // by its pid and the lock taken over.
+    void lock(const QString &path)
+    {
+        const QString lockPath = path + QStringLiteral(".lock");
+        m_lock = std::make_unique<QLockFile>(lockPath);
+        m_lock->setStaleLockTime(0);
+        if (m_lock->tryLock(0))
+            return;
+        const QLockFile::LockError error = m_lock->error();
+        qint64 pid = 0;
+        QString host, application;
+        const bool known = m_lock->getLockInfo(&pid, &host, &application);
+        m_lock.reset();
+        if (error == QLockFile::LockFailedError)
+            throw Error(path, QStringLiteral("the run log is in use by another search (%1); wait for it to end or stop it "
+                                             "(if no such process runs any more, delete %2)")
+                                  .arg(known ? QStringLiteral("process %1 on %2%3")
+                                                   .arg(pid)
+                                                   .arg(host.isEmpty() ? QStringLiteral("an unknown host") : host)
+                                                   .arg(application.isEmpty() ? QString() : QStringLiteral(", ") + application)
+                                             : QStringLiteral("holder unknown"),
+                                       lockPath));
+        throw Error(path, QStringLiteral("cannot create the lock file %1 (%2)")
+                              .arg(lockPath, error == QLockFile::PermissionError ? QStringLiteral("permission denied")
+                                                                                  : QStringLiteral("unknown error")));
+    }
+
     void open(const QString &path, bool resume)
     {
         m_file.setFileName(path);
@@ -233,6 +337,7 @@ public:
     }
 
 private:
+    std::unique_ptr<QLockFile> m_lock;  // released after the file is closed (declared first)
     QFile m_file;
 };
 
@@ -242,15 +347,44 @@ struct Member {
     std::string key;             // candidateKey(candidate)
     std::vector<double> scores;  // samples 0 … scores.size() − 1 (always a prefix)
     int reached = 0;             // samples it was ranked on in the latest race
-    double fitness = std::numeric_limits<double>::infinity();  // mean over those samples
+    double fitness = std::numeric_limits<double>::infinity();  // aggregate over those samples
+    bool seeded = false;         // a family's projection (generation 0)
 };
 
-double meanOfFirst(const std::vector<double> &scores, int n)
+// A candidate the run may answer with.
+struct Pick {
+    bool have = false;
+    std::string key;
+    Candidate candidate;
+    int dRcd = -1;
+    double fitness = std::numeric_limits<double>::infinity();  // search fitness
+    double validation = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Weighted least squares under x_0 ≤ x_1 ≤ … (pool adjacent violators).
+std::vector<double> isotonic(const std::vector<double> &y, const std::vector<double> &w)
 {
-    double sum = 0;  // summed in sample order, as NeedleEvaluator::evaluate sums its mean
-    for (int k = 0; k < n; ++k)
-        sum += scores[size_t(k)];
-    return sum / double(n);
+    struct Block {
+        double value, weight;
+        size_t count;
+    };
+    std::vector<Block> blocks;
+    for (size_t i = 0; i < y.size(); ++i) {
+        blocks.push_back({y[i], w[i], 1});
+        while (blocks.size() >= 2 && blocks[blocks.size() - 2].value > blocks.back().value) {
+            const Block b = blocks.back();
+            blocks.pop_back();
+            Block &a = blocks.back();
+            a.value = (a.value * a.weight + b.value * b.weight) / (a.weight + b.weight);
+            a.weight += b.weight;
+            a.count += b.count;
+        }
+    }
+    std::vector<double> x;
+    x.reserve(y.size());
+    for (const Block &b : blocks)
+        x.insert(x.end(), b.count, b.value);
+    return x;
 }
 
 } // namespace
@@ -290,6 +424,8 @@ EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
         throw Error(kSettingsSource, QStringLiteral("racing keep fraction must be in (0, 1] (got %1)").arg(s.racingKeepFraction));
     if (!(s.attentionFactor >= 0) || !std::isfinite(s.attentionFactor))
         throw Error(kSettingsSource, QStringLiteral("attention factor must be > 0, or 0 for the default (got %1)").arg(s.attentionFactor));
+    if (s.validationTop < 1)
+        throw Error(kSettingsSource, QStringLiteral("validation needs at least one candidate per generation (got %1)").arg(s.validationTop));
     if (s.searchAttentionFactor
         && (!(s.attentionFactorMin > 0) || !(s.attentionFactorMax >= s.attentionFactorMin) || !std::isfinite(s.attentionFactorMax)))
         throw Error(kSettingsSource, QStringLiteral("need 0 < attention factor min ≤ max (got %1, %2)")
@@ -429,6 +565,107 @@ SearchGenome EvolutionSearch::crossover(const SearchGenome &a, const SearchGenom
     return g;
 }
 
+std::vector<SearchBaseline> EvolutionSearch::defaultBaselines() const
+{
+    const int d = m_s.rotaryDims;
+    const auto asBaseline = [](const QString &name, const FactorSet &f) {
+        return SearchBaseline{name, Candidate{f.lambda, f.attentionFactor}};
+    };
+    return {asBaseline(QStringLiteral("original"), identityFactors(d)),
+            asBaseline(QStringLiteral("pi"), piFactors(d, m_scale)),
+            asBaseline(QStringLiteral("ntk"), ntkFactors(d, m_scale)),
+            asBaseline(QStringLiteral("yarn"), yarnFactors(d, m_s.base, m_s.trainLength, m_scale)),
+            asBaseline(QStringLiteral("llama3"), llama3Factors(d, m_s.base, m_s.trainLength, Llama3Params{m_scale, 1.0, 4.0}))};
+}
+
+SearchGenome EvolutionSearch::project(const Candidate &family, int dRcd) const
+{
+    if (int(family.lambda.size()) != m_pairs)
+        throw Error(kSettingsSource, QStringLiteral("a family to seed has %1 factors, the search %2").arg(family.lambda.size()).arg(m_pairs));
+    std::vector<double> t;  // ln λ of the family
+    t.reserve(family.lambda.size());
+    for (double v : family.lambda) {
+        if (!(v > 0) || !std::isfinite(v))
+            throw Error(kSettingsSource, QStringLiteral("a family to seed has a factor that is not finite and positive (%1)").arg(v));
+        t.push_back(std::log(v));
+    }
+    SearchGenome g;
+    g.attentionFactor = m_s.searchAttentionFactor ? std::clamp(family.attentionFactor, m_s.attentionFactorMin, m_s.attentionFactorMax)
+                                                  : m_s.attentionFactor;
+    const bool lr2 = m_s.method == SearchMethod::LongRoPE2;
+    const int c = lr2 ? std::clamp(dRcd, m_s.dRcdMin, m_s.dRcdMax) : 0;
+    // x_k = ln upper_k. Below d_rcd, ln λ_i = (i/c)·x_0: those terms fold into x_0's weight and target.
+    std::vector<double> y(t.begin() + c, t.end()), w(y.size(), 1.0);
+    double numerator = y[0], weight = 1.0;
+    for (int i = 1; i < c; ++i) {
+        const double a = double(i) / c;
+        numerator += a * t[size_t(i)];
+        weight += a * a;
+    }
+    y[0] = numerator / weight;
+    w[0] = weight;
+    // The box constraint keeps the isotonic solution's shape: clamping it is the constrained optimum.
+    std::vector<double> x = isotonic(y, w);
+    g.dRcd = c;
+    g.upper.reserve(x.size());
+    for (double v : x)
+        g.upper.push_back(snap(std::exp(std::clamp(v, std::log(m_lo), std::log(m_hi))), m_lo, m_hi));
+    return g;
+}
+
+std::vector<SearchGenome> EvolutionSearch::familySeeds(const std::vector<SearchBaseline> &families) const
+{
+    std::vector<SearchGenome> out;
+    std::unordered_set<std::string> keys;
+    const auto add = [&](const SearchGenome &g) {
+        if (keys.insert(candidateKey(candidateOf(g))).second)
+            out.push_back(g);
+    };
+    if (m_s.method == SearchMethod::LongRoPEv1) {
+        for (const SearchBaseline &f : families)
+            if (int(out.size()) < m_s.population)
+                add(project(f.candidate));
+        return out;
+    }
+    struct Option {
+        double distance;
+        size_t family;
+        SearchGenome genome;
+    };
+    std::vector<Option> options;
+    for (size_t f = 0; f < families.size(); ++f) {
+        for (int c = m_s.dRcdMin; c <= m_s.dRcdMax; ++c) {
+            SearchGenome g = project(families[f].candidate, c);
+            const std::vector<double> lambda = lambdaOf(g);
+            double distance = 0;
+            for (size_t i = 0; i < lambda.size(); ++i) {
+                const double e = std::log(lambda[i]) - std::log(families[f].candidate.lambda[i]);
+                distance += e * e;
+            }
+            options.push_back({distance, f, std::move(g)});
+        }
+    }
+    // Every family's nearest member (the smallest d_rcd among equals) …
+    for (size_t f = 0; f < families.size() && int(out.size()) < m_s.population; ++f) {
+        const Option *best = nullptr;
+        for (const Option &o : options)
+            if (o.family == f && (!best || o.distance < best->distance))
+                best = &o;
+        if (best)
+            add(best->genome);
+    }
+    // … then the other projections, nearest first, up to a quarter of the population: the rest
+    // stays random, the spread the search explores from (more seeds crowd it out in small runs).
+    const size_t limit = std::max(out.size(), size_t(m_s.population / 4));
+    std::stable_sort(options.begin(), options.end(), [](const Option &a, const Option &b) { return a.distance < b.distance; });
+    for (const Option &o : options) {
+        if (out.size() >= limit)
+            break;
+        add(o.genome);
+    }
+    return out;
+}
+
 SampledFitness SampledFitness::whole(const CandidateFitness &fitness)
 {
     if (!fitness)
@@ -445,63 +682,106 @@ SearchResult EvolutionSearch::run(const Fitness &fitness, const SearchHooks &hoo
 
 SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHooks &hooks)
 {
+    SampledFitness none;  // no validation
+    none.samples = 0;
+    return run(sampled, none, hooks);
+}
+
+SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFitness &validation, const SearchHooks &hooks)
+{
     if (!sampled.fitness && !sampled.batch)
         throw Error(kSettingsSource, QStringLiteral("no fitness function"));
     if (sampled.samples < 1)
         throw Error(kSettingsSource, QStringLiteral("a sampled fitness needs at least one sample (got %1)").arg(sampled.samples));
+    const bool validating = validation.fitness || validation.batch;
+    if (validating && validation.samples < 1)
+        throw Error(kSettingsSource, QStringLiteral("a validation fitness needs at least one sample (got %1)").arg(validation.samples));
     const int samples = sampled.samples;
+    const int validationSamples = validating ? validation.samples : 0;
     const bool racing = m_s.racing && samples > 1;
+    const bool chooseByValidation = validating && m_s.chooseByValidation;
     QJsonObject settings = settingsJson(m_s, m_attentionGiven);
     if (samples > 1)
         settings.insert(QStringLiteral("samples"), samples);
+    if (validating) {
+        settings.insert(QStringLiteral("validation_samples"), validationSamples);
+        settings.insert(QStringLiteral("validation_top"), m_s.validationTop);
+        settings.insert(QStringLiteral("choose_by"), chooseByValidation ? QStringLiteral("validation") : QStringLiteral("search"));
+    }
+    if (!hooks.baselines.empty()) {
+        QJsonArray baselines;
+        for (const SearchBaseline &b : hooks.baselines) {
+            if (int(b.candidate.lambda.size()) != m_pairs)
+                throw Error(kSettingsSource, QStringLiteral("baseline %1 has %2 factors, the search %3")
+                                                 .arg(b.name).arg(b.candidate.lambda.size()).arg(m_pairs));
+            baselines.append(QJsonObject{{QStringLiteral("name"), b.name},
+                                         {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
+                                         {QStringLiteral("attention_factor"), b.candidate.attentionFactor}});
+        }
+        settings.insert(QStringLiteral("baselines"), baselines);
+    }
     if (!hooks.context.isEmpty())
         settings.insert(QStringLiteral("context"), hooks.context);
-    std::unordered_map<std::string, double> cache;
+    std::unordered_map<std::string, double> cache;            // search samples
+    std::unordered_map<std::string, double> validationCache;  // validation samples
     RunLog log;
     if (!hooks.logPath.isEmpty()) {
-        if (hooks.resume)
-            cache = loadLog(hooks.logPath, settings, m_pairs, samples, m_s.attentionFactor).cache;
+        log.lock(hooks.logPath);
+        if (hooks.resume) {
+            LoadedLog loaded = loadLog(hooks.logPath, settings, m_pairs, samples, validationSamples, m_s.attentionFactor);
+            cache = std::move(loaded.cache);
+            validationCache = std::move(loaded.validationCache);
+        }
         log.open(hooks.logPath, hooks.resume);
         QJsonObject o{{QStringLiteral("event"), hooks.resume ? QStringLiteral("resume") : QStringLiteral("start")},
                       {QStringLiteral("settings"), settings},
                       {QStringLiteral("max_evaluations"), m_s.maxEvaluations},
                       {QStringLiteral("max_seconds"), m_s.maxSeconds}};
         if (hooks.resume)
-            o.insert(QStringLiteral("cached_evaluations"), qint64(cache.size()));
+            o.insert(QStringLiteral("cached_evaluations"), qint64(cache.size() + validationCache.size()));
         log.write(o);
     }
 
     const bool lr2 = m_s.method == SearchMethod::LongRoPE2;
+    const FitnessAggregate aggregate = m_s.fitness;
     QElapsedTimer timer;
     timer.start();
     SearchResult result;
     result.bestFitness = std::numeric_limits<double>::infinity();
+    result.searchBestFitness = std::numeric_limits<double>::infinity();
     result.bestAttentionFactor = m_s.attentionFactor;
+    result.searchBestAttentionFactor = m_s.attentionFactor;
     result.samples = samples;
-    bool haveBest = false;
     std::optional<StopReason> stop;
     std::unordered_set<std::string> seen;  // candidates generated in this run
     std::unordered_set<std::string> used;  // (candidate, sample) scores this search has used
     SearchRng rng(m_s.seed);
+    Pick searchBest;  // the best full search fitness so far
+    Pick chosen;      // the best validation fitness so far
+    std::unordered_map<std::string, double> validated;  // candidate key → validation fitness
 
+    // A score as the search uses it: NaN counts as +∞; a geometric mean needs positive scores.
+    auto checked = [&](double f) {
+        if (std::isnan(f))
+            f = std::numeric_limits<double>::infinity();
+        if (aggregate == FitnessAggregate::ExpMeanNll && !(f > 0))
+            throw Error(kSettingsSource, QStringLiteral("the %1 fitness needs positive per-sample scores (got %2)")
+                                             .arg(fitnessAggregateName(aggregate)).arg(f));
+        return f;
+    };
     // Takes score f of `m` on its next sample: the counts of distinct scores and the best so far.
     auto accept = [&](Member &m, const std::string &key, double f) {
         const int k = int(m.scores.size());
-        m.scores.push_back(f);
+        m.scores.push_back(checked(f));
         if (used.insert(key).second) {
             ++result.sampleEvaluations;
             if (k == 0)
                 ++result.candidates;
         }
         if (int(m.scores.size()) == samples) {
-            const double full = meanOfFirst(m.scores, samples);
-            if (!haveBest || full < result.bestFitness) {
-                haveBest = true;
-                result.bestFitness = full;
-                result.bestLambda = m.candidate.lambda;
-                result.bestDRcd = lr2 ? m.genome.dRcd : -1;
-                result.bestAttentionFactor = m.candidate.attentionFactor;
-            }
+            const double full = aggregateScores(aggregate, m.scores);
+            if (!searchBest.have || full < searchBest.fitness)
+                searchBest = Pick{true, m.key, m.candidate, lr2 ? m.genome.dRcd : -1, full, std::numeric_limits<double>::quiet_NaN()};
         }
     };
     // Serves `m`'s next sample from the cache; false when it is not there.
@@ -514,25 +794,26 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         accept(m, key, it->second);
         return true;
     };
-    // How many real evaluations may still run (0 = stop, with the reason set).
+    // How many real evaluations may still run (0 = stop, with the reason set). The budget counts
+    // every real evaluation: candidates, validation and baselines.
     auto allowance = [&]() -> int {
         if (hooks.cancelled && hooks.cancelled()) {
             stop = StopReason::Cancelled;
             return 0;
         }
-        if ((m_s.maxEvaluations > 0 && result.evaluations >= m_s.maxEvaluations)
+        const int spent = result.evaluations + result.validationEvaluations + result.baselineEvaluations;
+        if ((m_s.maxEvaluations > 0 && spent >= m_s.maxEvaluations)
             || (m_s.maxSeconds > 0 && double(timer.elapsed()) / 1000.0 >= m_s.maxSeconds)) {
             stop = StopReason::Budget;
             return 0;
         }
-        return m_s.maxEvaluations > 0 ? m_s.maxEvaluations - result.evaluations : std::numeric_limits<int>::max();
+        return m_s.maxEvaluations > 0 ? m_s.maxEvaluations - spent : std::numeric_limits<int>::max();
     };
     // Records a real evaluation of `m`'s next sample: cached, counted, logged, accepted.
     auto evaluated = [&](Member &m, double f) {
         const int k = int(m.scores.size());
         const std::string key = scoreKey(m.key, k);
-        if (std::isnan(f))
-            f = std::numeric_limits<double>::infinity();
+        f = checked(f);
         ++result.evaluations;
         cache.emplace(key, f);
         QJsonObject o{{QStringLiteral("event"), QStringLiteral("eval")},
@@ -546,8 +827,66 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         log.write(o);
         accept(m, key, f);
     };
-    // Scores `m` on its next sample, from the cache or by a real (logged) evaluation. False when a
-    // budget or cancellation stops the run first.
+    // Scores every candidate on every sample of `fitness` (sample by sample; in batches when it has
+    // one; the cache first, a repeated candidate evaluated once), for the baselines and validation.
+    // Each real evaluation is cached, counted in `counter` and logged as entry(index, sample, f).
+    // False when a budget or cancellation stops it first.
+    auto scoreFully = [&](const SampledFitness &fitness, std::unordered_map<std::string, double> &store,
+                          const std::vector<Candidate> &candidates, std::vector<std::vector<double>> &scores,
+                          const std::function<QJsonObject(size_t, int, double)> &entry, int &counter) -> bool {
+        std::vector<std::string> keys;
+        for (const Candidate &c : candidates)
+            keys.push_back(candidateKey(c));
+        scores.assign(candidates.size(), {});
+        for (int k = 0; k < fitness.samples; ++k) {
+            std::vector<size_t> pending;
+            std::unordered_set<std::string> pendingKeys;
+            for (size_t i = 0; i < candidates.size(); ++i) {
+                const auto it = store.find(scoreKey(keys[i], k));
+                if (it != store.end()) {
+                    ++result.cacheHits;
+                    scores[i].push_back(it->second);
+                } else if (pendingKeys.insert(keys[i]).second) {
+                    pending.push_back(i);
+                }
+            }
+            for (size_t done = 0; done < pending.size();) {
+                const int allowed = allowance();
+                if (allowed == 0)
+                    return false;
+                std::vector<double> got;
+                size_t count = 1;
+                if (fitness.batch) {
+                    count = std::min({pending.size() - done, size_t(std::max(1, fitness.maxBatch)), size_t(allowed)});
+                    std::vector<Candidate> group;
+                    for (size_t j = done; j < done + count; ++j)
+                        group.push_back(candidates[pending[j]]);
+                    got = fitness.batch(group, k);
+                    if (got.size() != count)
+                        throw Error(kSettingsSource, QStringLiteral("the batch fitness returned %1 scores for %2 candidates")
+                                                         .arg(got.size()).arg(count));
+                } else {
+                    got = {fitness.fitness(candidates[pending[done]], k)};
+                }
+                for (size_t j = 0; j < count; ++j) {
+                    const size_t i = pending[done + j];
+                    const double f = checked(got[j]);
+                    store.emplace(scoreKey(keys[i], k), f);
+                    ++counter;
+                    log.write(entry(i, k, f));
+                    scores[i].push_back(f);
+                }
+                done += count;
+            }
+            for (size_t i = 0; i < candidates.size(); ++i) {
+                if (int(scores[i].size()) <= k) {  // a repeat of a candidate just evaluated
+                    ++result.cacheHits;
+                    scores[i].push_back(store.at(scoreKey(keys[i], k)));
+                }
+            }
+        }
+        return true;
+    };
     auto scoreNext = [&](Member &m) -> bool {
         if (fromCache(m))
             return true;
@@ -558,7 +897,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
     };
     auto rank = [&](Member &m, int n) {
         m.reached = n;
-        m.fitness = meanOfFirst(m.scores, n);
+        m.fitness = aggregateScores(aggregate, m.scores.data(), n);
     };
     // Scores `m` on samples 0 … n − 1 (what it already knows is reused) and ranks it on them.
     auto scoreUpTo = [&](Member &m, int n) -> bool {
@@ -642,6 +981,65 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         });
         return true;
     };
+    // Scores the generation's best validationTop distinct fully scored members (and in generation 0
+    // every seeded one) on the validation samples, those not validated before, and updates the
+    // validation choice. False when a budget or cancellation stops it first.
+    auto validate = [&](const std::vector<Member> &pop, const std::vector<size_t> &ranking, bool withSeeds) -> bool {
+        if (!validating)
+            return true;
+        std::vector<size_t> picked;
+        std::unordered_set<std::string> keys;
+        for (size_t i : ranking) {
+            if (int(picked.size()) >= m_s.validationTop || pop[i].reached < samples)
+                break;
+            if (keys.insert(pop[i].key).second)
+                picked.push_back(i);
+        }
+        if (withSeeds)
+            for (size_t i = 0; i < pop.size(); ++i)
+                if (pop[i].seeded && pop[i].reached == samples && keys.insert(pop[i].key).second)
+                    picked.push_back(i);
+        std::vector<size_t> fresh;
+        std::vector<Candidate> candidates;
+        for (size_t i : picked) {
+            if (!validated.count(pop[i].key)) {
+                fresh.push_back(i);
+                candidates.push_back(pop[i].candidate);
+            }
+        }
+        std::vector<std::vector<double>> scores;
+        const bool done = scoreFully(validation, validationCache, candidates, scores, [&](size_t j, int k, double f) {
+            const Member &m = pop[fresh[j]];
+            return QJsonObject{{QStringLiteral("event"), QStringLiteral("validation_eval")},
+                               {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
+                               {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
+                               {QStringLiteral("attention_factor"), m.candidate.attentionFactor},
+                               {QStringLiteral("sample"), k},
+                               {QStringLiteral("fitness"), fitnessJson(f)}};
+        }, result.validationEvaluations);
+        if (!done)
+            return false;
+        for (size_t j = 0; j < fresh.size(); ++j) {
+            const Member &m = pop[fresh[j]];
+            const double v = aggregateScores(aggregate, scores[j]);
+            validated.emplace(m.key, v);
+            if (!chosen.have || v < chosen.validation)
+                chosen = Pick{true, m.key, m.candidate, lr2 ? m.genome.dRcd : -1, m.fitness, v};
+        }
+        return true;
+    };
+    auto validationOf = [&](const Pick &p) {
+        const auto it = validated.find(p.key);
+        return it == validated.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+    };
+    // The run's answer so far.
+    auto answer = [&]() -> Pick {
+        if (chooseByValidation && chosen.have)
+            return chosen;
+        Pick p = searchBest;
+        p.validation = validationOf(p);
+        return p;
+    };
     auto makeMember = [&](SearchGenome g) {
         Member m;
         m.candidate = candidateOf(g);
@@ -652,7 +1050,8 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
     auto report = [&](int generation, const std::vector<Member> &pop) {
         GenerationReport r;
         r.generation = generation;
-        r.bestFitness = result.bestFitness;
+        const Pick best = answer();
+        r.bestFitness = best.have ? best.fitness : std::numeric_limits<double>::infinity();
         // The median over the members scored on every sample (all of them without racing).
         std::vector<double> fs;
         for (const Member &m : pop) {
@@ -663,10 +1062,15 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         std::sort(fs.begin(), fs.end());
         const size_t n = fs.size();
         r.medianFitness = n == 0 ? 0 : (n % 2 ? fs[n / 2] : 0.5 * (fs[n / 2 - 1] + fs[n / 2]));
-        r.bestLambda = result.bestLambda;
-        r.bestDRcd = result.bestDRcd;
-        r.bestAttentionFactor = result.bestAttentionFactor;
+        r.bestLambda = best.candidate.lambda;
+        r.bestDRcd = best.have ? best.dRcd : -1;
+        r.bestAttentionFactor = best.have ? best.candidate.attentionFactor : m_s.attentionFactor;
+        r.bestValidationFitness = best.validation;
+        r.searchBestFitness = searchBest.have ? searchBest.fitness : std::numeric_limits<double>::infinity();
+        r.searchBestValidationFitness = validationOf(searchBest);
         r.evaluations = result.evaluations;
+        r.validationEvaluations = result.validationEvaluations;
+        r.baselineEvaluations = result.baselineEvaluations;
         r.cacheHits = result.cacheHits;
         r.samples = samples;
         r.candidates = result.candidates;
@@ -676,33 +1080,31 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         QJsonArray members;
         for (int d : r.memberDRcd)
             members.append(d);
-        log.write({{QStringLiteral("event"), QStringLiteral("generation")},
-                   {QStringLiteral("generation"), generation},
-                   {QStringLiteral("best_fitness"), fitnessJson(r.bestFitness)},
-                   {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
-                   {QStringLiteral("best_lambda"), toJsonArray(r.bestLambda)},
-                   {QStringLiteral("best_d_rcd"), r.bestDRcd},
-                   {QStringLiteral("best_attention_factor"), r.bestAttentionFactor},
-                   {QStringLiteral("member_d_rcd"), members},
-                   {QStringLiteral("evaluations"), r.evaluations},
-                   {QStringLiteral("cache_hits"), r.cacheHits},
-                   {QStringLiteral("candidates"), r.candidates},
-                   {QStringLiteral("sample_evaluations"), r.sampleEvaluations},
-                   {QStringLiteral("fully_evaluated"), r.fullyEvaluated}});
+        QJsonObject o{{QStringLiteral("event"), QStringLiteral("generation")},
+                      {QStringLiteral("generation"), generation},
+                      {QStringLiteral("best_fitness"), fitnessJson(r.bestFitness)},
+                      {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
+                      {QStringLiteral("best_lambda"), toJsonArray(r.bestLambda)},
+                      {QStringLiteral("best_d_rcd"), r.bestDRcd},
+                      {QStringLiteral("best_attention_factor"), r.bestAttentionFactor},
+                      {QStringLiteral("member_d_rcd"), members},
+                      {QStringLiteral("evaluations"), r.evaluations},
+                      {QStringLiteral("cache_hits"), r.cacheHits},
+                      {QStringLiteral("candidates"), r.candidates},
+                      {QStringLiteral("sample_evaluations"), r.sampleEvaluations},
+                      {QStringLiteral("fully_evaluated"), r.fullyEvaluated}};
+        if (validating) {
+            o.insert(QStringLiteral("best_validation_fitness"), fitnessJson(r.bestValidationFitness));
+            o.insert(QStringLiteral("search_best_fitness"), fitnessJson(r.searchBestFitness));
+            o.insert(QStringLiteral("search_best_validation_fitness"), fitnessJson(r.searchBestValidationFitness));
+            o.insert(QStringLiteral("validation_evaluations"), r.validationEvaluations);
+        }
+        if (!hooks.baselines.empty())
+            o.insert(QStringLiteral("baseline_evaluations"), r.baselineEvaluations);
+        log.write(o);
         if (hooks.onGeneration)
             hooks.onGeneration(r);
     };
-
-    // Generation 0.
-    std::vector<Member> pop;
-    for (int i = 0; i < m_s.population; ++i) {
-        pop.push_back(makeMember(initialMember(i, rng)));
-        seen.insert(pop.back().key);
-    }
-    std::vector<size_t> ranking;
-    if (race(pop, ranking))
-        report(0, pop);
-
     // Produces an offspring not yet generated in this run (a few retries, then accepts a repeat,
     // which the cache serves without evaluating).
     auto fresh = [&](auto produce) {
@@ -713,6 +1115,84 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         seen.insert(m.key);
         return m;
     };
+
+    // The baselines, on both sample sets, before anything else.
+    if (!hooks.baselines.empty()) {
+        std::vector<Candidate> candidates;
+        for (const SearchBaseline &b : hooks.baselines)
+            candidates.push_back(b.candidate);
+        auto entry = [&](const QString &set) {
+            return [&, set](size_t j, int k, double f) {
+                const SearchBaseline &b = hooks.baselines[j];
+                return QJsonObject{{QStringLiteral("event"), QStringLiteral("baseline_eval")},
+                                   {QStringLiteral("name"), b.name},
+                                   {QStringLiteral("set"), set},
+                                   {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
+                                   {QStringLiteral("attention_factor"), b.candidate.attentionFactor},
+                                   {QStringLiteral("sample"), k},
+                                   {QStringLiteral("fitness"), fitnessJson(f)}};
+            };
+        };
+        std::vector<std::vector<double>> searchScores, validationScores;
+        bool done = scoreFully(sampled, cache, candidates, searchScores, entry(QStringLiteral("search")), result.baselineEvaluations);
+        if (done && validating)
+            done = scoreFully(validation, validationCache, candidates, validationScores, entry(QStringLiteral("validation")),
+                              result.baselineEvaluations);
+        if (done) {
+            QJsonArray list;
+            for (size_t j = 0; j < candidates.size(); ++j) {
+                BaselineScore b;
+                b.name = hooks.baselines[j].name;
+                b.candidate = candidates[j];
+                b.searchScores = searchScores[j];
+                b.searchFitness = aggregateScores(aggregate, b.searchScores);
+                if (validating) {
+                    b.validationScores = validationScores[j];
+                    b.validationFitness = aggregateScores(aggregate, b.validationScores);
+                }
+                list.append(QJsonObject{{QStringLiteral("name"), b.name},
+                                        {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
+                                        {QStringLiteral("attention_factor"), b.candidate.attentionFactor},
+                                        {QStringLiteral("search_fitness"), fitnessJson(b.searchFitness)},
+                                        {QStringLiteral("search_scores"), toJsonArray(b.searchScores)},
+                                        {QStringLiteral("validation_fitness"), fitnessJson(b.validationFitness)},
+                                        {QStringLiteral("validation_scores"), toJsonArray(b.validationScores)}});
+                result.baselines.push_back(std::move(b));
+            }
+            log.write({{QStringLiteral("event"), QStringLiteral("baselines")},
+                       {QStringLiteral("fitness"), fitnessAggregateName(aggregate)},
+                       {QStringLiteral("baselines"), list}});
+            if (hooks.onBaselines)
+                hooks.onBaselines(result.baselines);
+        }
+    }
+
+    std::vector<Member> pop;
+    std::vector<size_t> ranking;
+    if (!stop) {
+        // Generation 0: the families' projections first, then random members (LongRoPE2) or
+        // mutations of the projections (v1, as the original LongRoPE).
+        const std::vector<SearchGenome> seeds =
+            m_s.seedFamilies ? familySeeds(hooks.baselines.empty() ? defaultBaselines() : hooks.baselines) : std::vector<SearchGenome>{};
+        for (const SearchGenome &g : seeds) {
+            if (int(pop.size()) >= m_s.population)
+                break;
+            pop.push_back(makeMember(g));
+            pop.back().seeded = true;
+            seen.insert(pop.back().key);
+        }
+        const size_t seeded = pop.size();
+        for (int i = int(pop.size()); i < m_s.population; ++i) {
+            if (!lr2 && seeded > 0) {
+                pop.push_back(fresh([&] { return mutate(pop[size_t(i) % seeded].genome, rng); }));
+            } else {
+                pop.push_back(makeMember(initialMember(i, rng)));
+                seen.insert(pop.back().key);
+            }
+        }
+        if (race(pop, ranking) && validate(pop, ranking, true))
+            report(0, pop);
+    }
 
     for (int it = 1; it <= m_s.iterations && !stop; ++it) {
         std::vector<Member> next;
@@ -737,29 +1217,56 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SearchHoo
         }
         for (Member &m : children)
             next.push_back(std::move(m));
-        if (!race(next, ranking))
+        if (!race(next, ranking) || !validate(next, ranking, false))
             break;
         pop = std::move(next);
         report(it, pop);
     }
 
-    if (!stop)
-        result.stopReason = StopReason::Done;
-    else
-        result.stopReason = *stop;
-    log.write({{QStringLiteral("event"), QStringLiteral("finish")},
-               {QStringLiteral("reason"), stopReasonName(result.stopReason)},
-               {QStringLiteral("best_lambda"), toJsonArray(result.bestLambda)},
-               {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
-               {QStringLiteral("best_d_rcd"), result.bestDRcd},
-               {QStringLiteral("best_attention_factor"), result.bestAttentionFactor},
-               {QStringLiteral("evaluations"), result.evaluations},
-               {QStringLiteral("cache_hits"), result.cacheHits},
-               {QStringLiteral("generations"), result.generations},
-               {QStringLiteral("samples"), result.samples},
-               {QStringLiteral("candidates"), result.candidates},
-               {QStringLiteral("sample_evaluations"), result.sampleEvaluations},
-               {QStringLiteral("saved_evaluations"), result.savedEvaluations()}});
+    result.stopReason = stop ? *stop : StopReason::Done;
+    const Pick best = answer();
+    result.chosenByValidation = chooseByValidation && chosen.have;
+    if (best.have) {
+        result.bestLambda = best.candidate.lambda;
+        result.bestFitness = best.fitness;
+        result.bestValidationFitness = best.validation;
+        result.bestDRcd = best.dRcd;
+        result.bestAttentionFactor = best.candidate.attentionFactor;
+    }
+    if (searchBest.have) {
+        result.searchBestLambda = searchBest.candidate.lambda;
+        result.searchBestFitness = searchBest.fitness;
+        result.searchBestValidationFitness = validationOf(searchBest);
+        result.searchBestDRcd = searchBest.dRcd;
+        result.searchBestAttentionFactor = searchBest.candidate.attentionFactor;
+    }
+    QJsonObject finish{{QStringLiteral("event"), QStringLiteral("finish")},
+                       {QStringLiteral("reason"), stopReasonName(result.stopReason)},
+                       {QStringLiteral("best_lambda"), toJsonArray(result.bestLambda)},
+                       {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
+                       {QStringLiteral("best_d_rcd"), result.bestDRcd},
+                       {QStringLiteral("best_attention_factor"), result.bestAttentionFactor},
+                       {QStringLiteral("evaluations"), result.evaluations},
+                       {QStringLiteral("cache_hits"), result.cacheHits},
+                       {QStringLiteral("generations"), result.generations},
+                       {QStringLiteral("samples"), result.samples},
+                       {QStringLiteral("candidates"), result.candidates},
+                       {QStringLiteral("sample_evaluations"), result.sampleEvaluations},
+                       {QStringLiteral("saved_evaluations"), result.savedEvaluations()}};
+    if (validating) {
+        finish.insert(QStringLiteral("best_validation_fitness"), fitnessJson(result.bestValidationFitness));
+        finish.insert(QStringLiteral("chosen_by"), result.chosenByValidation ? QStringLiteral("validation") : QStringLiteral("search"));
+        finish.insert(QStringLiteral("search_best_lambda"), toJsonArray(result.searchBestLambda));
+        finish.insert(QStringLiteral("search_best_fitness"), fitnessJson(result.searchBestFitness));
+        finish.insert(QStringLiteral("search_best_validation_fitness"), fitnessJson(result.searchBestValidationFitness));
+        finish.insert(QStringLiteral("search_best_d_rcd"), result.searchBestDRcd);
+        finish.insert(QStringLiteral("search_best_attention_factor"), result.searchBestAttentionFactor);
+        finish.insert(QStringLiteral("validation_samples"), validationSamples);
+        finish.insert(QStringLiteral("validation_evaluations"), result.validationEvaluations);
+    }
+    if (!hooks.baselines.empty())
+        finish.insert(QStringLiteral("baseline_evaluations"), result.baselineEvaluations);
+    log.write(finish);
     return result;
 }
 
@@ -771,6 +1278,12 @@ SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, c
 SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SearchHooks &hooks)
 {
     return EvolutionSearch(settings).run(fitness, hooks);
+}
+
+SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SampledFitness &validation,
+                       const SearchHooks &hooks)
+{
+    return EvolutionSearch(settings).run(fitness, validation, hooks);
 }
 
 } // namespace rs

@@ -9,6 +9,10 @@
 // the needle-driven perplexity evaluator while tests pass synthetic functions. Every real
 // evaluation goes to an append-only JSON Lines run log; a run resumed from its log re-runs the
 // deterministic algorithm with every logged evaluation served from the fitness cache.
+//
+// A verdict needs held-out samples: a second, validation fitness re-scores each generation's best
+// few candidates and picks the answer, and every run scores its baselines (the known families) on
+// both sample sets at its start, so that its figures are compared with theirs on the same samples.
 #include "rope/ropeoverride.h"
 
 #include <QJsonObject>
@@ -16,6 +20,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <vector>
 
 namespace rs {
@@ -24,6 +30,24 @@ enum class SearchMethod {
     LongRoPE2,   // d_rcd gene in [dRcdMin, dRcdMax], factors ≥ d_rcd searched, NTK-left below
     LongRoPEv1,  // all d/2 factors searched, monotone, on the grid, in [1, s·upperBoundFactor]
 };
+
+// How a candidate's per-sample scores (needle PPL of each sample) become its fitness.
+// MeanPpl is the paper's mean of per-sample perplexities; ExpMeanNll is exp of the mean per-sample
+// NLL (the geometric mean of the per-sample PPLs: one sample whose needle is lost cannot outweigh
+// the rest); MedianPpl the median. Lower is better for all three.
+enum class FitnessAggregate { MeanPpl, ExpMeanNll, MedianPpl };
+QString fitnessAggregateName(FitnessAggregate a);  // "mean_ppl", "exp_mean_nll", "median_ppl"
+std::optional<FitnessAggregate> fitnessAggregateFromName(const QString &name);
+// The aggregate the CLI and the GUI use unless told otherwise: the one whose ranking of a
+// generation's candidates on one sample set best predicts their ranking on another (README, "A
+// fitness that ranks stably"; `ropescope-cli rank-stability` measures it).
+inline constexpr FitnessAggregate kRecommendedFitness = FitnessAggregate::ExpMeanNll;
+// The aggregate of scores[0 … n − 1] (n ≥ 1). ExpMeanNll of a non-positive score is NaN.
+double aggregateScores(FitnessAggregate a, const double *scores, int n);
+inline double aggregateScores(FitnessAggregate a, const std::vector<double> &scores)
+{
+    return scores.empty() ? std::numeric_limits<double>::quiet_NaN() : aggregateScores(a, scores.data(), int(scores.size()));
+}
 
 struct SearchSettings {
     SearchMethod method = SearchMethod::LongRoPE2;
@@ -44,7 +68,7 @@ struct SearchSettings {
     int dRcdMax = -1;         // -1 = d_tcd (theoreticalCriticalDimension), at most d/2 − 1
     double grid = 0.01;       // v1 factor grid step
     uint64_t seed = 1;
-    int maxEvaluations = 0;   // real (sample) fitness calls in this run; 0 = unlimited
+    int maxEvaluations = 0;   // real (sample) calls of either fitness in this run, baselines included; 0 = unlimited
     double maxSeconds = 0;    // wall clock of this run; 0 = unlimited
 
     // Racing over the samples of a sampled fitness (no effect with one sample). Each generation
@@ -66,6 +90,29 @@ struct SearchSettings {
     double attentionFactor = 0;
     double attentionFactorMin = 1.0;
     double attentionFactorMax = 1.5;
+
+    // How per-sample scores combine (the library default is the paper's mean, which also suits
+    // synthetic fitnesses of any sign; the CLI and the GUI default to what ranks more stably).
+    FitnessAggregate fitness = FitnessAggregate::MeanPpl;
+
+    // Start from the best known points: generation 0 holds the families (the hooks' baselines, or
+    // original, PI, NTK, YaRN and Llama 3.1 at s) projected into the search space (familySeeds()).
+    // LongRoPE v1 then fills the population with mutations of them, as the original LongRoPE does;
+    // LongRoPE2 with its random members. With elitism the answer is never worse on the search's
+    // samples than the best seeded member.
+    bool seedFamilies = true;
+
+    // With a validation fitness (run's second SampledFitness): after each generation its best
+    // `validationTop` distinct fully scored members (generation 0: also every fully scored seeded
+    // member, so the answer is never worse on the validation samples than those) are
+    // scored on the validation samples; a candidate validated before is not scored again, so an
+    // elite that stays on top costs nothing. Three: the search fitness's ranking is noisy enough
+    // that the held-out best is often the second or third, while 3·K_v per generation stays a
+    // small share of a generation's cost (32 children · K at the paper's settings).
+    int validationTop = 3;
+    // The run's answer: the validated candidate with the best validation fitness (true), or the
+    // best search fitness (false). Without a validation fitness always the latter.
+    bool chooseByValidation = true;
 
     double scale() const { return trainLength > 0 ? targetLength / trainLength : 0.0; }
 };
@@ -95,9 +142,27 @@ struct SearchGenome {
 // model runs, so that the caller's fitness passes candidates straight to its evaluator.
 using Candidate = RopeOverride;
 
+// A reference factor set every run scores at its start on both sample sets (original, PI, NTK,
+// YaRN, Llama 3.1, the model's own), each with its own attention factor.
+struct SearchBaseline {
+    QString name;
+    Candidate candidate;
+};
+
+struct BaselineScore {
+    QString name;
+    Candidate candidate;
+    std::vector<double> searchScores;      // per search sample
+    std::vector<double> validationScores;  // per validation sample (empty without validation)
+    double searchFitness = std::numeric_limits<double>::quiet_NaN();
+    double validationFitness = std::numeric_limits<double>::quiet_NaN();
+};
+
 struct GenerationReport {
     int generation = 0;  // 0 = initial population
-    double bestFitness = 0;         // best full (all-sample) fitness so far
+    // The run's answer so far: with validation (and chooseByValidation) the validated candidate
+    // with the best validation fitness, else the best full (all-sample) search fitness so far.
+    double bestFitness = 0;         // its search fitness
     double medianFitness = 0;       // over the members scored on every sample (all without racing)
     std::vector<double> bestLambda;
     int bestDRcd = -1;              // -1 for v1
@@ -110,17 +175,37 @@ struct GenerationReport {
     int candidates = 0;
     int sampleEvaluations = 0;
     int fullyEvaluated = 0;         // members of this generation scored on every sample
+    // Validation (NaN without it): the answer's validation fitness; and the candidate with the best
+    // search fitness so far — the "training" curve — with its validation fitness (NaN until it is
+    // validated), the held-out curve beside it.
+    double bestValidationFitness = std::numeric_limits<double>::quiet_NaN();
+    double searchBestFitness = 0;
+    double searchBestValidationFitness = std::numeric_limits<double>::quiet_NaN();
+    int validationEvaluations = 0;  // real validation-fitness calls so far in this run (baselines' excluded)
+    int baselineEvaluations = 0;    // real calls for the baselines (both sets) in this run
 };
 
 enum class StopReason { Done, Budget, Cancelled };
 QString stopReasonName(StopReason r);
 
 struct SearchResult {
+    // The answer (see GenerationReport): chosen by validation fitness when there is one.
     std::vector<double> bestLambda;
-    double bestFitness = 0;
+    double bestFitness = 0;  // its search fitness
+    double bestValidationFitness = std::numeric_limits<double>::quiet_NaN();
     int bestDRcd = -1;
     double bestAttentionFactor = 1.0;
-    int evaluations = 0;  // real (sample) fitness calls in this run
+    bool chosenByValidation = false;  // the answer is the validation choice
+    // The best search fitness of the run (= the answer when chosen by search).
+    std::vector<double> searchBestLambda;
+    double searchBestFitness = 0;
+    double searchBestValidationFitness = std::numeric_limits<double>::quiet_NaN();
+    int searchBestDRcd = -1;
+    double searchBestAttentionFactor = 1.0;
+    std::vector<BaselineScore> baselines;  // scored at the start (empty when none were given)
+    int evaluations = 0;  // real (sample) search-fitness calls for candidates in this run
+    int validationEvaluations = 0;  // real validation-fitness calls for candidates in this run
+    int baselineEvaluations = 0;    // real calls (both fitnesses) for the baselines in this run
     int cacheHits = 0;    // sample scores served from the cache (earlier in the run or the resumed log)
     int generations = 0;  // completed generations, the initial one included
     StopReason stopReason = StopReason::Done;
@@ -163,7 +248,17 @@ struct SampledFitness {
 struct SearchHooks {
     std::function<bool()> cancelled;  // polled before every real (sample) evaluation
     std::function<void(const GenerationReport &)> onGeneration;
-    QString logPath;      // empty = no log; a new log must not exist yet (or be empty)
+    // Scored at the start on the search samples and (with validation) the validation samples, and
+    // logged; also the families SearchSettings::seedFamilies projects. Empty: none are scored, and
+    // seeding uses defaultBaselines().
+    std::vector<SearchBaseline> baselines;
+    // Called once the baselines are scored (or replayed from a resumed log), before any candidate
+    // is evaluated: every search-fitness call before it is a baseline's.
+    std::function<void(const std::vector<BaselineScore> &)> onBaselines;
+    // Empty = no log; a new log must not exist yet (or be empty). The log is locked (QLockFile
+    // PATH.lock) while the run writes it: a second process resuming it is refused, naming the
+    // holder's pid and host.
+    QString logPath;
     // What the fitness measures (model, corpus, samples, length …): written into the log's start
     // event and, like the settings, required to match when resuming.
     QJsonObject context;
@@ -192,10 +287,28 @@ public:
     // Both parents must share d_rcd; per-dimension mix, then running max and clamp.
     SearchGenome crossover(const SearchGenome &a, const SearchGenome &b, SearchRng &rng) const;
 
+    // Original, PI, NTK, YaRN (β 32/1) and Llama 3.1 (bands 1/4) at s, each with its own attention
+    // factor: what seeding uses when the caller gives no baselines.
+    std::vector<SearchBaseline> defaultBaselines() const;
+    // The member nearest to `family` (least squares in log λ over every dimension) that the search
+    // space allows: LongRoPE2 at d_rcd `dRcd` (NTK-left below, monotone in [s·lower, s·upper] from
+    // d_rcd on), v1 monotone on the grid in [1, s·upper] (dRcd ignored). Exact: a weighted
+    // isotonic regression (pool adjacent violators) clamped to the bounds. The attention factor is
+    // the fixed one, or the family's clamped to the gene's bounds when it is searched.
+    SearchGenome project(const Candidate &family, int dRcd = 0) const;
+    // Generation 0's seeds, distinct, in order. v1: each family's projection. LongRoPE2: every
+    // family's nearest member over all d_rcd candidates first, then the other (family, d_rcd)
+    // projections by distance up to a quarter of the population (the rest stays random: the spread
+    // the search explores from; more seeds crowd it out and trap small runs near the families).
+    std::vector<SearchGenome> familySeeds(const std::vector<SearchBaseline> &families) const;
+
     SearchResult run(const Fitness &fitness, const SearchHooks &hooks = {});
     // Every evaluation of one sample is logged and cached on its own: a resumed run replays them
     // and evaluates none twice. K and racing are part of the settings a resume must match.
     SearchResult run(const SampledFitness &fitness, const SearchHooks &hooks = {});
+    // With held-out validation samples (SearchSettings::validationTop, chooseByValidation): its
+    // evaluations are logged ("validation_eval") and replayed on resume like the search's.
+    SearchResult run(const SampledFitness &fitness, const SampledFitness &validation, const SearchHooks &hooks = {});
 
 private:
     double snap(double v, double lo, double hi) const;
@@ -210,5 +323,7 @@ private:
 // Convenience: EvolutionSearch(settings).run(fitness, hooks).
 SearchResult runSearch(const SearchSettings &settings, const Fitness &fitness, const SearchHooks &hooks = {});
 SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SearchHooks &hooks = {});
+SearchResult runSearch(const SearchSettings &settings, const SampledFitness &fitness, const SampledFitness &validation,
+                       const SearchHooks &hooks = {});
 
 } // namespace rs

@@ -23,8 +23,11 @@ public:
     // All requests return at once; none waits for the evaluation.
     virtual void loadModel(const QString &modelDir, const QString &tokenizerPath = {},
                            const ModelLoadSettings &settings = {}) = 0;
+    // `validation`: held-out needle samples (same length, depth and corpus; its own seed and count)
+    // that pick the answer; samples == 0 for none.
     virtual void startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
-                             const QString &logPath = {}, bool resume = false) = 0;
+                             const QString &logPath = {}, bool resume = false,
+                             const NeedleEvalSettings &validation = NeedleEvalSettings{0, 0}) = 0;
     // Only the latest pending request of each kind counts; a newer one supersedes an older one.
     virtual void score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
                        const NeedleEvalSettings &samples) = 0;
@@ -39,6 +42,8 @@ Q_SIGNALS:
     void searchStarted(const rs::SearchPlan &plan);
     void candidateEvaluated(const rs::CandidateEvaluation &candidate);
     void generationFinished(const rs::GenerationReport &report);
+    // The run's baselines, scored on its own samples before its first candidate.
+    void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
     void scoreReady(const rs::ScoreResult &score);

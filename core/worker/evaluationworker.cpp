@@ -19,6 +19,7 @@
 #include <cmath>
 #include <limits>
 #include <new>
+#include <optional>
 #include <stdexcept>
 
 namespace rs {
@@ -287,7 +288,7 @@ void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokeniz
 }
 
 void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
-                                   const QString &logPath, bool resume)
+                                   const QString &logPath, bool resume, const NeedleEvalSettings &validation)
 {
     if (m_abort)
         return;
@@ -312,6 +313,18 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         const CandidateScorer scorer(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
         const int perForward = CandidateScorer::defaultBatch(*m_loaded->model);
         const int sampleCount = scorer.samples();
+        // The held-out samples: the same length, depth and haystack, their own seed and count.
+        const bool validating = validation.samples > 0;
+        NeedleEvalSettings validationSamples = samples;
+        validationSamples.samples = validation.samples;
+        validationSamples.seed = validation.seed;
+        if (validating && samplesOverlap(samples, validationSamples))
+            throw Error(tr("search"), tr("the validation samples (seeds %1 … %2) overlap the search's (seeds %3 … %4)")
+                                          .arg(validationSamples.seed).arg(validationSamples.seed + validationSamples.samples - 1)
+                                          .arg(samples.seed).arg(samples.seed + samples.samples - 1));
+        std::optional<CandidateScorer> validationScorer;
+        if (validating)
+            validationScorer.emplace(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, validationSamples);
 
         SearchPlan plan;
         plan.settings = resolved;
@@ -321,10 +334,15 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         plan.attentionFactor = attention;
         plan.logPath = logPath;
         plan.resumed = resume;
+        plan.model = m_loaded->info.directory;
+        plan.searchSamples = samples;
+        if (validating)
+            plan.validationSamples = validationSamples;
 
         SearchHooks hooks;
         hooks.logPath = logPath;
         hooks.resume = resume;
+        hooks.baselines = searchBaselines(m_loaded->model->ropeConfig(), samples.length);
         // The same context as `ropescope-cli search`, so either can resume the other's log.
         hooks.context = QJsonObject{{QStringLiteral("model"), m_loaded->info.directory},
                                     {QStringLiteral("corpus"), samples.corpus},
@@ -335,6 +353,9 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
                                     {QStringLiteral("dtype"), m_loaded->model->dtype()}};
         if (!resolved.searchAttentionFactor)
             hooks.context.insert(QStringLiteral("attention_factor"), attention);
+        if (validating)
+            hooks.context.insert(QStringLiteral("validation"), QJsonObject{{QStringLiteral("samples"), validationSamples.samples},
+                                                                           {QStringLiteral("seed"), QString::number(validationSamples.seed)}});
         // Stop and abort are seen before every batch of real evaluations (one candidate on one
         // sample on the CPU, up to 8 candidates on a GPU), pause holds there.
         hooks.cancelled = [this] { return holdBetweenEvaluations(); };
@@ -343,6 +364,13 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         int newInGeneration = 0;
         int evaluations = 0;
         CandidateScoreBook book;
+        book.setAggregate(resolved.fitness);
+        // The search scores its baselines first with the same fitness; they are not candidates.
+        bool baselinesDone = false;
+        hooks.onBaselines = [&](const std::vector<BaselineScore> &scores) {
+            baselinesDone = true;
+            Q_EMIT baselinesScored(SearchBaselines{scores, resolved.fitness});
+        };
         hooks.onGeneration = [&](const GenerationReport &report) {
             Q_EMIT generationFinished(report);
             generation = report.generation + 1;
@@ -378,12 +406,17 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
             for (size_t i = 0; i < cs.size(); ++i) {
                 if (!std::isfinite(ppl[i]))
                     ppl[i] = std::numeric_limits<double>::infinity();
-                report(cs[i], sample, ppl[i], seconds);
+                if (baselinesDone)
+                    report(cs[i], sample, ppl[i], seconds);
             }
             return ppl;
         };
+        SampledFitness validationFitness;
+        validationFitness.samples = 0;
+        if (validationScorer)
+            validationFitness = searchFitness(*validationScorer, perForward);
         Q_EMIT searchStarted(plan);
-        const SearchResult result = search.run(fitness, hooks);
+        const SearchResult result = search.run(fitness, validationFitness, hooks);
         Q_EMIT searchFinished(SearchOutcome{result, samples.length, logPath});
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Search, messageOf(tr("search"), e));
@@ -405,6 +438,7 @@ EvaluationThread::EvaluationThread(QObject *parent)
     connect(m_worker, &EvaluationWorker::searchStarted, this, &EvaluationService::searchStarted);
     connect(m_worker, &EvaluationWorker::candidateEvaluated, this, &EvaluationService::candidateEvaluated);
     connect(m_worker, &EvaluationWorker::generationFinished, this, &EvaluationService::generationFinished);
+    connect(m_worker, &EvaluationWorker::baselinesScored, this, &EvaluationService::baselinesScored);
     connect(m_worker, &EvaluationWorker::searchPausedChanged, this, &EvaluationService::searchPausedChanged);
     connect(m_worker, &EvaluationWorker::searchFinished, this, &EvaluationService::searchFinished);
     connect(m_worker, &EvaluationWorker::scoreReady, this, &EvaluationService::scoreReady);
@@ -436,12 +470,12 @@ void EvaluationThread::loadModel(const QString &modelDir, const QString &tokeniz
 }
 
 void EvaluationThread::startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
-                                   const QString &logPath, bool resume)
+                                   const QString &logPath, bool resume, const NeedleEvalSettings &validation)
 {
     if (!m_worker)
         return;
-    QMetaObject::invokeMethod(m_worker, [worker = m_worker, settings, samples, logPath, resume] {
-        worker->startSearch(settings, samples, logPath, resume);
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, settings, samples, logPath, resume, validation] {
+        worker->startSearch(settings, samples, logPath, resume, validation);
     }, Qt::QueuedConnection);
 }
 

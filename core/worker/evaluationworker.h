@@ -65,7 +65,7 @@ public Q_SLOTS:
     // Queued from the owner's thread; they run on the worker's thread.
     void loadModel(const QString &modelDir, const QString &tokenizerPath, const rs::ModelLoadSettings &settings);
     void startSearch(const rs::SearchSettings &settings, const rs::NeedleEvalSettings &samples,
-                     const QString &logPath, bool resume);
+                     const QString &logPath, bool resume, const rs::NeedleEvalSettings &validation = NeedleEvalSettings{0, 0});
 
 Q_SIGNALS:
     void loadProgress(const QString &message);
@@ -73,6 +73,7 @@ Q_SIGNALS:
     void searchStarted(const rs::SearchPlan &plan);
     void candidateEvaluated(const rs::CandidateEvaluation &candidate);
     void generationFinished(const rs::GenerationReport &report);
+    void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
     void scoreReady(const rs::ScoreResult &score);
@@ -141,7 +142,7 @@ public:
     void loadModel(const QString &modelDir, const QString &tokenizerPath = {},
                    const ModelLoadSettings &settings = {}) override;
     void startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples, const QString &logPath = {},
-                     bool resume = false) override;
+                     bool resume = false, const NeedleEvalSettings &validation = NeedleEvalSettings{0, 0}) override;
     void score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
                const NeedleEvalSettings &samples) override;
     void scoreReferences(quint64 requestId, const NeedleEvalSettings &samples) override;

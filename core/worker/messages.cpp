@@ -36,10 +36,10 @@ CandidateScoreBook::Entry CandidateScoreBook::add(const std::vector<double> &lam
     entry.candidate = it->second.id;
     entry.isNew = inserted;
     entry.samplesScored = int(it->second.bySample.size());
-    double sum = 0;
+    std::vector<double> scores;
     for (const auto &[k, value] : it->second.bySample)
-        sum += value;
-    entry.meanPpl = sum / entry.samplesScored;
+        scores.push_back(value);
+    entry.meanPpl = aggregateScores(m_aggregate, scores);
     return entry;
 }
 
@@ -65,6 +65,21 @@ int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved)
     return -1;
 }
 
+std::vector<SearchBaseline> searchBaselines(const RopeConfig &config, int length)
+{
+    const double target = std::max<double>(length, config.trainLength);
+    std::vector<SearchBaseline> out;
+    const FactorSet identity = identityFactors(config.rotaryDims);
+    out.push_back({QStringLiteral("original"), {identity.lambda, identity.attentionFactor}});
+    const std::map<QString, FactorSet> families = standardFamilies(config, target);
+    for (const char *name : {"pi", "ntk", "yarn", "llama3", "config"}) {
+        const auto found = families.find(QLatin1String(name));
+        if (found != families.end())
+            out.push_back({found->first, {found->second.lambda, found->second.attentionFactor}});
+    }
+    return out;
+}
+
 void registerEvaluationMetaTypes()
 {
     qRegisterMetaType<rs::ModelLoadSettings>();
@@ -78,6 +93,7 @@ void registerEvaluationMetaTypes()
     qRegisterMetaType<rs::SearchSettings>();
     qRegisterMetaType<rs::NeedleEvalSettings>();
     qRegisterMetaType<rs::GenerationReport>();
+    qRegisterMetaType<rs::SearchBaselines>();
 }
 
 } // namespace rs

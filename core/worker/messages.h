@@ -79,6 +79,8 @@ public:
     };
     Entry add(const std::vector<double> &lambda, double attentionFactor, int sample, double ppl);
     void clear();
+    // How Entry::meanPpl combines the samples (the search's aggregate; the mean by default).
+    void setAggregate(FitnessAggregate aggregate) { m_aggregate = aggregate; }
     int candidateCount() const { return int(m_candidates.size()); }
 
 private:
@@ -87,6 +89,7 @@ private:
         std::map<int, double> bySample;
     };
     std::map<std::string, Scores> m_candidates;
+    FitnessAggregate m_aggregate = FitnessAggregate::MeanPpl;
 };
 
 // A search as it begins: the settings with their defaults resolved and how many real evaluations a
@@ -99,6 +102,19 @@ struct SearchPlan {
     double attentionFactor = 1.0;  // the fixed attention factor (unless it is searched)
     QString logPath;
     bool resumed = false;
+    // What the run scores on, so that its figures are shown with their provenance and compared only
+    // with figures on the same samples. searchSamples.seed is the search's seed (the CLI and the
+    // GUI seed samples and search alike); validationSamples.samples == 0: no validation.
+    QString model;  // the model folder; empty when the log does not say
+    NeedleEvalSettings searchSamples;
+    NeedleEvalSettings validationSamples{0, 0};
+};
+
+// The baselines a run scored at its start (original, PI, NTK, YaRN, Llama 3.1, the model's own) on
+// its search samples and its validation samples, each with its own attention factor.
+struct SearchBaselines {
+    std::vector<BaselineScore> scores;
+    FitnessAggregate fitness = FitnessAggregate::MeanPpl;  // how their per-sample scores combine
 };
 
 struct SearchOutcome {
@@ -141,6 +157,12 @@ int expectedEvaluations(const SearchSettings &settings, int samples = 1);
 // NTK-left part too, a larger one would need searched factors on the NTK curve). -1 when none fits.
 int inferDRcd(const std::vector<double> &lambda, const SearchSettings &resolved);
 
+// The search's reference families for a model at a sample length: original, then PI, NTK, YaRN,
+// Llama 3.1 and, if the config carries factors, its own ("config"), each with its own attention
+// factor, at s = length / L_train (at least 1). The GUI's worker and `ropescope-cli search` score
+// the same list, so either can resume the other's log.
+std::vector<SearchBaseline> searchBaselines(const RopeConfig &config, int length);
+
 // Registers the structs above for queued connections (idempotent).
 void registerEvaluationMetaTypes();
 
@@ -157,3 +179,4 @@ Q_DECLARE_METATYPE(rs::WorkerTask)
 Q_DECLARE_METATYPE(rs::SearchSettings)
 Q_DECLARE_METATYPE(rs::NeedleEvalSettings)
 Q_DECLARE_METATYPE(rs::GenerationReport)
+Q_DECLARE_METATYPE(rs::SearchBaselines)

@@ -24,6 +24,9 @@ double fitnessOf(const QJsonValue &v)
     return v.isDouble() ? v.toDouble() : std::numeric_limits<double>::infinity();
 }
 
+// A validation figure: null (non-finite) or absent (no validation) are both "not known" here.
+double nanUnlessNumber(const QJsonValue &v) { return v.isDouble() ? v.toDouble() : std::numeric_limits<double>::quiet_NaN(); }
+
 std::vector<double> doublesOf(const QJsonValue &v)
 {
     std::vector<double> out;
@@ -81,6 +84,11 @@ SearchPlan planOf(const QJsonObject &event, const QString &path)
     settings.searchAttentionFactor = s.value(QStringLiteral("search_attention_factor")).toBool();
     settings.attentionFactorMin = s.value(QStringLiteral("attention_factor_min")).toDouble(settings.attentionFactorMin);
     settings.attentionFactorMax = s.value(QStringLiteral("attention_factor_max")).toDouble(settings.attentionFactorMax);
+    // Written only when they differ from what logs before them meant (the mean, no seeding).
+    settings.fitness = fitnessAggregateFromName(s.value(QStringLiteral("fitness")).toString()).value_or(FitnessAggregate::MeanPpl);
+    settings.seedFamilies = s.value(QStringLiteral("seed_families")).toBool(false);
+    settings.validationTop = s.value(QStringLiteral("validation_top")).toInt(settings.validationTop);
+    settings.chooseByValidation = s.value(QStringLiteral("choose_by")).toString() != QLatin1String("search");
     // A sampled search writes its K; a whole-fitness one scores each candidate once.
     plan.samples = std::max(1, s.value(QStringLiteral("samples")).toInt(1));
     // The log holds the settings with their defaults resolved, so the plan follows directly.
@@ -96,6 +104,20 @@ SearchPlan planOf(const QJsonObject &event, const QString &path)
     settings.attentionFactor = plan.attentionFactor;
     plan.logPath = path;
     plan.resumed = event.value(QStringLiteral("event")).toString() == QLatin1String("resume");
+    // The samples, as the context records them (the CLI and the GUI seed samples and search alike).
+    plan.model = context.value(QStringLiteral("model")).toString();
+    plan.searchSamples.length = plan.targetLength;
+    plan.searchSamples.samples = context.value(QStringLiteral("samples")).toInt(plan.samples);
+    plan.searchSamples.depth = context.value(QStringLiteral("depth")).toDouble(0.0);
+    plan.searchSamples.seed = settings.seed;
+    plan.searchSamples.corpus = context.value(QStringLiteral("corpus")).toString();
+    const QJsonObject validation = context.value(QStringLiteral("validation")).toObject();
+    const int validationSamples = s.value(QStringLiteral("validation_samples")).toInt(0);
+    if (validationSamples > 0) {
+        plan.validationSamples = plan.searchSamples;
+        plan.validationSamples.samples = validationSamples;
+        plan.validationSamples.seed = validation.value(QStringLiteral("seed")).toString().toULongLong();
+    }
     return plan;
 }
 
@@ -229,7 +251,28 @@ void RunLogFollower::dispatch(const Line &line, bool live)
     if (event == QLatin1String("start") || event == QLatin1String("resume")) {
         resetRunState();
         m_plan = planOf(o, m_path);
+        m_book.setAggregate(m_plan.settings.fitness);
         Q_EMIT searchStarted(m_plan);
+    } else if (event == QLatin1String("baselines")) {
+        SearchBaselines baselines;
+        baselines.fitness = fitnessAggregateFromName(o.value(QStringLiteral("fitness")).toString()).value_or(m_plan.settings.fitness);
+        for (const QJsonValue &v : o.value(QStringLiteral("baselines")).toArray()) {
+            const QJsonObject b = v.toObject();
+            BaselineScore score;
+            score.name = b.value(QStringLiteral("name")).toString();
+            score.candidate.lambda = doublesOf(b.value(QStringLiteral("lambda")));
+            score.candidate.attentionFactor = b.value(QStringLiteral("attention_factor")).toDouble(1.0);
+            score.searchScores = doublesOf(b.value(QStringLiteral("search_scores")));
+            score.validationScores = doublesOf(b.value(QStringLiteral("validation_scores")));
+            score.searchFitness = fitnessOf(b.value(QStringLiteral("search_fitness")));
+            score.validationFitness = b.value(QStringLiteral("validation_fitness")).isDouble()
+                                          ? b.value(QStringLiteral("validation_fitness")).toDouble()
+                                          : std::numeric_limits<double>::quiet_NaN();
+            if (score.name.isEmpty())
+                throw Error(m_path, tr("line %1: a baseline without a name").arg(line.number));
+            baselines.scores.push_back(std::move(score));
+        }
+        Q_EMIT baselinesScored(baselines);
     } else if (event == QLatin1String("eval")) {
         if (!o.value(QStringLiteral("lambda")).isArray())
             throw Error(m_path, tr("line %1: eval entry without a \"lambda\" array").arg(line.number));
@@ -264,6 +307,13 @@ void RunLogFollower::dispatch(const Line &line, bool live)
         r.candidates = o.value(QStringLiteral("candidates")).toInt();
         r.sampleEvaluations = o.value(QStringLiteral("sample_evaluations")).toInt();
         r.fullyEvaluated = o.value(QStringLiteral("fully_evaluated")).toInt();
+        // Validation (absent without it: NaN, and the search's best is the answer).
+        r.bestValidationFitness = nanUnlessNumber(o.value(QStringLiteral("best_validation_fitness")));
+        r.searchBestFitness = o.contains(QStringLiteral("search_best_fitness")) ? fitnessOf(o.value(QStringLiteral("search_best_fitness")))
+                                                                               : r.bestFitness;
+        r.searchBestValidationFitness = nanUnlessNumber(o.value(QStringLiteral("search_best_validation_fitness")));
+        r.validationEvaluations = o.value(QStringLiteral("validation_evaluations")).toInt();
+        r.baselineEvaluations = o.value(QStringLiteral("baseline_evaluations")).toInt();
         m_generation = r.generation + 1;
         m_newInGeneration = 0;
         Q_EMIT generationFinished(r);
@@ -280,11 +330,24 @@ void RunLogFollower::dispatch(const Line &line, bool live)
         outcome.result.samples = o.value(QStringLiteral("samples")).toInt(m_plan.samples);
         outcome.result.candidates = o.value(QStringLiteral("candidates")).toInt();
         outcome.result.sampleEvaluations = o.value(QStringLiteral("sample_evaluations")).toInt();
+        outcome.result.bestValidationFitness = nanUnlessNumber(o.value(QStringLiteral("best_validation_fitness")));
+        outcome.result.chosenByValidation = o.value(QStringLiteral("chosen_by")).toString() == QLatin1String("validation");
+        const bool searchBestLogged = o.contains(QStringLiteral("search_best_lambda"));
+        outcome.result.searchBestLambda = searchBestLogged ? doublesOf(o.value(QStringLiteral("search_best_lambda"))) : outcome.result.bestLambda;
+        outcome.result.searchBestFitness =
+            searchBestLogged ? fitnessOf(o.value(QStringLiteral("search_best_fitness"))) : outcome.result.bestFitness;
+        outcome.result.searchBestValidationFitness = nanUnlessNumber(o.value(QStringLiteral("search_best_validation_fitness")));
+        outcome.result.searchBestDRcd = o.value(QStringLiteral("search_best_d_rcd")).toInt(outcome.result.bestDRcd);
+        outcome.result.searchBestAttentionFactor =
+            o.value(QStringLiteral("search_best_attention_factor")).toDouble(outcome.result.bestAttentionFactor);
+        outcome.result.validationEvaluations = o.value(QStringLiteral("validation_evaluations")).toInt();
+        outcome.result.baselineEvaluations = o.value(QStringLiteral("baseline_evaluations")).toInt();
         outcome.targetLength = m_plan.targetLength;
         outcome.logPath = m_path;
         Q_EMIT searchFinished(outcome);
     }
-    // Other events (a newer writer's additions) carry nothing the plots show.
+    // Other events (baseline_eval, validation_eval: summed up by "baselines" and "generation"; a
+    // newer writer's additions) carry nothing the plots show.
 }
 
 } // namespace rs

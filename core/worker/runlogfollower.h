@@ -40,6 +40,7 @@ Q_SIGNALS:
     void searchStarted(const rs::SearchPlan &plan);
     void candidateEvaluated(const rs::CandidateEvaluation &candidate);
     void generationFinished(const rs::GenerationReport &report);
+    void baselinesScored(const rs::SearchBaselines &baselines);
     void searchFinished(const rs::SearchOutcome &outcome);
     // The file shrank below what was read (replaced or rewritten): it is replayed from the start.
     void restarted();

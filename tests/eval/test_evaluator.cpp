@@ -78,6 +78,21 @@ QJsonObject lastLine(const QString &path)
     return QJsonDocument::fromJson(lines.last()).object();
 }
 
+// The first event (the run's start, with its settings).
+QJsonObject firstLine(const QString &path)
+{
+    QFile f(path);
+    f.open(QIODevice::ReadOnly);
+    return QJsonDocument::fromJson(f.readAll().split('\n').first()).object();
+}
+
+// Every real evaluation a run made: its candidates, the validation and the baselines.
+int allEvaluations(const QJsonObject &finish)
+{
+    return finish.value("evaluations").toInt() + finish.value("validation_evaluations").toInt()
+           + finish.value("baseline_evaluations").toInt();
+}
+
 } // namespace
 
 class TestEvaluator : public QObject {
@@ -260,16 +275,104 @@ private Q_SLOTS:
         QVERIFY(best.open(QIODevice::ReadOnly));
         QCOMPARE(best.readAll().trimmed().split('\n').size(), 8);
 
+        // The run first scores its 6 baselines (original, PI, NTK, YaRN, Llama 3.1, the config's own)
+        // on the search's sample and the 2 validation samples: 18 evaluations, then 5 candidates.
+        QCOMPARE(finished.value("baseline_evaluations").toInt(), 18);
         const QString part = dir.filePath("part.jsonl");
-        QCOMPARE(search(part, {"--max-evaluations", "5"}), 0);
+        QCOMPARE(search(part, {"--max-evaluations", "23"}), 0);
         QCOMPARE(lastLine(part).value("reason").toString(), QStringLiteral("budget"));
         QCOMPARE(search(part, {"--resume"}), 0);
         const QJsonObject resumed = lastLine(part);
         QCOMPARE(resumed.value("best_lambda"), finished.value("best_lambda"));
         QCOMPARE(resumed.value("best_fitness"), finished.value("best_fitness"));
+        QCOMPARE(resumed.value("best_validation_fitness"), finished.value("best_validation_fitness"));
         QCOMPARE(resumed.value("evaluations").toInt() + 5, evaluations);  // nothing evaluated twice
+        QCOMPARE(allEvaluations(resumed) + 23, allEvaluations(finished));
         // Resuming with other samples would mix fitness definitions: refused, naming the log.
         QCOMPARE(search(part, {"--resume", "--depth", "0.5"}), 1);
+    }
+
+    // Two processes on one run log (issue 15): while a search writes its log, a second one resuming
+    // it is refused (exit 1) with the first one's pid, before it reads or writes anything; once the
+    // first is killed (its lock file stays behind), the next resume takes the lock over.
+    void cliSearchLogIsLocked()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        const QString log = dir.filePath("locked.jsonl");
+        const QStringList args{"search", "--model", modelDir, "--length", "512", "--samples", "1", "--population", "8",
+                               "--iterations", "100000", "--seed", "3", "--log", log};
+        QProcess first;
+        first.start(QStringLiteral(ROPESCOPE_CLI), args);
+        QVERIFY(first.waitForStarted());
+        // Running once its first candidate is logged.
+        QTRY_VERIFY_WITH_TIMEOUT(QFile(log).size() > 0 && [&] {
+            QFile f(log);
+            return f.open(QIODevice::ReadOnly) && f.readAll().contains("\"event\":\"eval\"");
+        }(), 120000);
+        QVERIFY(QFile::exists(log + ".lock"));
+        QProcess second;
+        second.start(QStringLiteral(ROPESCOPE_CLI), args + QStringList{"--resume"});
+        QVERIFY(second.waitForFinished(120000));
+        const QByteArray refusal = second.readAllStandardError();
+        QCOMPARE(second.exitCode(), 1);
+        QVERIFY2(refusal.contains("in use by another search") && refusal.contains(QByteArray::number(first.processId())),
+                 refusal.constData());
+        first.kill();
+        QVERIFY(first.waitForFinished(60000));
+        QFile f(log);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray written = f.readAll();
+        f.close();
+        QCOMPARE(written.count("\"event\":\"start\""), 1);
+        QCOMPARE(written.count("\"event\":\"resume\""), 0);  // the refused one wrote nothing
+
+        // The killed holder's lock is stale (its pid is gone): a resume proceeds, here for one more
+        // evaluation, and leaves no lock behind.
+        QProcess third;
+        third.start(QStringLiteral(ROPESCOPE_CLI), args + QStringList{"--resume", "--max-evaluations", "1"});
+        QVERIFY(third.waitForFinished(120000));
+        QVERIFY2(third.exitCode() == 0, third.readAllStandardError().constData());
+        QCOMPARE(lastLine(log).value("reason").toString(), QStringLiteral("budget"));
+        QVERIFY(!QFile::exists(log + ".lock"));
+    }
+
+    // `rank-stability --json`: generation 0's candidates, each scored on every sample, and for each
+    // aggregate a Spearman ρ in [−1, 1]; too few samples for two disjoint sets is a usage error.
+    void cliRankStability()
+    {
+        QTemporaryDir dir;
+        const QString modelDir = makeCliModel(dir);
+        QProcess p;
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"rank-stability", "--model", modelDir, "--length", "512", "--samples", "4",
+                                                 "--set-size", "2", "--splits", "20", "--population", "6", "--json"});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QJsonObject o = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        QCOMPARE(o.value("candidates").toInt(), 6);
+        QCOMPARE(o.value("samples").toInt(), 4);
+        const QJsonArray perCandidate = o.value("per_candidate_sample_ppl").toArray();
+        QCOMPARE(perCandidate.size(), 6);
+        for (const QJsonValue &row : perCandidate) {
+            QCOMPARE(row.toArray().size(), 4);
+            for (const QJsonValue &v : row.toArray())
+                QVERIFY(v.toDouble() >= 1.0);  // a perplexity
+        }
+        QStringList names;
+        for (const QJsonValue &v : o.value("aggregates").toArray()) {
+            const QJsonObject a = v.toObject();
+            names << a.value("aggregate").toString();
+            const double rho = a.value("spearman_mean").toDouble();
+            QVERIFY2(rho >= -1.0 && rho <= 1.0, qPrintable(QString::number(rho)));
+            QVERIFY(a.value("spearman_low").toDouble() <= rho && rho <= a.value("spearman_high").toDouble());
+            QVERIFY(a.value("same_winner").toDouble() >= 0.0 && a.value("same_winner").toDouble() <= 1.0);
+        }
+        QCOMPARE(names, (QStringList{"mean_ppl", "exp_mean_nll", "median_ppl"}));
+        // Three samples cannot hold two disjoint sets of two.
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"rank-stability", "--model", modelDir, "--length", "512", "--samples", "3",
+                                                 "--set-size", "2"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 2);
     }
 
     // `search --racing --search-attention-factor`: the log's finish event and the printed summary
@@ -321,17 +424,33 @@ private Q_SLOTS:
         QCOMPARE(parseFactorText(text, bestPath, 8), toDoubles(finished.value("best_lambda").toArray()));
         QVERIFY2(text.contains("# attention factor " + QByteArray::number(attention, 'g', 17)), text.constData());
 
-        // The best fitness is the mean needle PPL of the best factors with the best attention factor.
+        // The best fitness is the needle PPL of the best factors with the best attention factor on
+        // the search's samples (seeds 3, 4), its validation fitness that on the validation samples
+        // (by default the next four seeds), each combined as the run's "fitness" says.
         const std::unique_ptr<CausalLM> lm = CausalLM::load(modelDir);
         const ModelTokenizer tok = loadModelTokenizer(modelDir);
-        const NeedleEvaluator evaluator(*lm, *tok.tokenizer, tok.bosId, {512, 2, 0.0, 3, {}});
-        const RopeOverride rope{toDoubles(finished.value("best_lambda").toArray()), attention};
-        const double mean = evaluator.evaluate(&rope).meanPpl;
-        QVERIFY2(std::abs(finished.value("best_fitness").toDouble() - mean) < 1e-6 * mean, qPrintable(QString::number(mean)));
+        const QString aggregate = firstLine(full).value("settings").toObject().value("fitness").toString(QStringLiteral("mean_ppl"));
+        const auto fitnessOn = [&](const NeedleEvalSettings &samples) {
+            const NeedleEvaluator evaluator(*lm, *tok.tokenizer, tok.bosId, samples);
+            const RopeOverride rope{toDoubles(finished.value("best_lambda").toArray()), attention};
+            const NeedleEvalResult r = evaluator.evaluate(&rope);
+            if (aggregate == QLatin1String("mean_ppl"))
+                return r.meanPpl;
+            double nll = 0;
+            for (double v : r.perSampleNll)
+                nll += v;
+            return std::exp(nll / double(r.perSampleNll.size()));
+        };
+        const double onSearch = fitnessOn({512, 2, 0.0, 3, {}});
+        QVERIFY2(std::abs(finished.value("best_fitness").toDouble() - onSearch) < 1e-6 * onSearch, qPrintable(QString::number(onSearch)));
+        const double onValidation = fitnessOn({512, 4, 0.0, 5, {}});
+        QVERIFY2(std::abs(finished.value("best_validation_fitness").toDouble() - onValidation) < 1e-6 * onValidation,
+                 qPrintable(QString::number(onValidation)));
 
         // Stopped by its budget mid-race and resumed: the same end, no sample evaluated twice.
+        // After the 6 baselines on 2 + 4 samples (36 evaluations), 4 into generation 0's race.
         const QString part = dir.filePath("part.jsonl");
-        QCOMPARE(search(part, {"--max-evaluations", "4"}), 0);
+        QCOMPARE(search(part, {"--max-evaluations", "40"}), 0);
         QCOMPARE(lastLine(part).value("reason").toString(), QStringLiteral("budget"));
         QCOMPARE(search(part, {"--resume"}), 0);
         const QJsonObject resumed = lastLine(part);
@@ -340,6 +459,7 @@ private Q_SLOTS:
         QCOMPARE(resumed.value("best_attention_factor"), finished.value("best_attention_factor"));
         QCOMPARE(resumed.value("saved_evaluations"), finished.value("saved_evaluations"));
         QCOMPARE(resumed.value("evaluations").toInt() + 4, sampleEvaluations);
+        QCOMPARE(allEvaluations(resumed) + 40, allEvaluations(finished));
         // Racing is part of the run's definition: resuming without it is refused.
         QProcess p;
         p.start(QStringLiteral(ROPESCOPE_CLI), {"search", "--model", modelDir, "--length", "512", "--samples", "2",

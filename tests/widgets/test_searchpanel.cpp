@@ -189,7 +189,10 @@ private slots:
         for (const QString &name : {QStringLiteral("original"), QStringLiteral("pi"), QStringLiteral("ntk")}) {
             QVERIFY(std::isfinite(m_panel->referencePpl(name)));
             QCOMPARE(m_panel->scoreLabel(name)->text(), formatNumber(m_panel->referencePpl(name)));
-            QVERIFY(m_panel->plot()->referenceLine(name));
+            // On the plot: the live line, or beside the run just made on these samples its own
+            // baseline (the run scored the families itself).
+            QVERIFY(m_panel->plot()->referenceLine(name)
+                    || m_panel->plot()->referenceLine(SearchPlot::kRunSearchReference + name));
         }
         QSignalSpy scored(m_panel.get(), &SearchPanel::handTunedScored);
         m_document->setLambdaAt(6, 1.9);
@@ -268,6 +271,117 @@ private slots:
         append(path, evalLine(20, 4, 2.1));
         QTest::qWait(100);
         QCOMPARE(m_panel->plot()->candidateGraph()->dataCount(), 6);
+    }
+
+    // Following a run made elsewhere at another length, on other samples: the dock says what the
+    // run was computed on and compares it only with the run's own baselines, never with the live
+    // scores of the document (L = 1280 here, the run 2048).
+    void followedRunIsComparedOnlyOnItsOwnSamples()
+    {
+        QTRY_VERIFY_WITH_TIMEOUT(std::isfinite(m_panel->referencePpl(QStringLiteral("yarn"))), kWaitMs);
+        SearchSettings settings;
+        settings.rotaryDims = 16;
+        settings.base = 10000;
+        settings.trainLength = 1024;
+        settings.targetLength = 2048;
+        settings.population = 6;
+        settings.iterations = 2;
+        settings.seed = 3;
+        EvolutionSearch engine(settings);
+        SearchHooks hooks;
+        hooks.logPath = m_temp.filePath(QStringLiteral("elsewhere.jsonl"));
+        hooks.baselines = engine.defaultBaselines();
+        hooks.context = QJsonObject{{"model", "/cluster/models/other"}, {"corpus", ""}, {"samples", 2}, {"depth", 0.0},
+                                    {"length", 2048}, {"validation", QJsonObject{{"samples", 3}, {"seed", "7"}}}};
+        auto logSum = [](const std::vector<double> &l) {
+            double f = 1;
+            for (double v : l)
+                f += std::log(v) * std::log(v);
+            return f;
+        };
+        const SearchResult result = engine.run(SampledFitness{[&](const Candidate &c, int k) { return logSum(c.lambda) + k; }, 2},
+                                                SampledFitness{[&](const Candidate &c, int k) { return 2 * logSum(c.lambda) + k; }, 3},
+                                                hooks);
+        m_panel->followLog(hooks.logPath);
+        QVERIFY(m_panel->hasRun());
+        const QString run = m_panel->runText();
+        QVERIFY2(run.contains(QStringLiteral("other")), qPrintable(run));
+        QVERIFY2(run.contains(QStringLiteral("L = %1").arg(formatNumber(2048))), qPrintable(run));
+        QVERIFY2(run.contains(QStringLiteral("2 search samples (seed 3…4)")), qPrintable(run));
+        QVERIFY2(run.contains(QStringLiteral("3 validation samples (seed 7…9)")), qPrintable(run));
+
+        // The run's baselines for both sets, at their logged values; the live lines are not drawn.
+        QCOMPARE(m_panel->runBaselines().scores.size(), result.baselines.size());
+        for (const BaselineScore &b : result.baselines) {
+            const QCPItemStraightLine *search = m_panel->plot()->referenceLine(SearchPlot::kRunSearchReference + b.name);
+            const QCPItemStraightLine *validation = m_panel->plot()->referenceLine(SearchPlot::kRunValidationReference + b.name);
+            QVERIFY2(search && validation, qPrintable(b.name));
+            QCOMPARE(search->point1->value(), b.searchFitness);
+            QCOMPARE(validation->point1->value(), b.validationFitness);
+            QCOMPARE(validation->pen().style(), Qt::DotLine);
+        }
+        for (const QString &name : SearchPanel::referenceNames())
+            QVERIFY2(!m_panel->plot()->referenceLine(name), qPrintable(name));
+
+        // Search and validation curves side by side; the answer is the run's (validation) choice.
+        QCOMPARE(m_panel->plot()->bestGraph()->dataCount(), 3);
+        QCOMPARE(m_panel->plot()->bestValidationGraph()->dataCount(), 3);
+        QCOMPARE(m_panel->plot()->chosenGraph()->dataCount(), 3);
+        QCOMPARE(m_panel->plot()->bestGraph()->data()->at(2)->value, result.searchBestFitness);
+        QCOMPARE(m_panel->plot()->bestValidationGraph()->data()->at(2)->value, result.searchBestValidationFitness);
+        QCOMPARE(m_panel->plot()->chosenGraph()->data()->at(2)->value, result.bestValidationFitness);
+        QCOMPARE(m_panel->bestLambda(), result.bestLambda);
+        QCOMPARE(m_panel->bestValidationPpl(), result.bestValidationFitness);
+        m_panel->stopSearch();
+    }
+
+    // The plot alone: a training-like and a validation-like curve, the validation choice, and the
+    // run's baselines as dashed (search) and dotted (validation) lines; rendering works offscreen.
+    void searchPlotDrawsSearchAndValidationCurves()
+    {
+        SearchPlot plot;
+        plot.resize(500, 400);
+        SearchPlan plan;
+        plan.settings.population = 4;
+        plan.settings.iterations = 2;
+        plan.validationSamples.samples = 4;
+        plot.beginRun(plan);
+        QCOMPARE(plot.legend->hasItemWithPlottable(plot.bestValidationGraph()), false);
+        const double search[] = {10, 8, 6};
+        const double held[] = {12, 11, 13};  // the search's best overfits its samples
+        const double chosen[] = {12, 11, 11};
+        for (int g = 0; g < 3; ++g) {
+            GenerationReport r;
+            r.generation = g;
+            r.bestFitness = 9;
+            r.searchBestFitness = search[g];
+            r.searchBestValidationFitness = held[g];
+            r.bestValidationFitness = chosen[g];
+            plot.addGeneration(r);
+        }
+        QVERIFY(plot.legend->hasItemWithPlottable(plot.bestValidationGraph()));
+        QVERIFY(plot.legend->hasItemWithPlottable(plot.chosenGraph()));
+        for (int g = 0; g < 3; ++g) {
+            QCOMPARE(plot.bestGraph()->data()->at(g)->value, search[g]);
+            QCOMPARE(plot.bestValidationGraph()->data()->at(g)->value, held[g]);
+            QCOMPARE(plot.chosenGraph()->data()->at(g)->value, chosen[g]);
+        }
+        SearchBaselines baselines;
+        BaselineScore yarn;
+        yarn.name = QStringLiteral("yarn");
+        yarn.searchFitness = 7;
+        yarn.validationFitness = 9.5;
+        baselines.scores.push_back(yarn);
+        plot.setRunBaselines(baselines);
+        QCOMPARE(plot.referenceLine(SearchPlot::kRunSearchReference + QStringLiteral("yarn"))->point1->value(), 7.0);
+        QCOMPARE(plot.referenceLine(SearchPlot::kRunSearchReference + QStringLiteral("yarn"))->pen().style(), Qt::DashLine);
+        QCOMPARE(plot.referenceLine(SearchPlot::kRunValidationReference + QStringLiteral("yarn"))->point1->value(), 9.5);
+        // A new set replaces the old; live references are untouched by it.
+        plot.setReference(QStringLiteral("ntk"), QStringLiteral("NTK"), 20, Qt::red);
+        plot.setRunBaselines({});
+        QVERIFY(!plot.referenceLine(SearchPlot::kRunSearchReference + QStringLiteral("yarn")));
+        QVERIFY(plot.referenceLine(QStringLiteral("ntk")));
+        QVERIFY(!plot.toPixmap(500, 400).isNull());
     }
 
     void laterSamplesRefineACandidatesPoint()

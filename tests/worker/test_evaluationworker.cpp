@@ -13,6 +13,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -94,6 +95,7 @@ public:
         connect(worker, &EvaluationWorker::searchStarted, this, &WorkerRelay::searchStarted);
         connect(worker, &EvaluationWorker::candidateEvaluated, this, &WorkerRelay::candidateEvaluated);
         connect(worker, &EvaluationWorker::generationFinished, this, &WorkerRelay::generationFinished);
+        connect(worker, &EvaluationWorker::baselinesScored, this, &WorkerRelay::baselinesScored);
         connect(worker, &EvaluationWorker::searchPausedChanged, this, &WorkerRelay::searchPausedChanged);
         connect(worker, &EvaluationWorker::searchFinished, this, &WorkerRelay::searchFinished);
         connect(worker, &EvaluationWorker::scoreReady, this, &WorkerRelay::scoreReady);
@@ -107,6 +109,7 @@ Q_SIGNALS:
     void searchStarted(const rs::SearchPlan &plan);
     void candidateEvaluated(const rs::CandidateEvaluation &candidate);
     void generationFinished(const rs::GenerationReport &report);
+    void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
     void scoreReady(const rs::ScoreResult &score);
@@ -328,6 +331,71 @@ private Q_SLOTS:
         QVERIFY(outcome.result.bestAttentionFactor >= 1.0 && outcome.result.bestAttentionFactor <= 1.5);
     }
 
+    // A search with validation samples: the run's baselines (the families on both sample sets)
+    // arrive before its first candidate and equal the evaluator's own figures, the plan names both
+    // sample sets, and the answer's validation PPL is the evaluator's mean on the validation samples.
+    void searchScoresItsBaselinesAndValidates()
+    {
+        const QString logPath = m_temp.filePath(QStringLiteral("validated.jsonl"));
+        QSignalSpy started(m_relay.get(), &WorkerRelay::searchStarted);
+        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
+        QStringList sequence;
+        std::vector<SearchBaselines> baselines;
+        QObject receiver;
+        connect(m_thread->worker(), &EvaluationWorker::baselinesScored, &receiver, [&](const SearchBaselines &b) {
+            baselines.push_back(b);
+            sequence << QStringLiteral("B");
+        });
+        connect(m_thread->worker(), &EvaluationWorker::candidateEvaluated, &receiver,
+                [&](const CandidateEvaluation &) { sequence << QStringLiteral("c"); });
+        const NeedleEvalSettings samples = needleSamples(kSearchLength, 1, 2);
+        const NeedleEvalSettings validation = needleSamples(kSearchLength, 2, 3);
+        m_thread->startSearch(tinySearch(6, 1, 2), samples, logPath, false, validation);
+        QVERIFY(finished.wait(kWaitMs));
+        const SearchPlan plan = started.at(0).at(0).value<SearchPlan>();
+        QCOMPARE(plan.searchSamples.samples, 1);
+        QCOMPARE(plan.validationSamples.samples, 2);
+        QCOMPARE(plan.validationSamples.seed, uint64_t(3));
+        QCOMPARE(plan.model, QFileInfo(kModel).absoluteFilePath());
+        QCOMPARE(baselines.size(), size_t(1));
+        QCOMPARE(sequence.first(), QStringLiteral("B"));
+        QCOMPARE(sequence.count(QStringLiteral("B")), 1);
+
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
+        const NeedleEvaluator onSearch(*model, *tokenizer, tokenizer->bosId(), samples);
+        const NeedleEvaluator onValidation(*model, *tokenizer, tokenizer->bosId(), validation);
+        QStringList names;
+        const double scale = double(kSearchLength) / 1024.0;
+        for (const BaselineScore &b : baselines.front().scores) {
+            names << b.name;
+            const RopeOverride rope{b.candidate.lambda, b.candidate.attentionFactor};
+            QVERIFY(nearlyEqual(b.searchFitness, onSearch.evaluate(&rope).meanPpl));
+            QVERIFY(nearlyEqual(b.validationFitness, onValidation.evaluate(&rope).meanPpl));
+            QCOMPARE(int(b.validationScores.size()), 2);
+        }
+        QCOMPARE(names, (QStringList{"original", "pi", "ntk", "yarn", "llama3"}));
+        QCOMPARE(baselines.front().scores[3].candidate.lambda, yarnFactors(16, 10000, 1024, scale).lambda);
+        QCOMPARE(baselines.front().scores[3].candidate.attentionFactor, yarnFactors(16, 10000, 1024, scale).attentionFactor);
+
+        const SearchOutcome outcome = finished.at(0).at(0).value<SearchOutcome>();
+        QVERIFY(outcome.result.chosenByValidation);
+        const RopeOverride best{outcome.result.bestLambda, outcome.result.bestAttentionFactor};
+        QVERIFY(nearlyEqual(outcome.result.bestValidationFitness, onValidation.evaluate(&best).meanPpl));
+        QVERIFY(nearlyEqual(outcome.result.bestFitness, onSearch.evaluate(&best).meanPpl));
+        QVERIFY(outcome.result.bestValidationFitness <= outcome.result.searchBestValidationFitness);
+        // The context records the validation set, so the CLI can resume this log.
+        const QJsonObject context =
+            logEvents(logPath, QStringLiteral("start")).front().value(QStringLiteral("settings")).toObject().value(QStringLiteral("context")).toObject();
+        QCOMPARE(context.value(QStringLiteral("validation")).toObject().value(QStringLiteral("samples")).toInt(), 2);
+
+        // Validation samples that overlap the search's are refused before anything is scored.
+        QSignalSpy failed(m_relay.get(), &WorkerRelay::failed);
+        m_thread->startSearch(tinySearch(6, 1, 2), samples, {}, false, needleSamples(kSearchLength, 2, 1));
+        QVERIFY(failed.wait(kWaitMs));
+        QVERIFY2(failed.at(0).at(1).toString().contains(QStringLiteral("overlap")), qPrintable(failed.at(0).at(1).toString()));
+    }
+
     void theCliResumesTheWorkersLog()
     {
         if (cudaAvailable())
@@ -345,8 +413,10 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(kWaitMs));
         const QString logPath = m_temp.filePath(QStringLiteral("cli-resumes.jsonl"));
         SearchSettings settings = tinySearch(6, 2, 2);  // the CLI seeds samples and search alike
+        settings.fitness = kRecommendedFitness;         // the CLI's default
         settings.maxEvaluations = 4;
-        thread.startSearch(settings, needleSamples(kSearchLength, 1, 2), logPath);
+        // The CLI's default validation set for --samples 1 --seed 2: two samples from seed 3.
+        thread.startSearch(settings, needleSamples(kSearchLength, 1, 2), logPath, false, needleSamples(kSearchLength, 2, 3));
         QVERIFY(finished.wait(kWaitMs));
         QCOMPARE(finished.at(0).at(0).value<SearchOutcome>().result.stopReason, StopReason::Budget);
 

@@ -7,6 +7,7 @@
 #include "search/search.h"
 
 #include <QFile>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -173,6 +174,111 @@ private Q_SLOTS:
         QCOMPARE(outcome.result.bestAttentionFactor, result.bestAttentionFactor);
         QCOMPARE(outcome.result.sampleEvaluations, result.sampleEvaluations);
         QCOMPARE(outcome.result.bestFitness, result.bestFitness);
+    }
+
+    // A run with validation and baselines: the followed run states what it was computed on (model,
+    // L, samples and seeds of both sets), replays the baselines exactly as the search scored them,
+    // and its generations and finish carry the search's and the validation's figures.
+    void baselinesAndValidationAreReplayed()
+    {
+        SearchSettings settings = tinySearch();
+        settings.fitness = FitnessAggregate::ExpMeanNll;
+        const QString path = m_temp.filePath(QStringLiteral("validated.jsonl"));
+        SearchHooks hooks;
+        hooks.logPath = path;
+        const EvolutionSearch engine(settings);
+        hooks.baselines = engine.defaultBaselines();
+        // What `ropescope-cli search --length 4096 --samples 2 --seed 3` writes (validation 4, seed 5).
+        hooks.context = QJsonObject{{"model", "/models/elsewhere"}, {"corpus", ""}, {"samples", 2}, {"depth", 0.0},
+                                    {"length", 4096}, {"validation", QJsonObject{{"samples", 4}, {"seed", "5"}}}};
+        std::vector<GenerationReport> reports;
+        hooks.onGeneration = [&](const GenerationReport &g) { reports.push_back(g); };
+        std::vector<BaselineScore> scored;
+        hooks.onBaselines = [&](const std::vector<BaselineScore> &b) { scored = b; };
+        const SampledFitness search{[](const Candidate &c, int k) { return syntheticFitness(c.lambda) * (1 + 0.1 * k); }, 2};
+        const SampledFitness validation{[](const Candidate &c, int k) { return 0.5 + syntheticFitness(c.lambda) * (1 + 0.2 * k); }, 4};
+        const SearchResult result = EvolutionSearch(settings).run(search, validation, hooks);
+        QCOMPARE(int(scored.size()), 5);
+
+        RunLogFollower follower;
+        QSignalSpy started(&follower, &RunLogFollower::searchStarted);
+        QSignalSpy baselines(&follower, &RunLogFollower::baselinesScored);
+        QSignalSpy candidates(&follower, &RunLogFollower::candidateEvaluated);
+        QSignalSpy generations(&follower, &RunLogFollower::generationFinished);
+        QSignalSpy finished(&follower, &RunLogFollower::searchFinished);
+        follower.follow(path);
+
+        const SearchPlan plan = started.at(0).at(0).value<SearchPlan>();
+        QCOMPARE(plan.model, QStringLiteral("/models/elsewhere"));
+        QCOMPARE(plan.targetLength, 4096);
+        QCOMPARE(plan.searchSamples.length, 4096);
+        QCOMPARE(plan.searchSamples.samples, 2);
+        QCOMPARE(plan.searchSamples.seed, uint64_t(3));
+        QCOMPARE(plan.validationSamples.samples, 4);
+        QCOMPARE(plan.validationSamples.seed, uint64_t(5));
+        QCOMPARE(plan.validationSamples.length, 4096);
+        QCOMPARE(plan.settings.fitness, FitnessAggregate::ExpMeanNll);
+        QVERIFY(plan.settings.seedFamilies);
+        QVERIFY(plan.settings.chooseByValidation);
+
+        // The baselines before any candidate, with the search's per-sample scores.
+        QCOMPARE(baselines.count(), 1);
+        const SearchBaselines b = baselines.at(0).at(0).value<SearchBaselines>();
+        QCOMPARE(b.fitness, FitnessAggregate::ExpMeanNll);
+        QCOMPARE(int(b.scores.size()), 5);
+        for (size_t j = 0; j < scored.size(); ++j) {
+            QCOMPARE(b.scores[j].name, scored[j].name);
+            QCOMPARE(b.scores[j].candidate.lambda, scored[j].candidate.lambda);
+            QCOMPARE(b.scores[j].candidate.attentionFactor, scored[j].candidate.attentionFactor);
+            QCOMPARE(b.scores[j].searchScores, scored[j].searchScores);
+            QCOMPARE(b.scores[j].validationScores, scored[j].validationScores);
+            QCOMPARE(b.scores[j].searchFitness, scored[j].searchFitness);
+            QCOMPARE(b.scores[j].validationFitness, scored[j].validationFitness);
+            // exp(mean ln) of the synthetic per-sample scores, computed here.
+            const double f = syntheticFitness(scored[j].candidate.lambda);
+            QVERIFY(std::abs(b.scores[j].searchFitness - std::sqrt(f * f * 1.1)) <= 1e-12 * f);
+        }
+        // Baseline and validation evaluations are not candidates; each candidate's point is its
+        // aggregate so far (the geometric mean over its samples).
+        QCOMPARE(candidates.count(), result.evaluations);
+        for (const QList<QVariant> &event : candidates) {
+            const CandidateEvaluation c = event.at(0).value<CandidateEvaluation>();
+            const double f = syntheticFitness(c.lambda);
+            const double expected = c.samplesScored == 2 ? std::sqrt(f * f * 1.1) : f;
+            QVERIFY(std::abs(c.ppl - expected) <= 1e-12 * expected);
+        }
+        QCOMPARE(generations.count(), int(reports.size()));
+        for (int g = 0; g < generations.count(); ++g) {
+            const GenerationReport r = generations.at(g).at(0).value<GenerationReport>();
+            QCOMPARE(r.bestFitness, reports[size_t(g)].bestFitness);
+            QCOMPARE(r.bestValidationFitness, reports[size_t(g)].bestValidationFitness);
+            QCOMPARE(r.searchBestFitness, reports[size_t(g)].searchBestFitness);
+            QCOMPARE(r.searchBestValidationFitness, reports[size_t(g)].searchBestValidationFitness);
+            QCOMPARE(r.validationEvaluations, reports[size_t(g)].validationEvaluations);
+            QCOMPARE(r.bestLambda, reports[size_t(g)].bestLambda);
+        }
+        const SearchOutcome outcome = finished.at(0).at(0).value<SearchOutcome>();
+        QCOMPARE(outcome.result.bestLambda, result.bestLambda);
+        QCOMPARE(outcome.result.bestFitness, result.bestFitness);
+        QCOMPARE(outcome.result.bestValidationFitness, result.bestValidationFitness);
+        QCOMPARE(outcome.result.searchBestLambda, result.searchBestLambda);
+        QCOMPARE(outcome.result.searchBestFitness, result.searchBestFitness);
+        QCOMPARE(outcome.result.chosenByValidation, result.chosenByValidation);
+        QCOMPARE(outcome.result.validationEvaluations, result.validationEvaluations);
+        QCOMPARE(outcome.result.baselineEvaluations, 5 * (2 + 4));
+
+        // A log written before validation existed: no baselines, NaN validation figures, and the
+        // search's best is the answer.
+        RunLogFollower old;
+        QSignalSpy oldBaselines(&old, &RunLogFollower::baselinesScored);
+        QSignalSpy oldStarted(&old, &RunLogFollower::searchStarted);
+        QSignalSpy oldGenerations(&old, &RunLogFollower::generationFinished);
+        old.follow(m_logPath);
+        QCOMPARE(oldBaselines.count(), 0);
+        QCOMPARE(oldStarted.at(0).at(0).value<SearchPlan>().validationSamples.samples, 0);
+        const GenerationReport last = oldGenerations.last().at(0).value<GenerationReport>();
+        QVERIFY(std::isnan(last.bestValidationFitness));
+        QCOMPARE(last.searchBestFitness, last.bestFitness);
     }
 
     void appendedLinesArriveWhenComplete()
