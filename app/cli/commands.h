@@ -15,6 +15,7 @@ int eval(const QStringList &args);
 int search(const QStringList &args);
 int bench(const QStringList &args);
 int table(const QStringList &args);
+int sweep(const QStringList &args);
 int train(const QStringList &args);
 
 struct Command {
@@ -33,6 +34,7 @@ inline constexpr Command kCommands[] = {
     {"eval", "needle-driven perplexity (and passkey accuracy) of a model with given factors", eval},
     {"search", "LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log", search},
     {"table", "the paper's comparison in miniature: methods x lengths, needle PPL and passkey accuracy", table},
+    {"sweep", "evaluation workbench: PPL vs context length per method, needle-in-a-haystack heatmap, with intervals", sweep},
     {"train", "pretrain a small model on built-in text with needles, or mixed-window fine-tune one", train},
     {"bench", "time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory", bench},
 };
