@@ -78,6 +78,12 @@ void registerEvaluationMetaTypes()
     qRegisterMetaType<rs::SearchSettings>();
     qRegisterMetaType<rs::NeedleEvalSettings>();
     qRegisterMetaType<rs::GenerationReport>();
+    qRegisterMetaType<rs::SweepSettings>();
+    qRegisterMetaType<rs::SweepCell>();
+    qRegisterMetaType<rs::SweepResult>();
+    qRegisterMetaType<rs::SweepPlan>();
+    qRegisterMetaType<rs::SweepCellReport>();
+    qRegisterMetaType<rs::SweepOutcome>();
 }
 
 } // namespace rs
