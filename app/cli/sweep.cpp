@@ -234,12 +234,14 @@ int sweep(const QStringList &args)
                 names << m.name;
             throw UsageError{QStringLiteral("--reference needs one of the methods: %1").arg(names.join(QStringLiteral(", ")))};
         }
-        const int total = sweepCellCount(settings, int(specs.size()));
-        err() << "sweep: " << specs.size() << " methods, " << settings.lengths.size() << " lengths, " << total
-              << " cells of " << settings.samples << " samples\n";
-        err().flush();
         SweepCallbacks callbacks;
-        int done = 0;
+        int done = 0, total = 0;
+        callbacks.started = [&](int cells) {
+            total = cells;
+            err() << "sweep: " << specs.size() << " methods, " << settings.lengths.size() << " lengths, " << total
+                  << " cells of " << settings.samples << " samples\n";
+            err().flush();
+        };
         callbacks.cellDone = [&](const SweepCell &cell) {
             ++done;
             err() << QStringLiteral("[%1/%2] %3 %4 at %5 tokens%6: %7%8 (%9 s)\n")
@@ -254,6 +256,8 @@ int sweep(const QStringList &args)
             err().flush();
         };
         const SweepResult result = runSweep(resolved.methods, specs, *tok.tokenizer, tok.bosId, settings, callbacks);
+        for (const QString &note : result.notes)
+            err() << "sweep: " << note << "\n";
         if (parser.isSet(kOutputOption))
             result.save(parser.value(kOutputOption));
         printResult(result, json, csv);

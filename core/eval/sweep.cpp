@@ -165,7 +165,31 @@ SweepResult runSweep(const std::vector<ComparedMethod> &methods, const std::vect
     result.trainLength = int(methods[home].model->ropeConfig().trainLength);
 
     const BootstrapOptions options = settings.bootstrap();
-    const int total = sweepCellCount(settings, int(methods.size()));
+    std::set<double> depthSet(settings.depths.begin(), settings.depths.end());
+    if (settings.needle)
+        depthSet.insert(settings.curveDepth);
+    const std::vector<double> depths(depthSet.begin(), depthSet.end());
+    // The needle template's own tokens (instruction, needle, question, answer) set the shortest
+    // length a needle cell can have; shorter lengths keep their held-out cells.
+    int needleMinimum = 0;
+    if (!depths.empty()) {
+        const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, Haystack::builtin());
+        for (int i = 0; i < settings.samples; ++i)
+            needleMinimum = std::max(needleMinimum, builder.templateTokens(settings.seed + uint64_t(i), bosId));
+    }
+    int needleLengths = 0;
+    for (int L : result.settings.lengths)
+        needleLengths += L >= needleMinimum ? 1 : 0;
+    if (!depths.empty() && needleLengths < int(result.settings.lengths.size()))
+        result.notes << QStringLiteral("no needle cells below %1 tokens: the needle template takes %1 tokens with this "
+                                       "tokenizer").arg(needleMinimum);
+    const int total = (needleLengths * int(depths.size()) + (settings.heldOut ? int(result.settings.lengths.size()) : 0)) *
+                      int(methods.size());
+    if (total == 0)
+        throw Error(kSource, QStringLiteral("no cell to compute: every length is below the needle template's %1 tokens "
+                                            "and held-out perplexity is off").arg(needleMinimum));
+    if (callbacks.started)
+        callbacks.started(total);
     int done = 0;
     const auto isCancelled = [&] { return callbacks.cancelled && callbacks.cancelled(); };
     const auto finish = [&](SweepCell cell, const SweepCell *referenceCell) {
@@ -185,17 +209,13 @@ SweepResult runSweep(const std::vector<ComparedMethod> &methods, const std::vect
         return result;
     };
 
-    std::set<double> depthSet(settings.depths.begin(), settings.depths.end());
-    if (settings.needle)
-        depthSet.insert(settings.curveDepth);
-    const std::vector<double> depths(depthSet.begin(), depthSet.end());
     const int longest = result.settings.lengths.back();
     std::vector<std::vector<int>> documents;
     if (settings.heldOut)
         documents = heldOutDocuments(tokenizer, bosId, settings.corpus, settings.heldOutSeed, settings.samples, longest);
 
     for (const int length : result.settings.lengths) {
-        for (const double depth : depths) {
+        for (const double depth : length >= needleMinimum ? depths : std::vector<double>{}) {
             NeedleEvalSettings ns;
             ns.length = length;
             ns.samples = settings.samples;

@@ -33,6 +33,7 @@ ResolvedSweepMethods resolveSweepMethods(const std::vector<SweepMethodSpec> &spe
                                          const ModelOptions &options = {});
 
 struct SweepCallbacks {
+    std::function<void(int cells)> started;              // before the first cell: how many will come
     std::function<void(const SweepCell &)> cellDone;     // as each cell finishes, in order
     std::function<bool()> cancelled;                     // polled between samples and windows
     std::function<void(int done, int total)> progress;   // cells
@@ -40,7 +41,8 @@ struct SweepCallbacks {
 
 // Runs the sweep. Cells come length by length (ascending); within a length the needle cells of
 // each depth, then the held-out cells; within each, the reference method first, so that every
-// other cell carries its comparison when it is reported. All methods see the very same samples
+// other cell carries its comparison when it is reported. Lengths too short for the needle
+// template (with this tokenizer) get held-out cells only, and the result's notes say so. All methods see the very same samples
 // (they depend only on the tokenizer, the settings and the seeds). `specs` are recorded in the
 // result as given (same order as `methods`). Throws rs::Error for bad settings, a bad corpus or a
 // length too short for the needle template; a cancelled sweep returns the finished cells with

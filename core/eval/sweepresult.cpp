@@ -173,6 +173,7 @@ QJsonObject headerToJson(const SweepResult &r)
                        {QStringLiteral("train_length"), r.trainLength},
                        {QStringLiteral("settings"), settingsToJson(r.settings)},
                        {QStringLiteral("methods"), methods},
+                       {QStringLiteral("notes"), QJsonArray::fromStringList(r.notes)},
                        {QStringLiteral("cancelled"), r.cancelled},
                        {QStringLiteral("seconds"), r.seconds}};
 }
@@ -198,6 +199,8 @@ SweepResult headerFromJson(const QJsonObject &o, const Reader &r)
         r.fail(QStringLiteral("\"methods\" must be an array"));
     for (const QJsonValue &m : methods.toArray())
         out.methods.push_back(methodFromJson(m.toObject(), r));
+    for (const QJsonValue &note : o.value(QLatin1String("notes")).toArray())
+        out.notes << note.toString();
     out.cancelled = o.value(QLatin1String("cancelled")).toBool(false);
     out.seconds = o.value(QLatin1String("seconds")).toDouble(0);
     return out;
@@ -579,6 +582,8 @@ QString SweepResult::markdown() const
                                     .arg(settings.bootstrapSeed)
                                     .arg(reference);
     md += samplesText + QStringLiteral("\n\n");
+    for (const QString &note : notes)
+        md += QStringLiteral("Note: ") + note + QStringLiteral("\n\n");
     table(SweepMeasure::Needle, settings.curveDepth,
           QStringLiteral("Needle PPL (depth %1)%2").arg(settings.curveDepth).arg(settings.passkey ? QStringLiteral(" / passkey") : QString()));
     table(SweepMeasure::HeldOut, -1, QStringLiteral("Held-out perplexity (documents cut to the length, one window)"));

@@ -88,6 +88,7 @@ struct SweepResult {
     QString dtype;
     int trainLength = 0;  // L_train of the model
     std::vector<SweepCell> cells;
+    QStringList notes;  // what the sweep left out and why
     bool cancelled = false;
     double seconds = 0;
 
@@ -112,7 +113,8 @@ struct SweepResult {
     QString markdown() const;
 };
 
-// How many cells a sweep of `methods` methods makes.
+// How many cells a sweep of `methods` methods makes at most (lengths too short for the needle
+// template lose their needle cells; the engine reports the exact count as it starts).
 int sweepCellCount(const SweepSettings &settings, int methods);
 
 // `points` lengths from `from` to `to`, evenly spaced on a log axis, rounded; duplicates dropped.

@@ -412,12 +412,14 @@ void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settin
         plan.requestId = requestId;
         plan.settings = settings;
         plan.methods = methods;
-        plan.cells = sweepCellCount(settings, int(methods.size()));
         plan.model = m_loaded->info.directory;
         plan.trainLength = int(m_loaded->info.ropeConfig.trainLength);
-        Q_EMIT sweepStarted(plan);
         int done = 0;
         SweepCallbacks callbacks;
+        callbacks.started = [&](int cells) {
+            plan.cells = cells;
+            Q_EMIT sweepStarted(plan);
+        };
         callbacks.cancelled = [this, requestId] { return m_abort.load() || m_cancelledSweep.load() >= requestId; };
         callbacks.cellDone = [&](const SweepCell &cell) {
             Q_EMIT sweepCellReady(SweepCellReport{requestId, cell, ++done, plan.cells});

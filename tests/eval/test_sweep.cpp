@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "eval/comparison.h"
 #include "eval/evaluator.h"
+#include "eval/needle.h"
 #include "eval/sweep.h"
 #include "rope/factorfamilies.h"
 #include "runtime/model.h"
@@ -193,6 +194,44 @@ private Q_SLOTS:
         const NeedleEvaluator evaluator(*m_model, *m_tokenizer, -1, ns);
         QVERIFY(std::search(evaluator.samples()[0].ids.begin(), evaluator.samples()[0].ids.end(), docs[0].begin(),
                             docs[0].begin() + 32) == evaluator.samples()[0].ids.end());
+    }
+
+    // A length too short for the needle template keeps its held-out cells and loses its needle
+    // cells, and the result says why; templateTokens is the shortest length build() accepts.
+    void shortLengthsKeepHeldOutCells()
+    {
+        const NeedleBuilder builder([this](const QString &t) { return m_tokenizer->encode(t); }, Haystack::builtin());
+        int minimum = 0;
+        for (uint64_t seed : {21, 22}) {
+            const int fixed = builder.templateTokens(seed, -1);
+            NeedleOptions o;
+            o.seed = seed;
+            o.length = fixed;
+            QCOMPARE(int(builder.build(o).ids.size()), fixed);
+            o.length = fixed - 1;
+            QVERIFY_THROWS_EXCEPTION(Error, builder.build(o));
+            minimum = std::max(minimum, fixed);
+        }
+        SweepSettings s = settings();
+        s.lengths = {200, 400};
+        s.depths = {};
+        int announced = 0;
+        SweepCallbacks callbacks;
+        callbacks.started = [&](int cells) { announced = cells; };
+        const std::vector<ComparedMethod> two(m_methods.methods.begin(), m_methods.methods.begin() + 2);
+        const std::vector<SweepMethodSpec> all = specs();
+        const std::vector<SweepMethodSpec> twoSpecs(all.begin(), all.begin() + 2);
+        const SweepResult r = runSweep(two, twoSpecs, *m_tokenizer, -1, s, callbacks);
+        QCOMPARE(announced, (1 + 2) * 2);  // needle at 400 only; held-out at both lengths
+        QCOMPARE(int(r.cells.size()), announced);
+        QVERIFY(!r.find(SweepMeasure::Needle, QStringLiteral("original"), 200, 0.0));
+        QVERIFY(r.find(SweepMeasure::HeldOut, QStringLiteral("original"), 200));
+        QCOMPARE(r.notes.size(), 1);
+        QVERIFY2(r.notes.front().contains(QString::number(minimum)), qPrintable(r.notes.front()));
+        QCOMPARE(SweepResult::fromJson(r.toJson(), QStringLiteral("mem")).notes, r.notes);
+        s.heldOut = false;
+        s.lengths = {200};
+        QVERIFY_THROWS_EXCEPTION(Error, runSweep(two, twoSpecs, *m_tokenizer, -1, s));
     }
 
     void cancelStopsBetweenCells()
