@@ -35,13 +35,30 @@ QString percent(double x) { return QStringLiteral("%1%").arg(100 * x, 0, 'f', 0)
 QColor sweepMethodColor(const SweepMethodSpec &method, int index)
 {
     if (method.kind == QLatin1String("none"))
-        return plotcolors::original.darker(130);
+        return QColor(0x2d, 0x34, 0x36);
     if (method.kind != QLatin1String("factors") && method.modelDir.isEmpty())
         return plotcolors::family(method.kind);
+    // Factors and other models: colours no family uses, in order of appearance.
     static const QColor palette[] = {plotcolors::searchBest, plotcolors::rescaled, QColor(0x27, 0xae, 0x60),
-                                     QColor(0xb7, 0x95, 0x0b), QColor(0x00, 0x96, 0x88), QColor(0x6d, 0x4c, 0x41)};
-    return palette[size_t(index) % std::size(palette)];
+                                     QColor(0xb7, 0x95, 0x0b), QColor(0x6d, 0x4c, 0x41), QColor(0x00, 0xac, 0xc1)};
+    return palette[size_t(std::max(index, 0)) % std::size(palette)];
 }
+
+namespace {
+
+// Colours of a sweep's methods: families by kind, the rest numbered among themselves.
+std::vector<QColor> methodColors(const std::vector<SweepMethodSpec> &methods)
+{
+    std::vector<QColor> colors;
+    int custom = 0;
+    for (const SweepMethodSpec &m : methods) {
+        const bool family = m.kind != QLatin1String("factors") && m.modelDir.isEmpty();
+        colors.push_back(sweepMethodColor(m, family ? 0 : custom++));
+    }
+    return colors;
+}
+
+} // namespace
 
 // ---------------------------------------------------------------------------------------------
 
@@ -107,6 +124,10 @@ void SweepCurvePlot::begin(const std::vector<SweepMethodSpec> &methods, int trai
             line->setPen(QPen(color, 1.2, Qt::DashLine));
             m_markers << line;
         }
+    // Curves in the methods' order (the legend's), empty until their cells arrive.
+    for (const SweepMeasure measure : {SweepMeasure::Needle, SweepMeasure::HeldOut})
+        for (const SweepMethodSpec &m : methods)
+            curveFor(measure, m.name);
     m_emptyLabel->setVisible(true);
     updateRanges();
     m_replot->request();
@@ -121,7 +142,10 @@ SweepCurvePlot::Curve &SweepCurvePlot::curveFor(SweepMeasure measure, const QStr
     int index = 0;
     while (index < int(m_methods.size()) && m_methods[size_t(index)].name != method)
         ++index;
-    const QColor color = index < int(m_methods.size()) ? sweepMethodColor(m_methods[size_t(index)], index) : QColor(Qt::black);
+    const bool known = index < int(m_methods.size());
+    const QColor color = known ? methodColors(m_methods)[size_t(index)] : QColor(Qt::black);
+    // The original RoPE, the baseline every extension departs from, dashed.
+    const bool baseline = known && m_methods[size_t(index)].kind == QLatin1String("none");
     QCPAxisRect *rect = measure == SweepMeasure::Needle ? m_needleRect : m_heldOutRect;
     Curve c;
     c.upper = addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
@@ -135,7 +159,7 @@ SweepCurvePlot::Curve &SweepCurvePlot::curveFor(SweepMeasure measure, const QStr
     fill.setAlpha(45);
     c.lower->setBrush(fill);
     c.lower->setChannelFillGraph(c.upper);
-    c.line->setPen(QPen(color, 2));
+    c.line->setPen(QPen(color, 2, baseline ? Qt::DashLine : Qt::SolidLine));
     c.line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, Qt::white, 6));
     c.line->setName(method);
     // One legend entry per method, whichever panel draws it first.
@@ -328,7 +352,7 @@ void SweepHeatmapPlot::rebuild()
     auto *margins = new QCPMarginGroup(this);
     QSharedPointer<QCPAxisTickerText> lengthTicks(new QCPAxisTickerText);
     for (size_t i = 0; i < m_lengths.size(); ++i)
-        lengthTicks->addTick(double(i), formatNumber(m_lengths[i]));
+        lengthTicks->addTick(double(i), QString::number(m_lengths[i]));
     QSharedPointer<QCPAxisTickerText> depthTicks(new QCPAxisTickerText);
     for (size_t j = 0; j < m_depths.size(); ++j)
         depthTicks->addTick(double(j), percent(m_depths[j]));
@@ -367,7 +391,10 @@ void SweepHeatmapPlot::rebuild()
         x->setRange(-0.5, double(m_lengths.size()) - 0.5);
         y->setRange(-0.5, double(m_depths.size()) - 0.5);
         y->setRangeReversed(true);  // 0 % (near the start of the document) at the top
-        x->setLabel(tr("context length"));
+        x->setLabel(tr("context length (tokens)"));
+        QFont tickFont = font();
+        tickFont.setPointSizeF(std::max(6.0, tickFont.pointSizeF() - 1));
+        x->setTickLabelFont(tickFont);
         y->setLabel(k == 0 ? tr("needle depth") : QString());
         x->grid()->setVisible(false);
         y->grid()->setVisible(false);
@@ -382,6 +409,9 @@ void SweepHeatmapPlot::rebuild()
         for (size_t i = 0; i < m_lengths.size(); ++i)
             for (size_t j = 0; j < m_depths.size(); ++j) {
                 auto *label = new QCPItemText(this);
+                QFont small = font();
+                small.setPointSizeF(std::max(6.0, small.pointSizeF() - 2));
+                label->setFont(small);
                 label->setClipAxisRect(rect);
                 label->position->setAxes(x, y);
                 label->position->setCoords(double(i), double(j));

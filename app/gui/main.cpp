@@ -72,7 +72,7 @@ int main(int argc, char *argv[])
         const QString prefix = parser.value(exportSweepOption);
         const int methods = int(bench.result().methods.size());
         const bool saved = bench.curvePlot()->savePng(prefix + QStringLiteral("-lengths.png"), 960, 720) &&
-                           bench.heatmapPlot()->savePng(prefix + QStringLiteral("-heatmap.png"), 120 + 230 * methods, 380);
+                           bench.heatmapPlot()->savePng(prefix + QStringLiteral("-heatmap.png"), 140 + 270 * methods, 400);
         if (!saved)
             std::fprintf(stderr, "ropescope: cannot write %s-*.png\n", qPrintable(prefix));
         return saved ? 0 : 1;
