@@ -6,7 +6,9 @@
 #      and the template, then 3500 steps from there at lr 4e-4, in which it learns to copy the value;
 #   2. LongRoPE2 search of the factors for 8 × L_train = 4096 tokens (needle PPL, racing);
 #   3. mixed context window fine-tuning with those factors;
-#   4. the comparison table on needle samples the search never saw.
+#   4. the comparison table on needle samples the search never saw, with intervals and ratios to YaRN;
+#   5. the evaluation workbench's sweep (needle PPL and held-out perplexity against context length,
+#      the needle-in-a-haystack heatmap) and its two plots (the GUI renders them offscreen).
 # The shipped resources/embedded-model/ is step 1's second folder (base). Every command is printed before it runs,
 # so the log is the exact recipe.
 # Usage: scripts/train-embedded-model.sh OUT_DIR [cpu|cuda]   (CLI from $CLI or build/app/ropescope-cli)
@@ -21,6 +23,8 @@ ft_steps=${FINETUNE_STEPS:-60}
 population=${SEARCH_POPULATION:-32}
 iterations=${SEARCH_ITERATIONS:-12}
 samples=${TABLE_SAMPLES:-16}
+sweep_samples=${SWEEP_SAMPLES:-6}
+gui=${GUI:-$(dirname "$cli")/ropescope}
 mkdir -p "$out"
 run() { echo "+ $*" | tee -a "$out/recipe.txt"; "$@"; }
 # A hook after each step (the GPU wrapper copies each result out as soon as it exists).
@@ -56,4 +60,13 @@ run "$cli" train --init "$out/base" --out "$out/finetuned" --mixed-window --fact
 after
 
 run "$cli" table --model "$out/base" --factors "$out/longrope2-factors.txt" --finetuned "$out/finetuned" \
-    --samples "$samples" --device "$device" --dtype float32 | tee "$out/table.md"
+    --samples "$samples" --reference YaRN --device "$device" --dtype float32 -o "$out/table.json" | tee "$out/table.md"
+after
+
+# The needle template takes 364 tokens with the byte tokenizer, so the curves start at 384 rather
+# than L_train / 2 = 256.
+run "$cli" sweep --model "$out/base" --methods none,pi,ntk,yarn --factors "LongRoPE2=$out/longrope2-factors.txt" \
+    --finetuned "LongRoPE2 + FT=$out/finetuned" --lengths 384,512,1024,2048,4096 --depths 0,0.5,1 \
+    --samples "$sweep_samples" --seed 1000 --passkey --reference YaRN --device "$device" --dtype float32 \
+    -o "$out/sweep.json" | tee "$out/sweep.md"
+QT_QPA_PLATFORM=offscreen run "$gui" --sweep-result "$out/sweep.json" --export-sweep-plots "$out/embedded-sweep"

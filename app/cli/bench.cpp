@@ -52,7 +52,12 @@ int bench(const QStringList &args)
                                                            "batched forward and one by one, side by side (default 1: "
                                                            "off)."),
                                             QStringLiteral("K"), QStringLiteral("1"));
-        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, kModelOption, kDeviceOption,
+        const QCommandLineOption decode(QStringLiteral("decode"),
+                                        QStringLiteral("Also time greedy decoding of N tokens after a prompt of the "
+                                                       "length, with the KV cache and without it (every token re-runs "
+                                                       "the sequence), side by side (default 0: off)."),
+                                        QStringLiteral("N"), QStringLiteral("0"));
+        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, decode, kModelOption, kDeviceOption,
                            kDtypeOption, kSeedOption, kJsonOption});
         parseOrThrow(parser, args,
                      QStringLiteral("Time needle-PPL evaluation (forward to the last answer token, final norm and LM "
@@ -74,6 +79,7 @@ int bench(const QStringList &args)
         const double peakTflops = positiveNumber(parser, peak);
         const uint64_t seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
         const int candidateCount = wholeNumber(parser, candidates, 1);
+        const int decodeTokens = wholeNumber(parser, decode, 0);
 
         ModelOptions options;
         options.device = checkedDevice(parser.value(kDeviceOption));
@@ -186,6 +192,27 @@ int bench(const QStringList &args)
                                      .arg(candidateCount / (batchedMs / 1e3), 0, 'f', 2)
                                      .arg(candidateCount / (oneByOneMs / 1e3), 0, 'f', 2)
                                      .arg(oneByOneMs / batchedMs, 0, 'f', 2);
+                }
+                if (decodeTokens > 0) {
+                    // The passkey's work: a prompt of `length` tokens, then decodeTokens greedy tokens.
+                    const std::vector<int> prompt(ids.begin(), ids.end());
+                    std::vector<int> cachedTokens, uncachedTokens;
+                    const double cachedMs = median(timeRuns([&] { cachedTokens = lm->greedyContinue(prompt, decodeTokens); }));
+                    const double uncachedMs =
+                        median(timeRuns([&] { uncachedTokens = lm->greedyContinue(prompt, decodeTokens, nullptr, false); }));
+                    row.insert(QStringLiteral("decode_tokens"), decodeTokens);
+                    row.insert(QStringLiteral("decode_cached_ms"), cachedMs);
+                    row.insert(QStringLiteral("decode_uncached_ms"), uncachedMs);
+                    row.insert(QStringLiteral("decode_speedup"), uncachedMs / cachedMs);
+                    row.insert(QStringLiteral("decode_same_tokens"), cachedTokens == uncachedTokens);
+                    if (!json)
+                        err() << QStringLiteral("%1 tokens + %2 greedy: KV cache %3 ms, uncached %4 ms (%5× faster)%6\n")
+                                     .arg(length)
+                                     .arg(decodeTokens)
+                                     .arg(cachedMs, 0, 'f', 1)
+                                     .arg(uncachedMs, 0, 'f', 1)
+                                     .arg(uncachedMs / cachedMs, 0, 'f', 2)
+                                     .arg(cachedTokens == uncachedTokens ? QString() : QStringLiteral(" — tokens differ"));
                 }
                 if (!json)
                     out() << QStringLiteral("%1 %2 %3 %4 %5 %6\n")

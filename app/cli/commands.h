@@ -16,6 +16,7 @@ int search(const QStringList &args);
 int rankStability(const QStringList &args);
 int bench(const QStringList &args);
 int table(const QStringList &args);
+int sweep(const QStringList &args);
 int train(const QStringList &args);
 
 struct Command {
@@ -35,6 +36,7 @@ inline constexpr Command kCommands[] = {
     {"search", "LongRoPE2 (or LongRoPE) evolutionary search of the factors, logged to a JSONL run log", search},
     {"rank-stability", "how stably each fitness aggregate ranks candidates across disjoint needle-sample sets", rankStability},
     {"table", "the paper's comparison in miniature: methods x lengths, needle PPL and passkey accuracy", table},
+    {"sweep", "evaluation workbench: PPL vs context length per method, needle-in-a-haystack heatmap, with intervals", sweep},
     {"train", "pretrain a small model on built-in text with needles, or mixed-window fine-tune one", train},
     {"bench", "time needle-PPL evaluation: ms per sample, TFLOP/s, % of peak, peak device memory", bench},
 };

@@ -5,6 +5,8 @@
 
 #include "eval/evaluator.h"
 #include "eval/needle.h"
+#include "eval/sweepresult.h"
+#include "common/statistics.h"
 #include "rope/factorfamilies.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
@@ -38,8 +40,13 @@ int eval(const QStringList &args)
                                            QStringLiteral("A"));
         const QCommandLineOption passkey(QStringLiteral("passkey"),
                                          QStringLiteral("Also report passkey accuracy by greedy decoding."));
+        const QCommandLineOption reference(QStringLiteral("reference"),
+                                           QStringLiteral("Also score this method (none, pi, ntk, yarn, llama3, config) "
+                                                          "on the same samples and report the paired difference and "
+                                                          "ratio of the mean needle PPL with 95 % bootstrap intervals."),
+                                           QStringLiteral("NAME"));
         addEvaluationOptions(parser);
-        parser.addOptions({method, attention, passkey});
+        parser.addOptions({method, attention, passkey, reference});
         parser.addOption(kFactorsOption);
         parser.addOption(kJsonOption);
         parseOrThrow(parser, args,
@@ -52,6 +59,18 @@ int eval(const QStringList &args)
         const RopeConfig &config = lm->ropeConfig();
         const double scale = double(settings.length) / config.trainLength;
 
+        // A named method's RoPE: a family at s = L / L_train, the original, or (nullopt) the model's own.
+        const auto namedRope = [&](const QString &name, const QString &option) -> std::optional<RopeOverride> {
+            if (name == QLatin1String("none"))
+                return RopeOverride{std::vector<double>(size_t(config.pairs()), 1.0), 1.0};
+            if (name == QLatin1String("config"))
+                return std::nullopt;
+            const std::map<QString, FactorSet> families = standardFamilies(config, settings.length);
+            const auto it = families.find(name);
+            if (it == families.end() || name == QLatin1String("config"))
+                throw UsageError{QStringLiteral("--%1 needs none, pi, ntk, yarn, llama3 or config").arg(option)};
+            return RopeOverride{it->second.lambda, it->second.attentionFactor};
+        };
         // The RoPE under test: a factor file, a family, or the model's own.
         std::optional<RopeOverride> rope;
         QString ropeName = parser.value(method);
@@ -62,20 +81,17 @@ int eval(const QStringList &args)
             rope = RopeOverride{readFactorFile(parser.value(kFactorsOption), config.pairs()),
                                 parser.isSet(attention) ? positiveNumber(parser, attention)
                                                         : longropeAttentionFactor(scale, config.trainLength)};
-        } else if (ropeName == QLatin1String("none")) {
-            rope = RopeOverride{std::vector<double>(size_t(config.pairs()), 1.0), 1.0};
-        } else if (ropeName != QLatin1String("config")) {
-            const std::map<QString, FactorSet> families = standardFamilies(config, settings.length);
-            const auto it = families.find(ropeName);
-            if (it == families.end() || ropeName == QLatin1String("config"))
-                throw UsageError{QStringLiteral("--method needs none, pi, ntk, yarn, llama3 or config")};
-            rope = RopeOverride{it->second.lambda, it->second.attentionFactor};
+        } else {
+            rope = namedRope(ropeName, QStringLiteral("method"));
         }
+        std::optional<std::optional<RopeOverride>> referenceRope;
+        if (parser.isSet(reference))
+            referenceRope = namedRope(parser.value(reference), QStringLiteral("reference"));
 
         const NeedleEvaluator evaluator = needleSamples(
             [&] { return NeedleEvaluator(*lm, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, settings); });
         const bool drawProgress = isatty(fileno(stderr));
-        const NeedleEvalResult result = evaluator.evaluate(rope ? &*rope : nullptr, {}, [&](int done, int total) {
+        const auto progressBar = [&](int done, int total) {
             if (!drawProgress)
                 return;
             const int width = 30;
@@ -83,10 +99,20 @@ int eval(const QStringList &args)
             err() << "\r[" << QString(filled, QLatin1Char('#')) << QString(width - filled, QLatin1Char(' ')) << "] "
                   << done << "/" << total << " samples" << (done == total ? "\n" : "");
             err().flush();
-        });
+        };
+        // The passkey comes from the same forward as the needle PPL (KV-cached greedy decoding).
+        const bool withPasskey = parser.isSet(passkey);
+        const NeedleEvalResult result = evaluator.evaluate(rope ? &*rope : nullptr, {}, progressBar, withPasskey);
         std::optional<double> passkeyAccuracy;
-        if (parser.isSet(passkey))
-            passkeyAccuracy = evaluator.passkeyAccuracy(rope ? &*rope : nullptr);
+        if (withPasskey)
+            passkeyAccuracy = result.passkeyAccuracy;
+        const Interval meanInterval = bootstrapAggregate(result.perSamplePpl, Aggregate::Mean);
+        std::optional<NeedleEvalResult> referenceResult;
+        std::optional<PairedComparison> comparison;
+        if (referenceRope) {
+            referenceResult = evaluator.evaluate(*referenceRope ? &**referenceRope : nullptr, {}, progressBar, withPasskey);
+            comparison = pairedBootstrap(result.perSamplePpl, referenceResult->perSamplePpl, Aggregate::Mean);
+        }
         // Printed as it is, then exit 1: a NaN or infinite PPL is a broken model or RoPE, not a score.
         const auto finish = [&] {
             if (std::isfinite(result.meanPpl))
@@ -106,6 +132,11 @@ int eval(const QStringList &args)
                                              {QStringLiteral("value"), s.value},
                                              {QStringLiteral("seed"), qint64(s.seed)},
                                              {QStringLiteral("answer_tokens"), int(s.answerPositions.size())}});
+                if (withPasskey) {
+                    QJsonObject entry = perSample.last().toObject();
+                    entry.insert(QStringLiteral("passkey"), result.perSamplePasskey[i] == 1);
+                    perSample.replace(perSample.size() - 1, entry);
+                }
             }
             QJsonObject o{{QStringLiteral("mean_ppl"), result.meanPpl},
                           {QStringLiteral("per_sample"), perSample},
@@ -116,8 +147,25 @@ int eval(const QStringList &args)
                           {QStringLiteral("rope"), ropeName},
                           {QStringLiteral("depth"), settings.depth},
                           {QStringLiteral("seed"), qint64(settings.seed)}};
-            if (passkeyAccuracy)
+            o.insert(QStringLiteral("samples"), settings.samples);
+            o.insert(QStringLiteral("corpus"), settings.corpus);
+            o.insert(QStringLiteral("model"), dir);
+            o.insert(QStringLiteral("mean_ppl_interval"), intervalToJson(meanInterval));
+            if (passkeyAccuracy) {
                 o.insert(QStringLiteral("passkey_accuracy"), *passkeyAccuracy);
+                const int correct = int(std::lround(*passkeyAccuracy * double(result.perSamplePasskey.size())));
+                o.insert(QStringLiteral("passkey_interval"), intervalToJson(wilsonInterval(correct, int(result.perSamplePasskey.size()))));
+            }
+            if (comparison) {
+                QJsonObject c = comparisonToJson(*comparison, parser.value(reference));
+                QJsonArray referenceSamples;
+                for (double v : referenceResult->perSamplePpl)
+                    referenceSamples.append(v);
+                c.insert(QStringLiteral("reference_per_sample"), referenceSamples);
+                if (withPasskey)
+                    c.insert(QStringLiteral("reference_passkey_accuracy"), referenceResult->passkeyAccuracy);
+                o.insert(QStringLiteral("comparison"), c);
+            }
             out() << QJsonDocument(o).toJson(QJsonDocument::Indented);
             out().flush();
             return finish();
@@ -131,9 +179,22 @@ int eval(const QStringList &args)
             out() << "sample " << i << "  " << s.key.leftJustified(20) << " " << s.value << "  needle PPL "
                   << number(result.perSamplePpl[i]) << "\n";
         }
-        out() << "\nmean needle PPL " << number(result.meanPpl) << "  (" << number(result.seconds, 4) << " s)\n";
+        out() << "\nmean needle PPL " << number(result.meanPpl);
+        if (meanInterval.valid())
+            out() << " [95 % interval " << number(meanInterval.lower, 4) << ", " << number(meanInterval.upper, 4) << "]";
+        out() << "  (" << number(result.seconds, 4) << " s)\n";
         if (passkeyAccuracy)
             out() << "passkey accuracy " << number(*passkeyAccuracy) << "\n";
+        if (comparison) {
+            out() << "reference " << parser.value(reference) << ": mean needle PPL " << number(comparison->b)
+                  << "; difference " << number(comparison->difference.estimate, 4);
+            if (comparison->difference.valid())
+                out() << " [" << number(comparison->difference.lower, 4) << ", " << number(comparison->difference.upper, 4) << "]";
+            out() << ", ratio " << number(comparison->ratio.estimate, 4);
+            if (comparison->ratio.valid())
+                out() << " [" << number(comparison->ratio.lower, 4) << ", " << number(comparison->ratio.upper, 4) << "]";
+            out() << " (paired over the samples, 95 % BCa)\n";
+        }
         out().flush();
         return finish();
     });

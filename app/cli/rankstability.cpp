@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "options.h"
 
+#include "common/statistics.h"
 #include "eval/candidatescorer.h"
 #include "rope/ropeconfig.h"
 #include "runtime/model.h"
@@ -28,40 +29,6 @@
 namespace rs::cli {
 
 namespace {
-
-// Ranks 1 … n, ties sharing their average rank.
-std::vector<double> ranks(const std::vector<double> &x)
-{
-    std::vector<size_t> order(x.size());
-    std::iota(order.begin(), order.end(), size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-    std::vector<double> r(x.size());
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i;
-        while (j + 1 < order.size() && x[order[j + 1]] == x[order[i]])
-            ++j;
-        for (size_t k = i; k <= j; ++k)
-            r[order[k]] = 0.5 * double(i + j) + 1.0;
-        i = j + 1;
-    }
-    return r;
-}
-
-// Spearman's rank correlation: Pearson's correlation of the ranks (NaN when a side is constant).
-// Private to this tool until core/common/statistics.h's rs::spearman lands.
-double spearman(const std::vector<double> &a, const std::vector<double> &b)
-{
-    const std::vector<double> ra = ranks(a), rb = ranks(b);
-    const double n = double(ra.size());
-    const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n, mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) {
-        sab += (ra[i] - ma) * (rb[i] - mb);
-        saa += (ra[i] - ma) * (ra[i] - ma);
-        sbb += (rb[i] - mb) * (rb[i] - mb);
-    }
-    return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : std::numeric_limits<double>::quiet_NaN();
-}
 
 double percentile(std::vector<double> x, double q)
 {
@@ -208,7 +175,7 @@ int rankStability(const QStringList &args)
                     a[size_t(j)] = aggregateScores(aggregates[m], sa);
                     b[size_t(j)] = aggregateScores(aggregates[m], sb);
                 }
-                rho[size_t(m)].push_back(spearman(a, b));
+                rho[size_t(m)].push_back(rs::spearman(a, b));
                 sameWinner[size_t(m)] += std::min_element(a.begin(), a.end()) - a.begin() == std::min_element(b.begin(), b.end()) - b.begin();
             }
         }

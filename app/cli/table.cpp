@@ -4,9 +4,11 @@
 #include "options.h"
 
 #include "common/error.h"
+#include "common/savefile.h"
 #include "eval/comparison.h"
 #include "eval/evaluator.h"
 #include "eval/needle.h"
+#include "eval/sweepresult.h"
 #include "rope/factorfamilies.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
@@ -18,6 +20,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSaveFile>
 
 #include <algorithm>
 #include <cmath>
@@ -56,8 +59,14 @@ int table(const QStringList &args)
                                             QStringLiteral("Seed of the needle samples (default 1000, away from the "
                                                            "search's samples)."),
                                             QStringLiteral("S"), QStringLiteral("1000"));
+        const QCommandLineOption referenceOption(QStringLiteral("reference"),
+                                                 QStringLiteral("The method every needle cell is compared with, paired "
+                                                                "over the same samples (a row name, e.g. YaRN; default: "
+                                                                "the first row, original RoPE)."),
+                                                 QStringLiteral("NAME"));
         parser.addOptions({kModelOption, factorsOption, finetuned, multiples, target, noPasskey, samplesOption,
-                           seedOption, kDeviceOption, kDtypeOption, kCorpusOption, kJsonOption});
+                           seedOption, kDeviceOption, kDtypeOption, kCorpusOption, kJsonOption, referenceOption,
+                           kOutputOption});
         parseOrThrow(parser, args,
                      QStringLiteral("The paper's comparison in miniature: needle PPL / passkey accuracy of the original "
                                     "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
@@ -126,6 +135,14 @@ int table(const QStringList &args)
         settings.heldOutIds = tok.tokenizer->encode(generateFillerText(8 * trainLength * 4, 987654321));
         settings.heldOutIds.resize(std::min<size_t>(settings.heldOutIds.size(), size_t(8 * trainLength)));
         settings.shortWindow = trainLength;
+        settings.reference = parser.value(referenceOption);
+        if (!settings.reference.isEmpty() &&
+            std::none_of(methods.begin(), methods.end(), [&](const ComparedMethod &m) { return m.name == settings.reference; })) {
+            QStringList names;
+            for (const ComparedMethod &m : methods)
+                names << m.name;
+            throw UsageError{QStringLiteral("--reference needs one of the rows: %1").arg(names.join(QStringLiteral(", ")))};
+        }
         const ComparisonTable result = compareMethods(methods, *tok.tokenizer, tok.bosId, settings, [](const QString &line) {
             err() << line << "\n";
             err().flush();
@@ -146,31 +163,70 @@ int table(const QStringList &args)
                   << broken.join(QStringLiteral(", ")) << ": the model's weights or the RoPE give NaN or infinite losses\n";
             return kBadInput;
         };
-        if (parser.isSet(kJsonOption)) {
+        {
             QJsonArray rows;
+            const auto values = [](const auto &v) {
+                QJsonArray a;
+                for (const auto x : v)
+                    a.append(double(x));
+                return a;
+            };
             for (const ComparisonRow &row : result.rows) {
                 QJsonArray cells;
-                for (size_t i = 0; i < row.cells.size(); ++i)
-                    cells.append(QJsonObject{{QStringLiteral("length"), result.lengths[i]},
-                                             {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
-                                             {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy}});
-                rows.append(QJsonObject{{QStringLiteral("method"), row.method},
-                                        {QStringLiteral("cells"), cells},
-                                        {QStringLiteral("short_ppl"), row.shortPpl},
-                                        {QStringLiteral("short_retention_percent"), row.shortRetention}});
+                for (size_t i = 0; i < row.cells.size(); ++i) {
+                    const SweepCell &d = row.cells[i].detail;
+                    QJsonObject cell{{QStringLiteral("length"), result.lengths[i]},
+                                     {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
+                                     {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy},
+                                     {QStringLiteral("needle_ppl_interval"), intervalToJson(d.interval)},
+                                     {QStringLiteral("per_sample"), values(d.values)}};
+                    if (!d.passkey.empty()) {
+                        cell.insert(QStringLiteral("passkey_interval"), intervalToJson(d.passkeyInterval));
+                        cell.insert(QStringLiteral("per_sample_passkey"), values(d.passkey));
+                    }
+                    if (!d.reference.isEmpty())
+                        cell.insert(QStringLiteral("comparison"), comparisonToJson(d.vsReference, d.reference));
+                    cells.append(cell);
+                }
+                QJsonObject r{{QStringLiteral("method"), row.method},
+                              {QStringLiteral("cells"), cells},
+                              {QStringLiteral("short_ppl"), row.shortPpl},
+                              {QStringLiteral("short_retention_percent"), row.shortRetention}};
+                if (!row.shortWindowNll.empty()) {
+                    r.insert(QStringLiteral("short_ppl_interval"), intervalToJson(row.shortPplInterval));
+                    r.insert(QStringLiteral("short_retention_interval"), intervalToJson(row.shortRetentionInterval));
+                    r.insert(QStringLiteral("short_window_nll"), values(row.shortWindowNll));
+                }
+                rows.append(r);
             }
-            out() << QJsonDocument(QJsonObject{{QStringLiteral("train_length"), trainLength},
+            const QJsonDocument json(QJsonObject{{QStringLiteral("train_length"), trainLength},
                                                {QStringLiteral("target_length"), targetLength},
                                                {QStringLiteral("rows"), rows},
-                                               {QStringLiteral("seconds"), result.seconds}})
-                         .toJson(QJsonDocument::Indented);
-            out().flush();
-            return finish();
+                                               {QStringLiteral("reference"), result.reference},
+                                               {QStringLiteral("samples"), settings.samples},
+                                               {QStringLiteral("seed"), qint64(settings.seed)},
+                                               {QStringLiteral("model"), modelDir},
+                                               {QStringLiteral("bootstrap"),
+                                                QJsonObject{{QStringLiteral("method"), QStringLiteral("BCa, paired over samples")},
+                                                            {QStringLiteral("resamples"), settings.bootstrap.resamples},
+                                                            {QStringLiteral("seed"), qint64(settings.bootstrap.seed)},
+                                                            {QStringLiteral("level"), settings.bootstrap.level}}},
+                                               {QStringLiteral("seconds"), result.seconds}});
+            // -o keeps the JSON (every per-sample value) beside the printed table.
+            if (parser.isSet(kOutputOption)) {
+                saveFileAtomically(parser.value(kOutputOption), json.toJson(QJsonDocument::Indented));
+            }
+            if (parser.isSet(kJsonOption)) {
+                out() << json.toJson(QJsonDocument::Indented);
+                out().flush();
+                return finish();
+            }
         }
         out() << "model " << modelDir << ", L_train " << trainLength << ", methods set up for L = " << targetLength
               << " (s = " << number(s) << "), " << settings.samples << " needle samples per cell; cells: needle PPL / "
               << "passkey accuracy; short retention = original's short-context PPL / the method's\n\n"
-              << result.markdown(trainLength);
+              << result.markdown(trainLength) << "\n"
+              << result.intervalMarkdown(trainLength);
         out().flush();
         return finish();
     });

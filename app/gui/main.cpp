@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "worker/evaluationworker.h"
 #include "factordocument.h"
+#include "workbenchpanel.h"
+#include "workbenchplots.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -45,8 +47,36 @@ int main(int argc, char *argv[])
     const QCommandLineOption followOption(QStringLiteral("follow-log"),
                                           QObject::tr("Follow the run log of a search (ropescope-cli search --log)."),
                                           QStringLiteral("jsonl"));
-    parser.addOptions({presetOption, modelOption, tokenizerOption, followOption, screenshotOption});
+    const QCommandLineOption sweepOption(QStringLiteral("sweep-result"),
+                                         QObject::tr("Open a saved sweep result (ropescope-cli sweep -o) in the "
+                                                     "evaluation workbench."),
+                                         QStringLiteral("file"));
+    // For documentation: write the workbench's plots of --sweep-result as PREFIX-lengths.png and
+    // PREFIX-heatmap.png and quit.
+    QCommandLineOption exportSweepOption(QStringLiteral("export-sweep-plots"),
+                                         QObject::tr("Save the sweep's plots as PREFIX-lengths.png and PREFIX-heatmap.png and quit."),
+                                         QStringLiteral("prefix"));
+    exportSweepOption.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOptions({presetOption, modelOption, tokenizerOption, followOption, screenshotOption, sweepOption,
+                       exportSweepOption});
     parser.process(app);
+
+    if (parser.isSet(exportSweepOption)) {
+        // Headless: the workbench's plots of a saved result, at a fixed size, without a model.
+        rs::EvaluationThread service;
+        rs::WorkbenchPanel bench(&service);
+        if (!bench.openResult(parser.value(sweepOption))) {
+            std::fprintf(stderr, "ropescope: cannot open the sweep result %s\n", qPrintable(parser.value(sweepOption)));
+            return 1;
+        }
+        const QString prefix = parser.value(exportSweepOption);
+        const int methods = int(bench.result().methods.size());
+        const bool saved = bench.curvePlot()->savePng(prefix + QStringLiteral("-lengths.png"), 960, 720) &&
+                           bench.heatmapPlot()->savePng(prefix + QStringLiteral("-heatmap.png"), 140 + 270 * methods, 400);
+        if (!saved)
+            std::fprintf(stderr, "ropescope: cannot write %s-*.png\n", qPrintable(prefix));
+        return saved ? 0 : 1;
+    }
 
     MainWindow window;
     const QString screenshotPath = parser.value(screenshotOption);
@@ -80,6 +110,10 @@ int main(int argc, char *argv[])
         return 1;
     if (parser.isSet(followOption))
         window.followSearchLog(parser.value(followOption));
+    if (parser.isSet(sweepOption)) {
+        window.showWorkbenchDock();
+        window.workbenchPanel()->openResult(parser.value(sweepOption));
+    }
     window.show();
 
     if (!screenshotPath.isEmpty()) {

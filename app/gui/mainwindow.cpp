@@ -12,6 +12,7 @@
 #include "plotstyle.h"
 #include "rope/presets.h"
 #include "searchpanel.h"
+#include "workbenchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
 #include "runtime/modelfolder.h"
@@ -75,7 +76,9 @@ MainWindow::MainWindow(QWidget *parent)
       m_controlPanel(new rs::ControlPanel(m_document, this)), m_viewSplitter(new QSplitter(Qt::Vertical, this)),
       m_panelDock(new QDockWidget(tr("Model and controls"), this)), m_evaluation(new rs::EvaluationThread(this)),
       m_searchPanel(new rs::SearchPanel(m_document, m_evaluation, this)),
-      m_searchDock(new QDockWidget(tr("Search and live needle PPL"), this)), m_searchStatus(new QLabel(this))
+      m_searchDock(new QDockWidget(tr("Search and live needle PPL"), this)),
+      m_workbench(new rs::WorkbenchPanel(m_evaluation, this)),
+      m_workbenchDock(new QDockWidget(tr("Evaluation workbench"), this)), m_searchStatus(new QLabel(this))
 {
     m_viewSplitter->addWidget(m_periodsPlot);
     m_viewSplitter->addWidget(m_factorsView);
@@ -95,6 +98,7 @@ MainWindow::MainWindow(QWidget *parent)
     m_controlPanel->setMinimumWidth(300);
     addDockWidget(Qt::LeftDockWidgetArea, m_panelDock);
     createSearchDock();
+    createWorkbenchDock();
 
     m_lastDirectory = QSettings().value(kLastDirectoryKey).toString();
     createMenus();
@@ -158,6 +162,42 @@ void MainWindow::createSearchDock()
         if (task == rs::WorkerTask::LoadModel)
             reportError(message);
     });
+}
+
+void MainWindow::createWorkbenchDock()
+{
+    m_workbenchDock->setObjectName(QStringLiteral("workbenchDock"));
+    m_workbenchDock->setWidget(m_workbench);
+    m_workbenchDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
+                                 QDockWidget::DockWidgetFloatable);
+    m_workbench->setMinimumWidth(420);
+    addDockWidget(Qt::RightDockWidgetArea, m_workbenchDock);
+    tabifyDockWidget(m_searchDock, m_workbenchDock);
+    m_workbenchDock->hide();  // View › Evaluation Workbench brings it up
+
+    connect(m_workbench, &rs::WorkbenchPanel::errorOccurred, this, &MainWindow::reportError);
+    connect(m_workbench, &rs::WorkbenchPanel::statusMessage, this,
+            [this](const QString &text) { statusBar()->showMessage(text, kStatusTimeoutMs); });
+    // The editor's λ and the search's best are methods the workbench can sweep; the families are
+    // set up for the document's target length.
+    const auto editedToWorkbench = [this] {
+        m_workbench->setEditedFactors(m_document->lambda(), m_document->attentionFactor().value_or(0.0));
+        m_workbench->setTargetLength(int(std::lround(m_document->targetLength())));
+    };
+    connect(m_document, &rs::FactorDocument::lambdaChanged, this, editedToWorkbench);
+    connect(m_document, &rs::FactorDocument::attentionFactorChanged, this, editedToWorkbench);
+    connect(m_document, &rs::FactorDocument::targetLengthChanged, this, editedToWorkbench);
+    connect(m_document, &rs::FactorDocument::configChanged, this, editedToWorkbench);
+    connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, [this] {
+        m_workbench->setSearchBest(m_searchPanel->bestLambda(), m_searchPanel->bestAttentionFactor());
+    });
+    editedToWorkbench();
+}
+
+void MainWindow::showWorkbenchDock()
+{
+    m_workbenchDock->show();
+    m_workbenchDock->raise();
 }
 
 void MainWindow::showSearchDock()
@@ -313,6 +353,10 @@ void MainWindow::createMenus()
     QAction *searchAction = m_searchDock->toggleViewAction();
     searchAction->setText(tr("Search &Dock"));
     viewMenu->addAction(searchAction);
+    QAction *workbenchAction = m_workbenchDock->toggleViewAction();
+    workbenchAction->setText(tr("Evaluation &Workbench"));
+    workbenchAction->setShortcut(QKeySequence(tr("Ctrl+Shift+W")));
+    viewMenu->addAction(workbenchAction);
 }
 
 void MainWindow::rebuildRecentMenu()

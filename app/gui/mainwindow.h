@@ -21,6 +21,7 @@ class FactorDocument;
 class FactorsView;
 class PeriodsPlot;
 class SearchPanel;
+class WorkbenchPanel;
 } // namespace rs
 
 class MainWindow : public QMainWindow {
@@ -73,6 +74,10 @@ public:
     rs::SearchPanel *searchPanel() const { return m_searchPanel; }
     rs::EvaluationThread *evaluationThread() const { return m_evaluation; }
     QDockWidget *searchDock() const { return m_searchDock; }
+    // The evaluation workbench (length sweeps, needle heatmaps), fed by the same evaluation thread.
+    rs::WorkbenchPanel *workbenchPanel() const { return m_workbench; }
+    QDockWidget *workbenchDock() const { return m_workbenchDock; }
+    void showWorkbenchDock();
     // The permanent status-bar text of the search (progress, evaluations/s, ETA).
     QString searchStatusText() const;
 
@@ -85,6 +90,7 @@ protected:
 private:
     void createMenus();
     void createSearchDock();
+    void createWorkbenchDock();
     void showSearchDock();
     void updateBestOverlay();
     void rebuildRecentMenu();
@@ -114,6 +120,8 @@ private:
     rs::EvaluationThread *m_evaluation;
     rs::SearchPanel *m_searchPanel;
     QDockWidget *m_searchDock;
+    rs::WorkbenchPanel *m_workbench;
+    QDockWidget *m_workbenchDock;
     QLabel *m_searchStatus;
     QMenu *m_recentMenu = nullptr;
     QString m_displayName;

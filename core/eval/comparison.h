@@ -5,6 +5,7 @@
 // model's. Every method is configured once for the extension target and then evaluated at each
 // length as it would be deployed: static factors everywhere, or the longrope switch (original RoPE
 // up to L_train, long factors beyond).
+#include "eval/sweepresult.h"
 #include "runtime/model.h"
 
 #include <QString>
@@ -33,11 +34,14 @@ struct ComparisonSettings {
     bool passkey = true;
     std::vector<int> heldOutIds;    // short-context text (tokens); empty = no short-context column
     int shortWindow = 0;            // window of the short-context perplexity (L_train)
+    QString reference;              // the method the needle cells are compared with; empty: the first
+    BootstrapOptions bootstrap;
 };
 
 struct ComparisonCell {
     double needlePpl = 0;
     double passkeyAccuracy = -1;  // -1 when not measured
+    SweepCell detail;             // per-sample values, intervals, the paired comparison with the reference
 };
 
 struct ComparisonRow {
@@ -45,18 +49,31 @@ struct ComparisonRow {
     std::vector<ComparisonCell> cells;  // one per length
     double shortPpl = 0;                // 0 when not measured
     double shortRetention = 0;          // original's short PPL / this method's, in % (100 = no loss)
+    // The short-context figures window by window (disjoint windows of shortWindow tokens are the
+    // resampled units): mean NLL per window, the PPL's interval, and the retention's (100 ÷ the
+    // paired ratio of this method's PPL to the first method's, bounds swapped).
+    std::vector<double> shortWindowNll;
+    Interval shortPplInterval;
+    Interval shortRetentionInterval;
 };
 
 struct ComparisonTable {
     std::vector<int> lengths;
     std::vector<ComparisonRow> rows;
+    QString reference;  // the method of the needle comparisons
     double seconds = 0;
     // Markdown with one column per length ("needle PPL / passkey") and the short-context columns.
     QString markdown(int trainLength) const;
+    // The same figures with their 95 % intervals: needle PPL [BCa] and its ratio to the reference
+    // on the same samples [paired BCa]; passkey accuracy [Wilson]; short PPL and retention [BCa
+    // over windows].
+    QString intervalMarkdown(int trainLength) const;
 };
 
-// The first method is the reference of the retention column. `progress` gets a line of text per
-// finished cell. Throws rs::Error (bad corpus, a length too short for the needle template …).
+// The first method is the reference of the retention column; settings.reference (default the
+// first) that of the needle comparisons. The needle cells are the workbench engine's (runSweep).
+// `progress` gets a line of text per finished cell. Throws rs::Error (bad corpus, a length too
+// short for the needle template …).
 ComparisonTable compareMethods(const std::vector<ComparedMethod> &methods, const Tokenizer &tokenizer, int bosId,
                                const ComparisonSettings &settings,
                                const std::function<void(const QString &)> &progress = {});

@@ -8,6 +8,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -93,7 +94,7 @@ std::vector<double> NeedleEvaluator::sampleNllBatch(int index, const std::vector
 }
 
 NeedleEvalResult NeedleEvaluator::evaluate(const RopeOverride *rope, const Cancelled &cancelled,
-                                           const Progress &progress) const
+                                           const Progress &progress, bool passkey) const
 {
     QElapsedTimer timer;
     timer.start();
@@ -106,13 +107,28 @@ NeedleEvalResult NeedleEvaluator::evaluate(const RopeOverride *rope, const Cance
             r.cancelled = true;
             break;
         }
-        const double nll = sampleNll(i, rope);
+        double nll = 0;
+        if (passkey) {
+            // The answer tokens are the sample's last ones (NeedleSample), so one forward up to
+            // the last of them scores them all and leaves the prompt's keys for decoding.
+            const NeedleSample &s = m_samples[size_t(i)];
+            const int answerStart = s.answerPositions.front();
+            const CausalLM::AnswerScore score = m_model.scoreAnswer(s.ids, answerStart, true, rope);
+            nll = mean(score.nll);
+            r.perSamplePasskey.push_back(std::equal(score.greedy.begin(), score.greedy.end(), s.ids.begin() + answerStart,
+                                                    s.ids.end()) ? 1 : 0);
+        } else {
+            nll = sampleNll(i, rope);
+        }
         r.perSampleNll.push_back(nll);
         r.perSamplePpl.push_back(std::exp(nll));
         if (progress)
             progress(i + 1, total);
     }
     r.meanPpl = mean(r.perSamplePpl);
+    if (passkey && !r.perSamplePasskey.empty())
+        r.passkeyAccuracy = double(std::accumulate(r.perSamplePasskey.begin(), r.perSamplePasskey.end(), 0)) /
+                            double(r.perSamplePasskey.size());
     r.seconds = timer.nsecsElapsed() / 1e9;
     return r;
 }
@@ -133,29 +149,45 @@ double NeedleEvaluator::passkeyAccuracy(const RopeOverride *rope, const Cancelle
     return done == 0 ? 0.0 : double(correct) / done;
 }
 
-double slidingPerplexity(CausalLM &model, const std::vector<int> &ids, int window, int stride, const RopeOverride *rope)
+double SlidingWindowScore::meanNll() const
+{
+    const double sum = std::accumulate(nllSum.begin(), nllSum.end(), 0.0);
+    const double count = std::accumulate(tokens.begin(), tokens.end(), 0.0);
+    return sum / count;
+}
+
+SlidingWindowScore slidingWindowNll(CausalLM &model, const std::vector<int> &ids, int window, int stride,
+                                    const RopeOverride *rope, const NeedleEvaluator::Cancelled &cancelled)
 {
     if (window < 2 || stride < 1 || stride > window)
         throw Error(QStringLiteral("perplexity"), QStringLiteral("needs window ≥ 2 and 1 ≤ stride ≤ window"));
     if (ids.size() < 2)
         throw Error(QStringLiteral("perplexity"), QStringLiteral("needs at least two tokens"));
-    double nllSum = 0;
-    size_t scored = 0;
+    SlidingWindowScore out;
     size_t scoredUpTo = 1;  // the first token has no prediction
     for (size_t begin = 0; scoredUpTo < ids.size(); begin += size_t(stride)) {
+        if (cancelled && cancelled())
+            break;
         const size_t end = std::min(ids.size(), begin + size_t(window));
         const std::vector<int> chunk(ids.begin() + long(begin), ids.begin() + long(end));
         std::vector<int> targets;
         for (size_t p = std::max(scoredUpTo, begin + 1); p < end; ++p)
             targets.push_back(int(p - begin));
         if (!targets.empty()) {
+            double sum = 0;
             for (double nll : model.targetNll(chunk, targets, rope))
-                nllSum += nll;
-            scored += targets.size();
+                sum += nll;
+            out.nllSum.push_back(sum);
+            out.tokens.push_back(int(targets.size()));
         }
         scoredUpTo = std::max(scoredUpTo, end);
     }
-    return std::exp(nllSum / double(scored));
+    return out;
+}
+
+double slidingPerplexity(CausalLM &model, const std::vector<int> &ids, int window, int stride, const RopeOverride *rope)
+{
+    return std::exp(slidingWindowNll(model, ids, window, stride, rope).meanNll());
 }
 
 } // namespace rs

@@ -26,6 +26,8 @@ struct NeedleEvalResult {
     std::vector<double> perSamplePpl;  // exp(mean NLL over the sample's answer tokens)
     std::vector<double> perSampleNll;
     double meanPpl = 0;                // mean of the per-sample perplexities
+    std::vector<int> perSamplePasskey; // 1 where greedy decoding reproduced the answer; empty unless asked
+    double passkeyAccuracy = -1;       // share of perSamplePasskey; -1 when not measured
     double seconds = 0;
     QString device;
     bool cancelled = false;            // stopped between samples; the vectors hold what was done
@@ -53,8 +55,11 @@ public:
     const std::vector<NeedleSample> &samples() const { return m_samples; }
 
     // rope == nullptr: the model's own RoPE for this length. `cancelled` is polled between samples.
+    // With `passkey`, each sample's greedy continuation after the question is decoded from the
+    // same forward's KV cache (CausalLM::scoreAnswer): the NLLs are the same, the passkey costs a
+    // few single-token steps instead of a second forward per token.
     NeedleEvalResult evaluate(const RopeOverride *rope, const Cancelled &cancelled = {},
-                              const Progress &progress = {}) const;
+                              const Progress &progress = {}, bool passkey = false) const;
     // Mean NLL over one sample's answer tokens (the unit the search's racing works with).
     double sampleNll(int index, const RopeOverride *rope) const;
     // sampleNll for several candidates in one batched forward (CausalLM::targetNllBatch).
@@ -74,5 +79,15 @@ private:
 // not scored by the previous one (stride = window gives disjoint, truncated windows).
 double slidingPerplexity(CausalLM &model, const std::vector<int> &ids, int window, int stride,
                          const RopeOverride *rope = nullptr);
+
+// The same scoring, window by window: the summed NLL and the number of tokens each window scored
+// (the units a bootstrap over windows resamples). exp(Σ nllSum / Σ tokens) is slidingPerplexity.
+struct SlidingWindowScore {
+    std::vector<double> nllSum;
+    std::vector<int> tokens;
+    double meanNll() const;  // over all scored tokens
+};
+SlidingWindowScore slidingWindowNll(CausalLM &model, const std::vector<int> &ids, int window, int stride,
+                                    const RopeOverride *rope = nullptr, const NeedleEvaluator::Cancelled &cancelled = {});
 
 } // namespace rs

@@ -326,6 +326,14 @@ NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
     return s;
 }
 
+int NeedleBuilder::templateTokens(uint64_t seed, int bosId) const
+{
+    QString key, value;
+    needleKeyValue(seed, &key, &value);
+    return (bosId >= 0 ? 1 : 0) + int(m_encode(instruction()).size() + m_encode(needleSentence(key, value)).size() +
+                                      m_encode(question(key) + answer(value)).size());
+}
+
 std::vector<NeedleSample> NeedleBuilder::buildMany(int count, const NeedleOptions &options) const
 {
     std::vector<NeedleSample> out;

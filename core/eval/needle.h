@@ -65,6 +65,9 @@ public:
     NeedleSample build(const NeedleOptions &options) const;
     // `count` samples with seeds seed, seed+1, …
     std::vector<NeedleSample> buildMany(int count, const NeedleOptions &options) const;
+    // The tokens sample `seed` needs besides its filler (BOS, instruction, needle, question and
+    // answer): the shortest length build() accepts for it.
+    int templateTokens(uint64_t seed, int bosId) const;
 
     // The paper's template pieces for a key/value (exposed for tests and the docs).
     static QString instruction();

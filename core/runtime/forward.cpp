@@ -151,11 +151,32 @@ torch::Tensor rmsNorm(const torch::Tensor &x, const torch::Tensor &weight, doubl
     return weight * (h * torch::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
+KvCache makeKvCache(const TorchModel &m, int64_t batch, int64_t capacity)
+{
+    KvCache cache;
+    cache.capacity = capacity;
+    const auto opts = torch::dtype(m.dtype).device(m.device);
+    for (int l = 0; l < m.spec.numLayers; ++l) {
+        cache.keys.push_back(torch::empty({batch, m.spec.numKvHeads, capacity, m.spec.headDim}, opts));
+        cache.values.push_back(torch::empty({batch, m.spec.numKvHeads, capacity, m.spec.headDim}, opts));
+    }
+    return cache;
+}
+
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
-                            const torch::Tensor &allowed)
+                            const torch::Tensor &allowed, KvCache *cache)
 {
     const ModelSpec &s = m.spec;
     const int64_t B = ids.size(0), T = ids.size(1);
+    const int64_t past = cache ? cache->length : 0;
+    if (cache) {
+        if (allowed.defined())
+            throw Error(m.directory, QStringLiteral("a KV cache cannot be combined with an attention mask"));
+        if (past + T > cache->capacity || int(cache->keys.size()) != s.numLayers || cache->keys.front().size(0) != B)
+            throw Error(m.directory, QStringLiteral("the KV cache holds %1 positions of %2 rows; %3 + %4 tokens of %5 rows do not fit")
+                                         .arg(cache->capacity).arg(cache->keys.empty() ? 0 : cache->keys.front().size(0))
+                                         .arg(past).arg(T).arg(B));
+    }
     const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
     // Token-wise work in chunks of tokens (see TorchModel::tokenwiseChunkElements).
     const int64_t widest = std::max<int64_t>({2 * int64_t(s.intermediateSize), qRows + 2 * kvRows, 1});
@@ -189,7 +210,18 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
         const torch::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
         q = applyRotary(q, rc);
         k = applyRotary(k, rc);
-        const torch::Tensor a = attention(q, k, v, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements)
+        torch::Tensor keys = k, values = v;
+        if (cache) {
+            cache->keys[size_t(l)].narrow(2, past, T).copy_(k);
+            cache->values[size_t(l)].narrow(2, past, T).copy_(v);
+            // With an empty cache the fresh tensors are the whole context: the same call, and the
+            // same numbers, as without a cache.
+            if (past > 0) {
+                keys = cache->keys[size_t(l)].narrow(2, 0, past + T);
+                values = cache->values[size_t(l)].narrow(2, 0, past + T);
+            }
+        }
+        const torch::Tensor a = attention(q, keys, values, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements)
                                     .transpose(1, 2)
                                     .reshape({B, T, qRows});
         if (inPlace) {
@@ -204,13 +236,15 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
             x = x + overChunks([&](int64_t c, int64_t n) { return mlp(w, x.narrow(1, c, n)); });
         }
     }
+    if (cache)
+        cache->length = past + T;
     return x;
 }
 
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
-                            const RopeTable &table, const torch::Tensor &allowed)
+                            const RopeTable &table, const torch::Tensor &allowed, KvCache *cache)
 {
-    return forwardHidden(m, ids, rotaryCache(m, table, positions), allowed);
+    return forwardHidden(m, ids, rotaryCache(m, table, positions), allowed, cache);
 }
 
 torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden)

@@ -441,6 +441,121 @@ struct CausalLM::Impl {
         return detail::forwardHidden(m, tokens, positions, t).squeeze(0);
     }
 
+    // Runs ids[from, to) on top of the cache (whose length must be `from`) with the cache's RoPE:
+    // hidden states [to − from, H].
+    torch::Tensor extend(detail::KvCache &cache, const std::vector<int> &ids, int64_t from, int64_t to) const
+    {
+        const detail::RopeTable t = detail::makeRopeTable(m, cache.rope.lambda, cache.rope.attentionFactor);
+        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data() + from, size_t(to - from)), torch::dtype(torch::kInt32))
+                                         .to(m.device, torch::kInt64)
+                                         .unsqueeze(0);
+        const torch::Tensor positions = torch::arange(from, to, torch::dtype(torch::kInt64).device(m.device));
+        return detail::forwardHidden(m, tokens, positions, t, {}, &cache).squeeze(0);
+    }
+
+    int argmaxToken(const torch::Tensor &hiddenRow) const
+    {
+        return int(detail::logitsFromHidden(m, hiddenRow.unsqueeze(0)).argmax(-1).item<int64_t>());
+    }
+
+    static bool sameRope(const RopeOverride &a, const RopeOverride &b)
+    {
+        return a.attentionFactor == b.attentionFactor && a.lambda == b.lambda;
+    }
+
+    // Greedy decoding from `cache`, which holds seq[0 … cache.length) with `last` the hidden state
+    // of its final position; appends `count` tokens to seq and returns them. Without an explicit
+    // rope the RoPE follows the growing length: when the config's choice changes (the longrope
+    // switch past original_max_position_embeddings), the cache is refilled from scratch with the
+    // new factors — what transformers' Phi3 prepare_inputs_for_generation does by dropping its
+    // cache there, and what re-running the whole sequence for every token computes.
+    std::vector<int> decode(detail::KvCache &cache, std::vector<int> &seq, torch::Tensor last, int count,
+                            const RopeOverride *rope) const
+    {
+        std::vector<int> out;
+        for (int n = 0; n < count; ++n) {
+            const int next = argmaxToken(last);
+            seq.push_back(next);
+            out.push_back(next);
+            if (n + 1 == count)
+                break;
+            const int64_t length = int64_t(seq.size());
+            if (!rope) {
+                RopeOverride wanted = detail::defaultRopeFactors(m, int(length));
+                if (!sameRope(wanted, cache.rope)) {
+                    cache.length = 0;
+                    cache.rope = std::move(wanted);
+                    const torch::Tensor h = extend(cache, seq, 0, length);
+                    last = h[length - 1];
+                    continue;
+                }
+            }
+            last = extend(cache, seq, length - 1, length)[0];
+        }
+        return out;
+    }
+
+    std::vector<int> greedyCached(const std::vector<int> &ids, int newTokens, const RopeOverride *rope) const
+    {
+        if (newTokens <= 0)
+            return {};
+        std::vector<int> seq = ids;
+        const int64_t prompt = int64_t(ids.size());
+        detail::KvCache cache = detail::makeKvCache(m, 1, prompt + newTokens);
+        cache.rope = rope ? *rope : detail::defaultRopeFactors(m, int(prompt));
+        const torch::Tensor h = extend(cache, seq, 0, prompt);
+        return decode(cache, seq, h[prompt - 1], newTokens, rope);
+    }
+
+    std::vector<int> greedyUncached(const std::vector<int> &ids, int newTokens, const RopeOverride *rope) const
+    {
+        std::vector<int> seq = ids;
+        std::vector<int> out;
+        for (int n = 0; n < newTokens; ++n) {
+            const torch::Tensor h = hidden(seq, int64_t(seq.size()), int(seq.size()), rope);
+            const int next = argmaxToken(h[h.size(0) - 1]);
+            seq.push_back(next);
+            out.push_back(next);
+        }
+        return out;
+    }
+
+    CausalLM::AnswerScore scoreAnswer(const std::vector<int> &ids, int answerStart, bool greedy, const RopeOverride *rope) const
+    {
+        checkIds(ids, 2);
+        const int64_t L = int64_t(ids.size());
+        if (answerStart < 1 || answerStart >= L)
+            throw Error(m.directory, QStringLiteral("the answer start %1 is outside 1 … %2").arg(answerStart).arg(L - 1));
+        std::vector<int> targets;
+        for (int p = answerStart; p < L; ++p)
+            targets.push_back(p);
+        // The forward targetNll runs (up to the last answer token, RoPE chosen for the whole
+        // length), keeping its keys and values.
+        detail::KvCache cache = detail::makeKvCache(m, 1, L - 1);
+        cache.rope = rope ? *rope : detail::defaultRopeFactors(m, int(L));
+        const torch::Tensor h = extend(cache, ids, 0, L - 1);
+        CausalLM::AnswerScore out;
+        out.nll = answerNll(h.unsqueeze(0), ids, targets).front();
+        if (!greedy)
+            return out;
+        // Greedy decoding of the answer from the prompt: the prompt's keys are already cached
+        // unless the RoPE for the prompt's length differs (a longrope config whose switch falls
+        // inside the answer), in which case the prompt runs again with its own factors.
+        std::vector<int> seq(ids.begin(), ids.begin() + answerStart);
+        const RopeOverride promptRope = rope ? *rope : detail::defaultRopeFactors(m, answerStart);
+        torch::Tensor last;
+        if (sameRope(promptRope, cache.rope)) {
+            cache.length = answerStart;
+            last = h[answerStart - 1];
+        } else {
+            cache.length = 0;
+            cache.rope = promptRope;
+            last = extend(cache, seq, 0, answerStart)[answerStart - 1];
+        }
+        out.greedy = decode(cache, seq, last, int(L - answerStart), rope);
+        return out;
+    }
+
     // Checks every target position (1 ≤ p < L) and returns the largest: the forward stops before it.
     int lastTarget(const std::vector<int> &ids, const std::vector<int> &targets) const
     {
@@ -881,21 +996,21 @@ std::vector<std::vector<double>> CausalLM::targetNllBatch(const std::vector<int>
     });
 }
 
-std::vector<int> CausalLM::greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope)
+std::vector<int> CausalLM::greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope,
+                                          bool useKvCache)
 {
     return d->guarded([&] {
         c10::InferenceMode guard;
         d->checkIds(ids, 1);
-        std::vector<int> seq = ids;
-        std::vector<int> out;
-        for (int n = 0; n < newTokens; ++n) {
-            const torch::Tensor h = d->hidden(seq, int64_t(seq.size()), int(seq.size()), rope);
-            const torch::Tensor logits = detail::logitsFromHidden(d->m, h.narrow(0, h.size(0) - 1, 1));
-            const int next = int(logits.argmax(-1).item<int64_t>());
-            seq.push_back(next);
-            out.push_back(next);
-        }
-        return out;
+        return useKvCache ? d->greedyCached(ids, newTokens, rope) : d->greedyUncached(ids, newTokens, rope);
+    });
+}
+
+CausalLM::AnswerScore CausalLM::scoreAnswer(const std::vector<int> &ids, int answerStart, bool greedy, const RopeOverride *rope)
+{
+    return d->guarded([&] {
+        c10::InferenceMode guard;
+        return d->scoreAnswer(ids, answerStart, greedy, rope);
     });
 }
 

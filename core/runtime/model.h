@@ -117,9 +117,26 @@ public:
     // Returns one vector per rope, each equal to what targetNll gives for it alone.
     std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targetPositions,
                                                     const std::vector<RopeOverride> &ropes);
-    // Greedy decoding of `newTokens` tokens (a full forward per token; the default RoPE follows
-    // the growing length). Returns only the new tokens.
-    std::vector<int> greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope = nullptr);
+    // Greedy decoding of `newTokens` tokens; returns only the new tokens. With the KV cache (the
+    // default) the prompt runs once and each new token attends to the cached keys and values;
+    // without it every token re-runs the whole sequence (the reference the cache is tested against,
+    // and the benchmark's baseline). Both give the same tokens. Without `rope` the RoPE follows the
+    // growing length as transformers does: for a longrope config, once the sequence passes
+    // original_max_position_embeddings every key is recomputed with the long factors (transformers'
+    // Phi3 drops its cache at that point for the same reason), so a cached key never carries the
+    // short factors beside long-factor queries.
+    std::vector<int> greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope = nullptr,
+                                    bool useKvCache = true);
+    // A needle sample's two figures from one forward: the NLL of each answer token ids[p],
+    // p ≥ answerStart, exactly as targetNll gives them (same forward, RoPE chosen for the whole
+    // length), and, when `greedy` is set, the greedy continuation of ids[0 … answerStart) for as
+    // many tokens as the answer has, decoded from that forward's cached keys and values (the
+    // prompt runs again only when its own length selects other longrope factors).
+    struct AnswerScore {
+        std::vector<double> nll;
+        std::vector<int> greedy;  // empty unless asked for
+    };
+    AnswerScore scoreAnswer(const std::vector<int> &ids, int answerStart, bool greedy, const RopeOverride *rope = nullptr);
 
     // The LibTorch-level model (model_p.h) for the evaluator and the trainer.
     detail::TorchModel &torchModel();

@@ -100,11 +100,30 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
 // RMSNorm in float32, result cast back to the input dtype and scaled by the weight.
 torch::Tensor rmsNorm(const torch::Tensor &x, const torch::Tensor &weight, double eps);
 
+// The keys and values of every position a forward has seen, per layer, so that decoding runs one
+// new token at a time against them instead of re-running the prefix. Preallocated for `capacity`
+// positions of which the first `length` are filled; lowering `length` rolls the cache back (the
+// positions beyond are overwritten by the next forward). Keys are stored rotated, so the cache is
+// only valid for the RoPE it was filled with (`rope`). Sliding windows need nothing special: the
+// cache keeps every position and the attention's window masks the old ones, as in transformers'
+// dynamic cache.
+struct KvCache {
+    std::vector<torch::Tensor> keys, values;  // per layer [B, nkv, capacity, hd]
+    int64_t length = 0;
+    int64_t capacity = 0;
+    RopeOverride rope;
+};
+KvCache makeKvCache(const TorchModel &m, int64_t batch, int64_t capacity);
+
 // Hidden states after the last decoder layer, before the final norm: ids [B, T] int64 → [B, T, H].
+// With a cache, the T tokens sit at positions cache->length … cache->length + T − 1 (rc must be
+// made for those positions): they attend causally to the cached positions and to each other, their
+// keys and values are appended, and cache->length grows by T. A cache cannot be combined with an
+// `allowed` mask. With an empty cache the result is bit-identical to the forward without one.
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
-                            const torch::Tensor &allowed = {});
+                            const torch::Tensor &allowed = {}, KvCache *cache = nullptr);
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
-                            const RopeTable &table, const torch::Tensor &allowed = {});
+                            const RopeTable &table, const torch::Tensor &allowed = {}, KvCache *cache = nullptr);
 // Final norm + LM head: [..., H] → float32 logits [..., V].
 torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden);
 // −log p(target) for hidden rows [N, H] and targets [N] (int64), in chunks of rows so that only a

@@ -35,6 +35,13 @@ public:
     virtual void pause() = 0;
     virtual void resume() = 0;
     virtual void stop() = 0;
+    // The evaluation workbench: runs a sweep (eval/sweepresult.h) as soon as the worker is free,
+    // reporting sweepStarted, a sweepCellReady per cell and sweepFinished; cancelSweep ends the
+    // sweep of that request between samples (its finished cells still arrive in sweepFinished).
+    // Hand-tuned scores are served between cells meanwhile. Services that cannot run sweeps (the
+    // default) report failed(WorkerTask::Sweep).
+    virtual void startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods);
+    virtual void cancelSweep(quint64 requestId);
 
 Q_SIGNALS:
     void loadProgress(const QString &message);
@@ -48,6 +55,9 @@ Q_SIGNALS:
     void searchFinished(const rs::SearchOutcome &outcome);
     void scoreReady(const rs::ScoreResult &score);
     void referencesReady(const rs::ReferenceScores &references);
+    void sweepStarted(const rs::SweepPlan &plan);
+    void sweepCellReady(const rs::SweepCellReport &report);
+    void sweepFinished(const rs::SweepOutcome &outcome);
     // An rs::Error's message (it names the file or source).
     void failed(rs::WorkerTask task, const QString &message);
 };

@@ -2,6 +2,7 @@
 
 #include "eval/candidatescorer.h"
 #include "eval/evaluator.h"
+#include "eval/sweep.h"
 #include "worker/searchfitness.h"
 
 #include "common/error.h"
@@ -102,6 +103,13 @@ void EvaluationWorker::requestReferences(quint64 requestId, const NeedleEvalSett
     postServeRequest();
 }
 
+void EvaluationWorker::cancelSweep(quint64 requestId)
+{
+    quint64 seen = m_cancelledSweep.load();
+    while (seen < requestId && !m_cancelledSweep.compare_exchange_weak(seen, requestId)) {
+    }
+}
+
 void EvaluationWorker::postServeRequest()
 {
     // Called with m_mutex held. One queued call serves every request pending when it runs, so
@@ -167,7 +175,7 @@ void EvaluationWorker::serveScore(ScoreRequest request)
         });
         if (r.cancelled)
             return;
-        Q_EMIT scoreReady(ScoreResult{request.id, r.meanPpl, r.perSamplePpl, r.seconds});
+        Q_EMIT scoreReady(ScoreResult{request.id, r.meanPpl, r.perSamplePpl, r.seconds, request.samples, m_loaded->info.directory});
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Score, messageOf(tr("needle score"), e));
     }
@@ -188,6 +196,8 @@ void EvaluationWorker::serveReferences(const ReferenceRequest &request)
         ReferenceScores out;
         out.requestId = request.id;
         out.length = length;
+        out.samples = request.samples;
+        out.model = m_loaded->info.directory;
         const FactorSet identity = identityFactors(config.rotaryDims);
         out.scores.push_back({QStringLiteral("original"), identity.lambda, 1.0, 0.0});
         for (const char *name : {"pi", "ntk", "yarn"}) {
@@ -205,6 +215,7 @@ void EvaluationWorker::serveReferences(const ReferenceRequest &request)
             if (r.cancelled)
                 return;
             reference.ppl = r.meanPpl;
+            reference.perSamplePpl = r.perSamplePpl;
             // Several references take several evaluations: keep hand tuning responsive meanwhile.
             std::optional<ScoreRequest> score;
             {
@@ -424,6 +435,46 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
     m_paused = false;
 }
 
+void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods)
+{
+    if (m_abort)
+        return;
+    if (!m_loaded) {
+        Q_EMIT failed(WorkerTask::Sweep, tr("no model is loaded: choose a model folder first"));
+        return;
+    }
+    try {
+        // Other model folders a method names load on the same device, in the same dtype.
+        ModelOptions options;
+        options.device = m_loaded->info.device;
+        options.dtype = m_loaded->info.dtype;
+        const ResolvedSweepMethods resolved = resolveSweepMethods(methods, *m_loaded->model, settings.targetLength, options);
+        SweepPlan plan;
+        plan.requestId = requestId;
+        plan.settings = settings;
+        plan.methods = methods;
+        plan.model = m_loaded->info.directory;
+        plan.trainLength = int(m_loaded->info.ropeConfig.trainLength);
+        int done = 0;
+        SweepCallbacks callbacks;
+        callbacks.started = [&](int cells) {
+            plan.cells = cells;
+            Q_EMIT sweepStarted(plan);
+        };
+        callbacks.cancelled = [this, requestId] { return m_abort.load() || m_cancelledSweep.load() >= requestId; };
+        callbacks.cellDone = [&](const SweepCell &cell) {
+            Q_EMIT sweepCellReady(SweepCellReport{requestId, cell, ++done, plan.cells});
+            // Keep hand tuning live while the sweep runs: the score requests wait a cell at most.
+            serveWhatIsPending();
+        };
+        SweepResult result = runSweep(resolved.methods, methods, *m_loaded->tokenizer, m_loaded->bosId, settings, callbacks);
+        result.model = m_loaded->info.directory;
+        Q_EMIT sweepFinished(SweepOutcome{requestId, std::move(result)});
+    } catch (const std::exception &e) {
+        Q_EMIT failed(WorkerTask::Sweep, messageOf(tr("sweep"), e));
+    }
+}
+
 EvaluationThread::EvaluationThread(QObject *parent)
     : EvaluationService(parent), m_thread(new QThread(this)), m_worker(new EvaluationWorker)
 {
@@ -443,6 +494,9 @@ EvaluationThread::EvaluationThread(QObject *parent)
     connect(m_worker, &EvaluationWorker::searchFinished, this, &EvaluationService::searchFinished);
     connect(m_worker, &EvaluationWorker::scoreReady, this, &EvaluationService::scoreReady);
     connect(m_worker, &EvaluationWorker::referencesReady, this, &EvaluationService::referencesReady);
+    connect(m_worker, &EvaluationWorker::sweepStarted, this, &EvaluationService::sweepStarted);
+    connect(m_worker, &EvaluationWorker::sweepCellReady, this, &EvaluationService::sweepCellReady);
+    connect(m_worker, &EvaluationWorker::sweepFinished, this, &EvaluationService::sweepFinished);
     connect(m_worker, &EvaluationWorker::failed, this, &EvaluationService::failed);
     m_thread->start();
 }
@@ -490,6 +544,21 @@ void EvaluationThread::scoreReferences(quint64 requestId, const NeedleEvalSettin
 {
     if (m_worker)
         m_worker->requestReferences(requestId, samples);
+}
+
+void EvaluationThread::startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, requestId, settings, methods] {
+        worker->startSweep(requestId, settings, methods);
+    }, Qt::QueuedConnection);
+}
+
+void EvaluationThread::cancelSweep(quint64 requestId)
+{
+    if (m_worker)
+        m_worker->cancelSweep(requestId);
 }
 
 void EvaluationThread::pause()

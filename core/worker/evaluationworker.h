@@ -60,12 +60,15 @@ public:
     void requestScore(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
                       const NeedleEvalSettings &samples);
     void requestReferences(quint64 requestId, const NeedleEvalSettings &samples);
+    // Thread-safe: the sweep of this request (and any earlier one) stops between samples.
+    void cancelSweep(quint64 requestId);
 
 public Q_SLOTS:
     // Queued from the owner's thread; they run on the worker's thread.
     void loadModel(const QString &modelDir, const QString &tokenizerPath, const rs::ModelLoadSettings &settings);
     void startSearch(const rs::SearchSettings &settings, const rs::NeedleEvalSettings &samples,
                      const QString &logPath, bool resume, const rs::NeedleEvalSettings &validation = NeedleEvalSettings{0, 0});
+    void startSweep(quint64 requestId, const rs::SweepSettings &settings, const std::vector<rs::SweepMethodSpec> &methods);
 
 Q_SIGNALS:
     void loadProgress(const QString &message);
@@ -78,6 +81,9 @@ Q_SIGNALS:
     void searchFinished(const rs::SearchOutcome &outcome);
     void scoreReady(const rs::ScoreResult &score);
     void referencesReady(const rs::ReferenceScores &references);
+    void sweepStarted(const rs::SweepPlan &plan);
+    void sweepCellReady(const rs::SweepCellReport &report);
+    void sweepFinished(const rs::SweepOutcome &outcome);
     // An rs::Error's message (it names the file or source); the worker and its model are unharmed.
     void failed(rs::WorkerTask task, const QString &message);
 
@@ -110,6 +116,7 @@ private:
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_abort{false};
     std::atomic<bool> m_paused{false};
+    std::atomic<quint64> m_cancelledSweep{0};  // sweeps with this request id or lower stop
 
     mutable QMutex m_mutex;  // guards the pending requests and the pause wait
     QWaitCondition m_wake;
@@ -149,6 +156,8 @@ public:
     void pause() override;
     void resume() override;
     void stop() override;
+    void startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods) override;
+    void cancelSweep(quint64 requestId) override;
 
 private:
     QThread *m_thread;

@@ -94,6 +94,12 @@ void registerEvaluationMetaTypes()
     qRegisterMetaType<rs::NeedleEvalSettings>();
     qRegisterMetaType<rs::GenerationReport>();
     qRegisterMetaType<rs::SearchBaselines>();
+    qRegisterMetaType<rs::SweepSettings>();
+    qRegisterMetaType<rs::SweepCell>();
+    qRegisterMetaType<rs::SweepResult>();
+    qRegisterMetaType<rs::SweepPlan>();
+    qRegisterMetaType<rs::SweepCellReport>();
+    qRegisterMetaType<rs::SweepOutcome>();
 }
 
 } // namespace rs

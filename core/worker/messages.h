@@ -9,6 +9,7 @@
 // outcomes), and the small pure functions both the worker and a followed run log need to turn
 // them into figures. QtCore, rope and search settings only: what the widgets may see.
 #include "eval/needlesettings.h"
+#include "eval/sweepresult.h"
 #include "rope/ropeconfig.h"
 #include "search/search.h"
 
@@ -128,6 +129,10 @@ struct ScoreResult {
     double ppl = 0;
     std::vector<double> perSamplePpl;
     double seconds = 0;
+    // The sample set the score was computed on and the model folder, so that it is only ever
+    // compared with figures of the very same samples (paired, sample by sample).
+    NeedleEvalSettings samples;
+    QString model;
 };
 
 // Needle PPL of the standard families on the same samples, at s = length / L_train.
@@ -136,16 +141,43 @@ struct ReferenceScore {
     std::vector<double> lambda;
     double attentionFactor = 1.0;
     double ppl = 0;
+    std::vector<double> perSamplePpl;  // sample i is sample i of a ScoreResult on the same samples
 };
 
 struct ReferenceScores {
     quint64 requestId = 0;
     int length = 0;
     std::vector<ReferenceScore> scores;
+    NeedleEvalSettings samples;  // the sample set (length, count, depth, seed, corpus)
+    QString model;               // the model folder
+};
+
+// A workbench sweep as it begins: what it runs and how many cells it will report.
+struct SweepPlan {
+    quint64 requestId = 0;
+    SweepSettings settings;
+    std::vector<SweepMethodSpec> methods;
+    int cells = 0;
+    QString model;
+    int trainLength = 0;
+};
+
+// One finished cell of a sweep (cells arrive in the engine's order; see eval/sweep.h).
+struct SweepCellReport {
+    quint64 requestId = 0;
+    SweepCell cell;
+    int done = 0;   // cells finished so far, this one included
+    int total = 0;
+};
+
+// The whole result of a sweep (cancelled: the cells finished before the cancel).
+struct SweepOutcome {
+    quint64 requestId = 0;
+    SweepResult result;
 };
 
 // Which request a failure belongs to.
-enum class WorkerTask { LoadModel, Score, References, Search };
+enum class WorkerTask { LoadModel, Score, References, Search, Sweep };
 
 // How many real evaluations a full run of `settings` with K samples takes at most (budgets
 // included): K per candidate of the initial population and of each iteration's mutations and
@@ -180,3 +212,9 @@ Q_DECLARE_METATYPE(rs::SearchSettings)
 Q_DECLARE_METATYPE(rs::NeedleEvalSettings)
 Q_DECLARE_METATYPE(rs::GenerationReport)
 Q_DECLARE_METATYPE(rs::SearchBaselines)
+Q_DECLARE_METATYPE(rs::SweepSettings)
+Q_DECLARE_METATYPE(rs::SweepCell)
+Q_DECLARE_METATYPE(rs::SweepResult)
+Q_DECLARE_METATYPE(rs::SweepPlan)
+Q_DECLARE_METATYPE(rs::SweepCellReport)
+Q_DECLARE_METATYPE(rs::SweepOutcome)

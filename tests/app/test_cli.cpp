@@ -1,5 +1,7 @@
 // ropescope-cli end to end: geometry JSON against the formulas of DESIGN.md §1, export → import
 // round trips, and the error contract (message naming the file, non-zero exit code).
+#include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -300,10 +302,117 @@ private Q_SLOTS:
         const QJsonObject b = QJsonDocument::fromJson(batched.out.trimmed()).object();
         QCOMPARE(b.value("candidates").toInt(), 3);
         QVERIFY(b.value("candidates_per_s").toDouble() > 0 && b.value("one_by_one_candidates_per_s").toDouble() > 0);
+        // --decode: greedy decoding with and without the KV cache, side by side, the same tokens.
+        const CliResult decoded = runCli({"bench", "--config", shape, "--lengths", "100", "--answers", "8", "--repeats",
+                                          "1", "--warmup", "0", "--decode", "4", "--json"});
+        QVERIFY2(decoded.exitCode == 0, qPrintable(decoded.err));
+        const QJsonObject d = QJsonDocument::fromJson(decoded.out.trimmed()).object();
+        QCOMPARE(d.value("decode_tokens").toInt(), 4);
+        QVERIFY(d.value("decode_cached_ms").toDouble() > 0 && d.value("decode_uncached_ms").toDouble() > 0);
+        QCOMPARE(d.value("decode_speedup").toDouble(), d.value("decode_uncached_ms").toDouble() / d.value("decode_cached_ms").toDouble());
+        QVERIFY(d.value("decode_same_tokens").toBool());
         QCOMPARE(runCli({"bench", "--lengths", "100"}).exitCode, 2);  // neither --config nor --model
         const CliResult missing = runCli({"bench", "--config", "/no/such/shape.json"});
         QCOMPARE(missing.exitCode, 1);
         QVERIFY(missing.err.contains(QLatin1String("/no/such/shape.json")));
+    }
+
+    // The sweep's JSON contract on a tiny model (llama-longrope, L_train = 128, with the byte
+    // tokenizer): the settings and sample-set identity, every cell with its per-sample values and
+    // interval, needle cells with their depth and passkeys, comparisons with the named reference
+    // whose estimate is the difference of the two values; -o writes the same, --open re-opens it as
+    // CSV and back.
+    void sweepJsonContract()
+    {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("model"));
+        QVERIFY(QDir().mkpath(model));
+        for (const char *name : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-longrope/") + QLatin1String(name),
+                                model + QLatin1Char('/') + QLatin1String(name)));
+        QVERIFY(QFile::copy(QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-256-tokenizer.json"), model + QStringLiteral("/tokenizer.json")));
+        const QString factors = dir.filePath(QStringLiteral("f.txt"));
+        writeText(factors, "4\n4\n4\n4\n4\n4\n4\n4\n");
+        const QString saved = dir.filePath(QStringLiteral("sweep.json"));
+        const CliResult r = runCli({"sweep", "--model", model, "--methods", "none,yarn", "--factors", "four=" + factors,
+                                    "--lengths", "512,400", "--depths", "0,1", "--samples", "2", "--seed", "7", "--passkey",
+                                    "--reference", "YaRN", "--resamples", "200", "--json", "-o", saved});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o.value("format").toString(), QStringLiteral("ropescope-sweep"));
+        QCOMPARE(o.value("version").toInt(), 1);
+        QCOMPARE(o.value("train_length").toInt(), 128);
+        QVERIFY(o.value("model").toString().endsWith(QLatin1String("model")));
+        const QJsonObject settings = o.value("settings").toObject();
+        QCOMPARE(toVector(settings.value("lengths")), (std::vector<double>{400, 512}));
+        QCOMPARE(toVector(settings.value("depths")), (std::vector<double>{0, 1}));
+        QCOMPARE(settings.value("samples").toInt(), 2);
+        QCOMPARE(settings.value("seed").toInt(), 7);
+        QCOMPARE(settings.value("target_length").toInt(), 512);
+        QCOMPARE(settings.value("reference").toString(), QStringLiteral("YaRN"));
+        QCOMPARE(settings.value("bootstrap").toObject().value("resamples").toInt(), 200);
+        const QJsonArray methods = o.value("methods").toArray();
+        QCOMPARE(methods.size(), 3);
+        QCOMPARE(methods[0].toObject().value("kind").toString(), QStringLiteral("none"));
+        QCOMPARE(methods[2].toObject().value("name").toString(), QStringLiteral("four"));
+        QCOMPARE(toVector(methods[2].toObject().value("lambda")), std::vector<double>(8, 4.0));
+        const QJsonArray cells = o.value("cells").toArray();
+        QCOMPARE(cells.size(), 2 * 3 * 3);  // lengths × (depths 0, 1 + held-out) × methods
+        int compared = 0;
+        for (const QJsonValue &v : cells) {
+            const QJsonObject c = v.toObject();
+            const bool needle = c.value("measure").toString() == QLatin1String("needle");
+            QVERIFY(needle || c.value("measure").toString() == QLatin1String("held_out"));
+            QCOMPARE(c.value("per_sample").toArray().size(), 2);
+            QCOMPARE(c.value("per_sample_nll").toArray().size(), 2);
+            const QJsonObject interval = c.value("interval").toObject();
+            QCOMPARE(interval.value("estimate").toDouble(), c.value("value").toDouble());
+            QVERIFY(interval.value("lower").toDouble() <= c.value("value").toDouble());
+            QVERIFY(interval.value("upper").toDouble() >= c.value("value").toDouble());
+            if (needle) {
+                QVERIFY(c.contains("depth"));
+                QCOMPARE(c.value("per_sample_passkey").toArray().size(), 2);
+                QVERIFY(c.contains("passkey_interval"));
+                const std::vector<double> ppl = toVector(c.value("per_sample"));
+                QVERIFY(std::abs(c.value("value").toDouble() - (ppl[0] + ppl[1]) / 2) < 1e-12);
+            }
+            if (c.value("method").toString() == QLatin1String("YaRN")) {
+                QVERIFY(!c.contains("comparison"));
+                continue;
+            }
+            const QJsonObject cmp = c.value("comparison").toObject();
+            QCOMPARE(cmp.value("reference").toString(), QStringLiteral("YaRN"));
+            QCOMPARE(cmp.value("samples").toInt(), 2);
+            const double difference = cmp.value("difference").toObject().value("estimate").toDouble();
+            QVERIFY(std::abs(difference - (c.value("value").toDouble() - cmp.value("reference_value").toDouble())) < 1e-9);
+            QVERIFY(cmp.value("ratio").toObject().contains("lower"));
+            ++compared;
+        }
+        QCOMPARE(compared, 12);
+        QCOMPARE(readJson(saved).value("cells").toArray().size(), cells.size());
+
+        // Re-opened: converted to CSV, and the CSV back to the same JSON cells.
+        const QString csv = dir.filePath(QStringLiteral("sweep.csv"));
+        const CliResult converted = runCli({"sweep", "--open", saved, "-o", csv});
+        QVERIFY2(converted.exitCode == 0, qPrintable(converted.err));
+        QVERIFY(converted.out.contains("| four |"));
+        const QJsonObject back = runJson({"sweep", "--open", csv, "--json"});
+        QCOMPARE(back.value("cells").toArray().size(), cells.size());
+        QCOMPARE(back.value("cells").toArray()[5].toObject().value("per_sample").toArray(),
+                 cells[5].toObject().value("per_sample").toArray());
+
+        // The contract's errors: usage mistakes exit 2, bad files 1 naming the file.
+        QCOMPARE(runCli({"sweep", "--model", model, "--methods", "bogus", "--lengths", "400"}).exitCode, 2);
+        QCOMPARE(runCli({"sweep", "--model", model, "--depths", "2", "--lengths", "400"}).exitCode, 2);
+        QCOMPARE(runCli({"sweep", "--model", model, "--lengths", "400", "--reference", "nobody"}).exitCode, 2);
+        const CliResult missing = runCli({"sweep", "--model", model, "--factors", "/no/such/factors.txt", "--lengths", "400"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY(missing.err.contains(QLatin1String("/no/such/factors.txt")));
+        const QString broken = dir.filePath(QStringLiteral("broken.json"));
+        writeText(broken, "{\"format\": \"ropescope-sweep\"");
+        const CliResult bad = runCli({"sweep", "--open", broken});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY(bad.err.contains(broken));
     }
 };
 

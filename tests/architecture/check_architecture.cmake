@@ -14,8 +14,9 @@ set(allowed_ropescope_rope ropescope_common ropescope_presets_data)
 # simdjson: the exact JSON reader for tokenizer.json (runtime) and JSONL corpora (eval).
 set(allowed_ropescope_runtime ropescope_rope ropescope_common ropescope_torch ropescope_embedded_model_data
     simdjson::simdjson)
-set(allowed_ropescope_eval ropescope_runtime ropescope_rope ropescope_common ropescope_torch simdjson::simdjson)
-set(allowed_ropescope_eval_settings "")
+set(allowed_ropescope_eval ropescope_runtime ropescope_eval_settings ropescope_rope ropescope_common ropescope_torch
+    simdjson::simdjson)
+set(allowed_ropescope_eval_settings ropescope_common)
 set(allowed_ropescope_search ropescope_rope ropescope_common)
 set(allowed_ropescope_train ropescope_eval ropescope_runtime ropescope_rope ropescope_common ropescope_torch)
 set(allowed_ropescope_worker_api ropescope_search ropescope_eval_settings ropescope_rope ropescope_common)

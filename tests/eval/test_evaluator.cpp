@@ -229,6 +229,28 @@ private Q_SLOTS:
         const RopeOverride pi{std::vector<double>(8, 512.0 / 128.0), 1.0};
         const double mean = evaluator.evaluate(&pi).meanPpl;
         QVERIFY2(std::abs(o.value("mean_ppl").toDouble() - mean) < 1e-6 * mean, qPrintable(QString::number(mean)));
+        const QJsonObject meanInterval = o.value("mean_ppl_interval").toObject();
+        QVERIFY(meanInterval.value("lower").toDouble() <= mean && mean <= meanInterval.value("upper").toDouble());
+        QCOMPARE(o.value("samples").toInt(), 2);
+
+        // --reference: the original RoPE on the same samples, paired; --passkey per sample.
+        p.start(QStringLiteral(ROPESCOPE_CLI), {"eval", "--model", modelDir, "--length", "512", "--samples", "2", "--seed",
+                                                 "4", "--method", "pi", "--reference", "none", "--passkey", "--json"});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        const QJsonObject c = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        QVERIFY(std::abs(c.value("mean_ppl").toDouble() - mean) < 1e-6 * mean);  // the passkey path scores alike
+        const RopeOverride original{std::vector<double>(8, 1.0), 1.0};
+        const NeedleEvalResult reference = evaluator.evaluate(&original, {}, {}, true);
+        const QJsonObject cmp = c.value("comparison").toObject();
+        QCOMPARE(cmp.value("reference").toString(), QStringLiteral("none"));
+        QVERIFY(std::abs(cmp.value("reference_value").toDouble() - reference.meanPpl) < 1e-6 * reference.meanPpl);
+        QVERIFY(std::abs(cmp.value("difference").toObject().value("estimate").toDouble() - (mean - reference.meanPpl)) <
+                1e-6 * mean);
+        QVERIFY(std::abs(cmp.value("ratio").toObject().value("estimate").toDouble() - mean / reference.meanPpl) < 1e-6);
+        QCOMPARE(cmp.value("reference_per_sample").toArray().size(), 2);
+        QVERIFY(c.value("per_sample").toArray()[0].toObject().contains("passkey"));
+        QVERIFY(c.contains("passkey_interval"));
 
         // Errors: a missing folder and a factor file of the wrong length name the file.
         p.start(QStringLiteral(ROPESCOPE_CLI), {"eval", "--model", dir.filePath("nope"), "--length", "512"});

@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <thread>
 
 using namespace rs;
@@ -619,6 +620,96 @@ private Q_SLOTS:
             const auto row = lm->logitsAt(ids, {int(ids.size()) - 1})[0];
             QCOMPARE(int(std::max_element(row.begin(), row.end()) - row.begin()), next);
             ids.push_back(next);
+        }
+    }
+
+    // The KV cache against the uncached path, token by token, on every architecture, plain and
+    // longrope. The prompts cover the cases a cache can get wrong: a short one; one of 120 tokens
+    // decoding 16 (the longrope fixtures switch to the long factors past 128, so the sequence
+    // crosses original_max_position_embeddings while decoding); one of 250 (mistral's sliding
+    // window of 200 then masks cached keys). An explicit RoPE override too (PI at s = 2).
+    void kvCacheGreedyMatchesUncached_data()
+    {
+        QTest::addColumn<QString>("fixture");
+        for (const QString &f : kFixtures)
+            QTest::newRow(qPrintable(f)) << f;
+    }
+
+    void kvCacheGreedyMatchesUncached()
+    {
+        QFETCH(QString, fixture);
+        const auto lm = CausalLM::load(modelDir(fixture));
+        const std::vector<int> ids = intList(readJson(modelDir(fixture) + QStringLiteral("/reference.json"))
+                                                 .value(QLatin1String("300")).toObject().value(QLatin1String("input_ids")).toArray());
+        const RopeOverride pi{std::vector<double>(size_t(lm->ropeConfig().pairs()), 2.0), 1.0};
+        int distinct = 0;
+        for (const auto &[prompt, count] : {std::pair{40, 8}, std::pair{120, 16}, std::pair{250, 8}}) {
+            const std::vector<int> p(ids.begin(), ids.begin() + prompt);
+            for (const RopeOverride *rope : {static_cast<const RopeOverride *>(nullptr), &pi}) {
+                const std::vector<int> cached = lm->greedyContinue(p, count, rope);
+                const std::vector<int> uncached = lm->greedyContinue(p, count, rope, /*useKvCache=*/false);
+                QCOMPARE(int(cached.size()), count);
+                QVERIFY2(cached == uncached, qPrintable(QStringLiteral("%1, prompt %2%3").arg(fixture).arg(prompt)
+                                                            .arg(rope ? QStringLiteral(", PI") : QString())));
+                distinct = std::max<int>(distinct, int(std::set<int>(cached.begin(), cached.end()).size()));
+            }
+        }
+        QVERIFY(distinct > 1);  // the continuations are not one token repeated: the check has teeth
+    }
+
+    // scoreAnswer: the answer NLLs of one forward are targetNll's exactly, and its greedy answer is
+    // the uncached greedy continuation of the prompt. The longrope fixtures with 126 + 6 tokens
+    // put the short/long switch inside the answer (prompt at 126 ≤ 128 uses the short factors,
+    // the whole sample the long ones).
+    void scoreAnswerMatchesSeparateCalls()
+    {
+        for (const QString &fixture : kFixtures) {
+            const auto lm = CausalLM::load(modelDir(fixture));
+            const std::vector<int> all = intList(readJson(modelDir(fixture) + QStringLiteral("/reference.json"))
+                                                     .value(QLatin1String("300")).toObject().value(QLatin1String("input_ids")).toArray());
+            for (const auto &[length, answerStart] : {std::pair{60, 52}, std::pair{132, 126}, std::pair{300, 292}}) {
+                const std::vector<int> ids(all.begin(), all.begin() + length);
+                std::vector<int> targets;
+                for (int t = answerStart; t < length; ++t)
+                    targets.push_back(t);
+                const CausalLM::AnswerScore score = lm->scoreAnswer(ids, answerStart, true);
+                QCOMPARE(score.nll, lm->targetNll(ids, targets));
+                const std::vector<int> prompt(ids.begin(), ids.begin() + answerStart);
+                QCOMPARE(score.greedy, lm->greedyContinue(prompt, length - answerStart, nullptr, false));
+                QVERIFY(lm->scoreAnswer(ids, answerStart, false).greedy.empty());
+            }
+        }
+    }
+
+    // The cache at the tensor level: a prefix, then one token at a time, gives the hidden states of
+    // one full forward (float32 on the CPU: agreement to rounding).
+    void kvCacheHiddenStates()
+    {
+        for (const QString fixture : {QStringLiteral("mistral-plain"), QStringLiteral("qwen2-longrope"), QStringLiteral("phi3-plain")}) {
+            const auto lm = CausalLM::load(modelDir(fixture));
+            const rs::detail::TorchModel &m = lm->torchModel();
+            torch::InferenceMode guard;
+            const int64_t T = 260;
+            const torch::Tensor ids = torch::randint(0, 320, {1, T}, torch::dtype(torch::kInt64));
+            const rs::detail::RopeTable table = rs::detail::makeRopeTable(m, lm->defaultRope(int(T)).lambda, lm->defaultRope(int(T)).attentionFactor);
+            const torch::Tensor full = rs::detail::forwardHidden(m, ids, torch::arange(T), table);
+            rs::detail::KvCache cache = rs::detail::makeKvCache(m, 1, T);
+            std::vector<torch::Tensor> parts{rs::detail::forwardHidden(m, ids.narrow(1, 0, 100), torch::arange(100), table, {}, &cache)};
+            QCOMPARE(cache.length, int64_t(100));
+            parts.push_back(rs::detail::forwardHidden(m, ids.narrow(1, 100, 60), torch::arange(100, 160), table, {}, &cache));
+            for (int64_t t = 160; t < T; ++t)
+                parts.push_back(rs::detail::forwardHidden(m, ids.narrow(1, t, 1), torch::arange(t, t + 1), table, {}, &cache));
+            QCOMPARE(cache.length, T);
+            const torch::Tensor pieced = torch::cat(parts, 1);
+            // Matrix products of 1 and of 260 rows sum in different orders: float32 rounding, relative
+            // to the size of the hidden states (the fixtures' random weights make them large).
+            const double diff = (pieced - full).abs().max().item<double>();
+            const double scale = full.abs().max().item<double>();
+            qInfo("%s: largest hidden-state difference, cached vs full forward: %.3g (largest value %.3g)",
+                  qPrintable(fixture), diff, scale);
+            QVERIFY(diff <= 1e-5 * scale);
+            // A full cache refuses more tokens instead of writing past its end.
+            QVERIFY_THROWS_EXCEPTION(Error, rs::detail::forwardHidden(m, ids.narrow(1, 0, 1), torch::arange(1), table, {}, &cache));
         }
     }
 

@@ -20,11 +20,13 @@
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QFileInfo>
 #include <QTest>
 
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 using namespace rs;
 
@@ -155,6 +157,11 @@ private Q_SLOTS:
         const ScoreResult r = scores.at(0).at(0).value<ScoreResult>();
         QCOMPARE(r.requestId, quint64(7));
         QCOMPARE(int(r.perSamplePpl.size()), 2);
+        // The score names the sample set and the model it was computed on.
+        QCOMPARE(r.samples.length, 400);
+        QCOMPARE(r.samples.samples, 2);
+        QCOMPARE(r.samples.seed, uint64_t(5));
+        QCOMPARE(r.model, QFileInfo(kModel).absoluteFilePath());
 
         // Independently: another model instance, the tokenizer file, the evaluator on this thread.
         const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
@@ -175,10 +182,19 @@ private Q_SLOTS:
         QVERIFY(references.wait(kWaitMs));
         const ReferenceScores r = references.at(0).at(0).value<ReferenceScores>();
         QCOMPARE(r.requestId, quint64(11));
+        QCOMPARE(r.samples.length, samples.length);
+        QCOMPARE(r.samples.samples, samples.samples);
+        QCOMPARE(r.samples.seed, samples.seed);
+        QCOMPARE(r.samples.depth, samples.depth);
+        QCOMPARE(r.samples.corpus, samples.corpus);
+        QCOMPARE(r.model, QFileInfo(kModel).absoluteFilePath());
         QStringList names;
         for (const ReferenceScore &s : r.scores) {
             names << s.name;
             QVERIFY(std::isfinite(s.ppl) && s.ppl > 0);
+            // Per-sample values for paired comparisons; their mean is the reference's PPL.
+            QCOMPARE(int(s.perSamplePpl.size()), samples.samples);
+            QVERIFY(nearlyEqual(std::accumulate(s.perSamplePpl.begin(), s.perSamplePpl.end(), 0.0) / samples.samples, s.ppl));
         }
         QCOMPARE(names, (QStringList{"original", "pi", "ntk", "yarn"}));
         QCOMPARE(r.scores[0].lambda, std::vector<double>(8, 1.0));
