@@ -549,7 +549,11 @@ std::unique_ptr<Tokenizer> loadTokenizer(const QString &pathToTokenizerJson)
         // folder missing its tokenizer: say what it is.
         if (!QFileInfo::exists(inside) && given.fileName().endsWith(QLatin1String(".json"), Qt::CaseInsensitive))
             throw Error(path, QStringLiteral("is a directory, not a tokenizer file"));
-        path = ModelFolder(path).file(QStringLiteral("tokenizer.json"));
+        const QString name = QStringLiteral("tokenizer.json");
+        const std::optional<QString> found = ModelFolder(path).optionalFile(name, path, name);
+        if (!found)
+            throw Error(inside, QStringLiteral("no such tokenizer file"));
+        path = *found;
     } else if (!QFileInfo::exists(path))
         throw Error(path, QStringLiteral("no such tokenizer file"));
     return HfTokenizer::fromFile(path);
