@@ -5,6 +5,7 @@
 #include "options.h"
 
 #include "common/error.h"
+#include "common/savefile.h"
 #include "eval/sweep.h"
 #include "eval/sweepresult.h"
 #include "rope/factorfile.h"
@@ -161,6 +162,9 @@ int sweep(const QStringList &args)
             return kOk;
         }
 
+        // A sweep takes minutes to hours: refuse an output it could not write before the first cell.
+        if (parser.isSet(kOutputOption))
+            checkOutputPath(parser.value(kOutputOption));
         ModelOptions options;
         options.device = parser.value(kDeviceOption);
         options.dtype = parser.value(kDtypeOption);

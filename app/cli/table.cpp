@@ -72,6 +72,8 @@ int table(const QStringList &args)
                                     "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
                                     "multiples of L_train, and short-context perplexity as a share of the original's. "
                                     "Prints a Markdown table."));
+        if (parser.isSet(kOutputOption))
+            checkOutputPath(parser.value(kOutputOption));
         ModelOptions options;
         options.device = checkedDevice(parser.value(kDeviceOption));
         options.dtype = checkedDtype(parser.value(kDtypeOption));

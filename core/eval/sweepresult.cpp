@@ -3,12 +3,12 @@
 
 #include "common/error.h"
 #include "common/jsonarray.h"
+#include "common/savefile.h"
 
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 #include <QStringList>
 
 #include <algorithm>
@@ -510,13 +510,9 @@ SweepResult SweepResult::fromCsv(const QString &text, const QString &source)
 
 void SweepResult::save(const QString &path) const
 {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
-        throw Error(path, QStringLiteral("cannot write: %1").arg(file.errorString()));
     const bool csv = QFileInfo(path).suffix().compare(QLatin1String("csv"), Qt::CaseInsensitive) == 0;
-    file.write(csv ? toCsv().toUtf8() : QJsonDocument(toJson()).toJson(QJsonDocument::Indented));
-    if (!file.commit())
-        throw Error(path, QStringLiteral("cannot write: %1").arg(file.errorString()));
+    // Checked like every other output: no FIFO or device, every byte written, the old file kept on failure.
+    saveFileAtomically(path, csv ? toCsv().toUtf8() : QJsonDocument(toJson()).toJson(QJsonDocument::Indented));
 }
 
 SweepResult SweepResult::load(const QString &path)

@@ -210,6 +210,13 @@ private Q_SLOTS:
             << QStringLiteral("^ropescope-cli: .*best\\.txt: cannot write: the folder .*missing does not exist\\n$") << QString();
         QTest::newRow("search --out to a FIFO") << (search + QStringList{"--out", "{fifo}"}) << 1
                                                 << QStringLiteral("not a regular file") << QString();
+        // sweep and table run for minutes to hours: their -o is checked before the model loads.
+        QTest::newRow("sweep -o into a missing folder, before the model loads")
+            << QStringList{"sweep", "--lengths", "512", "--samples", "1", "-o", "{tmp}/missing/sweep.json"} << 1
+            << QStringLiteral("^ropescope-cli: .*sweep\\.json: cannot write: the folder .*missing does not exist\\n$") << QString();
+        QTest::newRow("table -o to a FIFO, before the model loads")
+            << QStringList{"table", "--multiples", "1,2", "--samples", "1", "-o", "{fifo}"} << 1
+            << QStringLiteral("^ropescope-cli: .*: is not a regular file.*\\n$") << QString();
         if (::geteuid() != 0)  // root writes into a read-only folder, so there it is no error
             QTest::newRow("search --out into a read-only folder") << (search + QStringList{"--out", "{tmp}/readonly/best.txt"}) << 1
                                                                   << QStringLiteral("cannot write in the folder") << QString();
