@@ -21,12 +21,14 @@
 
 namespace {
 
-const QString kModel = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain");  // L_train 1024
+// The tiniest fixture (2 layers, hidden 64, L_train 1024) with the byte tokenizer, in a folder
+// made by initTestCase.
+QString g_model;
 
 QStringList searchArgs(const QString &log)
 {
-    return {"search", "--model", kModel, "--length", "1536", "--samples", "2", "--validation-samples", "2",
-            "--population", "6", "--iterations", "4", "--seed", "5", "--log", log};
+    return {"search", "--model", g_model, "--length", "1536", "--samples", "2", "--validation-samples", "2",
+            "--population", "4", "--iterations", "3", "--seed", "5", "--log", log};
 }
 
 QProcessEnvironment environment()
@@ -137,6 +139,13 @@ private Q_SLOTS:
         m_mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
         if (m_mpirun.isEmpty())
             QSKIP("mpirun is not installed (scripts/install-deps.sh installs openmpi-bin): the MPI tests are skipped");
+        g_model = m_tmp.filePath(QStringLiteral("model"));
+        QVERIFY(QDir().mkpath(g_model));
+        const QString fixture = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain");
+        for (const char *name : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(fixture + QLatin1Char('/') + QLatin1String(name), g_model + QLatin1Char('/') + QLatin1String(name)));
+        QVERIFY(QFile::copy(QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-256-tokenizer.json"),
+                            g_model + QStringLiteral("/tokenizer.json")));
         const QString log = m_tmp.filePath(QStringLiteral("one.jsonl"));
         QProcess p;
         p.setProcessEnvironment(environment());
