@@ -19,18 +19,23 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_va
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-args=(search --model "$root/tests/fixtures/models/llama-plain" --length 4096 --samples 2 --validation-samples 2
-      --population 12 --iterations 3 --seed 7 "$@")
-echo "machine: $(nproc) cores; $(mpirun --version | head -1); OMP_NUM_THREADS=$OMP_NUM_THREADS"
+# The tiniest fixture (2 layers, hidden 64) with the byte tokenizer; a later --model wins.
+mkdir "$tmp/model"
+cp "$root/tests/fixtures/models/llama-plain/"{config.json,model.safetensors} "$tmp/model/"
+cp "$root/tests/fixtures/tokenizers/bytes-256-tokenizer.json" "$tmp/model/tokenizer.json"
+args=(search --model "$tmp/model" --length 2048 --samples 2 --validation-samples 2
+      --population 8 --iterations 3 --seed 7 "$@")
+echo "machine: $(nproc --all) cores ($(nproc) usable now); $(mpirun --version | head -1); OMP_NUM_THREADS=$OMP_NUM_THREADS"
 echo "search: ${args[*]:1}"
 printf '%-6s %-9s %-12s %-12s %-13s %s\n' ranks seconds evaluations candidates candidates/s "evaluations/s"
 for ranks in 1 2 3; do
   log="$tmp/run$ranks.jsonl"
   start=$(date +%s.%N)
   if [ "$ranks" -eq 1 ]; then
-    "$cli" "${args[@]}" --log "$log" >/dev/null 2>"$tmp/err$ranks"
+    "$cli" "${args[@]}" --log "$log" >/dev/null 2>"$tmp/err$ranks" || { cat "$tmp/err$ranks"; exit 1; }
   else
-    mpirun --oversubscribe -np "$ranks" "$cli" "${args[@]}" --log "$log" >/dev/null 2>"$tmp/err$ranks"
+    mpirun --oversubscribe -np "$ranks" "$cli" "${args[@]}" --log "$log" >/dev/null 2>"$tmp/err$ranks" \
+      || { cat "$tmp/err$ranks"; exit 1; }
   fi
   end=$(date +%s.%N)
   python3 - "$log" "$start" "$end" "$ranks" <<'PY'
