@@ -490,13 +490,17 @@ int search(const QStringList &args)
     // Under an MPI launcher with more than one rank: one search, rank 0 coordinating.
     if (mpi::launchedByMpi() && mpi::launchedWorldSize() > 1) {
         Session session;
-        if (session.rank() != 0)
-            return searchBody(args, Role{nullptr, &session});
-        if (session.size() > 1) {
+        int code = kOk;
+        if (session.rank() != 0) {
+            code = searchBody(args, Role{nullptr, &session});
+        } else if (session.size() > 1) {
             Coordinator coordinator(session);  // stops the workers however the search ends
-            return searchBody(args, Role{&coordinator, nullptr});
+            code = searchBody(args, Role{&coordinator, nullptr});
+        } else {
+            code = searchBody(args, Role{});
         }
-        return searchBody(args, Role{});
+        session.setExitCode(code);
+        return code;
     }
 #else
     // Every rank would run its own search on the same log (the lock refuses all but one).

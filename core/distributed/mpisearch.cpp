@@ -11,6 +11,9 @@
 #include <QIODevice>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -118,7 +121,24 @@ Session::Session()
     m_host = QString::fromLocal8Bit(name, length);
 }
 
-Session::~Session() { MPI_Finalize(); }
+Session::~Session()
+{
+    std::atomic<bool> finalized{false};
+    std::thread watchdog([&] {
+        for (int i = 0; i < kFinalizeSeconds * 20 && !finalized; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!finalized) {
+            std::fprintf(stderr, "ropescope-cli: rank %d: MPI_Finalize did not return in %d s (a lost peer?); exiting\n",
+                         m_rank, kFinalizeSeconds);
+            std::fflush(stdout);
+            std::fflush(stderr);
+            std::_Exit(m_exitCode);
+        }
+    });
+    MPI_Finalize();
+    finalized = true;
+    watchdog.join();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Rank 0
@@ -165,7 +185,7 @@ Coordinator::~Coordinator()
 {
     // Every worker is told to stop, the lost ones too (a slow one that comes back then exits).
     for (const Worker &w : m_workers)
-        MPI_Send(nullptr, 0, MPI_BYTE, w.rank, kStop, MPI_COMM_WORLD);
+        sendTag(w.rank, kStop);
 }
 
 Coordinator::Worker *Coordinator::worker(int rank)
@@ -173,7 +193,23 @@ Coordinator::Worker *Coordinator::worker(int rank)
     return rank >= 1 && rank <= int(m_workers.size()) ? &m_workers[size_t(rank - 1)] : nullptr;
 }
 
-void Coordinator::sendTag(int rank, int tag) { MPI_Send(nullptr, 0, MPI_BYTE, rank, tag, MPI_COMM_WORLD); }
+// Never blocks for long: a rank that died may never take the message (it is then left behind).
+void Coordinator::sendTag(int rank, int tag)
+{
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (MPI_Isend(nullptr, 0, MPI_BYTE, rank, tag, MPI_COMM_WORLD, &request) != MPI_SUCCESS)
+        return;
+    int done = 0;
+    QElapsedTimer clock;
+    clock.start();
+    while (!done && clock.elapsed() < 1000) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (!done)
+            pause();
+    }
+    if (!done)
+        MPI_Request_free(&request);
+}
 
 int Coordinator::capacity() const
 {

@@ -45,8 +45,14 @@ public:
     int rank() const { return m_rank; }
     int size() const { return m_size; }
     QString host() const { return m_host; }
+    // The process's exit code, should MPI_Finalize not return: with a peer that died (mpirun
+    // --enable-recovery), OpenMPI 4.1's finalize sometimes waits for it forever. The work is done
+    // and the log closed by then, so after kFinalizeSeconds the process exits with this code.
+    void setExitCode(int code) { m_exitCode = code; }
+    static constexpr int kFinalizeSeconds = 10;
 
 private:
+    int m_exitCode = 0;
     int m_rank = 0;
     int m_size = 1;
     QString m_host;

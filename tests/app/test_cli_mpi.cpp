@@ -179,7 +179,7 @@ private Q_SLOTS:
     {
         const QString log = m_tmp.filePath(QStringLiteral("killed-worker.jsonl"));
         QProcess p;
-        start(p, 3, {"--enable-recovery"}, searchArgs(log) + QStringList{"--rank-timeout", "5"});
+        start(p, 3, {"--enable-recovery"}, searchArgs(log) + QStringList{"--rank-timeout", "8"});
         // Generation 0's statistics name rank 1's pid.
         qint64 pid = 0;
         QVERIFY(waitForLog(log, p, [&](const QList<QJsonObject> &entries) {
