@@ -7,6 +7,7 @@ packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   libtorch-dev libopenblas0-pthread
   libsimdjson-dev
+  libopenmpi-dev openmpi-bin
   xvfb xauth fonts-dejavu-core
 )
 missing=()

@@ -19,6 +19,8 @@
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QHeaderView>
+#include <QTableWidget>
 #include <QTimer>
 #include <QToolButton>
 #include <QUndoStack>
@@ -164,6 +166,10 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
         Q_EMIT bestChanged();
     });
     connect(m_follower, &RunLogFollower::failed, this, &SearchPanel::showNote);
+    connect(m_follower, &RunLogFollower::rankStatistics, this, &SearchPanel::showRankStatistics);
+    connect(m_follower, &RunLogFollower::rankLost, this, [this](int rank, const QString &host, const QString &reason) {
+        showNote(tr("Rank %1 on %2 was lost (%3); its jobs went to the other ranks.").arg(rank).arg(host, reason));
+    });
 
     syncLengthFromDocument();
     updateModelLabel();
@@ -311,6 +317,17 @@ void SearchPanel::buildUi()
     m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_runLabel->setVisible(false);
     layout->addWidget(m_runLabel);
+    // A followed search over MPI ranks: one row per worker rank, shown once the log has its first
+    // "rank_stats" entry.
+    m_rankTable = new QTableWidget(0, 5, this);
+    m_rankTable->setHorizontalHeaderLabels({tr("Rank"), tr("Host"), tr("Device"), tr("Evaluations/s"), tr("Idle %")});
+    m_rankTable->verticalHeader()->setVisible(false);
+    m_rankTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_rankTable->horizontalHeader()->setStretchLastSection(true);
+    m_rankTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_rankTable->setMaximumHeight(140);
+    m_rankTable->setVisible(false);
+    layout->addWidget(m_rankTable);
     layout->addWidget(m_plot, 1);
 
     connect(m_start, &QPushButton::clicked, this, &SearchPanel::startSearch);
@@ -448,6 +465,25 @@ void SearchPanel::scheduleScoring()
     m_scoreLabels.value(kHandTuned)->setText(QStringLiteral("…"));
     updatePlotReferences();
     m_scoreTimer->start();
+}
+
+void SearchPanel::showRankStatistics(const RankStatistics &statistics)
+{
+    m_rankTable->setRowCount(int(statistics.ranks.size()));
+    int row = 0;
+    for (const RankStat &r : statistics.ranks) {
+        const QStringList cells{QString::number(r.rank), r.host, r.devices.join(QStringLiteral(", ")),
+                                r.lost.isEmpty() ? QString::number(r.evaluationsPerSecond, 'g', 3) : tr("lost"),
+                                r.lost.isEmpty() ? QString::number(r.idlePercent, 'f', 0) : QString()};
+        for (int c = 0; c < cells.size(); ++c) {
+            auto *item = new QTableWidgetItem(cells[c]);
+            if (!r.lost.isEmpty())
+                item->setToolTip(r.lost);
+            m_rankTable->setItem(row, c, item);
+        }
+        ++row;
+    }
+    m_rankTable->setVisible(!statistics.ranks.empty());
 }
 
 void SearchPanel::showNote(const QString &text)
@@ -628,6 +664,7 @@ bool SearchPanel::applyBest()
 void SearchPanel::onRunStarted(const SearchPlan &plan)
 {
     m_plan = plan;
+    showRankStatistics({});  // a run under MPI fills it again
     if (!plan.resumed) {
         m_candidateCount = 0;
         m_cacheHits = 0;

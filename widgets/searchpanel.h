@@ -28,6 +28,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
+class QTableWidget;
 class QTimer;
 
 namespace rs {
@@ -81,6 +82,7 @@ public:
 
     SearchPlot *plot() const { return m_plot; }
     RunLogFollower *follower() const { return m_follower; }
+    QTableWidget *rankTable() const { return m_rankTable; }  // a followed MPI run's ranks
     QComboBox *methodCombo() const { return m_method; }
     QSpinBox *populationSpinBox() const { return m_population; }
     QSpinBox *iterationsSpinBox() const { return m_iterations; }
@@ -153,6 +155,7 @@ private:
     // With validation the run's reports name its answer, which may have a worse search fitness.
     void takeBest(const std::vector<double> &lambda, double ppl, int dRcd, double attentionFactor, double validationPpl);
     void onBaselines(const SearchBaselines &baselines);
+    void showRankStatistics(const RankStatistics &statistics);
     bool runValidates() const { return m_plan.validationSamples.samples > 0; }
     // True when the live scores (the dock's samples on the loaded model) are on the run's samples.
     bool liveScoresMatchRun() const;
@@ -191,6 +194,7 @@ private:
     QPushButton *m_applyBest;
     QLabel *m_status;
     QLabel *m_note;
+    QTableWidget *m_rankTable = nullptr;
     QMap<QString, QLabel *> m_scoreLabels;
 
     State m_state = State::Idle;

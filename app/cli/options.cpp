@@ -203,24 +203,42 @@ int wholeNumber(const QCommandLineParser &parser, const QCommandLineOption &opti
     return v;
 }
 
-EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
+NeedleEvalSettings evaluationSettings(const QCommandLineParser &parser)
 {
     if (!parser.isSet(kLengthOption))
         throw UsageError{QStringLiteral("--length is required")};
-    EvaluationSetup setup;
-    setup.settings.length = wholeNumber(parser, kLengthOption, 2);
-    setup.settings.samples = wholeNumber(parser, kSamplesOption, 1);
-    setup.settings.seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
-    setup.settings.corpus = parser.value(kCorpusOption);
+    NeedleEvalSettings settings;
+    settings.length = wholeNumber(parser, kLengthOption, 2);
+    settings.samples = wholeNumber(parser, kSamplesOption, 1);
+    settings.seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
+    settings.corpus = parser.value(kCorpusOption);
     bool depthOk = false;
-    setup.settings.depth = parser.value(kDepthOption).toDouble(&depthOk);
-    if (!depthOk || !(setup.settings.depth >= 0 && setup.settings.depth <= 1))  // NaN fails both
+    settings.depth = parser.value(kDepthOption).toDouble(&depthOk);
+    if (!depthOk || !(settings.depth >= 0 && settings.depth <= 1))  // NaN fails both
         throw UsageError{QStringLiteral("--depth needs a number between 0 and 1, got '%1'").arg(parser.value(kDepthOption))};
+    return settings;
+}
+
+ModelOptions modelOptions(const QCommandLineParser &parser)
+{
     ModelOptions options;
     options.device = checkedDevice(parser.value(kDeviceOption));
     options.dtype = checkedDtype(parser.value(kDtypeOption));
+    return options;
+}
+
+QString modelDir(const QCommandLineParser &parser)
+{
     // Without --model: the embedded tiny model, so every command works out of the box.
-    setup.modelDir = parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
+    return parser.isSet(kModelOption) ? parser.value(kModelOption) : embeddedModelDir();
+}
+
+EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser)
+{
+    EvaluationSetup setup;
+    setup.settings = evaluationSettings(parser);
+    const ModelOptions options = modelOptions(parser);
+    setup.modelDir = modelDir(parser);
     setup.model = CausalLM::load(setup.modelDir, options);
     printWarnings(setup.model->ropeConfig());
     printWarnings(*setup.model);

@@ -102,6 +102,11 @@ struct EvaluationSetup {
 };
 
 EvaluationSetup loadEvaluationSetup(const QCommandLineParser &parser);
+// Its pieces, for a process that loads no model (rank 0 of an MPI search): the needle samples'
+// settings, --device/--dtype, and the model folder (--model, else the embedded model).
+NeedleEvalSettings evaluationSettings(const QCommandLineParser &parser);
+ModelOptions modelOptions(const QCommandLineParser &parser);
+QString modelDir(const QCommandLineParser &parser);
 
 // Prints what loading the model warned about (e.g. weights that are not finite) on stderr.
 void printWarnings(const CausalLM &model);

@@ -15,14 +15,20 @@
 #include "search/search.h"
 #include "worker/messages.h"
 #include "worker/searchfitness.h"
+#ifdef ROPESCOPE_HAVE_MPI
+#include "distributed/mpisearch.h"
+#include "runtime/modelfolder.h"
+#endif
 
 #include <QElapsedTimer>
+#include <QDir>
 #include <QFileInfo>
 #include <QJsonObject>
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <variant>
 
 namespace rs::cli {
 
@@ -35,9 +41,22 @@ const QString kOtherFitnessNames[] = {
     optionName(kRecommendedFitness == FitnessAggregate::MeanPpl ? FitnessAggregate::ExpMeanNll : FitnessAggregate::MeanPpl),
     optionName(FitnessAggregate::MedianPpl)};
 
-} // namespace
+#ifdef ROPESCOPE_HAVE_MPI
+using mpi::Coordinator;
+using mpi::Session;
+#else
+class Coordinator;
+class Session;
+#endif
 
-int search(const QStringList &args)
+// Where this process stands: a plain run (both null), rank 0 of an MPI run (coordinator), or one
+// of its workers (worker).
+struct Role {
+    Coordinator *coordinator = nullptr;
+    const Session *worker = nullptr;
+};
+
+int searchBody(const QStringList &args, Role role)
 {
     return run([&] {
         QCommandLineParser parser;
@@ -113,7 +132,17 @@ int search(const QStringList &args)
         const QCommandLineOption noSeeds(QStringLiteral("no-family-seeds"),
                                          QStringLiteral("Start from random members only, not from the families "
                                                         "projected into the search space."));
+        const QCommandLineOption rankTimeout(QStringLiteral("rank-timeout"),
+                                             QStringLiteral("Under MPI: a worker rank silent (no heartbeat, no result) "
+                                                            "this many seconds is lost and its jobs go to the others "
+                                                            "(default 120)."),
+                                             QStringLiteral("S"), QStringLiteral("120"));
+        const QCommandLineOption jobTimeout(QStringLiteral("job-timeout"),
+                                            QStringLiteral("Under MPI: a job (a few candidates on one sample) running "
+                                                           "longer than this many seconds loses its rank (default: no limit)."),
+                                            QStringLiteral("S"));
         addEvaluationOptions(parser);
+        parser.addOptions({rankTimeout, jobTimeout});
         parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
                            searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch,
                            validationSamples, validationSeed, validationTop, chooseBy, fitnessOption, noSeeds});
@@ -139,12 +168,14 @@ int search(const QStringList &args)
         if (parser.isSet(replicaDevices))
             for (const QString &d : parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts))
                 checkedDevice(d);
-        if (parser.isSet(outFile))
+        if (parser.isSet(outFile) && !role.worker)
             checkOutputPath(parser.value(outFile));
+        const double silenceSeconds = positiveNumber(parser, rankTimeout);
+        const double jobSeconds = parser.isSet(jobTimeout) ? positiveNumber(parser, jobTimeout) : 0.0;
         // A log names a model and a corpus, and may come from anyone: resuming loads only the model
         // the user names, which must be the log's, checked before any model is looked at.
         std::optional<RunLogStart> resumed;
-        if (parser.isSet(resume)) {
+        if (parser.isSet(resume) && !role.worker) {
             resumed = readRunLogStart(parser.value(log));
             const bool named = parser.isSet(kModelOption);
             const QString chosen = named ? parser.value(kModelOption) : embeddedModelDir();
@@ -162,21 +193,35 @@ int search(const QStringList &args)
                                                                       : QStringLiteral("none"))};
         }
 
-        EvaluationSetup setup = loadEvaluationSetup(parser);
-        const RopeConfig &config = setup.model->ropeConfig();
-        if (setup.settings.length < config.trainLength)
+        // A plain run loads its model here; rank 0 of an MPI run reads only the model's config.json
+        // (the workers load the model, in their set-up below).
+        const NeedleEvalSettings needle = evaluationSettings(parser);
+        std::optional<EvaluationSetup> local;
+        RopeConfig config;
+        if (role.coordinator || role.worker) {
+#ifdef ROPESCOPE_HAVE_MPI
+            modelOptions(parser);  // --device and --dtype checked here too
+            config = loadRopeConfig(ModelFolder(QDir::cleanPath(modelDir(parser))).file(QStringLiteral("config.json")));
+            if (role.coordinator)
+                printWarnings(config);
+#endif
+        } else {
+            local.emplace(loadEvaluationSetup(parser));
+            config = local->model->ropeConfig();
+        }
+        if (needle.length < config.trainLength)
             throw UsageError{QStringLiteral("--length %1 is below the model's L_train %2: a search extends the context")
-                                 .arg(setup.settings.length).arg(config.trainLength)};
+                                 .arg(needle.length).arg(config.trainLength)};
         SearchSettings settings;
         settings.method = methodName == QLatin1String("longrope2") ? SearchMethod::LongRoPE2 : SearchMethod::LongRoPEv1;
         settings.rotaryDims = config.rotaryDims;
         settings.base = config.base;
         settings.trainLength = config.trainLength;
-        settings.targetLength = setup.settings.length;
+        settings.targetLength = needle.length;
         settings.population = wholeNumber(parser, population, 2);
         settings.iterations = wholeNumber(parser, iterations, 0);
         settings.maxEvaluations = wholeNumber(parser, maxEvaluations, 0);
-        settings.seed = setup.settings.seed;
+        settings.seed = needle.seed;
         settings.racing = parser.isSet(racing);
         settings.racingKeepFraction = keepFraction;
         settings.searchAttentionFactor = parser.isSet(searchAttention);
@@ -196,55 +241,154 @@ int search(const QStringList &args)
             throw UsageError{QStringLiteral("--choose-by needs validation or search")};
         settings.chooseByValidation = chooseName == QLatin1String("validation");
         // The held-out samples: the search's length, depth and haystack, their own seeds.
-        NeedleEvalSettings validation = setup.settings;
-        validation.samples = parser.isSet(validationSamples) ? wholeNumber(parser, validationSamples, 0) : 2 * setup.settings.samples;
+        NeedleEvalSettings validation = needle;
+        validation.samples = parser.isSet(validationSamples) ? wholeNumber(parser, validationSamples, 0) : 2 * needle.samples;
         validation.seed = parser.isSet(validationSeed) ? uint64_t(wholeNumber(parser, validationSeed, 0))
-                                                       : setup.settings.seed + uint64_t(setup.settings.samples);
+                                                       : needle.seed + uint64_t(needle.samples);
         if ((parser.isSet(validationSeed) || parser.isSet(chooseBy)) && validation.samples == 0)
             throw UsageError{QStringLiteral("--validation-seed and --choose-by need validation samples")};
-        if (samplesOverlap(setup.settings, validation))
+        if (samplesOverlap(needle, validation))
             throw UsageError{QStringLiteral("the validation samples (seeds %1 … %2) overlap the search's (seeds %3 … %4): "
                                             "choose another --validation-seed")
                                  .arg(validation.seed).arg(validation.seed + validation.samples - 1)
-                                 .arg(setup.settings.seed).arg(setup.settings.seed + setup.settings.samples - 1)};
+                                 .arg(needle.seed).arg(needle.seed + needle.samples - 1)};
         // Unless searched, candidates are scored as an exported longrope config would run them: with
         // longrope's default attention factor for this scale (the search's default).
         EvolutionSearch engine(settings);
         const double attention = engine.fixedAttentionFactor();
 
-        // The first device is the one the model was loaded on; each further one gets a replica.
-        QStringList devices = parser.isSet(replicaDevices)
-                                  ? parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts)
-                                  : CandidateScorer::defaultDevices(setup.model->device());
-        if (devices.isEmpty())
+        const int perReplicaOption = parser.isSet(candidateBatch) ? wholeNumber(parser, candidateBatch, 1) : 0;
+        const QStringList devicesOption = parser.value(replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts);
+        if (parser.isSet(replicaDevices) && devicesOption.isEmpty())
             throw UsageError{QStringLiteral("--devices needs at least one device")};
-        if (devices.front() != setup.model->device()) {
-            ModelOptions first;
-            first.device = devices.front();
-            first.dtype = setup.model->dtype();
-            setup.model.reset();  // one copy of the weights at a time
-            setup.model = CausalLM::load(setup.modelDir, first);
+        // The replicas of one process: the model on the first device, one more per further device.
+        std::unique_ptr<CausalLM> model;
+        ModelTokenizer tokenizer;
+        std::optional<CandidateScorer> scorer, validationScorer;
+        int perReplica = 1;
+        auto loadScorers = [&](EvaluationSetup setup) {
+            QStringList devices = parser.isSet(replicaDevices) ? devicesOption
+                                                               : CandidateScorer::defaultDevices(setup.model->device());
+            if (devices.front() != setup.model->device()) {
+                ModelOptions first;
+                first.device = devices.front();
+                first.dtype = setup.model->dtype();
+                setup.model.reset();  // one copy of the weights at a time
+                setup.model = CausalLM::load(setup.modelDir, first);
+            }
+            devices.removeFirst();
+            model = std::move(setup.model);
+            tokenizer = std::move(setup.tokenizer);
+            needleSamples([&] {
+                scorer.emplace(*model, *tokenizer.tokenizer, tokenizer.bosId, needle, setup.modelDir, devices);
+                return 0;
+            });
+            perReplica = perReplicaOption > 0 ? perReplicaOption : CandidateScorer::defaultBatch(*model);
+            // Validation candidates are few per generation: one replica scores them.
+            if (validation.samples > 0)
+                validationScorer.emplace(*model, *tokenizer.tokenizer, tokenizer.bosId, validation);
+        };
+#ifdef ROPESCOPE_HAVE_MPI
+        mpi::Timeouts timeouts;
+        timeouts.silenceSeconds = silenceSeconds;
+        timeouts.jobSeconds = jobSeconds;
+        if (role.worker) {
+            // A worker rank: its model once per local device, then (candidates, sample) jobs until rank 0 stops it.
+            const auto setupWorker = [&]() -> std::variant<mpi::WorkerHello, mpi::SetupFailure> {
+                try {
+                    loadScorers(loadEvaluationSetup(parser));
+                    return mpi::WorkerHello{scorer->devices(), model->dtype(), perReplica * scorer->replicas()};
+                } catch (const UsageError &e) {
+                    return mpi::SetupFailure{e.message, true};
+                } catch (const Error &e) {
+                    return mpi::SetupFailure{e.message(), false};
+                }
+            };
+            const auto scoreJob = [&](mpi::SampleSet set, const std::vector<Candidate> &candidates, int sample) {
+                if (set == mpi::SampleSet::Search)
+                    return scorer->samplePpl(candidates, sample);
+                if (!validationScorer)
+                    throw Error(QStringLiteral("mpi"), QStringLiteral("a validation job, but this run has no validation samples"));
+                std::vector<double> out;
+                for (size_t i = 0; i < candidates.size(); i += size_t(perReplica)) {
+                    const std::vector<Candidate> part(candidates.begin() + long(i),
+                                                      candidates.begin() + long(std::min(candidates.size(), i + size_t(perReplica))));
+                    const std::vector<double> got = validationScorer->samplePpl(part, sample);
+                    out.insert(out.end(), got.begin(), got.end());
+                }
+                return out;
+            };
+            if (const std::optional<mpi::SetupFailure> failure = mpi::serveJobs(*role.worker, timeouts, setupWorker, scoreJob)) {
+                if (failure->usage)
+                    throw UsageError{failure->message};
+                err() << "ropescope-cli: " << failure->message << "\n";
+                return kBadInput;
+            }
+            return kOk;
         }
-        devices.removeFirst();
-        const CandidateScorer scorer = needleSamples([&] {
-            return CandidateScorer(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, setup.settings,
-                                   setup.modelDir, devices);
-        });
-        const int perReplica = parser.isSet(candidateBatch) ? wholeNumber(parser, candidateBatch, 1)
-                                                            : CandidateScorer::defaultBatch(*setup.model);
-        err() << "scoring on " << scorer.devices().join(QStringLiteral(", ")) << ", " << perReplica
-              << " candidate(s) per forward and replica\n";
-        // Validation candidates are few per generation: one replica scores them.
-        std::optional<CandidateScorer> validationScorer;
-        if (validation.samples > 0)
-            validationScorer.emplace(*setup.model, *setup.tokenizer.tokenizer, setup.tokenizer.bosId, validation);
+#else
+        Q_UNUSED(silenceSeconds);
+        Q_UNUSED(jobSeconds);
+#endif
+        SampledFitness searchFitnessOfRun;
+        SampledFitness validationFitness;
+        validationFitness.samples = 0;
+        QString device, dtype;
+        if (role.coordinator) {
+#ifdef ROPESCOPE_HAVE_MPI
+            Coordinator &c = *role.coordinator;
+            c.setTimeouts(timeouts);
+            c.setOnLost([](const QString &line) {
+                err() << "ropescope-cli: " << line << "\n";
+                err().flush();
+            });
+            try {
+                c.start();
+            } catch (const Coordinator::WorkerSetupError &e) {
+                const QString message = QStringLiteral("rank %1 on %2: %3").arg(e.rank).arg(e.host, e.failure.message);
+                if (e.failure.usage)
+                    throw UsageError{message};
+                throw Error(QString(), message);
+            }
+            err() << "scoring on " << c.workers().size() << " worker rank(s) (rank 0 runs the search):\n";
+            for (const Coordinator::Worker &w : c.workers()) {
+                if (!w.lost && device.isEmpty()) {
+                    device = w.hello.devices.value(0);
+                    dtype = w.hello.dtype;
+                }
+                err() << "  rank " << w.rank << " on " << w.host << ": "
+                      << (w.lost ? QStringLiteral("lost (%1)").arg(w.lostReason)
+                                 : QStringLiteral("%1, %2 candidate(s) per job").arg(w.hello.devices.join(QStringLiteral(", ")))
+                                       .arg(w.hello.capacity))
+                      << "\n";
+            }
+            err().flush();
+            searchFitnessOfRun = c.fitness(mpi::SampleSet::Search, needle.samples);
+            if (validation.samples > 0)
+                validationFitness = c.fitness(mpi::SampleSet::Validation, validation.samples);
+#endif
+        } else {
+            loadScorers(std::move(*local));
+            err() << "scoring on " << scorer->devices().join(QStringLiteral(", ")) << ", " << perReplica
+                  << " candidate(s) per forward and replica\n";
+            device = model->device();
+            dtype = model->dtype();
+            searchFitnessOfRun = searchFitness(*scorer, perReplica);
+            if (validationScorer)
+                validationFitness = searchFitness(*validationScorer, perReplica);
+        }
+        const QString modelFolder = modelDir(parser);
         SearchHooks hooks;
         hooks.logPath = parser.value(log);
         hooks.resume = parser.isSet(resume);
-        hooks.baselines = searchBaselines(config, setup.settings.length);
+        hooks.baselines = searchBaselines(config, needle.length);
+#ifdef ROPESCOPE_HAVE_MPI
+        if (role.coordinator)
+            hooks.logEvents = [&](bool atGeneration) { return role.coordinator->takeLogEvents(atGeneration); };
+#endif
         hooks.onBaselines = [&](const std::vector<BaselineScore> &scores) {
             err() << "baselines (" << fitnessAggregateName(settings.fitness) << " needle PPL; search samples: seeds "
-                  << setup.settings.seed << "…" << setup.settings.seed + setup.settings.samples - 1;
+                  << needle.seed << "…" << needle.seed + needle.samples - 1;
             if (validation.samples > 0)
                 err() << "; validation samples: seeds " << validation.seed << "…" << validation.seed + validation.samples - 1;
             err() << ")\n";
@@ -259,13 +403,13 @@ int search(const QStringList &args)
         // A resumed run keeps the log's spelling of the same model and corpus (a symlink, a relative path).
         hooks.context = QJsonObject{{QStringLiteral("model"), resumed && !resumed->model.isEmpty()
                                                                   ? resumed->model
-                                                                  : QFileInfo(setup.modelDir).absoluteFilePath()},
-                                    {QStringLiteral("corpus"), resumed ? resumed->corpus : setup.settings.corpus},
-                                    {QStringLiteral("samples"), setup.settings.samples},
-                                    {QStringLiteral("depth"), setup.settings.depth},
-                                    {QStringLiteral("length"), setup.settings.length},
-                                    {QStringLiteral("device"), setup.model->device()},
-                                    {QStringLiteral("dtype"), setup.model->dtype()}};
+                                                                  : QFileInfo(modelFolder).absoluteFilePath()},
+                                    {QStringLiteral("corpus"), resumed ? resumed->corpus : needle.corpus},
+                                    {QStringLiteral("samples"), needle.samples},
+                                    {QStringLiteral("depth"), needle.depth},
+                                    {QStringLiteral("length"), needle.length},
+                                    {QStringLiteral("device"), device},
+                                    {QStringLiteral("dtype"), dtype}};
         if (!settings.searchAttentionFactor)
             hooks.context.insert(QStringLiteral("attention_factor"), attention);
         if (validation.samples > 0)
@@ -291,11 +435,7 @@ int search(const QStringList &args)
         };
         // One sample's needle PPL; a candidate's fitness is the mean over the samples, which is
         // NeedleEvaluator::evaluate's mean PPL.
-        SampledFitness validationFitness;
-        validationFitness.samples = 0;
-        if (validationScorer)
-            validationFitness = searchFitness(*validationScorer, perReplica);
-        const SearchResult result = engine.run(searchFitness(scorer, perReplica), validationFitness, hooks);
+        const SearchResult result = engine.run(searchFitnessOfRun, validationFitness, hooks);
         if (parser.isSet(outFile)) {
             QByteArray text = formatFactorText(result.bestLambda);
             if (settings.searchAttentionFactor)
@@ -340,6 +480,37 @@ int search(const QStringList &args)
         }
         return kOk;
     });
+}
+
+} // namespace
+
+int search(const QStringList &args)
+{
+#ifdef ROPESCOPE_HAVE_MPI
+    // Under an MPI launcher with more than one rank: one search, rank 0 coordinating.
+    if (mpi::launchedByMpi() && mpi::launchedWorldSize() > 1) {
+        Session session;
+        int code = kOk;
+        if (session.rank() != 0) {
+            code = searchBody(args, Role{nullptr, &session});
+        } else if (session.size() > 1) {
+            Coordinator coordinator(session);  // stops the workers however the search ends
+            code = searchBody(args, Role{&coordinator, nullptr});
+        } else {
+            code = searchBody(args, Role{});
+        }
+        session.setExitCode(code);
+        return code;
+    }
+#else
+    // Every rank would run its own search on the same log (the lock refuses all but one).
+    if (qEnvironmentVariableIntValue("OMPI_COMM_WORLD_SIZE") > 1 || qEnvironmentVariableIntValue("PMI_SIZE") > 1) {
+        err() << "ropescope-cli: this ropescope-cli was built without MPI (ROPESCOPE_MPI=OFF): run search with one "
+                 "rank, or rebuild with libopenmpi-dev installed\n";
+        return kUsage;
+    }
+#endif
+    return searchBody(args, Role{});
 }
 
 } // namespace rs::cli

@@ -741,6 +741,11 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
             o.insert(QStringLiteral("cached_evaluations"), qint64(cache.size() + validationCache.size()));
         log.write(o);
     }
+    auto writeCallerEvents = [&](bool atGeneration) {
+        if (hooks.logEvents)
+            for (const QJsonObject &e : hooks.logEvents(atGeneration))
+                log.write(e);
+    };
 
     const bool lr2 = m_s.method == SearchMethod::LongRoPE2;
     const FitnessAggregate aggregate = m_s.fitness;
@@ -876,6 +881,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
                     log.write(entry(i, k, f));
                     scores[i].push_back(f);
                 }
+                writeCallerEvents(false);
                 done += count;
             }
             for (size_t i = 0; i < candidates.size(); ++i) {
@@ -940,6 +946,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
                 throw Error(kSettingsSource, QStringLiteral("the batch fitness returned %1 scores for %2 candidates").arg(scores.size()).arg(count));
             for (size_t j = 0; j < count; ++j)
                 evaluated(pop[pending[done + j]], scores[j]);
+            writeCallerEvents(false);
             done += count;
         }
         for (size_t i : members) {
@@ -1101,6 +1108,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         }
         if (!hooks.baselines.empty())
             o.insert(QStringLiteral("baseline_evaluations"), r.baselineEvaluations);
+        writeCallerEvents(true);
         log.write(o);
         if (hooks.onGeneration)
             hooks.onGeneration(r);
@@ -1266,6 +1274,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
     }
     if (!hooks.baselines.empty())
         finish.insert(QStringLiteral("baseline_evaluations"), result.baselineEvaluations);
+    writeCallerEvents(true);
     log.write(finish);
     return result;
 }

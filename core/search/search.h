@@ -263,6 +263,11 @@ struct SearchHooks {
     // event and, like the settings, required to match when resuming.
     QJsonObject context;
     bool resume = false;  // continue the existing log at logPath (same settings, budgets aside)
+    // Informational entries the caller adds to the log (each with its own "event" name, e.g. the
+    // MPI coordinator's "rank_lost" and "rank_stats"; a resume skips them): polled after every
+    // batch of real evaluations (atGeneration false) and just before each "generation" and the
+    // "finish" entry (true), so the log stays the one record a follower reads.
+    std::function<std::vector<QJsonObject>(bool atGeneration)> logEvents;
 };
 
 class EvolutionSearch {

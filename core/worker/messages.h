@@ -15,6 +15,7 @@
 
 #include <QMetaType>
 #include <QString>
+#include <QStringList>
 
 #include <map>
 #include <string>
@@ -118,6 +119,21 @@ struct SearchBaselines {
     FitnessAggregate fitness = FitnessAggregate::MeanPpl;  // how their per-sample scores combine
 };
 
+// A search spread over MPI ranks (`ropescope-cli search` under mpirun or srun): each worker rank's
+// share so far, from the run log's "rank_stats" entries (rank 0 coordinates and scores nothing).
+struct RankStat {
+    int rank = 0;
+    QString host;
+    QStringList devices;
+    qint64 evaluations = 0;       // (candidate, sample) scores it returned
+    double evaluationsPerSecond = 0;
+    double idlePercent = 0;       // share of the run's wall time it spent not scoring
+    QString lost;                 // why it was lost; empty while it serves
+};
+struct RankStatistics {
+    std::vector<RankStat> ranks;
+};
+
 struct SearchOutcome {
     SearchResult result;  // result.bestAttentionFactor goes with result.bestLambda
     int targetLength = 0;
@@ -205,6 +221,7 @@ Q_DECLARE_METATYPE(rs::ModelInfo)
 Q_DECLARE_METATYPE(rs::CandidateEvaluation)
 Q_DECLARE_METATYPE(rs::SearchPlan)
 Q_DECLARE_METATYPE(rs::SearchOutcome)
+Q_DECLARE_METATYPE(rs::RankStatistics)
 Q_DECLARE_METATYPE(rs::ScoreResult)
 Q_DECLARE_METATYPE(rs::ReferenceScores)
 Q_DECLARE_METATYPE(rs::WorkerTask)

@@ -345,6 +345,25 @@ void RunLogFollower::dispatch(const Line &line, bool live)
         outcome.targetLength = m_plan.targetLength;
         outcome.logPath = m_path;
         Q_EMIT searchFinished(outcome);
+    } else if (event == QLatin1String("rank_stats")) {
+        RankStatistics statistics;
+        for (const QJsonValue &v : o.value(QStringLiteral("ranks")).toArray()) {
+            const QJsonObject r = v.toObject();
+            RankStat stat;
+            stat.rank = r.value(QStringLiteral("rank")).toInt();
+            stat.host = r.value(QStringLiteral("host")).toString();
+            for (const QJsonValue &d : r.value(QStringLiteral("devices")).toArray())
+                stat.devices << d.toString();
+            stat.evaluations = qint64(r.value(QStringLiteral("evaluations")).toDouble());
+            stat.evaluationsPerSecond = r.value(QStringLiteral("evaluations_per_second")).toDouble();
+            stat.idlePercent = r.value(QStringLiteral("idle_percent")).toDouble();
+            stat.lost = r.value(QStringLiteral("lost")).toString();
+            statistics.ranks.push_back(stat);
+        }
+        Q_EMIT rankStatistics(statistics);
+    } else if (event == QLatin1String("rank_lost")) {
+        Q_EMIT rankLost(o.value(QStringLiteral("rank")).toInt(), o.value(QStringLiteral("host")).toString(),
+                        o.value(QStringLiteral("reason")).toString());
     }
     // Other events (baseline_eval, validation_eval: summed up by "baselines" and "generation"; a
     // newer writer's additions) carry nothing the plots show.

@@ -42,6 +42,10 @@ Q_SIGNALS:
     void generationFinished(const rs::GenerationReport &report);
     void baselinesScored(const rs::SearchBaselines &baselines);
     void searchFinished(const rs::SearchOutcome &outcome);
+    // A search over MPI ranks: each worker rank's throughput and idle share (every generation), and
+    // a rank the run lost (its jobs went to the others).
+    void rankStatistics(const rs::RankStatistics &statistics);
+    void rankLost(int rank, const QString &host, const QString &reason);
     // The file shrank below what was read (replaced or rewritten): it is replayed from the start.
     void restarted();
     // A malformed line appended later (the line is skipped) or the file became unreadable.

@@ -22,6 +22,8 @@ set(allowed_ropescope_train ropescope_eval ropescope_runtime ropescope_rope rope
 set(allowed_ropescope_worker_api ropescope_search ropescope_eval_settings ropescope_rope ropescope_common)
 set(allowed_ropescope_worker ropescope_worker_api ropescope_eval ropescope_runtime ropescope_search ropescope_rope
     ropescope_common)
+# MPI: the launcher's library; the scoring is injected (the CLI binds the CandidateScorer to it).
+set(allowed_ropescope_distributed ropescope_search ropescope_rope ropescope_common MPI::MPI_CXX)
 set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common)
 
 set(problems "")
@@ -54,7 +56,7 @@ endforeach()
 set(torch_include_regex "#[ \t]*include[ \t]*[<\"](torch|ATen|c10|caffe2)/")
 file(GLOB_RECURSE core_headers RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/core/*.h")
 file(GLOB_RECURSE torch_free RELATIVE "${SOURCE_DIR}"
-     "${SOURCE_DIR}/core/common/*" "${SOURCE_DIR}/core/rope/*" "${SOURCE_DIR}/core/search/*"
+     "${SOURCE_DIR}/core/common/*" "${SOURCE_DIR}/core/rope/*" "${SOURCE_DIR}/core/search/*" "${SOURCE_DIR}/core/distributed/*"
      "${SOURCE_DIR}/core/worker/*" "${SOURCE_DIR}/widgets/*" "${SOURCE_DIR}/app/*")
 set(checked "")
 foreach(file IN LISTS core_headers)

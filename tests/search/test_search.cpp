@@ -569,6 +569,58 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, runSearch(s, f));
     }
 
+    // The caller's informational entries (the MPI coordinator's rank_lost / rank_stats) go into the
+    // log after each batch and just before each generation and the finish entry, and a resume
+    // skips them: it ends as the uninterrupted run.
+    void callerEventsGoToTheLog()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("run.jsonl"));
+        SearchSettings s = llama3Settings();
+        s.population = 8;
+        s.iterations = 2;
+        SampledFitness f;
+        f.samples = 2;
+        f.maxBatch = 3;
+        const auto target = hiddenTarget();
+        f.batch = [&](const std::vector<Candidate> &cs, int k) {
+            std::vector<double> out;
+            for (const Candidate &c : cs)
+                out.push_back(logDistance(c.lambda, target) + k);
+            return out;
+        };
+        int batches = 0, generations = 0;
+        SearchHooks hooks;
+        hooks.logPath = path;
+        hooks.logEvents = [&](bool atGeneration) {
+            (atGeneration ? generations : batches) += 1;
+            return std::vector<QJsonObject>{{{QStringLiteral("event"), atGeneration ? QStringLiteral("caller_generation")
+                                                                                    : QStringLiteral("caller_batch")}}};
+        };
+        const SearchResult full = EvolutionSearch(s).run(f, hooks);
+        QStringList events;
+        QFile log(path);
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        for (const QByteArray &line : log.readAll().split('\n'))
+            if (!line.isEmpty())
+                events << QJsonDocument::fromJson(line).object().value(QStringLiteral("event")).toString();
+        QCOMPARE(generations, full.generations + 1);  // every generation and the finish
+        QCOMPARE(int(events.count(QStringLiteral("caller_generation"))), generations);
+        QCOMPARE(int(events.count(QStringLiteral("caller_batch"))), batches);
+        for (qsizetype i = 0; i < events.size(); ++i)
+            if (events[i] == QLatin1String("generation") || events[i] == QLatin1String("finish"))
+                QCOMPARE(events[i - 1], QStringLiteral("caller_generation"));
+        for (qsizetype i = 1; i < events.size(); ++i)
+            if (events[i] == QLatin1String("caller_batch"))
+                QVERIFY2(events[i - 1] == QLatin1String("eval") || events[i - 1] == QLatin1String("caller_batch"),
+                         qPrintable(events[i - 1]));
+
+        hooks.resume = true;
+        const SearchResult resumed = EvolutionSearch(s).run(f, hooks);
+        QCOMPARE(resumed.bestLambda, full.bestLambda);
+        QCOMPARE(resumed.evaluations, 0);
+    }
+
     // Noise that differs per candidate can reorder candidates between samples, so racing may take
     // another path; it still costs less and still improves on its first generation.
     void racingWithNoisySamples()

@@ -20,6 +20,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTableWidget>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -258,6 +259,23 @@ private slots:
         QTRY_COMPARE(m_panel->plot()->candidateGraph()->dataCount(), 6);
         // Generation 1's candidates sit in generation 1's slot.
         QVERIFY(std::abs(m_panel->plot()->candidateGraph()->data()->at(5)->key - 1.0) <= SearchPlot::kGenerationSpread / 2);
+
+        // A run over MPI ranks: its rank_stats show as the ranks' table, a lost rank as a note.
+        QVERIFY(!m_panel->rankTable()->isVisibleTo(m_panel.get()));
+        const QJsonArray ranks{QJsonObject{{"rank", 1}, {"host", "node-a"}, {"pid", 11}, {"devices", QJsonArray{"cuda:0", "cuda:1"}},
+                                           {"evaluations", 40}, {"evaluations_per_second", 2.5}, {"idle_percent", 12.4}},
+                               QJsonObject{{"rank", 2}, {"host", "node-b"}, {"pid", 12}, {"devices", QJsonArray{"cuda:0"}},
+                                           {"evaluations", 3}, {"evaluations_per_second", 0.2}, {"idle_percent", 90.0},
+                                           {"lost", "silent for 120 s"}}};
+        append(path, jsonLine({{"event", "rank_lost"}, {"rank", 2}, {"host", "node-b"}, {"reason", "silent for 120 s"}})
+                         + jsonLine({{"event", "rank_stats"}, {"ranks", ranks}}));
+        QTRY_COMPARE(m_panel->rankTable()->rowCount(), 2);
+        QVERIFY(m_panel->rankTable()->isVisibleTo(m_panel.get()));
+        QCOMPARE(m_panel->rankTable()->item(0, 1)->text(), QStringLiteral("node-a"));
+        QCOMPARE(m_panel->rankTable()->item(0, 2)->text(), QStringLiteral("cuda:0, cuda:1"));
+        QCOMPARE(m_panel->rankTable()->item(0, 3)->text(), QStringLiteral("2.5"));
+        QCOMPARE(m_panel->rankTable()->item(0, 4)->text(), QStringLiteral("12"));
+        QCOMPARE(m_panel->rankTable()->item(1, 3)->text(), QStringLiteral("lost"));
 
         // A file that is not a run log is refused and the plots keep what they show.
         const QString bad = m_temp.filePath(QStringLiteral("notes.txt"));

@@ -1,0 +1,561 @@
+#include "distributed/mpisearch.h"
+
+#include "common/error.h"
+
+#include <mpi.h>
+
+#include <QCoreApplication>
+#include <QDataStream>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QIODevice>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <limits>
+#include <thread>
+
+namespace rs::mpi {
+
+namespace {
+
+const QString kSource = QStringLiteral("mpi");
+
+// Message tags. Worker → rank 0: hello, heartbeat, result, failed. Rank 0 → worker: job, ping, stop.
+enum Tag : int { kHello = 1, kHeartbeat = 2, kResult = 3, kFailed = 4, kJob = 10, kPing = 11, kStop = 12 };
+
+bool envSet(const char *name) { return qEnvironmentVariableIsSet(name) && !qEnvironmentVariableIsEmpty(name); }
+
+QString mpiError(int code)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    return QString::fromLocal8Bit(text, length);
+}
+
+void check(int code, const char *what)
+{
+    if (code != MPI_SUCCESS)
+        throw Error(kSource, QStringLiteral("%1 failed: %2").arg(QLatin1String(what), mpiError(code)));
+}
+
+void sendBytes(int rank, int tag, const QByteArray &bytes)
+{
+    check(MPI_Send(bytes.constData(), int(bytes.size()), MPI_BYTE, rank, tag, MPI_COMM_WORLD), "MPI_Send");
+}
+
+// The next message from `source` (MPI_ANY_SOURCE for any), if one is waiting.
+bool receive(int source, int &from, int &tag, QByteArray &bytes)
+{
+    int flag = 0;
+    MPI_Status status;
+    check(MPI_Iprobe(source, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status), "MPI_Iprobe");
+    if (!flag)
+        return false;
+    int count = 0;
+    check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+    bytes.resize(count);
+    check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+          "MPI_Recv");
+    from = status.MPI_SOURCE;
+    tag = status.MPI_TAG;
+    return true;
+}
+
+void pause() { std::this_thread::sleep_for(std::chrono::microseconds(500)); }
+
+QDataStream &operator<<(QDataStream &s, const Candidate &c)
+{
+    s << quint32(c.lambda.size());
+    for (double v : c.lambda)
+        s << v;
+    return s << c.attentionFactor;
+}
+
+QDataStream &operator>>(QDataStream &s, Candidate &c)
+{
+    quint32 n = 0;
+    s >> n;
+    c.lambda.resize(n);
+    for (double &v : c.lambda)
+        s >> v;
+    return s >> c.attentionFactor;
+}
+
+} // namespace
+
+bool launchedByMpi()
+{
+    return envSet("OMPI_COMM_WORLD_SIZE") || envSet("PMIX_RANK") || envSet("PMI_RANK") || envSet("PMI_SIZE");
+}
+
+int launchedWorldSize()
+{
+    for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
+        bool ok = false;
+        const int n = qEnvironmentVariableIntValue(name, &ok);
+        if (ok && n > 0 && launchedByMpi())
+            return n;
+    }
+    return launchedByMpi() ? 2 : 1;  // PMIx alone does not say; MPI_Comm_size will
+}
+
+double Timeouts::heartbeatSeconds() const { return std::clamp(silenceSeconds / 4, 0.05, 10.0); }
+
+Session::Session()
+{
+    int provided = 0;
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &m_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &m_size);
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int length = 0;
+    MPI_Get_processor_name(name, &length);
+    m_host = QString::fromLocal8Bit(name, length);
+}
+
+Session::~Session()
+{
+    std::atomic<bool> finalized{false};
+    std::thread watchdog([&] {
+        for (int i = 0; i < kFinalizeSeconds * 20 && !finalized; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (!finalized) {
+            std::fprintf(stderr, "ropescope-cli: rank %d: MPI_Finalize did not return in %d s (a lost peer?); exiting\n",
+                         m_rank, kFinalizeSeconds);
+            std::fflush(stdout);
+            std::fflush(stderr);
+            std::_Exit(m_exitCode);
+        }
+    });
+    MPI_Finalize();
+    finalized = true;
+    watchdog.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rank 0
+
+struct Coordinator::Job {
+    qint64 id = 0;
+    SampleSet set = SampleSet::Search;
+    int sample = 0;
+    std::vector<size_t> indices;  // into the batch's candidates
+};
+
+struct Coordinator::State {
+    QElapsedTimer clock;  // since start()
+    qint64 nextJob = 1;
+    struct Busy {
+        bool busy = false;
+        Job job;
+        QByteArray payload;     // the job message, alive while its send may be in flight
+        MPI_Request request = MPI_REQUEST_NULL;
+        double sentAt = 0;
+    };
+    std::vector<Busy> busy;       // per worker
+    std::vector<double> lastHeard;  // per worker, seconds on `clock`
+    std::vector<double> lastPinged;
+    std::vector<QByteArray> orphans;  // payloads of sends to ranks that were lost
+    const std::vector<Candidate> *candidates = nullptr;
+    double now() const { return double(clock.nsecsElapsed()) / 1e9; }
+};
+
+Coordinator::Coordinator(const Session &session) : m_session(session), d(std::make_unique<State>())
+{
+    d->clock.start();
+    for (int r = 1; r < session.size(); ++r) {
+        Worker w;
+        w.rank = r;
+        m_workers.push_back(w);
+    }
+    d->busy.resize(m_workers.size());
+    d->lastHeard.assign(m_workers.size(), 0.0);
+    d->lastPinged.assign(m_workers.size(), 0.0);
+}
+
+Coordinator::~Coordinator()
+{
+    // Every worker is told to stop, the lost ones too (a slow one that comes back then exits).
+    for (const Worker &w : m_workers)
+        sendTag(w.rank, kStop);
+}
+
+Coordinator::Worker *Coordinator::worker(int rank)
+{
+    return rank >= 1 && rank <= int(m_workers.size()) ? &m_workers[size_t(rank - 1)] : nullptr;
+}
+
+// Never blocks for long: a rank that died may never take the message (it is then left behind).
+void Coordinator::sendTag(int rank, int tag)
+{
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (MPI_Isend(nullptr, 0, MPI_BYTE, rank, tag, MPI_COMM_WORLD, &request) != MPI_SUCCESS)
+        return;
+    int done = 0;
+    QElapsedTimer clock;
+    clock.start();
+    while (!done && clock.elapsed() < 1000) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (!done)
+            pause();
+    }
+    if (!done)
+        MPI_Request_free(&request);
+}
+
+int Coordinator::capacity() const
+{
+    int c = 0;
+    for (const Worker &w : m_workers)
+        if (!w.lost)
+            c += w.hello.capacity;
+    return c;
+}
+
+void Coordinator::start()
+{
+    d->clock.restart();
+    std::vector<bool> said(m_workers.size(), false);
+    std::optional<WorkerSetupError> failed;
+    auto pending = [&] {
+        for (size_t i = 0; i < m_workers.size(); ++i)
+            if (!said[i] && !m_workers[i].lost)
+                return true;
+        return false;
+    };
+    std::vector<Job> none;
+    while (pending()) {
+        int from = 0, tag = 0;
+        QByteArray bytes;
+        if (receive(MPI_ANY_SOURCE, from, tag, bytes)) {
+            Worker *w = worker(from);
+            if (!w)
+                continue;
+            d->lastHeard[size_t(from - 1)] = d->now();
+            if (tag != kHello)
+                continue;
+            QDataStream in(bytes);
+            bool ok = false;
+            in >> ok >> w->host >> w->pid;
+            said[size_t(from - 1)] = true;
+            if (ok) {
+                in >> w->hello.devices >> w->hello.dtype >> w->hello.capacity;
+                w->hello.capacity = std::max(1, w->hello.capacity);
+            } else {
+                SetupFailure f;
+                in >> f.message >> f.usage;
+                w->lost = true;
+                w->lostReason = QStringLiteral("set-up failed: ") + f.message;
+                if (!failed)
+                    failed = WorkerSetupError{from, w->host, f};
+            }
+            continue;
+        }
+        const double now = d->now();
+        for (size_t i = 0; i < m_workers.size(); ++i)
+            if (!said[i] && !m_workers[i].lost && now - d->lastHeard[i] > m_timeouts.silenceSeconds)
+                lose(m_workers[i], QStringLiteral("silent for %1 s while loading its model").arg(m_timeouts.silenceSeconds), none);
+        pause();
+    }
+    if (failed)
+        throw *failed;
+    if (capacity() == 0)
+        throw Error(kSource, QStringLiteral("no worker rank is left to score candidates"));
+    d->clock.restart();
+    for (double &t : d->lastHeard)
+        t = 0;
+}
+
+void Coordinator::lose(Worker &w, const QString &reason, std::vector<Job> &queue)
+{
+    if (w.lost)
+        return;
+    w.lost = true;
+    w.lostReason = reason;
+    State::Busy &b = d->busy[size_t(w.rank - 1)];
+    int requeued = 0;
+    if (b.busy) {
+        requeued = int(b.job.indices.size());
+        queue.insert(queue.begin(), b.job);  // first in line again
+        b.busy = false;
+        if (b.request != MPI_REQUEST_NULL)
+            MPI_Request_free(&b.request);
+        d->orphans.push_back(b.payload);
+    }
+    sendTag(w.rank, kStop);
+    const QString host = w.host.isEmpty() ? QStringLiteral("an unknown host") : w.host;
+    m_events.push_back(QJsonObject{{QStringLiteral("event"), QStringLiteral("rank_lost")},
+                                   {QStringLiteral("rank"), w.rank},
+                                   {QStringLiteral("host"), w.host},
+                                   {QStringLiteral("reason"), reason},
+                                   {QStringLiteral("requeued_evaluations"), requeued}});
+    if (m_onLost)
+        m_onLost(QStringLiteral("rank %1 on %2 lost (%3)%4")
+                     .arg(w.rank)
+                     .arg(host, reason,
+                          requeued > 0 ? QStringLiteral(": its %1 evaluation(s) in flight go to the other ranks").arg(requeued)
+                                       : QString()));
+}
+
+void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
+                                std::vector<double> &scores, size_t &remaining)
+{
+    Worker *w = worker(source);
+    if (!w)
+        return;
+    d->lastHeard[size_t(source - 1)] = d->now();
+    if (w->lost || (tag != kResult && tag != kFailed))
+        return;  // a late answer of a lost rank, a heartbeat
+    State::Busy &b = d->busy[size_t(source - 1)];
+    QDataStream in(payload);
+    qint64 id = 0;
+    in >> id;
+    if (!b.busy || b.job.id != id)
+        return;
+    if (b.request != MPI_REQUEST_NULL)
+        MPI_Wait(&b.request, MPI_STATUS_IGNORE);  // the result proves the job arrived
+    if (tag == kFailed) {
+        QString message;
+        in >> message;
+        lose(*w, QStringLiteral("scoring failed: %1").arg(message), queue);
+        return;
+    }
+    std::vector<double> got;
+    double busy = 0;
+    quint32 n = 0;
+    in >> busy >> n;
+    got.resize(n);
+    for (double &v : got)
+        in >> v;
+    if (in.status() != QDataStream::Ok || got.size() != b.job.indices.size()) {
+        lose(*w, QStringLiteral("sent a malformed result"), queue);
+        return;
+    }
+    for (size_t j = 0; j < got.size(); ++j)
+        scores[b.job.indices[j]] = got[j];
+    remaining -= got.size();
+    b.busy = false;
+    ++w->jobs;
+    w->evaluations += qint64(got.size());
+    w->busySeconds += busy;
+}
+
+std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidate> &candidates, int sample)
+{
+    std::vector<double> scores(candidates.size(), std::numeric_limits<double>::quiet_NaN());
+    std::vector<Job> queue;  // jobs not yet sent, in order
+    size_t remaining = candidates.size();
+    {
+        Job all;
+        all.set = set;
+        all.sample = sample;
+        for (size_t i = 0; i < candidates.size(); ++i)
+            all.indices.push_back(i);
+        if (!all.indices.empty())
+            queue.push_back(all);
+    }
+    auto alive = [&] {
+        int n = 0;
+        for (const Worker &w : m_workers)
+            n += w.lost ? 0 : 1;
+        return n;
+    };
+    while (remaining > 0) {
+        if (alive() == 0)
+            throw Error(kSource, QStringLiteral("every worker rank is lost (%1); the run log is resumable with --resume")
+                                     .arg(m_workers.empty() ? QStringLiteral("there are none") : m_workers.back().lostReason));
+        // Each free rank takes the next share of the queue: as much as its capacity, but no more
+        // than an even split of what is left over the live ranks, so the others get work too.
+        for (Worker &w : m_workers) {
+            State::Busy &b = d->busy[size_t(w.rank - 1)];
+            if (w.lost || b.busy || queue.empty())
+                continue;
+            size_t pendingCount = 0;
+            for (const Job &j : queue)
+                pendingCount += j.indices.size();
+            const size_t share = std::max<size_t>(1, (pendingCount + size_t(alive()) - 1) / size_t(alive()));
+            const size_t take = std::min({size_t(w.hello.capacity), share, queue.front().indices.size()});
+            Job job = queue.front();
+            job.id = d->nextJob++;
+            job.indices.resize(take);
+            queue.front().indices.erase(queue.front().indices.begin(), queue.front().indices.begin() + long(take));
+            if (queue.front().indices.empty())
+                queue.erase(queue.begin());
+            QByteArray payload;
+            {
+                QDataStream out(&payload, QIODevice::WriteOnly);
+                out << job.id << int(job.set) << job.sample << quint32(take);
+                for (size_t i : job.indices)
+                    out << candidates[i];
+            }
+            b.busy = true;
+            b.job = std::move(job);
+            b.payload = payload;
+            b.sentAt = d->now();
+            d->lastHeard[size_t(w.rank - 1)] = b.sentAt;  // silence counts from the job on
+            check(MPI_Isend(b.payload.constData(), int(b.payload.size()), MPI_BYTE, w.rank, kJob, MPI_COMM_WORLD, &b.request),
+                  "MPI_Isend");
+        }
+        int from = 0, tag = 0;
+        QByteArray bytes;
+        if (receive(MPI_ANY_SOURCE, from, tag, bytes)) {
+            handleMessage(from, tag, bytes, queue, scores, remaining);
+            continue;
+        }
+        const double now = d->now();
+        for (Worker &w : m_workers) {
+            if (w.lost)
+                continue;
+            const size_t i = size_t(w.rank - 1);
+            State::Busy &b = d->busy[i];
+            if (b.busy && now - d->lastHeard[i] > m_timeouts.silenceSeconds) {
+                lose(w, QStringLiteral("silent for %1 s: no heartbeat, no result").arg(m_timeouts.silenceSeconds), queue);
+            } else if (b.busy && m_timeouts.jobSeconds > 0 && now - b.sentAt > m_timeouts.jobSeconds) {
+                lose(w, QStringLiteral("a job ran past %1 s").arg(m_timeouts.jobSeconds), queue);
+            } else if (!b.busy && now - d->lastPinged[i] > m_timeouts.heartbeatSeconds()) {
+                // Idle ranks hear from rank 0 too, so that they notice when it dies.
+                sendTag(w.rank, kPing);
+                d->lastPinged[i] = now;
+            }
+        }
+        pause();
+    }
+    return scores;
+}
+
+SampledFitness Coordinator::fitness(SampleSet set, int samples)
+{
+    SampledFitness f;
+    f.samples = samples;
+    f.maxBatch = std::max(1, 2 * capacity());
+    f.batch = [this, set](const std::vector<Candidate> &candidates, int sample) { return score(set, candidates, sample); };
+    return f;
+}
+
+QJsonObject Coordinator::rankStats() const
+{
+    const double wall = std::max(d->now(), 1e-9);
+    QJsonArray ranks;
+    for (const Worker &w : m_workers) {
+        QJsonObject o{{QStringLiteral("rank"), w.rank},
+                      {QStringLiteral("host"), w.host},
+                      {QStringLiteral("pid"), w.pid},
+                      {QStringLiteral("devices"), QJsonArray::fromStringList(w.hello.devices)},
+                      {QStringLiteral("jobs"), w.jobs},
+                      {QStringLiteral("evaluations"), w.evaluations},
+                      {QStringLiteral("seconds"), wall},
+                      {QStringLiteral("busy_seconds"), w.busySeconds},
+                      {QStringLiteral("evaluations_per_second"), double(w.evaluations) / wall},
+                      {QStringLiteral("idle_percent"), std::clamp(100.0 * (1.0 - w.busySeconds / wall), 0.0, 100.0)}};
+        if (w.lost)
+            o.insert(QStringLiteral("lost"), w.lostReason);
+        ranks.append(o);
+    }
+    return QJsonObject{{QStringLiteral("event"), QStringLiteral("rank_stats")}, {QStringLiteral("ranks"), ranks}};
+}
+
+std::vector<QJsonObject> Coordinator::takeLogEvents(bool atGeneration)
+{
+    std::vector<QJsonObject> out;
+    out.swap(m_events);
+    if (atGeneration && !m_workers.empty())
+        out.push_back(rankStats());
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker ranks
+
+std::optional<SetupFailure> serveJobs(const Session &session, const Timeouts &timeouts, const WorkerSetup &setup,
+                                      const JobScorer &score)
+{
+    const auto period = std::chrono::duration<double>(timeouts.heartbeatSeconds());
+    // Runs fn on a thread while this (the MPI) thread tells rank 0 it is alive.
+    auto withHeartbeat = [&](auto fn) {
+        auto future = std::async(std::launch::async, fn);
+        while (future.wait_for(period) != std::future_status::ready)
+            sendBytes(0, kHeartbeat, {});
+        return future.get();
+    };
+    std::variant<WorkerHello, SetupFailure> hello = withHeartbeat([&]() -> std::variant<WorkerHello, SetupFailure> {
+        try {
+            return setup();
+        } catch (const std::exception &e) {
+            return SetupFailure{QString::fromLocal8Bit(e.what()), false};
+        }
+    });
+    QByteArray bytes;
+    {
+        QDataStream out(&bytes, QIODevice::WriteOnly);
+        if (const auto *h = std::get_if<WorkerHello>(&hello))
+            out << true << session.host() << qint64(QCoreApplication::applicationPid()) << h->devices << h->dtype << h->capacity;
+        else
+            out << false << session.host() << qint64(QCoreApplication::applicationPid()) << std::get<SetupFailure>(hello).message << std::get<SetupFailure>(hello).usage;
+    }
+    sendBytes(0, kHello, bytes);
+
+    // Rank 0 pings idle ranks every heartbeat period: long silence means it is gone.
+    const double silence = std::max(timeouts.silenceSeconds, 4 * timeouts.heartbeatSeconds());
+    QElapsedTimer quiet;
+    quiet.start();
+    for (;;) {
+        int from = 0, tag = 0;
+        if (!receive(0, from, tag, bytes)) {
+            if (double(quiet.elapsed()) / 1000.0 > silence)
+                throw Error(kSource, QStringLiteral("rank 0 has been silent for %1 s: it is gone; its run log is "
+                                                    "resumable with --resume")
+                                         .arg(silence));
+            pause();
+            continue;
+        }
+        quiet.restart();
+        if (tag == kStop)
+            break;
+        if (tag != kJob || std::holds_alternative<SetupFailure>(hello))
+            continue;
+        QDataStream in(bytes);
+        qint64 id = 0;
+        int set = 0, sample = 0;
+        quint32 n = 0;
+        in >> id >> set >> sample >> n;
+        std::vector<Candidate> candidates(n);
+        for (Candidate &c : candidates)
+            in >> c;
+        QElapsedTimer busy;
+        busy.start();
+        QString failure;
+        const std::vector<double> scores = withHeartbeat([&]() -> std::vector<double> {
+            try {
+                return score(SampleSet(set), candidates, sample);
+            } catch (const std::exception &e) {
+                failure = QString::fromLocal8Bit(e.what());
+                return {};
+            }
+        });
+        QByteArray reply;
+        QDataStream out(&reply, QIODevice::WriteOnly);
+        if (!failure.isEmpty()) {
+            out << id << failure;
+            sendBytes(0, kFailed, reply);
+            continue;
+        }
+        out << id << double(busy.nsecsElapsed()) / 1e9 << quint32(scores.size());
+        for (double v : scores)
+            out << v;
+        sendBytes(0, kResult, reply);
+        quiet.restart();
+    }
+    if (const auto *f = std::get_if<SetupFailure>(&hello))
+        return *f;
+    return std::nullopt;
+}
+
+} // namespace rs::mpi
