@@ -273,7 +273,7 @@ void ControlPanel::refreshAttentionFactor()
     const QSignalBlocker blocker(m_attention);
     m_attention->setValue(m_document->effectiveAttentionFactor());
     // The suffix is what tells a default from a typed value that happens to equal it.
-    m_attention->setSuffix(explicitFactor ? QString() : tr("  default (longrope)"));
+    m_attention->setSuffix(explicitFactor ? QString() : tr(" (default)"));
     m_attentionDefault->setEnabled(explicitFactor);
     m_attention->setToolTip(
         tr("Attention factor: cos and sin are multiplied by it, sharpening attention over the longer context. "
