@@ -5,19 +5,24 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
-#include <QIntValidator>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPainter>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QToolButton>
+#include <QValidator>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace rs {
 
@@ -25,6 +30,32 @@ namespace {
 
 constexpr int kLongestTargetLength = 1 << 24;
 constexpr int kMostViolationLines = 8;
+// An attention factor scales cos and sin; beyond these bounds no RoPE recipe goes.
+constexpr double kSmallestAttentionFactor = 0.01;
+constexpr double kLargestAttentionFactor = 10.0;
+
+// A number, optionally with digit-group commas or underscores, then an optional k / M suffix.
+const QRegularExpression &tokenCountPattern()
+{
+    static const QRegularExpression pattern(QStringLiteral("^\\s*(\\d[\\d,_]*(?:\\.\\d*)?|\\.\\d+)\\s*([kKmM]?)\\s*$"));
+    return pattern;
+}
+
+// Lets through only what can become a token count ("128", "128k", "1.5M", "131,072"); whether it
+// is a usable target is decided on commit, where a refusal can say why.
+class TokenCountValidator : public QValidator {
+public:
+    using QValidator::QValidator;
+    State validate(QString &input, int &) const override
+    {
+        if (input.trimmed().isEmpty())
+            return Intermediate;
+        static const QRegularExpression allowed(QStringLiteral("^[\\d,_.\\skKmM]*$"));
+        if (!allowed.match(input).hasMatch())
+            return Invalid;
+        return tokenCountPattern().match(input).hasMatch() ? Acceptable : Intermediate;
+    }
+};
 
 QLabel *valueLabel(QWidget *parent)
 {
@@ -91,17 +122,33 @@ QStringList describeViolations(const std::vector<ConstraintViolation> &violation
 ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     : QWidget(parent), m_document(document), m_model(valueLabel(this)), m_source(valueLabel(this)),
       m_rotaryDims(valueLabel(this)), m_base(valueLabel(this)), m_trainLength(valueLabel(this)),
-      m_scale(valueLabel(this)), m_dTcd(valueLabel(this)), m_d10(valueLabel(this)), m_ntkLeft(valueLabel(this)), m_attention(valueLabel(this)),
-      m_dRcd(new QSpinBox(this)), m_targetLength(new QComboBox(this)), m_familyGrid(new QGridLayout),
+      m_scale(valueLabel(this)), m_dTcd(valueLabel(this)), m_d10(valueLabel(this)), m_ntkLeft(valueLabel(this)),
+      m_attention(new QDoubleSpinBox(this)), m_attentionDefault(new QToolButton(this)), m_dRcd(new QSpinBox(this)),
+      m_targetLength(new QComboBox(this)), m_targetNote(new QLabel(this)), m_familyGrid(new QGridLayout),
       m_constraintSummary(new QLabel(this)), m_violations(new QLabel(this))
 {
+    m_source->setObjectName(QStringLiteral("sourceLabel"));
     m_source->setWordWrap(true);
     m_dRcd->setKeyboardTracking(false);
     m_dRcd->setToolTip(tr("Real critical dimension: λ_i ≥ s is required for every i ≥ d_rcd"));
     m_targetLength->setEditable(true);
     m_targetLength->setInsertPolicy(QComboBox::NoInsert);
-    m_targetLength->lineEdit()->setValidator(new QIntValidator(1, kLongestTargetLength, m_targetLength));
-    m_targetLength->setToolTip(tr("Target context length L (tokens)"));
+    m_targetLength->lineEdit()->setValidator(new TokenCountValidator(m_targetLength));
+    m_targetLength->setToolTip(tr("Target context length L in tokens: type 131072, 128k or 1M "
+                                  "(k = 1024 and M = 1048576, as \"128k context\" means 131072 in transformers and vLLM)"));
+    m_targetNote->setObjectName(QStringLiteral("targetLengthNote"));
+    m_targetNote->setWordWrap(true);
+    m_targetNote->setVisible(false);
+
+    m_attention->setObjectName(QStringLiteral("attentionFactorSpinBox"));
+    m_attention->setDecimals(FactorDocument::kAttentionDecimals);
+    m_attention->setRange(kSmallestAttentionFactor, kLargestAttentionFactor);
+    m_attention->setSingleStep(0.01);
+    m_attention->setKeyboardTracking(false);
+    m_attention->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    m_attentionDefault->setObjectName(QStringLiteral("attentionDefaultButton"));
+    m_attentionDefault->setText(tr("Default"));
+    m_attentionDefault->setToolTip(tr("Back to longrope's default attention factor for the current s"));
 
     auto *configBox = new QGroupBox(tr("Model"), this);
     auto *configForm = new QFormLayout(configBox);
@@ -121,9 +168,14 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     auto *extensionForm = new QFormLayout(extensionBox);
     extensionForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     extensionForm->addRow(tr("Target L"), m_targetLength);
+    extensionForm->addRow(m_targetNote);
     extensionForm->addRow(tr("Scale s"), m_scale);
     extensionForm->addRow(tr("d_rcd"), m_dRcd);
-    extensionForm->addRow(tr("Attention factor"), m_attention);
+    auto *attentionRow = new QHBoxLayout;
+    attentionRow->setContentsMargins(0, 0, 0, 0);
+    attentionRow->addWidget(m_attention, 1);
+    attentionRow->addWidget(m_attentionDefault);
+    extensionForm->addRow(tr("Attention factor"), attentionRow);
 
     auto *familyBox = new QGroupBox(tr("Overlays"), this);
     familyBox->setLayout(m_familyGrid);
@@ -145,16 +197,21 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     layout->addStretch(1);
 
     connect(m_dRcd, &QSpinBox::valueChanged, m_document, &FactorDocument::setDRcd);
+    connect(m_attention, &QDoubleSpinBox::valueChanged, m_document,
+            [this](double value) { m_document->setAttentionFactor(value); });
+    connect(m_attentionDefault, &QToolButton::clicked, m_document, &FactorDocument::resetAttentionFactor);
     connect(m_targetLength, &QComboBox::activated, this, &ControlPanel::commitTargetLength);
     connect(m_targetLength->lineEdit(), &QLineEdit::editingFinished, this, &ControlPanel::commitTargetLength);
 
     connect(m_document, &FactorDocument::configChanged, this, [this] {
+        m_refusedTarget.clear();
         refreshSummary();
         refreshTargetChoices();
         rebuildFamilyRows();
         refreshViolations();
     });
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
+        m_refusedTarget.clear();
         refreshSummary();
         refreshTargetChoices();
         refreshViolations();
@@ -165,7 +222,9 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
         refreshViolations();
     });
     connect(m_document, &FactorDocument::lambdaChanged, this, &ControlPanel::refreshViolations);
-    connect(m_document, &FactorDocument::attentionFactorChanged, this, &ControlPanel::refreshSummary);
+    // The default moves with s, so the shown value follows the effective factor, not only edits.
+    connect(m_document, &FactorDocument::effectiveAttentionFactorChanged, this, &ControlPanel::refreshAttentionFactor);
+    connect(m_document, &FactorDocument::attentionFactorChanged, this, &ControlPanel::refreshAttentionFactor);
     connect(m_document, &FactorDocument::familiesChanged, this, [this] {
         QStringList names = orderedFamilyNames(m_document->families());
         names.sort();
@@ -198,12 +257,43 @@ void ControlPanel::refreshSummary()
         m_ntkLeft->setText(tr("up to c = %1 (λ_c = %2)").arg(fit.boundary).arg(formatNumber(fit.lambdaAtBoundary)));
     else
         m_ntkLeft->setText(config.scaling.longFactor.empty() ? tr("— (no longrope factors)") : tr("not NTK-shaped"));
-    const QString attention = QString::number(m_document->effectiveAttentionFactor(), 'f', 4);
-    m_attention->setText(m_document->attentionFactor() ? attention : tr("%1 (longrope default)").arg(attention));
+    refreshAttentionFactor();
+    refreshTargetNote();
 
     const QSignalBlocker blocker(m_dRcd);
     m_dRcd->setRange(0, config.pairs());
     m_dRcd->setValue(m_document->dRcd());
+}
+
+void ControlPanel::refreshAttentionFactor()
+{
+    const int decimals = FactorDocument::kAttentionDecimals;
+    const QString defaultText = QString::number(m_document->defaultAttentionFactor(), 'f', decimals);
+    const bool explicitFactor = m_document->attentionFactor().has_value();
+    const QSignalBlocker blocker(m_attention);
+    m_attention->setValue(m_document->effectiveAttentionFactor());
+    // The suffix is what tells a default from a typed value that happens to equal it.
+    m_attention->setSuffix(explicitFactor ? QString() : tr(" (default)"));
+    m_attentionDefault->setEnabled(explicitFactor);
+    m_attention->setToolTip(
+        tr("Attention factor: cos and sin are multiplied by it, sharpening attention over the longer context. "
+           "Live scores, the search's baselines and exports use the value shown. Default: longrope's "
+           "sqrt(1 + ln s / ln L_train) = %1 at s = %2.%3")
+            .arg(defaultText, formatNumber(m_document->scale()),
+                 explicitFactor ? tr(" Set here: %1.").arg(QString::number(*m_document->attentionFactor(), 'f', decimals))
+                                : QString()));
+}
+
+void ControlPanel::refreshTargetNote()
+{
+    QString note = m_refusedTarget;
+    const RopeGeometry &g = m_document->geometry();
+    if (note.isEmpty() && g.targetLength < g.trainLength)
+        note = tr("L = %1 is below L_train = %2: s = %3 < 1 extends nothing, and exports need L ≥ L_train.")
+                   .arg(formatNumber(g.targetLength), formatNumber(g.trainLength), formatNumber(g.scale));
+    m_targetNote->setText(note.isEmpty() ? QString() : QStringLiteral("<font color='%1'>⚠ %2</font>")
+                                                           .arg(plotcolors::violation.name(), note.toHtmlEscaped()));
+    m_targetNote->setVisible(!note.isEmpty());
 }
 
 void ControlPanel::refreshTargetChoices()
@@ -226,14 +316,47 @@ void ControlPanel::refreshTargetChoices()
     m_targetLength->setCurrentIndex(m_targetLength->findData(target));
 }
 
+std::optional<qint64> ControlPanel::parseTokenCount(const QString &text)
+{
+    const QRegularExpressionMatch match = tokenCountPattern().match(text);
+    if (!match.hasMatch())
+        return std::nullopt;
+    QString digits = match.captured(1);
+    digits.remove(QLatin1Char(',')).remove(QLatin1Char('_'));
+    bool ok = false;
+    const double number = digits.toDouble(&ok);
+    const QString suffix = match.captured(2).toLower();
+    const double unit = suffix == QLatin1String("k") ? 1024.0 : suffix == QLatin1String("m") ? 1048576.0 : 1.0;
+    const double tokens = number * unit;
+    if (!ok || !std::isfinite(tokens) || tokens < 1 || tokens > double(std::numeric_limits<qint64>::max() / 2) ||
+        tokens != std::floor(tokens))
+        return std::nullopt;
+    return qint64(tokens);
+}
+
 void ControlPanel::commitTargetLength()
 {
-    bool ok = false;
-    const double length = m_targetLength->currentText().toDouble(&ok);
-    if (ok && length > 0)
-        m_document->setTargetLength(length);
-    else
-        refreshTargetChoices();
+    const QString text = m_targetLength->currentText().trimmed();
+    const std::optional<qint64> length = parseTokenCount(text);
+    const QString shown = QString::number(qint64(std::llround(m_document->targetLength())));
+    if (length && *length <= kLongestTargetLength) {
+        // The combo echoing the current value after a refusal (a second signal of the same Return)
+        // leaves the refusal on screen; anything the user typed replaces it.
+        if (text != shown)
+            m_refusedTarget.clear();
+        if (double(*length) == m_document->targetLength())
+            refreshTargetChoices();  // "128k" typed over 131072: show the number it means
+        m_document->setTargetLength(double(*length));
+        refreshTargetNote();
+        return;
+    }
+    if (text.isEmpty())
+        return;
+    m_refusedTarget = length ? tr("“%1” is %2 tokens, more than this tool handles (at most %3 = 16M).")
+                                   .arg(text, formatNumber(double(*length)), formatNumber(kLongestTargetLength))
+                             : tr("“%1” is not a positive whole number of tokens (write e.g. 131072, 128k or 1M).").arg(text);
+    refreshTargetChoices();
+    refreshTargetNote();
 }
 
 void ControlPanel::rebuildFamilyRows()

@@ -1,15 +1,20 @@
 #pragma once
 // The side panel: what the open config says (model, d, base, L_train, d_tcd, d_10, …), the
-// d_rcd and target length controls, the family overlays (show / apply) and the constraint check.
+// target length, d_rcd and attention factor controls, the family overlays (show / apply) and the
+// constraint check.
 #include <QMap>
 #include <QWidget>
 
+#include <optional>
+
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QGridLayout;
 class QLabel;
 class QPushButton;
 class QSpinBox;
+class QToolButton;
 
 namespace rs {
 
@@ -21,8 +26,18 @@ class ControlPanel : public QWidget {
 public:
     explicit ControlPanel(FactorDocument *document, QWidget *parent = nullptr);
 
+    // A token count as researchers write it: "131072", "131,072", "128k" / "128K" (k = 1024, as in
+    // transformers' and vLLM's "128k context" = 131072), "1M" (= 1048576), "1.5k" (= 1536). Empty
+    // when the text is not a whole positive number of tokens.
+    static std::optional<qint64> parseTokenCount(const QString &text);
+
     QSpinBox *dRcdSpinBox() const { return m_dRcd; }
     QComboBox *targetLengthCombo() const { return m_targetLength; }
+    // Says why a typed target was refused, or warns when L < L_train; hidden otherwise.
+    QLabel *targetLengthNote() const { return m_targetNote; }
+    // The explicit attention factor, or the longrope default it shows with a "default" suffix.
+    QDoubleSpinBox *attentionFactorSpinBox() const { return m_attention; }
+    QToolButton *attentionDefaultButton() const { return m_attentionDefault; }
     QCheckBox *familyCheckBox(const QString &name) const { return m_familyChecks.value(name); }
     QPushButton *applyButton(const QString &name) const { return m_applyButtons.value(name); }
     QLabel *violationLabel() const { return m_violations; }
@@ -34,6 +49,8 @@ private:
     void refreshFamilyChecks();
     void refreshViolations();
     void commitTargetLength();
+    void refreshTargetNote();
+    void refreshAttentionFactor();
 
     FactorDocument *m_document;
     QLabel *m_model;
@@ -45,9 +62,12 @@ private:
     QLabel *m_dTcd;
     QLabel *m_d10;
     QLabel *m_ntkLeft; // NTK-left boundary of the config's own long factors, if they have that shape
-    QLabel *m_attention;
+    QDoubleSpinBox *m_attention;
+    QToolButton *m_attentionDefault;
     QSpinBox *m_dRcd;
     QComboBox *m_targetLength;
+    QLabel *m_targetNote;
+    QString m_refusedTarget;  // the last typed target that was refused, with the reason
     QGridLayout *m_familyGrid;
     QMap<QString, QCheckBox *> m_familyChecks;
     QMap<QString, QPushButton *> m_applyButtons;

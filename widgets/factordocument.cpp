@@ -5,6 +5,7 @@
 #include <QUndoCommand>
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace rs {
 
@@ -16,16 +17,56 @@ bool isValidFactor(double value) { return std::isfinite(value) && value > 0; }
 
 } // namespace
 
-class SetLambdaCommand : public QUndoCommand {
+// Every edit command: applies its value in redo/undo and, when the stack replays it (an undo, or
+// a redo after one), tells the document what the step restored so the status bar can say so.
+class DocumentCommand : public QUndoCommand {
 public:
-    SetLambdaCommand(FactorDocument *document, int index, double oldValue, double newValue, int dragId)
-        : m_document(document), m_index(index), m_oldValue(oldValue), m_newValue(newValue), m_dragId(dragId)
+    explicit DocumentCommand(FactorDocument *document) : m_document(document) {}
+
+    void undo() override
     {
-        setText(QObject::tr("Set λ%1 = %2").arg(index).arg(newValue, 0, 'g', 5));
+        applyOld();
+        announce(QObject::tr("Undo %1: %2").arg(text(), describeOld()));
+    }
+    void redo() override
+    {
+        applyNew();
+        if (!std::exchange(m_firstRedo, false))
+            announce(QObject::tr("Redo %1: %2").arg(text(), describeNew()));
     }
 
-    void undo() override { m_document->assignLambdaAt(m_index, m_oldValue); }
-    void redo() override { m_document->assignLambdaAt(m_index, m_newValue); }
+protected:
+    virtual void applyOld() = 0;
+    virtual void applyNew() = 0;
+    virtual QString describeOld() const = 0;
+    virtual QString describeNew() const = 0;
+
+    FactorDocument *m_document;
+
+private:
+    void announce(const QString &message) { emit m_document->stepReplayed(message); }
+
+    bool m_firstRedo = true;
+};
+
+namespace {
+
+QString lambdaText(int index, double value)
+{
+    // 6 significant digits, as the hover line and the factor table show λ.
+    return QObject::tr("λ_%1 = %2").arg(index).arg(value, 0, 'g', 6);
+}
+
+} // namespace
+
+class SetLambdaCommand : public DocumentCommand {
+public:
+    SetLambdaCommand(FactorDocument *document, int index, double oldValue, double newValue, int dragId)
+        : DocumentCommand(document), m_index(index), m_oldValue(oldValue), m_newValue(newValue), m_dragId(dragId)
+    {
+        setText(QObject::tr("Set %1").arg(lambdaText(index, newValue)));
+    }
+
     // Only drag moves merge; single edits (a table cell) each stay their own step.
     int id() const override { return m_dragId >= 0 ? kSetLambdaCommandId : -1; }
 
@@ -41,67 +82,109 @@ public:
         return true;
     }
 
+protected:
+    void applyOld() override { m_document->assignLambdaAt(m_index, m_oldValue); }
+    void applyNew() override { m_document->assignLambdaAt(m_index, m_newValue); }
+    QString describeOld() const override { return lambdaText(m_index, m_oldValue); }
+    QString describeNew() const override { return lambdaText(m_index, m_newValue); }
+
 private:
-    FactorDocument *m_document;
     int m_index;
     double m_oldValue;
     double m_newValue;
     int m_dragId;
 };
 
-class SetAllLambdaCommand : public QUndoCommand {
+class SetAllLambdaCommand : public DocumentCommand {
 public:
     SetAllLambdaCommand(FactorDocument *document, std::vector<double> oldLambda, std::optional<double> oldAttention,
                         std::vector<double> newLambda, std::optional<double> newAttention, const QString &text)
-        : m_document(document), m_oldLambda(std::move(oldLambda)), m_oldAttention(oldAttention),
+        : DocumentCommand(document), m_oldLambda(std::move(oldLambda)), m_oldAttention(oldAttention),
           m_newLambda(std::move(newLambda)), m_newAttention(newAttention)
     {
         setText(text);
     }
 
-    void undo() override { m_document->assignLambda(m_oldLambda, m_oldAttention); }
-    void redo() override { m_document->assignLambda(m_newLambda, m_newAttention); }
+protected:
+    void applyOld() override { m_document->assignLambda(m_oldLambda, m_oldAttention); }
+    void applyNew() override { m_document->assignLambda(m_newLambda, m_newAttention); }
+    QString describeOld() const override { return describe(m_oldLambda, m_oldAttention); }
+    QString describeNew() const override { return describe(m_newLambda, m_newAttention); }
 
 private:
-    FactorDocument *m_document;
+    QString describe(const std::vector<double> &lambda, std::optional<double> attention) const
+    {
+        if (lambda.empty())
+            return m_document->describeAttentionFactor(attention);
+        const auto [low, high] = std::minmax_element(lambda.begin(), lambda.end());
+        return QObject::tr("λ from %1 to %2, %3")
+            .arg(*low, 0, 'g', 6)
+            .arg(*high, 0, 'g', 6)
+            .arg(m_document->describeAttentionFactor(attention));
+    }
+
     std::vector<double> m_oldLambda;
     std::optional<double> m_oldAttention;
     std::vector<double> m_newLambda;
     std::optional<double> m_newAttention;
 };
 
-class SetDRcdCommand : public QUndoCommand {
+class SetDRcdCommand : public DocumentCommand {
 public:
     SetDRcdCommand(FactorDocument *document, int oldValue, int newValue)
-        : m_document(document), m_oldValue(oldValue), m_newValue(newValue)
+        : DocumentCommand(document), m_oldValue(oldValue), m_newValue(newValue)
     {
         setText(QObject::tr("Set d_rcd = %1").arg(newValue));
     }
 
-    void undo() override { m_document->assignDRcd(m_oldValue); }
-    void redo() override { m_document->assignDRcd(m_newValue); }
+protected:
+    void applyOld() override { m_document->assignDRcd(m_oldValue); }
+    void applyNew() override { m_document->assignDRcd(m_newValue); }
+    QString describeOld() const override { return QObject::tr("d_rcd = %1").arg(m_oldValue); }
+    QString describeNew() const override { return QObject::tr("d_rcd = %1").arg(m_newValue); }
 
 private:
-    FactorDocument *m_document;
     int m_oldValue;
     int m_newValue;
 };
 
-class SetTargetLengthCommand : public QUndoCommand {
+class SetTargetLengthCommand : public DocumentCommand {
 public:
     SetTargetLengthCommand(FactorDocument *document, double oldValue, double newValue)
-        : m_document(document), m_oldValue(oldValue), m_newValue(newValue)
+        : DocumentCommand(document), m_oldValue(oldValue), m_newValue(newValue)
     {
         setText(QObject::tr("Set target length = %1").arg(newValue, 0, 'f', 0));
     }
 
-    void undo() override { m_document->assignTargetLength(m_oldValue); }
-    void redo() override { m_document->assignTargetLength(m_newValue); }
+protected:
+    void applyOld() override { m_document->assignTargetLength(m_oldValue); }
+    void applyNew() override { m_document->assignTargetLength(m_newValue); }
+    QString describeOld() const override { return QObject::tr("L = %1").arg(m_oldValue, 0, 'f', 0); }
+    QString describeNew() const override { return QObject::tr("L = %1").arg(m_newValue, 0, 'f', 0); }
 
 private:
-    FactorDocument *m_document;
     double m_oldValue;
     double m_newValue;
+};
+
+class SetAttentionFactorCommand : public DocumentCommand {
+public:
+    SetAttentionFactorCommand(FactorDocument *document, std::optional<double> oldValue, std::optional<double> newValue)
+        : DocumentCommand(document), m_oldValue(oldValue), m_newValue(newValue)
+    {
+        setText(newValue ? QObject::tr("Set attention factor = %1").arg(*newValue, 0, 'f', FactorDocument::kAttentionDecimals)
+                         : QObject::tr("Reset attention factor to the default"));
+    }
+
+protected:
+    void applyOld() override { m_document->assignAttentionFactor(m_oldValue); }
+    void applyNew() override { m_document->assignAttentionFactor(m_newValue); }
+    QString describeOld() const override { return m_document->describeAttentionFactor(m_oldValue); }
+    QString describeNew() const override { return m_document->describeAttentionFactor(m_newValue); }
+
+private:
+    std::optional<double> m_oldValue;
+    std::optional<double> m_newValue;
 };
 
 FactorDocument::FactorDocument(QObject *parent) : QObject(parent), m_undoStack(new QUndoStack(this)) {}
@@ -123,7 +206,9 @@ void FactorDocument::open(const RopeConfig &config, double targetLength)
         m_visibleFamilies.prepend(QStringLiteral("config"));
     recomputeFamilies();
     m_undoStack->clear();
+    endDrag();
     emit configChanged();
+    notifyEffectiveAttentionFactor();
 }
 
 void FactorDocument::openSession(const Session &session, const RopeConfig &config)
@@ -136,7 +221,9 @@ void FactorDocument::openSession(const Session &session, const RopeConfig &confi
     m_visibleFamilies = session.visibleFamilies;
     recomputeFamilies();
     m_undoStack->clear();
+    endDrag();
     emit configChanged();
+    notifyEffectiveAttentionFactor();
 }
 
 Session FactorDocument::toSession() const
@@ -152,9 +239,40 @@ Session FactorDocument::toSession() const
     return session;
 }
 
-double FactorDocument::effectiveAttentionFactor() const
+double FactorDocument::defaultAttentionFactor() const
 {
-    return m_attentionFactor.value_or(longropeAttentionFactor(m_geometry.scale, m_geometry.trainLength));
+    return longropeAttentionFactor(m_geometry.scale, m_geometry.trainLength);
+}
+
+double FactorDocument::effectiveAttentionFactor() const { return m_attentionFactor.value_or(defaultAttentionFactor()); }
+
+QString FactorDocument::describeAttentionFactor(std::optional<double> attentionFactor) const
+{
+    if (attentionFactor)
+        return tr("attention factor %1").arg(*attentionFactor, 0, 'f', kAttentionDecimals);
+    return tr("attention factor default (longrope: %1)").arg(defaultAttentionFactor(), 0, 'f', kAttentionDecimals);
+}
+
+void FactorDocument::notifyEffectiveAttentionFactor()
+{
+    const double effective = effectiveAttentionFactor();
+    if (effective != m_lastEffectiveAttention) {
+        m_lastEffectiveAttention = effective;
+        emit effectiveAttentionFactorChanged(effective);
+    }
+}
+
+int FactorDocument::beginDrag()
+{
+    if (!std::exchange(m_dragging, true))
+        emit draggingChanged(true);
+    return ++m_lastDragId;
+}
+
+void FactorDocument::endDrag()
+{
+    if (std::exchange(m_dragging, false))
+        emit draggingChanged(false);
 }
 
 std::vector<double> FactorDocument::rescaledPeriods() const { return rs::rescaledPeriods(m_geometry, m_lambda); }
@@ -216,6 +334,15 @@ void FactorDocument::setTargetLength(double targetLength)
     m_undoStack->push(new SetTargetLengthCommand(this, this->targetLength(), targetLength));
 }
 
+void FactorDocument::setAttentionFactor(std::optional<double> attentionFactor)
+{
+    if (attentionFactor && !isValidFactor(*attentionFactor))
+        return;
+    if (attentionFactor == m_attentionFactor)
+        return;
+    m_undoStack->push(new SetAttentionFactorCommand(this, m_attentionFactor, attentionFactor));
+}
+
 void FactorDocument::assignLambdaAt(int index, double value)
 {
     m_lambda[index] = value;
@@ -232,6 +359,7 @@ void FactorDocument::assignLambda(const std::vector<double> &lambda, std::option
     emit lambdaChanged();
     if (attentionChanged)
         emit attentionFactorChanged();
+    notifyEffectiveAttentionFactor();
 }
 
 void FactorDocument::assignDRcd(int dRcd)
@@ -246,6 +374,14 @@ void FactorDocument::assignTargetLength(double targetLength)
     m_geometry = computeGeometry(m_config, targetLength);
     recomputeFamilies();
     emit targetLengthChanged(targetLength);
+    notifyEffectiveAttentionFactor();
+}
+
+void FactorDocument::assignAttentionFactor(std::optional<double> attentionFactor)
+{
+    m_attentionFactor = attentionFactor;
+    emit attentionFactorChanged();
+    notifyEffectiveAttentionFactor();
 }
 
 void FactorDocument::recomputeFamilies()

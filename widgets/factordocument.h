@@ -1,7 +1,8 @@
 #pragma once
 // The edited state shared by every view: the model's RoPE config, the target length, the real
-// critical dimension d_rcd and the rescale factors λ being tuned, plus the undo stack that records
-// every edit. Views read from it and write through its undoable setters only.
+// critical dimension d_rcd, the rescale factors λ being tuned and the attention factor that goes
+// with them, plus the undo stack that records every edit. Views read from it and write through its
+// undoable setters only.
 #include "rope/factorfamilies.h"
 #include "rope/ropeconfig.h"
 #include "rope/ropegeometry.h"
@@ -22,6 +23,9 @@ class FactorDocument : public QObject {
 public:
     // The overlay name of the LongRoPE2 structure derived from the current λ and d_rcd.
     static inline const QString kLongrope2Family = QStringLiteral("longrope2");
+    // Attention factors are shown with 4 decimals everywhere (1.1547), enough to tell the default
+    // at one target from the default at another.
+    static constexpr int kAttentionDecimals = 4;
 
     explicit FactorDocument(QObject *parent = nullptr);
 
@@ -38,8 +42,11 @@ public:
     int pairs() const { return m_config.pairs(); }
     int dRcd() const { return m_dRcd; }
     const std::vector<double> &lambda() const { return m_lambda; }
+    // The explicit attention factor; empty means longrope's default (defaultAttentionFactor()).
     std::optional<double> attentionFactor() const { return m_attentionFactor; }
-    // The attention factor an export would imply: the explicit one, else HF's longrope default.
+    // HF longrope's default at the current target: sqrt(1 + ln s / ln L_train) for s > 1, else 1.
+    double defaultAttentionFactor() const;
+    // The attention factor scores and exports use: the explicit one, else the default.
     double effectiveAttentionFactor() const;
 
     std::vector<double> rescaledPeriods() const;
@@ -62,15 +69,27 @@ public:
     void applyFamily(const QString &name);
     void setDRcd(int dRcd);
     void setTargetLength(double targetLength);
-    // A fresh id for one mouse drag, so all its moves collapse into a single undo step.
-    int beginDrag() { return ++m_lastDragId; }
+    // An explicit attention factor (finite, > 0), or empty to go back to longrope's default.
+    void setAttentionFactor(std::optional<double> attentionFactor);
+    void resetAttentionFactor() { setAttentionFactor(std::nullopt); }
+    // A fresh id for one mouse drag, so all its moves collapse into a single undo step. Views keep
+    // their axes still between beginDrag() and endDrag() (the cursor keeps meaning the same value).
+    int beginDrag();
+    void endDrag();
+    bool isDragging() const { return m_dragging; }
 
 signals:
     void configChanged();                  // a new config was opened (everything changed)
     void lambdaChanged();
     void dRcdChanged(int dRcd);
     void targetLengthChanged(double targetLength);
-    void attentionFactorChanged();
+    void attentionFactorChanged();         // the explicit factor was set or reset
+    // The factor scores and exports use changed: an explicit edit, or a default that moved with s.
+    void effectiveAttentionFactorChanged(double attentionFactor);
+    void draggingChanged(bool dragging);
+    // An undo or redo replayed a step; `message` names the step and the value it restored, for the
+    // status bar (the first do of an edit is not announced: its view already shows it).
+    void stepReplayed(const QString &message);
     void familiesChanged();
     void visibleFamiliesChanged();
 
@@ -79,12 +98,17 @@ private:
     friend class SetAllLambdaCommand;
     friend class SetDRcdCommand;
     friend class SetTargetLengthCommand;
+    friend class SetAttentionFactorCommand;
+    friend class DocumentCommand;
 
     void assignLambdaAt(int index, double value);
     void assignLambda(const std::vector<double> &lambda, std::optional<double> attentionFactor);
     void assignDRcd(int dRcd);
     void assignTargetLength(double targetLength);
+    void assignAttentionFactor(std::optional<double> attentionFactor);
     void recomputeFamilies();
+    void notifyEffectiveAttentionFactor();
+    QString describeAttentionFactor(std::optional<double> attentionFactor) const;
 
     RopeConfig m_config;
     RopeGeometry m_geometry;
@@ -95,6 +119,8 @@ private:
     QStringList m_visibleFamilies;
     QUndoStack *m_undoStack;
     int m_lastDragId = 0;
+    bool m_dragging = false;
+    double m_lastEffectiveAttention = 0;
 };
 
 } // namespace rs

@@ -99,6 +99,13 @@ FactorsPlot::FactorsPlot(FactorDocument *document, QWidget *parent)
         updateRanges();
         m_replot->request();
     });
+    // A drag holds the value axis still (updateRanges); it rescales once the drag is over.
+    connect(m_document, &FactorDocument::draggingChanged, this, [this](bool dragging) {
+        if (dragging)
+            return;
+        updateRanges();
+        m_replot->request();
+    });
     connect(m_document, &FactorDocument::visibleFamiliesChanged, this, [this] {
         updateFamilyVisibility();
         updateRanges();
@@ -292,7 +299,7 @@ void FactorsPlot::updateRanges()
 {
     xAxis->setRange(-0.5, std::max(1, m_document->pairs()) - 0.5);
     // Keep the value axis still while a point is dragged, so the cursor keeps meaning the same λ.
-    if (m_dragIndex >= 0)
+    if (m_dragIndex >= 0 || m_document->isDragging())
         return;
     double lowest = m_document->scale();
     double highest = m_document->scale();
@@ -377,6 +384,8 @@ void FactorsPlot::mouseReleaseEvent(QMouseEvent *event)
 
 void FactorsPlot::endDrag()
 {
+    if (m_dragIndex >= 0)
+        m_document->endDrag();
     m_dragIndex = -1;
     m_dragId = -1;
     m_dragLabel->setVisible(false);

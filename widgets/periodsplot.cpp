@@ -155,6 +155,16 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
     connect(m_document, &FactorDocument::lambdaChanged, this, [this] {
         updateCurves();
         updateOodShading();
+        // While a point is dragged in the factors view the period axis holds still, so the curve
+        // moves against a fixed scale; it rescales when the drag ends.
+        if (!m_document->isDragging())
+            updateRanges();
+        refreshHoverText();
+        m_replot->request();
+    });
+    connect(m_document, &FactorDocument::draggingChanged, this, [this](bool dragging) {
+        if (dragging)
+            return;
         updateRanges();
         m_replot->request();
     });
@@ -228,6 +238,11 @@ void PeriodsPlot::updateLengthLines()
     m_targetLabel->setText(tr("L = %1  (s = %2)").arg(formatNumber(g.targetLength), formatNumber(g.scale)));
     m_trainLabel->position->setCoords(0.01, g.trainLength);
     m_targetLabel->position->setCoords(0.01, g.targetLength);
+    // The higher line's label sits above it and the lower one's below, so the two never cover
+    // each other, not even at L = L_train or at L below L_train.
+    const bool targetAbove = g.targetLength >= g.trainLength;
+    m_trainLabel->setPositionAlignment(Qt::AlignLeft | (targetAbove ? Qt::AlignTop : Qt::AlignBottom));
+    m_targetLabel->setPositionAlignment(Qt::AlignLeft | (targetAbove ? Qt::AlignBottom : Qt::AlignTop));
 }
 
 void PeriodsPlot::updateDimensionMarkers()
@@ -345,8 +360,9 @@ void PeriodsPlot::mouseMoveEvent(QMouseEvent *event)
     const int index = int(std::lround(rect->axis(QCPAxis::atBottom)->pixelToCoord(event->position().x())));
     const int shown = index >= 0 && index < m_document->pairs() ? index : -1;
     setHoveredDimension(shown);
+    m_hoverGlobalPosition = event->globalPosition().toPoint();
     if (shown >= 0)
-        QToolTip::showText(event->globalPosition().toPoint(), dimensionSummary(shown), this);
+        QToolTip::showText(m_hoverGlobalPosition, dimensionSummary(shown), this);
     else
         QToolTip::hideText();
 }
@@ -355,6 +371,13 @@ void PeriodsPlot::leaveEvent(QEvent *event)
 {
     QCustomPlot::leaveEvent(event);
     setHoveredDimension(-1);
+}
+
+void PeriodsPlot::refreshHoverText()
+{
+    if (m_hoveredDimension < 0 || m_hoveredDimension >= m_document->pairs() || !QToolTip::isVisible())
+        return;
+    QToolTip::showText(m_hoverGlobalPosition, dimensionSummary(m_hoveredDimension), this);
 }
 
 void PeriodsPlot::setHoveredDimension(int index)

@@ -24,6 +24,8 @@ public:
 
     // The numbers of one dimension as rich text (the hover tooltip).
     QString dimensionSummary(int index) const;
+    // The dimension under the cursor, -1 when none.
+    int hoveredDimension() const { return m_hoveredDimension; }
 
     QCPAxisRect *periodsRect() const { return m_periodsRect; }
     QCPAxisRect *rotationsRect() const { return m_rotationsRect; }
@@ -31,6 +33,8 @@ public:
     QCPGraph *rescaledGraph() const { return m_rescaledGraph; }
     QCPItemStraightLine *dRcdMarker() const { return m_dRcdMarker; }
     QCPItemStraightLine *dTcdMarker() const { return m_dTcdMarker; }
+    QCPItemText *trainLengthLabel() const { return m_trainLabel; }
+    QCPItemText *targetLengthLabel() const { return m_targetLabel; }
     // One translucent rectangle per contiguous run of out-of-distribution dimensions.
     const QList<QCPItemRect *> &oodShades() const { return m_oodShades; }
 
@@ -49,6 +53,8 @@ private:
     void updateOodShading();
     void updateRanges();
     void setHoveredDimension(int index);
+    // An edit, undo or redo under a resting cursor: the open tooltip shows the new numbers.
+    void refreshHoverText();
 
     FactorDocument *m_document;
     CoalescedReplot *m_replot;
@@ -72,6 +78,7 @@ private:
     QList<QCPItemRect *> m_oodShades;
     QCPItemText *m_oodLabel;
     int m_hoveredDimension = -1;
+    QPoint m_hoverGlobalPosition;
 };
 
 } // namespace rs

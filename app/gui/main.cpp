@@ -5,9 +5,7 @@
 #include "mainwindow.h"
 
 #include "runtime/embeddedmodel.h"
-#include "common/error.h"
 #include "worker/evaluationworker.h"
-#include "factordocument.h"
 #include "workbenchpanel.h"
 #include "workbenchplots.h"
 
@@ -95,16 +93,9 @@ int main(int argc, char *argv[])
     } else if (!opened && rs::hasEmbeddedModel()) {
         // Out of the box: the model trained at a short context, asked to work at 8 × that length,
         // where its high dimensions go out of distribution.
-        try {
-            if (window.loadModel(rs::embeddedModelDir())) {
-                modelRequested = true;
-                window.document()->setTargetLength(8 * window.document()->config().trainLength);
-                window.document()->undoStack()->clear();
-                opened = true;
-            }
-        } catch (const rs::Error &e) {
-            std::fprintf(stderr, "ropescope: %s\n", qPrintable(e.message()));
-        }
+        modelRequested = opened = window.openEmbeddedModel();
+        if (!opened)
+            std::fprintf(stderr, "ropescope: %s\n", qPrintable(window.lastError()));
     }
     if (!opened && !window.openPreset(QStringLiteral("llama3-8b")))
         return 1;

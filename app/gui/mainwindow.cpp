@@ -15,6 +15,7 @@
 #include "workbenchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
+#include "runtime/embeddedmodel.h"
 #include "runtime/modelfolder.h"
 #include "search/runlogstart.h"
 
@@ -36,6 +37,7 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
 #include <QUndoStack>
@@ -43,7 +45,6 @@
 
 namespace {
 
-const QString kRecentFilesKey = QStringLiteral("recentFiles");
 const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
 const QString kSessionFilter = QStringLiteral("RopeScope sessions (*.ropescope);;All files (*)");
 const QString kConfigFilter = QStringLiteral("Model configs (*.json);;All files (*)");
@@ -56,6 +57,23 @@ constexpr int kSearchDockWidth = 540;
 // A config that is not scaled says nothing about the context it should reach; 16× is the
 // LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
 constexpr double kDefaultExtension = 16.0;
+// The embedded model was trained at a short context; at 8 × that its high dimensions go out of
+// distribution, which is what the tool is for.
+constexpr double kEmbeddedModelExtension = 8.0;
+const QString kSessionSuffix = QStringLiteral("ropescope");
+
+// The application's own cache (where the embedded model's files are unpacked) is no user's folder.
+bool isInApplicationCache(const QString &path)
+{
+    const QString cache = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+    if (cache.isEmpty() || path.isEmpty())
+        return false;
+    const QString canonicalCache = QFileInfo(cache).canonicalFilePath();
+    const QString canonicalPath = QFileInfo(path).canonicalFilePath();
+    const QString cachePath = canonicalCache.isEmpty() ? QDir::cleanPath(cache) : canonicalCache;
+    const QString candidate = canonicalPath.isEmpty() ? QDir::cleanPath(QFileInfo(path).absoluteFilePath()) : canonicalPath;
+    return candidate == cachePath || candidate.startsWith(cachePath + QLatin1Char('/'));
+}
 
 bool isSessionFile(const QString &path)
 {
@@ -101,23 +119,36 @@ MainWindow::MainWindow(QWidget *parent)
     createWorkbenchDock();
 
     m_lastDirectory = QSettings().value(kLastDirectoryKey).toString();
+    if (isInApplicationCache(m_lastDirectory))  // written by versions that remembered the model's folder
+        m_lastDirectory.clear();
     createMenus();
 
     connect(m_document->undoStack(), &QUndoStack::cleanChanged, this, [this](bool clean) { setWindowModified(!clean); });
     connect(m_factorsView, &rs::FactorsView::errorOccurred, this, &MainWindow::reportError);
-    connect(m_periodsPlot, &rs::PeriodsPlot::hoveredDimensionChanged, this, [this](int index) {
-        if (index < 0)
-            return;
-        const double lambda = m_document->lambda()[index];
-        statusBar()->showMessage(tr("dimension %1: T = %2, λ = %3, λ·T = %4%5")
-                                     .arg(index)
-                                     .arg(m_document->geometry().period[index], 0, 'f', 1)
-                                     .arg(lambda, 0, 'g', 6)
-                                     .arg(lambda * m_document->geometry().period[index], 0, 'f', 1)
-                                     .arg(m_document->outOfDistribution()[index] ? tr(" — out of distribution at L") : QString()),
-                                 kStatusTimeoutMs);
+    connect(m_periodsPlot, &rs::PeriodsPlot::hoveredDimensionChanged, this, &MainWindow::showHoveredDimension);
+    // The hover line describes λ as it is now: an edit, undo or redo under a resting cursor
+    // rewrites it, and an undo or redo then says what it restored.
+    connect(m_document, &rs::FactorDocument::lambdaChanged, this, [this] {
+        if (m_periodsPlot->hoveredDimension() >= 0)
+            showHoveredDimension(m_periodsPlot->hoveredDimension());
     });
+    connect(m_document, &rs::FactorDocument::stepReplayed, this,
+            [this](const QString &message) { statusBar()->showMessage(message, kStatusTimeoutMs); });
     resize(1400, 900);
+}
+
+void MainWindow::showHoveredDimension(int index)
+{
+    if (index < 0 || index >= m_document->pairs())
+        return;
+    const double lambda = m_document->lambda()[index];
+    statusBar()->showMessage(tr("dimension %1: T = %2, λ = %3, λ·T = %4%5")
+                                 .arg(index)
+                                 .arg(m_document->geometry().period[index], 0, 'f', 1)
+                                 .arg(lambda, 0, 'g', 6)
+                                 .arg(lambda * m_document->geometry().period[index], 0, 'f', 1)
+                                 .arg(m_document->outOfDistribution()[index] ? tr(" — out of distribution at L") : QString()),
+                             kStatusTimeoutMs);
 }
 
 void MainWindow::createSearchDock()
@@ -144,8 +175,10 @@ void MainWindow::createSearchDock()
     });
     connect(worker, &rs::EvaluationService::modelLoaded, this, [this](const rs::ModelInfo &info) {
         m_loadedModelDir = info.directory;
-        statusBar()->showMessage(tr("Loaded model %1 (%2, %3 on %4) in %5 s")
-                                     .arg(QDir::toNativeSeparators(info.directory), info.architecture, info.dtype, info.device)
+        const bool embedded = !m_embeddedModelDir.isEmpty() && rs::samePath(info.directory, m_embeddedModelDir);
+        statusBar()->showMessage(tr("Loaded %1 (%2, %3 on %4) in %5 s")
+                                     .arg(embedded ? embeddedModelName() : tr("model %1").arg(QDir::toNativeSeparators(info.directory)),
+                                          info.architecture, info.dtype, info.device)
                                      .arg(info.seconds, 0, 'f', 1),
                                  kStatusTimeoutMs);
         // Weights that are not finite make every score NaN: worth more than a status line.
@@ -252,7 +285,18 @@ void MainWindow::createMenus()
         action->setStatusTip(preset.description);
     }
     m_recentMenu = fileMenu->addMenu(tr("Open &Recent"));
-    rebuildRecentMenu();
+    m_recent = new rs::RecentFiles(m_recentMenu, this);
+    connect(m_recent, &rs::RecentFiles::openRequested, this, [this](const QString &entry) {
+        if (maybeSaveChanges())
+            openRecent(entry);
+    });
+    QAction *embeddedAction = fileMenu->addAction(tr("Open &Embedded Model"), this, [this] {
+        if (maybeSaveChanges())
+            openEmbeddedModel();
+    });
+    embeddedAction->setStatusTip(tr("The tiny Llama shipped with RopeScope (L_train = 512), at 8 × its training "
+                                    "length, loaded for live needle PPL and the search"));
+    embeddedAction->setEnabled(rs::hasEmbeddedModel());
 
     fileMenu->addSeparator();
     fileMenu->addAction(tr("Open &Session…"), this, [this] {
@@ -270,34 +314,40 @@ void MainWindow::createMenus()
     fileMenu->addSeparator();
     QMenu *exportMenu = fileMenu->addMenu(tr("&Export"));
     exportMenu->addAction(tr("HF config (transformers &4.x, rope_scaling)…"), this, [this] {
-        const QString path = askSavePath(tr("Export config (transformers 4.x)"), suggestedBaseName() + QStringLiteral("-longrope.json"), kConfigFilter);
+        const QString path = askSavePath(tr("Export config (transformers 4.x)"), suggestedBaseName() + QStringLiteral("-longrope.json"),
+                                         kConfigFilter, QStringLiteral("json"));
         if (!path.isEmpty())
             exportConfig(path, rs::ConfigForm::Hf4);
     });
     exportMenu->addAction(tr("HF config (transformers &5.x, rope_parameters)…"), this, [this] {
-        const QString path = askSavePath(tr("Export config (transformers 5.x)"), suggestedBaseName() + QStringLiteral("-longrope-v5.json"), kConfigFilter);
+        const QString path = askSavePath(tr("Export config (transformers 5.x)"), suggestedBaseName() + QStringLiteral("-longrope-v5.json"),
+                                         kConfigFilter, QStringLiteral("json"));
         if (!path.isEmpty())
             exportConfig(path, rs::ConfigForm::Hf5);
     });
     exportMenu->addAction(tr("&CSV table…"), this, [this] {
-        const QString path = askSavePath(tr("Export CSV"), suggestedBaseName() + QStringLiteral("-factors.csv"), tr("CSV (*.csv)"));
+        const QString path = askSavePath(tr("Export CSV"), suggestedBaseName() + QStringLiteral("-factors.csv"), tr("CSV (*.csv)"),
+                                         QStringLiteral("csv"));
         if (!path.isEmpty())
             exportCsv(path);
     });
     exportMenu->addAction(tr("&LongRoPE factor file…"), this, [this] {
-        const QString path = askSavePath(tr("Export factor file"), suggestedBaseName() + QStringLiteral("-long-factors.txt"), kFactorFilter);
+        const QString path = askSavePath(tr("Export factor file"), suggestedBaseName() + QStringLiteral("-long-factors.txt"),
+                                         kFactorFilter, QStringLiteral("txt"));
         if (!path.isEmpty())
             exportFactorFile(path);
     });
     exportMenu->addSeparator();
     const QString plotFilter = tr("PNG image (*.png);;PDF document (*.pdf)");
     exportMenu->addAction(tr("&Periods plot as PNG/PDF…"), this, [this, plotFilter] {
-        const QString path = askSavePath(tr("Export periods plot"), suggestedBaseName() + QStringLiteral("-periods.png"), plotFilter);
+        const QString path = askSavePath(tr("Export periods plot"), suggestedBaseName() + QStringLiteral("-periods.png"), plotFilter,
+                                         QStringLiteral("png"));
         if (!path.isEmpty())
             exportPlot(path, Plot::Periods);
     });
     exportMenu->addAction(tr("&Factors plot as PNG/PDF…"), this, [this, plotFilter] {
-        const QString path = askSavePath(tr("Export factors plot"), suggestedBaseName() + QStringLiteral("-factors.png"), plotFilter);
+        const QString path = askSavePath(tr("Export factors plot"), suggestedBaseName() + QStringLiteral("-factors.png"), plotFilter,
+                                         QStringLiteral("png"));
         if (!path.isEmpty())
             exportPlot(path, Plot::Factors);
     });
@@ -309,10 +359,10 @@ void MainWindow::createMenus()
 
     fileMenu->addSeparator();
     fileMenu->addAction(tr("Load &Model…"), this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"), m_lastDirectory);
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"), dialogDirectory());
         if (dir.isEmpty())
             return;
-        m_lastDirectory = dir;
+        rememberDirectory(QFileInfo(dir).absolutePath());
         loadModel(dir);
     })->setStatusTip(tr("Load a model folder (config.json, safetensors, tokenizer.json) to score factors and search"));
     fileMenu->addAction(tr("&Follow Search Log…"), this, [this] {
@@ -359,34 +409,39 @@ void MainWindow::createMenus()
     viewMenu->addAction(workbenchAction);
 }
 
-void MainWindow::rebuildRecentMenu()
-{
-    m_recentMenu->clear();
-    const QStringList files = recentFiles();
-    for (const QString &path : files) {
-        m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] {
-            if (maybeSaveChanges())
-                openFile(path);
-        })->setStatusTip(path);
-    }
-    m_recentMenu->setEnabled(!files.isEmpty());
-}
-
-QStringList MainWindow::recentFiles() const { return QSettings().value(kRecentFilesKey).toStringList(); }
+QStringList MainWindow::recentFiles() const { return m_recent->entries(); }
 
 void MainWindow::addRecentFile(const QString &path)
 {
-    const QString absolute = QFileInfo(path).absoluteFilePath();
-    QStringList files = recentFiles();
-    files.removeAll(absolute);
-    files.prepend(absolute);
-    while (files.size() > kMaxRecentFiles)
-        files.removeLast();
-    QSettings settings;
-    settings.setValue(kRecentFilesKey, files);
-    m_lastDirectory = QFileInfo(absolute).absolutePath();
-    settings.setValue(kLastDirectoryKey, m_lastDirectory);
-    rebuildRecentMenu();
+    m_recent->add(path);
+    rememberDirectory(QFileInfo(path).absolutePath());
+}
+
+void MainWindow::rememberDirectory(const QString &directory)
+{
+    if (directory.isEmpty() || isInApplicationCache(directory))
+        return;
+    m_lastDirectory = directory;
+    QSettings().setValue(kLastDirectoryKey, directory);
+}
+
+QString MainWindow::dialogDirectory() const
+{
+    if (!m_lastDirectory.isEmpty() && QFileInfo(m_lastDirectory).isDir())
+        return m_lastDirectory;
+    return QDir::homePath();
+}
+
+bool MainWindow::openRecent(const QString &entry)
+{
+    const QString preset = rs::RecentFiles::presetName(entry);
+    if (!preset.isEmpty())
+        return openPreset(preset);
+    if (openFile(entry))
+        return true;
+    if (!QFileInfo::exists(entry))
+        m_recent->remove(entry);
+    return false;
 }
 
 double MainWindow::defaultTargetLength(const rs::RopeConfig &config) const
@@ -424,8 +479,35 @@ bool MainWindow::openPreset(const QString &name)
         }))
         return false;
     m_sessionPath.clear();
+    m_recent->add(rs::RecentFiles::presetEntry(name));
     updateTitle();
     showOpened(tr("Opened preset %1").arg(name), warnings);
+    return true;
+}
+
+bool MainWindow::openEmbeddedModel()
+{
+    QString dir;
+    rs::RopeConfig config;
+    if (!attempt([&] {
+            dir = rs::embeddedModelDir();
+            config = rs::loadRopeConfig(QDir(dir).filePath(QStringLiteral("config.json")));
+        }))
+        return false;
+    // Named for what it is, not for the cache folder its files were unpacked into.
+    config.source = embeddedModelName();
+    m_embeddedModelDir = dir;
+    m_document->open(config, kEmbeddedModelExtension * config.trainLength);
+    m_sessionPath.clear();
+    m_displayName = embeddedModelName();
+    updateTitle();
+    showOpened(tr("Opened the %1 at L = %2 (%3 × L_train)")
+                   .arg(embeddedModelName())
+                   .arg(m_document->targetLength(), 0, 'f', 0)
+                   .arg(kEmbeddedModelExtension, 0, 'f', 0),
+               config.warnings);
+    m_evaluation->loadModel(dir, {});
+    showSearchDock();
     return true;
 }
 
@@ -454,8 +536,11 @@ bool MainWindow::openFile(const QString &path)
     return isSessionFile(path) ? loadSession(path) : openConfig(path);
 }
 
-bool MainWindow::saveSession(const QString &path)
+bool MainWindow::saveSession(const QString &requestedPath)
 {
+    QString path = requestedPath;
+    if (QFileInfo(path).suffix().compare(kSessionSuffix, Qt::CaseInsensitive) != 0)
+        path += QLatin1Char('.') + kSessionSuffix;
     if (!attempt([&] {
             rs::saveSession(path, m_document->toSession());
         }))
@@ -521,6 +606,10 @@ bool MainWindow::importFactors(const QString &path)
 
 bool MainWindow::loadModel(const QString &modelDir, const QString &tokenizerPath)
 {
+    // The embedded model's unpacked copy (e.g. picked in the folder dialog) opens as itself.
+    if (tokenizerPath.isEmpty() && rs::hasEmbeddedModel() && isInApplicationCache(modelDir) &&
+        QFileInfo(modelDir).fileName().startsWith(QLatin1String("embedded-model")))
+        return maybeSaveChanges() && openEmbeddedModel();
     QString configPath;
     rs::RopeConfig modelConfig;
     if (!attempt([&] {
@@ -689,23 +778,29 @@ bool MainWindow::saveSessionInteractively(bool askForPath)
 {
     QString path = m_sessionPath;
     if (askForPath || path.isEmpty())
-        path = askSavePath(tr("Save session"), suggestedBaseName() + QStringLiteral(".ropescope"), kSessionFilter);
+        path = askSavePath(tr("Save session"), suggestedBaseName() + QStringLiteral(".ropescope"), kSessionFilter, kSessionSuffix);
     return !path.isEmpty() && saveSession(path);
 }
 
-QString MainWindow::askSavePath(const QString &caption, const QString &suggestedName, const QString &filter)
+QString MainWindow::askSavePath(const QString &caption, const QString &suggestedName, const QString &filter,
+                                const QString &defaultSuffix)
 {
-    const QString path = QFileDialog::getSaveFileName(this, caption, QDir(m_lastDirectory).filePath(suggestedName), filter);
-    if (!path.isEmpty())
-        m_lastDirectory = QFileInfo(path).absolutePath();
+    QFileDialog dialog(this, caption, QDir(dialogDirectory()).filePath(suggestedName), filter);
+    dialog.setAcceptMode(QFileDialog::AcceptSave);
+    // The dialog adds the suffix before it asks about overwriting, so it asks about the real file.
+    dialog.setDefaultSuffix(defaultSuffix);
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedFiles().isEmpty())
+        return {};
+    const QString path = dialog.selectedFiles().constFirst();
+    rememberDirectory(QFileInfo(path).absolutePath());
     return path;
 }
 
 QString MainWindow::askOpenPath(const QString &caption, const QString &filter)
 {
-    const QString path = QFileDialog::getOpenFileName(this, caption, m_lastDirectory, filter);
+    const QString path = QFileDialog::getOpenFileName(this, caption, dialogDirectory(), filter);
     if (!path.isEmpty())
-        m_lastDirectory = QFileInfo(path).absolutePath();
+        rememberDirectory(QFileInfo(path).absolutePath());
     return path;
 }
 
@@ -714,6 +809,8 @@ QString MainWindow::suggestedBaseName() const
     const QString source = m_document->config().source;
     if (source.startsWith(QLatin1String("preset:")))
         return source.mid(7);
+    if (m_sessionPath.isEmpty() && source == embeddedModelName())
+        return QStringLiteral("embedded-model");
     const QFileInfo info(m_sessionPath.isEmpty() ? source : m_sessionPath);
     return info.completeBaseName().isEmpty() ? QStringLiteral("ropescope") : info.completeBaseName();
 }

@@ -3,6 +3,7 @@
 // config summary and controls, the search dock (background evaluation thread, live needle PPL),
 // and the File / Edit / View menus. Every file operation has a public method taking a path (the
 // menu slots only ask for the path), so tests and scripts can drive the window without dialogs.
+#include "recentfiles.h"
 #include "rope/configexport.h"
 
 #include <QMainWindow>
@@ -20,6 +21,7 @@ class EvaluationThread;
 class FactorDocument;
 class FactorsView;
 class PeriodsPlot;
+class RecentFiles;
 class SearchPanel;
 class WorkbenchPanel;
 } // namespace rs
@@ -29,7 +31,9 @@ class MainWindow : public QMainWindow {
 
 public:
     enum class Plot { Periods, Factors };
-    static constexpr int kMaxRecentFiles = 8;
+    static constexpr int kMaxRecentFiles = rs::RecentFiles::kMaxEntries;
+    // What the window title, the side panel's source and the recent list call the shipped model.
+    static QString embeddedModelName() { return tr("embedded model"); }
 
     explicit MainWindow(QWidget *parent = nullptr);
 
@@ -41,9 +45,16 @@ public:
     // Each returns false after reporting the error; the current document is then left untouched.
     bool openConfig(const QString &path);
     bool openPreset(const QString &name);
+    // The tiny model shipped in the binary at 8 × its training length, loaded for live scoring
+    // (what the app opens without arguments). Its files live in a cache folder, which is never
+    // shown as its name nor offered as a place to save.
+    bool openEmbeddedModel();
     bool loadSession(const QString &path);
     // A session file (*.ropescope) or a Hugging Face config.json.
     bool openFile(const QString &path);
+    // An entry of File › Open Recent: a path or a preset. A file that is gone leaves the list.
+    bool openRecent(const QString &entry);
+    // Appends ".ropescope" when the name does not end in it (so the session dialogs list the file).
     bool saveSession(const QString &path);
     bool exportConfig(const QString &path, rs::ConfigForm form);
     bool exportCsv(const QString &path);
@@ -66,6 +77,10 @@ public:
     QString lastError() const { return m_lastError; }
     QString sessionPath() const { return m_sessionPath; }
     QStringList recentFiles() const;
+    QMenu *recentMenu() const { return m_recentMenu; }
+    // Where the next file dialog opens: the folder of the user's last file (kept in QSettings),
+    // else the home folder; never the embedded model's cache folder.
+    QString dialogDirectory() const;
 
     rs::FactorDocument *document() const { return m_document; }
     rs::PeriodsPlot *periodsPlot() const { return m_periodsPlot; }
@@ -93,8 +108,10 @@ private:
     void createWorkbenchDock();
     void showSearchDock();
     void updateBestOverlay();
-    void rebuildRecentMenu();
     void addRecentFile(const QString &path);
+    void rememberDirectory(const QString &directory);
+    // The status-bar line of the dimension under the cursor in the periods view.
+    void showHoveredDimension(int index);
     void updateTitle();
     // Runs `work`; an rs::Error (bad input, naming the file) is reported and the document is left
     // exactly as it was, since core throws before anything is applied.
@@ -105,7 +122,9 @@ private:
     // Asks to save unsaved edits; false means the user cancelled.
     bool maybeSaveChanges();
     bool saveSessionInteractively(bool askForPath);
-    QString askSavePath(const QString &caption, const QString &suggestedName, const QString &filter);
+    // `defaultSuffix` (no dot) is added to a name typed without one.
+    QString askSavePath(const QString &caption, const QString &suggestedName, const QString &filter,
+                        const QString &defaultSuffix);
     QString askOpenPath(const QString &caption, const QString &filter);
     QString suggestedBaseName() const;
     double defaultTargetLength(const rs::RopeConfig &config) const;
@@ -124,10 +143,12 @@ private:
     QDockWidget *m_workbenchDock;
     QLabel *m_searchStatus;
     QMenu *m_recentMenu = nullptr;
+    rs::RecentFiles *m_recent = nullptr;
     QString m_displayName;
     QString m_sessionPath;
     QString m_lastDirectory;
     QString m_lastError;
     QString m_loadedModelDir;  // the folder of the model the evaluation thread holds
+    QString m_embeddedModelDir;  // the embedded model's cache folder, once it was opened
     bool m_promptsEnabled = true;
 };

@@ -1,19 +1,29 @@
 // Main window: opening a config, the title's modified marker, bad input that leaves the edits
-// alone, the export → re-open round trip, sessions, recent files and a non-trivial screenshot.
+// alone, the export → re-open round trip, sessions (and their extension), the attention factor in
+// exports and sessions, the embedded model named as such, recent files with presets, dialogs that
+// start in the user's last folder, undo and redo in the status bar, and a non-trivial screenshot.
+// QSettings live in a temporary folder, so the tests never touch the user's settings.
 #include "mainwindow.h"
 
+#include "controlpanel.h"
 #include "factordocument.h"
+#include "rope/presets.h"
+#include "runtime/embeddedmodel.h"
+#include "worker/evaluationworker.h"
 #include "rope/factorfamilies.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
 
+#include <QAction>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QFile>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QMenu>
 #include <QSet>
 #include <QSettings>
 #include <QSignalSpy>
@@ -22,6 +32,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
+#include <cmath>
 
 namespace {
 
@@ -39,6 +50,9 @@ private slots:
         QCoreApplication::setOrganizationName(QStringLiteral("RopeScopeTest"));
         QCoreApplication::setApplicationName(QStringLiteral("test_mainwindow"));
         QVERIFY(m_temp.isValid());
+        QVERIFY(m_settings.isValid());
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settings.path());
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settings.path());
     }
 
     void init()
@@ -296,7 +310,231 @@ private slots:
         QVERIFY(m_window->close());
     }
 
+    // Issue 14: the attention factor is part of what an export and a session carry.
+    void attentionFactorIsExportedAndSaved_data()
+    {
+        QTest::addColumn<int>("formIndex");
+        QTest::newRow("transformers 4.x") << int(rs::ConfigForm::Hf4);
+        QTest::newRow("transformers 5.x") << int(rs::ConfigForm::Hf5);
+    }
+
+    void attentionFactorIsExportedAndSaved()
+    {
+        QFETCH(int, formIndex);
+        const auto form = rs::ConfigForm(formIndex);
+        const QString key = form == rs::ConfigForm::Hf4 ? QStringLiteral("rope_scaling") : QStringLiteral("rope_parameters");
+        QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b")));  // unscaled: the default until edited
+        rs::FactorDocument *document = m_window->document();
+        QVERIFY(!document->attentionFactor());
+        // Factors an export accepts (λ ≥ s from d_rcd on), with the default attention factor.
+        document->applyFamily(rs::FactorDocument::kLongrope2Family);
+        document->setAttentionFactor(std::nullopt);
+
+        // Edited in the side panel, as a user does.
+        QDoubleSpinBox *spin = m_window->controlPanel()->attentionFactorSpinBox();
+        spin->setValue(1.3125);
+        QCOMPARE(document->attentionFactor(), std::optional<double>(1.3125));
+        const auto exported = [&](const QString &name) {
+            const QString path = m_temp.filePath(name);
+            if (!m_window->exportConfig(path, form))
+                return QJsonObject();
+            QFile file(path);
+            if (!file.open(QIODevice::ReadOnly))
+                return QJsonObject();
+            return QJsonDocument::fromJson(file.readAll()).object().value(key).toObject();
+        };
+        QCOMPARE(exported(QStringLiteral("attention-edited.json")).value(QStringLiteral("attention_factor")).toDouble(), 1.3125);
+
+        // Undone: the export leaves the factor to the loader, which computes longrope's default
+        // sqrt(1 + ln s / ln L_train) from the lengths it writes; reopened, the document shows it.
+        document->undoStack()->undo();
+        const QJsonObject byDefault = exported(QStringLiteral("attention-default.json"));
+        QVERIFY(!byDefault.isEmpty());
+        QVERIFY(!byDefault.contains(QStringLiteral("attention_factor")));
+        MainWindow reopened;
+        reopened.setPromptsEnabled(false);
+        QVERIFY(reopened.openConfig(m_temp.filePath(QStringLiteral("attention-default.json"))));
+        QCOMPARE(reopened.document()->effectiveAttentionFactor(), std::sqrt(1.0 + std::log(16.0) / std::log(8192.0)));
+
+        // Redone and saved: the session brings it back.
+        document->undoStack()->redo();
+        const QString session = m_temp.filePath(QStringLiteral("attention.ropescope"));
+        QVERIFY(m_window->saveSession(session));
+        MainWindow other;
+        other.setPromptsEnabled(false);
+        QVERIFY(other.openFile(session));
+        QCOMPARE(other.document()->attentionFactor(), std::optional<double>(1.3125));
+        QCOMPARE(other.controlPanel()->attentionFactorSpinBox()->value(), 1.3125);
+        QVERIFY(!other.controlPanel()->attentionFactorSpinBox()->text().contains(QStringLiteral("default")));
+    }
+
+    void sessionWithoutAttentionFactorOpensAtTheDefault()
+    {
+        m_window->document()->setAttentionFactor(1.2);
+        const QString path = m_temp.filePath(QStringLiteral("older.ropescope"));
+        QVERIFY(m_window->saveSession(path));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QJsonObject json = QJsonDocument::fromJson(file.readAll()).object();
+        file.close();
+        QVERIFY(json.contains(QStringLiteral("attention_factor")));
+        json.remove(QStringLiteral("attention_factor"));
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(QJsonDocument(json).toJson());
+        file.close();
+
+        MainWindow other;
+        other.setPromptsEnabled(false);
+        QVERIFY(other.openFile(path));
+        QVERIFY(!other.document()->attentionFactor());
+        QVERIFY(other.controlPanel()->attentionFactorSpinBox()->text().contains(QStringLiteral("default")));
+        QCOMPARE(other.document()->lambda(), m_window->document()->lambda());
+    }
+
+    // What the app opens without arguments: the attention factor that makes "edited λ" (λ ≡ 1)
+    // score differently from the original RoPE is on screen, and no cache path is shown.
+    void embeddedModelIsNamedAndShowsItsAttentionFactor()
+    {
+        if (!rs::hasEmbeddedModel())
+            QSKIP("this build carries no embedded model");
+        const QString cacheDir = rs::embeddedModelDir();
+        QSignalSpy loaded(m_window->evaluationThread(), &rs::EvaluationService::modelLoaded);
+        QVERIFY(m_window->openEmbeddedModel());
+        rs::FactorDocument *document = m_window->document();
+        // The README's embedded model: L_train = 512, opened at 8 × that.
+        QCOMPARE(document->geometry().trainLength, 512.0);
+        QCOMPARE(document->targetLength(), 4096.0);
+        QCOMPARE(document->lambda(), std::vector<double>(document->pairs(), 1.0));
+        QCOMPARE(document->undoStack()->count(), 0);
+        const double fallback = std::sqrt(1.0 + std::log(8.0) / std::log(512.0));  // 1.1547
+        QCOMPARE(document->effectiveAttentionFactor(), fallback);
+        const QString shown = m_window->controlPanel()->attentionFactorSpinBox()->text();
+        QVERIFY2(shown.contains(QStringLiteral("1.1547")) && shown.contains(QStringLiteral("default")), qPrintable(shown));
+
+        QVERIFY2(m_window->windowTitle().contains(QStringLiteral("embedded model")), qPrintable(m_window->windowTitle()));
+        QVERIFY(!m_window->windowTitle().contains(cacheDir));
+        auto *source = m_window->findChild<QLabel *>(QStringLiteral("sourceLabel"));
+        QVERIFY(source);
+        QCOMPARE(source->text(), QStringLiteral("embedded model"));
+        for (const QString &entry : m_window->recentFiles())
+            QVERIFY2(!entry.startsWith(cacheDir), qPrintable(entry));
+        // The dialogs still start where the user's last file was.
+        QCOMPARE(m_window->dialogDirectory(), QFileInfo(fixture(QString())).absolutePath());
+        // A session saved from it is named after the model, not after the cache folder.
+        const QString session = m_temp.filePath(QStringLiteral("embedded"));
+        QVERIFY(m_window->saveSession(session));
+        QVERIFY(QFile::exists(session + QStringLiteral(".ropescope")));
+
+        // The status line of the load names it too. Then the thread stops before live scoring
+        // (seconds per sample here) begins.
+        QVERIFY(loaded.count() == 1 || loaded.wait(60000));
+        const QString message = m_window->statusBar()->currentMessage();
+        QVERIFY2(message.contains(QStringLiteral("embedded model")) && !message.contains(cacheDir), qPrintable(message));
+        m_window->evaluationThread()->shutdown();
+    }
+
+    void sessionNameGetsTheExtension_data()
+    {
+        QTest::addColumn<QString>("typed");
+        QTest::addColumn<QString>("written");
+        QTest::newRow("no suffix") << QStringLiteral("plain") << QStringLiteral("plain.ropescope");
+        QTest::newRow("other suffix") << QStringLiteral("run.v2") << QStringLiteral("run.v2.ropescope");
+        QTest::newRow("has it") << QStringLiteral("done.ropescope") << QStringLiteral("done.ropescope");
+        QTest::newRow("upper case") << QStringLiteral("LOUD.ROPESCOPE") << QStringLiteral("LOUD.ROPESCOPE");
+    }
+
+    void sessionNameGetsTheExtension()
+    {
+        QFETCH(QString, typed);
+        QFETCH(QString, written);
+        QVERIFY(m_window->saveSession(m_temp.filePath(typed)));
+        QVERIFY(QFile::exists(m_temp.filePath(written)));
+        QCOMPARE(m_window->sessionPath(), m_temp.filePath(written));
+        QVERIFY(m_window->windowTitle().contains(written));
+        QCOMPARE(m_window->recentFiles().value(0), m_temp.filePath(written));
+        if (typed != written)
+            QVERIFY(!QFile::exists(m_temp.filePath(typed)));
+    }
+
+    void dialogsStartInTheLastFolder()
+    {
+        const QString fixtures = QFileInfo(fixture(QStringLiteral("llama3.1-8b-config.json"))).absolutePath();
+        QCOMPARE(m_window->dialogDirectory(), fixtures);
+        QVERIFY(m_window->saveSession(m_temp.filePath(QStringLiteral("here.ropescope"))));
+        QCOMPARE(m_window->dialogDirectory(), QFileInfo(m_temp.path()).absoluteFilePath());
+        {
+            MainWindow next;  // remembered across runs
+            QCOMPARE(next.dialogDirectory(), QFileInfo(m_temp.path()).absoluteFilePath());
+        }
+        // A folder inside the application's cache (where the embedded model is unpacked), as an
+        // older version may have remembered it, is never where a dialog opens.
+        const QString cache = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/embedded-model-test");
+        QVERIFY(QDir().mkpath(cache));
+        QSettings().setValue(QStringLiteral("lastDirectory"), cache);
+        MainWindow fresh;
+        QCOMPARE(fresh.dialogDirectory(), QDir::homePath());
+        QVERIFY(QDir(cache).removeRecursively());
+    }
+
+    void openRecentListsPresetsWithFullPaths()
+    {
+        const QString config = QFileInfo(fixture(QStringLiteral("llama3.1-8b-config.json"))).absoluteFilePath();
+        QVERIFY(m_window->openPreset(QStringLiteral("llama3-8b")));
+        QCOMPARE(m_window->recentFiles(), QStringList({QStringLiteral("preset:llama3-8b"), config}));
+
+        QMenu *menu = m_window->recentMenu();
+        QVERIFY(menu->toolTipsVisible());
+        const QList<QAction *> actions = menu->actions();
+        QVERIFY(actions.size() >= 3);  // two entries, a separator, Clear List
+        QVERIFY2(actions[0]->text().contains(rs::presetInfo(QStringLiteral("llama3-8b")).title), qPrintable(actions[0]->text()));
+        QCOMPARE(actions[1]->text(), QStringLiteral("llama3.1-8b-config.json"));
+        QCOMPARE(actions[1]->toolTip(), QDir::toNativeSeparators(config));
+
+        // Kept in the settings: a new window lists the same.
+        MainWindow next;
+        next.setPromptsEnabled(false);
+        QCOMPARE(next.recentFiles(), m_window->recentFiles());
+        // Each entry opens what it names.
+        next.recentMenu()->actions().at(0)->trigger();
+        QCOMPARE(next.document()->config().source, QStringLiteral("preset:llama3-8b"));
+        next.recentMenu()->actions().at(1)->trigger();
+        QCOMPARE(next.document()->config().modelType, QStringLiteral("llama"));
+        QVERIFY(next.windowTitle().contains(QStringLiteral("llama3.1-8b-config.json")));
+
+        auto *clear = menu->findChild<QAction *>(QStringLiteral("clearRecentAction"));
+        QVERIFY(clear);
+        QVERIFY(clear->isEnabled());
+        clear->trigger();
+        QVERIFY(m_window->recentFiles().isEmpty());
+        QCOMPARE(m_window->recentMenu()->actions().size(), 1);
+        QVERIFY(!m_window->recentMenu()->actions().at(0)->isEnabled());
+    }
+
+    void recentFileThatIsGoneLeavesTheList()
+    {
+        const QString path = m_temp.filePath(QStringLiteral("gone.ropescope"));
+        QVERIFY(m_window->saveSession(path));
+        QVERIFY(m_window->recentFiles().contains(path));
+        QVERIFY(QFile::remove(path));
+        QVERIFY(!m_window->openRecent(path));
+        QVERIFY(!m_window->recentFiles().contains(path));
+    }
+
+    void statusBarFollowsUndoAndRedo()
+    {
+        rs::FactorDocument *document = m_window->document();
+        const double original = document->lambda()[50];
+        document->setLambdaAt(50, 18.0);
+        document->undoStack()->undo();
+        const QString undone = m_window->statusBar()->currentMessage();
+        QVERIFY2(undone.contains(QStringLiteral("λ_50 = %1").arg(original, 0, 'g', 6)), qPrintable(undone));
+        document->undoStack()->redo();
+        const QString redone = m_window->statusBar()->currentMessage();
+        QVERIFY2(redone.contains(QStringLiteral("λ_50 = 18")), qPrintable(redone));
+    }
+
 private:
+    QTemporaryDir m_settings;
     QTemporaryDir m_temp;
     std::unique_ptr<MainWindow> m_window;
 };

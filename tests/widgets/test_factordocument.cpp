@@ -1,5 +1,6 @@
-// FactorDocument: every edit is one undo step (a whole drag included), the clean state follows
-// the undo stack, and families are core's values.
+// FactorDocument: every edit is one undo step (a whole drag included), the attention factor is an
+// undoable part of the document whose default follows s, undo and redo say what they restored, the
+// clean state follows the undo stack, and families are core's values.
 #include "factordocument.h"
 #include "rope/factorfamilies.h"
 #include "rope/presets.h"
@@ -7,6 +8,8 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTest>
+#include <cmath>
+#include <limits>
 
 using rs::FactorDocument;
 
@@ -163,6 +166,128 @@ private slots:
         QCOMPARE(reopened.targetLength(), 131072.0);
         QVERIFY(reopened.visibleFamilies().contains(QStringLiteral("pi")));
         QVERIFY(reopened.isClean());
+    }
+
+    // HF longrope's default, written out here: sqrt(1 + ln s / ln L_train).
+    static double longropeDefault(double s, double trainLength) { return std::sqrt(1.0 + std::log(s) / std::log(trainLength)); }
+
+    void attentionFactorEditIsUndoable()
+    {
+        // LLaMA3-8B at 128k: s = 16, L_train = 8192.
+        const double fallback = longropeDefault(16.0, 8192.0);
+        QVERIFY(!m_document->attentionFactor());
+        QCOMPARE(m_document->defaultAttentionFactor(), fallback);
+        QCOMPARE(m_document->effectiveAttentionFactor(), fallback);
+
+        QSignalSpy explicitChanged(m_document.get(), &FactorDocument::attentionFactorChanged);
+        QSignalSpy effective(m_document.get(), &FactorDocument::effectiveAttentionFactorChanged);
+        m_document->setAttentionFactor(1.25);
+        QCOMPARE(m_document->attentionFactor(), std::optional<double>(1.25));
+        QCOMPARE(m_document->effectiveAttentionFactor(), 1.25);
+        QCOMPARE(explicitChanged.count(), 1);
+        QCOMPARE(effective.count(), 1);
+        QCOMPARE(effective.last().at(0).toDouble(), 1.25);
+        QCOMPARE(m_document->undoStack()->count(), 1);
+        QVERIFY(!m_document->isClean());
+        const std::vector<double> lambda = m_document->lambda();
+
+        m_document->undoStack()->undo();
+        QVERIFY(!m_document->attentionFactor());
+        QCOMPARE(m_document->effectiveAttentionFactor(), fallback);
+        QCOMPARE(effective.last().at(0).toDouble(), fallback);
+        QVERIFY(m_document->isClean());
+        m_document->undoStack()->redo();
+        QCOMPARE(m_document->attentionFactor(), std::optional<double>(1.25));
+        QCOMPARE(m_document->lambda(), lambda);  // the factor alone, λ untouched
+
+        // Back to the default is a step of its own.
+        m_document->resetAttentionFactor();
+        QVERIFY(!m_document->attentionFactor());
+        QCOMPARE(m_document->undoStack()->count(), 2);
+        m_document->undoStack()->undo();
+        QCOMPARE(m_document->attentionFactor(), std::optional<double>(1.25));
+    }
+
+    void invalidAttentionFactorsAreRejected_data()
+    {
+        QTest::addColumn<double>("value");
+        QTest::newRow("zero") << 0.0;
+        QTest::newRow("negative") << -1.1;
+        QTest::newRow("NaN") << std::numeric_limits<double>::quiet_NaN();
+        QTest::newRow("infinite") << std::numeric_limits<double>::infinity();
+    }
+
+    void invalidAttentionFactorsAreRejected()
+    {
+        QFETCH(double, value);
+        m_document->setAttentionFactor(value);
+        QVERIFY(!m_document->attentionFactor());
+        QCOMPARE(m_document->undoStack()->count(), 0);
+    }
+
+    void defaultAttentionFactorFollowsTheTarget()
+    {
+        QSignalSpy effective(m_document.get(), &FactorDocument::effectiveAttentionFactorChanged);
+        m_document->setTargetLength(65536);  // s = 8
+        QCOMPARE(effective.count(), 1);
+        QCOMPARE(effective.last().at(0).toDouble(), longropeDefault(8.0, 8192.0));
+        // An explicit factor stays what it was set to whatever the target.
+        m_document->setAttentionFactor(1.1);
+        m_document->setTargetLength(262144);
+        QCOMPARE(m_document->effectiveAttentionFactor(), 1.1);
+        QCOMPARE(m_document->defaultAttentionFactor(), longropeDefault(32.0, 8192.0));
+    }
+
+    void sessionKeepsTheAttentionFactor()
+    {
+        m_document->setAttentionFactor(1.375);
+        FactorDocument reopened;
+        reopened.openSession(m_document->toSession(), m_document->config());
+        QCOMPARE(reopened.attentionFactor(), std::optional<double>(1.375));
+        QCOMPARE(reopened.effectiveAttentionFactor(), 1.375);
+        // A session written without one (older sessions, or the default) opens at the default.
+        rs::Session older = m_document->toSession();
+        older.attentionFactor.reset();
+        reopened.openSession(older, m_document->config());
+        QVERIFY(!reopened.attentionFactor());
+        QCOMPARE(reopened.effectiveAttentionFactor(), longropeDefault(16.0, 8192.0));
+    }
+
+    void undoAndRedoSayWhatTheyRestored()
+    {
+        QSignalSpy replayed(m_document.get(), &FactorDocument::stepReplayed);
+        m_document->setLambdaAt(40, 17.5);
+        QCOMPARE(replayed.count(), 0);  // the edit itself is on screen already
+        m_document->undoStack()->undo();
+        QCOMPARE(replayed.count(), 1);
+        QVERIFY2(replayed.last().at(0).toString().contains(QStringLiteral("λ_40 = 1")), qPrintable(replayed.last().at(0).toString()));
+        m_document->undoStack()->redo();
+        QVERIFY2(replayed.last().at(0).toString().contains(QStringLiteral("λ_40 = 17.5")), qPrintable(replayed.last().at(0).toString()));
+
+        m_document->setDRcd(30);
+        m_document->undoStack()->undo();
+        QVERIFY(replayed.last().at(0).toString().contains(QStringLiteral("d_rcd = 35")));
+        m_document->setAttentionFactor(1.2);
+        m_document->undoStack()->undo();
+        // The restored default is named with its value (4 decimals, as everywhere).
+        const QString restored = replayed.last().at(0).toString();
+        QVERIFY2(restored.contains(QStringLiteral("default")) &&
+                     restored.contains(QString::number(longropeDefault(16.0, 8192.0), 'f', 4)),
+                 qPrintable(restored));
+    }
+
+    void dragStateIsAnnounced()
+    {
+        QSignalSpy dragging(m_document.get(), &FactorDocument::draggingChanged);
+        QVERIFY(!m_document->isDragging());
+        const int id = m_document->beginDrag();
+        QVERIFY(m_document->isDragging());
+        m_document->setLambdaAt(50, 4.0, id);
+        m_document->endDrag();
+        QVERIFY(!m_document->isDragging());
+        QCOMPARE(dragging.count(), 2);
+        QCOMPARE(dragging.at(0).at(0).toBool(), true);
+        QCOMPARE(dragging.at(1).at(0).toBool(), false);
     }
 
 private:

@@ -18,6 +18,7 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTest>
+#include <QUndoStack>
 #include <cmath>
 
 using namespace rs;
@@ -87,6 +88,33 @@ private slots:
         QCOMPARE(m_document->undoStack()->count(), 1);
         m_document->undoStack()->undo();
         QCOMPARE(m_document->lambda(), before);
+    }
+
+    void valueAxisHoldsStillUnderADrag()
+    {
+        FactorsPlot *plot = m_view->plot();
+        const QCPRange before = plot->yAxis->range();
+        const int dim = 50;
+        const auto pixel = [plot](double key, double value) {
+            return QPoint(int(std::lround(plot->xAxis->coordToPixel(key))), int(std::lround(plot->yAxis->coordToPixel(value))));
+        };
+        const QPoint start = pixel(dim, m_document->lambda()[dim]);
+        QTest::mousePress(plot, Qt::LeftButton, {}, start);
+        QVERIFY(m_document->isDragging());
+        // Up to the top edge of the plot and beyond: the cursor keeps meaning the same λ.
+        for (const double value : {0.6 * before.upper, 0.95 * before.upper, 1.5 * before.upper}) {
+            QTest::mouseMove(plot, pixel(dim, value));
+            QCOMPARE(plot->yAxis->range().lower, before.lower);
+            QCOMPARE(plot->yAxis->range().upper, before.upper);
+        }
+        const double dragged = m_document->lambda()[dim];
+        QVERIFY(dragged > 0.9 * before.upper);
+        QTest::mouseRelease(plot, Qt::LeftButton, {}, pixel(dim, 1.5 * before.upper));
+        QVERIFY(!m_document->isDragging());
+        // Released: the axis rescales to show the new value with headroom (log axis: highest × 4).
+        QVERIFY(plot->isLogScale());
+        QCOMPARE(plot->yAxis->range().upper, 4.0 * std::max(dragged, m_document->scale()));
+        QCOMPARE(m_document->undoStack()->count(), 1);
     }
 
     void pressAwayFromPointsDoesNotEdit()

@@ -1,5 +1,7 @@
 // Periods view: the curves are core's periods, d_rcd moves the markers in both views, the OOD
-// shading covers exactly core's out-of-distribution dimensions, and hovering names a dimension.
+// shading covers exactly core's out-of-distribution dimensions, hovering names a dimension (and
+// follows edits, undo and redo), the L_train and L labels never cover each other, and the axis
+// holds still during a drag.
 #include "factordocument.h"
 #include "rope/factorfamilies.h"
 #include "factorsplot.h"
@@ -11,6 +13,8 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTest>
+#include <QToolTip>
+#include <QUndoStack>
 #include <cmath>
 
 using namespace rs;
@@ -154,6 +158,73 @@ private slots:
         QVERIFY(summary.contains(QString::number(g.theta[40], 'g', 5)));
         QVERIFY(summary.contains(QStringLiteral("out of distribution")));
         QVERIFY(!m_plot->dimensionSummary(10).contains(QStringLiteral("out of distribution")));
+    }
+
+    void hoverTextFollowsUndoAndRedo()
+    {
+        QCPAxis *x = m_plot->periodsRect()->axis(QCPAxis::atBottom);
+        QCPAxis *y = m_plot->periodsRect()->axis(QCPAxis::atLeft);
+        const QPointF position(x->coordToPixel(40), y->coordToPixel(1e5));
+        QMouseEvent move(QEvent::MouseMove, position, m_plot->mapToGlobal(position), Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+        QApplication::sendEvent(m_plot.get(), &move);
+        QCOMPARE(m_plot->hoveredDimension(), 40);
+        QTRY_VERIFY(QToolTip::isVisible());
+        QCOMPARE(QToolTip::text(), m_plot->dimensionSummary(40));
+        const QString before = QToolTip::text();
+
+        m_document->setLambdaAt(40, 17.5);
+        QVERIFY2(QToolTip::text().contains(QStringLiteral("17.5")), qPrintable(QToolTip::text()));
+        m_document->undoStack()->undo();
+        QCOMPARE(QToolTip::text(), before);
+        m_document->undoStack()->redo();
+        QVERIFY(QToolTip::text().contains(QStringLiteral("17.5")));
+        QToolTip::hideText();
+    }
+
+    void lengthLabelsNeverOverlap_data()
+    {
+        QTest::addColumn<double>("target");
+        QTest::newRow("L = L_train") << 8192.0;
+        QTest::newRow("L = 1.25 L_train") << 10240.0;
+        QTest::newRow("L = L_train / 2") << 4096.0;
+        QTest::newRow("L = 16 L_train") << 131072.0;
+    }
+
+    void lengthLabelsNeverOverlap()
+    {
+        QFETCH(double, target);
+        m_document->setTargetLength(target);
+        m_plot->flushReplot();
+        const auto box = [](QCPItemText *label) {
+            return QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized();
+        };
+        const QRectF train = box(m_plot->trainLengthLabel());
+        const QRectF length = box(m_plot->targetLengthLabel());
+        QVERIFY(train.isValid() && length.isValid());
+        QVERIFY2(!train.intersects(length), qPrintable(QStringLiteral("L_train label %1,%2–%3  L label %4,%5–%6")
+                                                            .arg(train.left()).arg(train.top()).arg(train.bottom())
+                                                            .arg(length.left()).arg(length.top()).arg(length.bottom())));
+        // Each label stays beside its own line: within its own height of it.
+        QCPAxis *y = m_plot->periodsRect()->axis(QCPAxis::atLeft);
+        QVERIFY(std::abs(train.center().y() - y->coordToPixel(8192)) <= train.height());
+        QVERIFY(std::abs(length.center().y() - y->coordToPixel(target)) <= length.height());
+    }
+
+    void axisHoldsStillDuringADrag()
+    {
+        QCPAxis *y = m_plot->periodsRect()->axis(QCPAxis::atLeft);
+        const QCPRange before = y->range();
+        const RopeGeometry g = computeGeometry(m_document->config(), 131072);
+        // Far above everything shown: T_63 · λ beyond the axis' top.
+        const double huge = 100.0 * before.upper / g.period[63];
+        const int drag = m_document->beginDrag();
+        m_document->setLambdaAt(63, huge, drag);
+        m_document->setLambdaAt(63, huge * 2, drag);
+        QCOMPARE(y->range().lower, before.lower);
+        QCOMPARE(y->range().upper, before.upper);
+        m_document->endDrag();
+        // Released: the axis takes in the new period.
+        QVERIFY(y->range().upper >= huge * 2 * g.period[63]);
     }
 
 private:
