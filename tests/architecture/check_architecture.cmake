@@ -22,7 +22,7 @@ set(allowed_ropescope_train ropescope_eval ropescope_runtime ropescope_rope rope
 set(allowed_ropescope_worker_api ropescope_search ropescope_eval_settings ropescope_rope ropescope_common)
 set(allowed_ropescope_worker ropescope_worker_api ropescope_eval ropescope_runtime ropescope_search ropescope_rope
     ropescope_common)
-set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common)
+set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common ropescope_help_data)
 
 set(problems "")
 
