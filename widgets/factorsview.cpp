@@ -13,9 +13,11 @@
 #include <QHeaderView>
 #include <QSplitter>
 #include <QTableView>
+#include <QToolTip>
 #include <set>
 
 namespace rs {
+
 
 FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     : QWidget(parent), m_document(document), m_plot(new FactorsPlot(document, this)),
@@ -31,7 +33,14 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::AnyKeyPressed);
-    m_table->setMinimumWidth(280);
+    m_table->setMinimumWidth(220);
+    // Tab leaves the table for the next widget; the arrows move between rows.
+    m_table->setTabKeyNavigation(false);
+    connect(m_model, &FactorTableModel::valueRejected, this, [this](int row, const QString &reason) {
+        const QRect cell = m_table->visualRect(m_model->index(row, FactorTableModel::LambdaColumn));
+        QToolTip::showText(m_table->viewport()->mapToGlobal(cell.bottomLeft()), reason, m_table->viewport());
+        emit statusMessage(reason);
+    });
 
     auto *copyAction = new QAction(tr("Copy λ"), m_table);
     copyAction->setShortcut(QKeySequence::Copy);
