@@ -96,6 +96,14 @@ public:
     QComboBox *fitnessCombo() const { return m_fitness; }
     QComboBox *chooseByCombo() const { return m_chooseBy; }
     QCheckBox *familySeedsCheckBox() const { return m_familySeeds; }
+    // Where and in what precision models load ("auto" / "cpu" / "cuda:N"; "" auto, "float32" …),
+    // chosen here so that no one needs the CLI for it; remembered in QSettings.
+    QComboBox *deviceCombo() const { return m_device; }
+    QComboBox *dtypeCombo() const { return m_dtype; }
+    ModelLoadSettings modelLoadSettings() const;
+    // What Start would cost in evaluations, explained (search samples, validation, baselines).
+    QLabel *budgetLabel() const { return m_budget; }
+    QLabel *statusLabel() const { return m_status; }
     // What the displayed run was computed on (empty before a run).
     QString runText() const;
     bool hasRun() const { return m_plan.targetLength > 0; }
@@ -122,6 +130,8 @@ signals:
     // Evaluations per second, ETA and progress, for the status bar.
     void statusMessage(const QString &text);
     void errorOccurred(const QString &message);
+    // The user chose another device or precision while a model is loaded: load it again so.
+    void modelSettingsChanged(const rs::ModelLoadSettings &settings);
 
 private:
     struct Best {
@@ -160,6 +170,7 @@ private:
     void updatePlotReferences();
     void updateRunLabel();
     void updateStatus();
+    void updateBudget();
 
     FactorDocument *m_document;
     EvaluationService *m_evaluation;
@@ -184,6 +195,9 @@ private:
     QComboBox *m_fitness;
     QComboBox *m_chooseBy;
     QCheckBox *m_familySeeds;
+    QComboBox *m_device;
+    QComboBox *m_dtype;
+    QLabel *m_budget;
     QLabel *m_runLabel;
     QPushButton *m_start;
     QPushButton *m_pause;
@@ -202,6 +216,8 @@ private:
     int m_candidateCount = 0;
     int m_cacheHits = 0;
     int m_generationsDone = 0;
+    int m_validationEvaluations = 0;  // of the run so far, from its latest generation report
+    int m_baselineEvaluations = 0;
     QElapsedTimer m_clock;
     std::deque<qint64> m_recentArrivals;  // ms on m_clock of the latest live candidates
     QString m_statusText;
