@@ -33,7 +33,7 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::AnyKeyPressed);
-    m_table->setMinimumWidth(220);
+    m_table->setMinimumWidth(170);
     // Tab leaves the table for the next widget; the arrows move between rows.
     m_table->setTabKeyNavigation(false);
     connect(m_model, &FactorTableModel::valueRejected, this, [this](int row, const QString &reason) {

@@ -100,7 +100,7 @@ std::vector<GlossaryTerm> buildGlossary()
         {QStringLiteral("needle_ppl"), tr("Needle PPL"),
          tr("Perplexity of the answer tokens only, after a key–value needle near the start and its question at the "
             "end of L tokens (paper §3.2); lower is better."),
-         {QStringLiteral("needle PPL"), QStringLiteral("Needle PPL on the same samples (hand tuning is scored live)")}},
+         {QStringLiteral("needle PPL"), QStringLiteral("Needle PPL on the same samples")}},
         {QStringLiteral("method"), tr("Search method"),
          tr("LongRoPE2 searches d_rcd and the factors from it on (NTK-left below); LongRoPE v1 searches all d/2 factors."),
          {QStringLiteral("Method")}},

@@ -21,6 +21,7 @@
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QStyle>
 #include <QTimer>
 #include <QToolButton>
 #include <QUndoStack>
@@ -264,54 +265,69 @@ void SearchPanel::buildUi()
     m_budget->setWordWrap(true);
     m_budget->setToolTip(glossaryDefinition(QStringLiteral("budget")));
 
-    auto addField = [grid](int row, int column, const QString &text, QWidget *field) {
+    // The fields as (label, field) pairs, laid out two per row in a wide dock and one per row in
+    // a narrow one (arrangeSettings); the wide rows (corpus, run log, options, cost) span the box.
+    m_settingsGrid = grid;
+    const auto pair = [this](const QString &text, QWidget *field) {
         auto *label = new QLabel(text);
         label->setBuddy(field);
-        grid->addWidget(label, row, column * 2);
-        grid->addWidget(field, row, column * 2 + 1);
+        m_pairedFields.push_back({label, field});
     };
-    addField(0, 0, tr("Method"), m_method);
-    addField(0, 1, tr("Seed"), m_seed);
-    addField(1, 0, tr("Population"), m_population);
-    addField(1, 1, tr("Generations"), m_iterations);
-    addField(2, 0, tr("Samples"), m_samples);
-    addField(2, 1, tr("Length L"), m_length);
-    addField(3, 0, tr("Validation"), m_validationSamples);
-    addField(3, 1, tr("Val. seed"), m_validationSeed);
-    addField(4, 0, tr("Fitness"), m_fitness);
-    addField(4, 1, tr("Answer by"), m_chooseBy);
-    addField(5, 0, tr("Device"), m_device);
-    addField(5, 1, tr("Precision"), m_dtype);
-    auto *corpusLabel = new QLabel(tr("Corpus"));
-    corpusLabel->setBuddy(m_corpus);
-    grid->addWidget(corpusLabel, 6, 0);
-    grid->addWidget(m_corpus, 6, 1, 1, 3);
-    auto *logLabel = new QLabel(tr("Run log"));
-    logLabel->setBuddy(m_logPath);
-    grid->addWidget(logLabel, 7, 0);
-    auto *logRow = new QHBoxLayout;
-    logRow->addWidget(m_logPath, 1);
-    logRow->addWidget(browseLog);
-    logRow->addWidget(m_resume);
-    grid->addLayout(logRow, 7, 1, 1, 3);
-    auto *optionsRow = new QHBoxLayout;
-    optionsRow->addWidget(m_racing);
-    optionsRow->addWidget(m_searchAttention);
-    optionsRow->addWidget(m_familySeeds);
-    optionsRow->addStretch(1);
-    grid->addLayout(optionsRow, 8, 0, 1, 4);
-    auto *budgetLabel = new QLabel(tr("Evaluations"));
-    budgetLabel->setBuddy(m_budget);
-    grid->addWidget(budgetLabel, 9, 0, Qt::AlignTop);
-    grid->addWidget(m_budget, 9, 1, 1, 3);
-    grid->setColumnStretch(1, 1);
-    grid->setColumnStretch(3, 1);
+    pair(tr("Method"), m_method);
+    pair(tr("Seed"), m_seed);
+    pair(tr("Population"), m_population);
+    pair(tr("Generations"), m_iterations);
+    pair(tr("Samples"), m_samples);
+    pair(tr("Length L"), m_length);
+    pair(tr("Validation"), m_validationSamples);
+    pair(tr("Val. seed"), m_validationSeed);
+    pair(tr("Fitness"), m_fitness);
+    pair(tr("Answer by"), m_chooseBy);
+    pair(tr("Device"), m_device);
+    pair(tr("Precision"), m_dtype);
+    for (QComboBox *combo : {m_method, m_fitness, m_chooseBy, m_device, m_dtype}) {
+        // Narrow docks elide a long entry instead of growing the dock.
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(9);
+    }
+    m_corpusLabel = new QLabel(tr("Corpus"));
+    m_corpusLabel->setBuddy(m_corpus);
+    m_logLabel = new QLabel(tr("Run log"));
+    m_logLabel->setBuddy(m_logPath);
+    m_logRow = new QHBoxLayout;
+    m_logRow->addWidget(m_logPath, 1);
+    m_logRow->addWidget(browseLog);
+    m_logRow->addWidget(m_resume);
+    m_budgetLabel = new QLabel(tr("Evaluations"));
+    m_budgetLabel->setBuddy(m_budget);
+    m_settingsBox = settingsBox;
+    arrangeSettings(true);
+    m_twoColumnWidth = settingsBox->minimumSizeHint().width();
+    arrangeSettings(false);
+    m_oneColumnWidth = settingsBox->minimumSizeHint().width();
 
     m_start = new QPushButton(tr("Start"), this);
     m_pause = new QPushButton(tr("Pause"), this);
     m_stop = new QPushButton(tr("Stop"), this);
     m_applyBest = new QPushButton(tr("Apply best"), this);
     m_applyBest->setToolTip(tr("Put the best factors found (with their d_rcd and L) into the document: one undo step"));
+    // As narrow as their text: the style's minimum button width would keep the dock from fitting
+    // a 1024-pixel window beside the side panel and the plots.
+    const auto fitText = [](QPushButton *button, const QStringList &texts) {
+        const QFontMetrics metrics = button->fontMetrics();
+        int widest = 0;
+        for (const QString &text : texts)
+            widest = std::max(widest, metrics.horizontalAdvance(text));
+        // The margins QCommonStyle gives a push button's text, without Fusion's 80-pixel floor.
+        const QStyle *style = button->style();
+        const int margins = style->pixelMetric(QStyle::PM_ButtonMargin, nullptr, button) +
+                            2 * style->pixelMetric(QStyle::PM_DefaultFrameWidth, nullptr, button) + 4;
+        button->setMinimumWidth(widest + margins);
+    };
+    fitText(m_start, {tr("Start")});
+    fitText(m_pause, {tr("Pause"), tr("Resume")});
+    fitText(m_stop, {tr("Stop"), tr("Stop following")});
+    fitText(m_applyBest, {tr("Apply best")});
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(m_start);
     buttons->addWidget(m_pause);
@@ -324,7 +340,8 @@ void SearchPanel::buildUi()
     m_status->setToolTip(glossaryDefinition(QStringLiteral("budget")));
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-    auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples (hand tuning is scored live)"), this);
+    // A short title: a group box is never narrower than its title, and the dock must fit 1024 px.
+    auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples"), this);
     auto *scores = new QGridLayout(scoresBox);
     int column = 0;
     for (const QString &name : referenceNames()) {
@@ -391,6 +408,71 @@ void SearchPanel::buildUi()
             m_logPath->setText(QDir::toNativeSeparators(path));
     });
     applyGlossaryTooltips(this);
+}
+
+QSize SearchPanel::minimumSizeHint() const
+{
+    // What the dock must leave room for: the settings in one column (resizeEvent picks two
+    // whenever they fit), everything else as laid out now.
+    QSize hint = QWidget::minimumSizeHint();
+    QLayout *panel = layout();
+    int widest = m_oneColumnWidth;
+    for (int i = 0; i < panel->count(); ++i) {
+        if (panel->itemAt(i)->widget() != m_settingsBox)
+            widest = std::max(widest, panel->itemAt(i)->minimumSize().width());
+    }
+    const QMargins margins = panel->contentsMargins();
+    hint.setWidth(widest + margins.left() + margins.right());
+    return hint;
+}
+
+void SearchPanel::arrangeSettings(bool twoColumns)
+{
+    m_twoColumns = twoColumns;
+    QGridLayout *grid = m_settingsGrid;
+    // Take every item out; widget items are deleted (their widgets stay), the log row is kept.
+    while (grid->count() > 0) {
+        QLayoutItem *item = grid->takeAt(0);
+        if (item->layout() != m_logRow)
+            delete item;
+    }
+    const int columns = twoColumns ? 2 : 1;
+    int row = 0;
+    for (size_t i = 0; i < m_pairedFields.size(); ++i) {
+        const int column = int(i) % columns;
+        grid->addWidget(m_pairedFields[i].first, row, column * 2);
+        grid->addWidget(m_pairedFields[i].second, row, column * 2 + 1);
+        if (column == columns - 1)
+            ++row;
+    }
+    if (m_pairedFields.size() % columns != 0)
+        ++row;
+    const int span = 2 * columns - 1;
+    grid->addWidget(m_corpusLabel, row, 0);
+    grid->addWidget(m_corpus, row++, 1, 1, span);
+    grid->addWidget(m_logLabel, row, 0);
+    m_logRow->setParent(nullptr);
+    grid->addLayout(m_logRow, row++, 1, 1, span);
+    const QList<QWidget *> options{m_racing, m_searchAttention, m_familySeeds};
+    for (int i = 0; i < options.size(); ++i) {
+        const int column = i % columns;
+        grid->addWidget(options[i], row, column * 2, 1, 2);
+        if (column == columns - 1 || i == options.size() - 1)
+            ++row;
+    }
+    grid->addWidget(m_budgetLabel, row, 0, Qt::AlignTop);
+    grid->addWidget(m_budget, row, 1, 1, span);
+    for (int c = 0; c < 4; ++c)
+        grid->setColumnStretch(c, twoColumns ? (c % 2) : (c == 1));
+}
+
+void SearchPanel::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    const QMargins margins = layout()->contentsMargins();
+    const bool twoColumns = width() >= m_twoColumnWidth + margins.left() + margins.right();
+    if (twoColumns != m_twoColumns)
+        arrangeSettings(twoColumns);
 }
 
 ModelLoadSettings SearchPanel::modelLoadSettings() const

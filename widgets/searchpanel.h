@@ -20,9 +20,13 @@
 #include <QWidget>
 
 #include <deque>
+#include <utility>
+#include <vector>
 #include <optional>
 
 class QComboBox;
+class QGridLayout;
+class QHBoxLayout;
 class QCheckBox;
 class QLabel;
 class QLineEdit;
@@ -116,6 +120,12 @@ public:
     QPushButton *applyBestButton() const { return m_applyBest; }
     QLabel *scoreLabel(const QString &name) const { return m_scoreLabels.value(name); }
 
+    // As narrow as the settings in one column allow (they take two when the panel is wide enough).
+    QSize minimumSizeHint() const override;
+
+protected:
+    void resizeEvent(QResizeEvent *event) override;
+
 signals:
     void searchStarted(const rs::SearchPlan &plan);
     void candidateAdded(const rs::CandidateEvaluation &candidate);
@@ -144,6 +154,7 @@ private:
     };
 
     void buildUi();
+    void arrangeSettings(bool twoColumns);
     void setState(State state);
     void updateButtons();
     void updateModelLabel();
@@ -198,6 +209,16 @@ private:
     QComboBox *m_device;
     QComboBox *m_dtype;
     QLabel *m_budget;
+    QGridLayout *m_settingsGrid = nullptr;
+    std::vector<std::pair<QLabel *, QWidget *>> m_pairedFields;
+    QLabel *m_corpusLabel = nullptr;
+    QLabel *m_logLabel = nullptr;
+    QHBoxLayout *m_logRow = nullptr;
+    QLabel *m_budgetLabel = nullptr;
+    bool m_twoColumns = false;
+    int m_twoColumnWidth = 0;  // the settings box's minimum width in each arrangement
+    int m_oneColumnWidth = 0;
+    QWidget *m_settingsBox = nullptr;
     QLabel *m_runLabel;
     QPushButton *m_start;
     QPushButton *m_pause;

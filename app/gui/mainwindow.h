@@ -28,7 +28,7 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 
 public:
-    enum class Plot { Periods, Factors };
+    enum class Plot { Periods, Factors, Search };
     static constexpr int kMaxRecentFiles = 8;
 
     explicit MainWindow(QWidget *parent = nullptr);
@@ -58,7 +58,7 @@ public:
     // the log's start entry names a model other than the one loaded, asks (prompts on) whether to
     // load it; the log alone never makes the window load a model.
     bool followSearchLog(const QString &path);
-    // PNG or PDF by the file's suffix.
+    // PNG or PDF by the file's suffix, at the plot's size on screen, without on-screen hints.
     bool exportPlot(const QString &path, Plot plot);
     // The whole window as it looks now, plots brought up to date first.
     QImage grabWindowImage();
@@ -129,5 +129,6 @@ private:
     QString m_lastDirectory;
     QString m_lastError;
     QString m_loadedModelDir;  // the folder of the model the evaluation thread holds
+    QString m_requestedTokenizer;  // the tokenizer.json the latest loadModel named (empty: the folder's)
     bool m_promptsEnabled = true;
 };
