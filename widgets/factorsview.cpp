@@ -33,6 +33,7 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::AnyKeyPressed);
+    // Narrow enough for a 1024-pixel window beside the side panel and the search dock; it opens wider.
     m_table->setMinimumWidth(170);
     // Tab leaves the table for the next widget; the arrows move between rows.
     m_table->setTabKeyNavigation(false);
@@ -59,7 +60,8 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_splitter->addWidget(m_table);
     m_splitter->setStretchFactor(0, 1);
     m_splitter->setStretchFactor(1, 0);
-    m_splitter->setSizes({3 * m_table->minimumWidth(), m_table->minimumWidth()});
+    constexpr int kTableWidth = 280;
+    m_splitter->setSizes({3 * kTableWidth, kTableWidth});
     m_splitter->setChildrenCollapsible(false);
     auto *layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);

@@ -153,8 +153,8 @@ std::vector<GlossaryTerm> buildGlossary()
             "nothing and are counted apart."),
          {}},
         {QStringLiteral("budget"), tr("Evaluation count"),
-         tr("(population + bred generations × children) × samples on the search samples, plus at most 3 candidates "
-            "× validation samples per generation, plus baselines × (samples + validation samples)."),
+         tr("(population + bred generations × children) × samples, plus on the validation samples at most 3 "
+            "candidates a generation and the seeded families, plus each baseline on both sample sets."),
          {QStringLiteral("Evaluations")}},
         {QStringLiteral("candidate_batch"), tr("Candidate batch"),
          tr("Candidates scored in one batched forward pass, each row with its own factors (CLI --candidate-batch; "

@@ -118,10 +118,19 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
     plotLayout()->take(m_rotationsRect);
     plotLayout()->simplify();
     placeRotations();  // in the plot now, so the legend below belongs to it
+    // Titled like the periods' strip above it.
+    QFont titleFont = font();
+    titleFont.setBold(true);
+    titleFont.setPointSizeF(titleFont.pointSizeF() + 1.5);
+    auto *rotationsTitle = new QCPTextElement(this, tr("Rotations"), titleFont);
+    rotationsTitle->setTextColor(QColor(0x22, 0x2b, 0x33));
+    rotationsTitle->setMargins(QMargins(10, 2, 10, 2));
+    m_rotationsLegendStrip->setColumnSpacing(12);
+    m_rotationsLegendStrip->addElement(0, 0, rotationsTitle);
     auto *rotationsLegend = new QCPLegend;
-    m_rotationsLegendStrip->addElement(0, 0, rotationsLegend);
-    m_rotationsLegendStrip->addElement(0, 1, new QCPLayoutElement(this));  // takes the spare width
-    m_rotationsLegendStrip->setColumnStretchFactors({0.001, 1.0});
+    m_rotationsLegendStrip->addElement(0, 1, rotationsLegend);
+    m_rotationsLegendStrip->addElement(0, 2, new QCPLayoutElement(this));  // takes the spare width
+    m_rotationsLegendStrip->setColumnStretchFactors({0.001, 0.001, 1.0});
     rotationsLegend->setLayer(QStringLiteral("legend"));
     rotationsLegend->setBrush(Qt::NoBrush);
     rotationsLegend->setBorderPen(Qt::NoPen);

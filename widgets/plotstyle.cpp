@@ -156,6 +156,8 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     QCPLayoutElement *titleCell = titleElement;  // its size hint is public as a layout element
     QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot, titleCell, strip] {
         QCPLegend *legend = plot->legend;
+        if (!plot->isVisible())
+            return;  // a hidden plot has no real width yet; it is arranged when it shows
         const QMargins margins = strip->margins();
         const int full = plot->viewport().width() - margins.left() - margins.right();
         const int beside = full - strip->columnSpacing() - titleCell->minimumOuterSizeHint().width();
