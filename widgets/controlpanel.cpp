@@ -17,6 +17,7 @@
 #include <QRegularExpression>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QStyle>
 #include <QToolButton>
 #include <QValidator>
 #include <QVBoxLayout>
@@ -377,6 +378,10 @@ void ControlPanel::rebuildFamilyRows()
         check->setIcon(colorSwatch(plotcolors::family(name)));
         check->setToolTip(tr("Show the %1 factors in the factors plot").arg(familyTitle(name)));
         auto *apply = new QPushButton(tr("Apply"), this);
+        // As narrow as its text, so the side panel fits a 1024-pixel window beside the plots.
+        apply->setMinimumWidth(apply->fontMetrics().horizontalAdvance(apply->text()) +
+                               apply->style()->pixelMetric(QStyle::PM_ButtonMargin, nullptr, apply) +
+                               2 * apply->style()->pixelMetric(QStyle::PM_DefaultFrameWidth, nullptr, apply) + 4);
         apply->setToolTip(tr("Replace λ by the %1 factors (attention factor %2)")
                               .arg(familyTitle(name)).arg(family.attentionFactor, 0, 'f', 4));
         const QString familyName = name;

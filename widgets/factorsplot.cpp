@@ -13,6 +13,8 @@ namespace {
 constexpr double kPickRadiusPixels = 10.0;
 // Dragging a factor to zero or below is meaningless (λ multiplies the period); this is the floor.
 constexpr double kSmallestFactor = 1e-3;
+// Below this height the value axis has no room for "rescale factor λ_i  (drag points to edit)".
+constexpr int kEditHintMinimumHeight = 380;
 
 QCPItemStraightLine *addLine(QCustomPlot *plot, const QPen &pen)
 {
@@ -38,11 +40,12 @@ FactorsPlot::FactorsPlot(FactorDocument *document, QWidget *parent)
 {
     setMouseTracking(true);
     setAntialiasedElements(QCP::aeAll);
-    setMinimumSize(320, 220);
+    setMinimumSize(200, 200);
     setAutoAddPlottableToLegend(false);
     styleAxisRect(axisRect());
     xAxis->setLabel(tr("dimension i"));
-    yAxis->setLabel(tr("rescale factor λ_i  (drag points to edit)"));
+    setEditHintVisible(true);
+    setToolTip(tr("Drag a point to edit its λ_i (one undo step per drag)"));
     useLogAxis(yAxis);
 
     m_forbiddenRegion = new QCPItemRect(this);
@@ -134,6 +137,20 @@ QCPGraph *FactorsPlot::familyGraph(const QString &name) const
 {
     const auto found = m_familyGraphs.find(name);
     return found == m_familyGraphs.end() ? nullptr : found->second;
+}
+
+void FactorsPlot::setEditHintVisible(bool visible)
+{
+    m_editHintVisible = visible;
+    // A short plot (a small window) keeps the label whole by dropping the hint; the tooltip keeps it.
+    const bool fits = height() >= kEditHintMinimumHeight;
+    yAxis->setLabel(visible && fits ? tr("rescale factor λ_i  (drag points to edit)") : tr("rescale factor λ_i"));
+}
+
+void FactorsPlot::resizeEvent(QResizeEvent *event)
+{
+    setEditHintVisible(m_editHintVisible);
+    QCustomPlot::resizeEvent(event);
 }
 
 void FactorsPlot::setOverlayCurve(const QString &key, const QString &title, const std::vector<double> &lambda,

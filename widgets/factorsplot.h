@@ -19,6 +19,8 @@ public:
     explicit FactorsPlot(FactorDocument *document, QWidget *parent = nullptr);
 
     void setLogScale(bool logarithmic);
+    // The λ axis label's "(drag points to edit)": on screen, not in exported figures.
+    void setEditHintVisible(bool visible);
     bool isLogScale() const;
     // Replots now instead of waiting for the coalescing timer (before grabbing or exporting).
     void flushReplot();
@@ -40,6 +42,7 @@ public:
     int draggedDimension() const { return m_dragIndex; }
 
 protected:
+    void resizeEvent(QResizeEvent *event) override;
     void mousePressEvent(QMouseEvent *event) override;
     void mouseMoveEvent(QMouseEvent *event) override;
     void mouseReleaseEvent(QMouseEvent *event) override;
@@ -69,6 +72,7 @@ private:
     QCPItemText *m_dTcdLabel;
     QCPItemText *m_dRcdLabel;
     QCPItemText *m_dragLabel;
+    bool m_editHintVisible = true;
     int m_dragIndex = -1;
     int m_dragId = -1;
 };

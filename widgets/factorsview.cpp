@@ -13,9 +13,11 @@
 #include <QHeaderView>
 #include <QSplitter>
 #include <QTableView>
+#include <QToolTip>
 #include <set>
 
 namespace rs {
+
 
 FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     : QWidget(parent), m_document(document), m_plot(new FactorsPlot(document, this)),
@@ -31,7 +33,15 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::AnyKeyPressed);
-    m_table->setMinimumWidth(280);
+    // Narrow enough for a 1024-pixel window beside the side panel and the search dock; it opens wider.
+    m_table->setMinimumWidth(170);
+    // Tab leaves the table for the next widget; the arrows move between rows.
+    m_table->setTabKeyNavigation(false);
+    connect(m_model, &FactorTableModel::valueRejected, this, [this](int row, const QString &reason) {
+        const QRect cell = m_table->visualRect(m_model->index(row, FactorTableModel::LambdaColumn));
+        QToolTip::showText(m_table->viewport()->mapToGlobal(cell.bottomLeft()), reason, m_table->viewport());
+        emit statusMessage(reason);
+    });
 
     auto *copyAction = new QAction(tr("Copy λ"), m_table);
     copyAction->setShortcut(QKeySequence::Copy);
@@ -50,7 +60,8 @@ FactorsView::FactorsView(FactorDocument *document, QWidget *parent)
     m_splitter->addWidget(m_table);
     m_splitter->setStretchFactor(0, 1);
     m_splitter->setStretchFactor(1, 0);
-    m_splitter->setSizes({3 * m_table->minimumWidth(), m_table->minimumWidth()});
+    constexpr int kTableWidth = 280;
+    m_splitter->setSizes({3 * kTableWidth, kTableWidth});
     m_splitter->setChildrenCollapsible(false);
     auto *layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);

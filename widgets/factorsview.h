@@ -1,6 +1,8 @@
 #pragma once
 // The factors view: the draggable λ plot beside the editable factor table. Copy and paste in the
 // table exchange λ as one value per line (LongRoPE's factor-file text); a paste is one undo step.
+// Keyboard: typing on any cell of a selected row edits its λ, Tab moves on to the next widget
+// (not the next cell), and a rejected value says why (statusMessage and a tooltip at the cell).
 #include <QWidget>
 
 class QTableView;
@@ -30,6 +32,8 @@ public:
 
 signals:
     void errorOccurred(const QString &message);
+    // Passing news for the status bar (a typed λ that was rejected, and why).
+    void statusMessage(const QString &message);
 
 private:
     FactorDocument *m_document;

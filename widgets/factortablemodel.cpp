@@ -88,19 +88,45 @@ Qt::ItemFlags FactorTableModel::flags(const QModelIndex &index) const
     return flags;
 }
 
+QModelIndex FactorTableModel::buddy(const QModelIndex &index) const
+{
+    return index.isValid() ? index.siblingAtColumn(LambdaColumn) : index;
+}
+
 bool FactorTableModel::setData(const QModelIndex &index, const QVariant &value, int role)
 {
     if (role != Qt::EditRole || index.column() != LambdaColumn || index.row() >= rowCount())
         return false;
-    const QString text = value.toString().trimmed();
+    double number = 0;
+    const QString reason = rejectionReason(value.toString(), &number);
+    if (!reason.isEmpty()) {
+        emit valueRejected(index.row(), tr("λ_%1 not changed: %2").arg(index.row()).arg(reason));
+        return false;
+    }
+    m_document->setLambdaAt(index.row(), number);
+    return true;
+}
+
+QString FactorTableModel::rejectionReason(const QString &input, double *value)
+{
+    const QString text = input.trimmed();
     bool ok = false;
     double number = QLocale::c().toDouble(text, &ok);
     if (!ok)
         number = QLocale().toDouble(text, &ok);
-    if (!ok || !std::isfinite(number) || number <= 0)
-        return false;
-    m_document->setLambdaAt(index.row(), number);
-    return true;
+    if (value)
+        *value = number;
+    // λ multiplies the period: zero, a negative period or an infinite one means nothing.
+    const QString rule = tr("λ must be a positive finite number");
+    if (text.isEmpty())
+        return tr("%1, and the cell was left empty").arg(rule);
+    if (!ok)
+        return tr("%1; \"%2\" is not a number").arg(rule, text);
+    if (!std::isfinite(number))
+        return tr("%1; %2 is not finite").arg(rule, text);
+    if (number <= 0)
+        return tr("%1; %2 is not positive (λ multiplies the period)").arg(rule, text);
+    return {};
 }
 
 void FactorTableModel::refreshValues()

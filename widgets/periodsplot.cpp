@@ -82,7 +82,7 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
 {
     setMouseTracking(true);
     setAntialiasedElements(QCP::aeAll);
-    setMinimumSize(320, 260);
+    setMinimumSize(200, 240);
     setAutoAddPlottableToLegend(false);
 
     m_periodsRect = axisRect();
@@ -100,6 +100,8 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
             m_rotationsRect->axis(QCPAxis::atBottom), qOverload<const QCPRange &>(&QCPAxis::setRange));
     m_periodsRect->axis(QCPAxis::atLeft)->setLabel(tr("period (tokens)"));
     m_rotationsRect->axis(QCPAxis::atLeft)->setLabel(tr("rotations"));
+    // The rotations rect is short: a label every few decades keeps the tick labels apart.
+    m_rotationsRect->axis(QCPAxis::atLeft)->ticker()->setTickCount(3);
 
     m_originalGraph = addCurve(m_periodsRect, plotcolors::original, tr("original T_i  (λ = 1)"), QCPScatterStyle::ssCircle);
     m_rescaledGraph = addCurve(m_periodsRect, plotcolors::rescaled, tr("rescaled λ_i·T_i"), QCPScatterStyle::ssDisc);
@@ -109,15 +111,36 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
     m_originalGraph->addToLegend(legend);
     m_rescaledGraph->addToLegend(legend);
     placeLegendAbove(this, tr("Periods"));
-    // Rotations fall from left to right, so the top right corner is free for their legend.
+    // The rotations' legend in a strip of its own above their rect, never over the data: with
+    // the dimension axis shared, the rect cannot give up width to a legend beside it.
+    m_rotationsLegendStrip = new QCPLayoutGrid;
+    m_rotationsLegendStrip->setMargins(QMargins(0, 2, 8, 0));
+    plotLayout()->take(m_rotationsRect);
+    plotLayout()->simplify();
+    placeRotations();  // in the plot now, so the legend below belongs to it
+    // Titled like the periods' strip above it.
+    QFont titleFont = font();
+    titleFont.setBold(true);
+    titleFont.setPointSizeF(titleFont.pointSizeF() + 1.5);
+    auto *rotationsTitle = new QCPTextElement(this, tr("Rotations"), titleFont);
+    rotationsTitle->setTextColor(QColor(0x22, 0x2b, 0x33));
+    rotationsTitle->setMargins(QMargins(10, 2, 10, 2));
+    m_rotationsLegendStrip->setColumnSpacing(12);
+    m_rotationsLegendStrip->addElement(0, 0, rotationsTitle);
     auto *rotationsLegend = new QCPLegend;
-    m_rotationsRect->insetLayout()->addElement(rotationsLegend, Qt::AlignRight | Qt::AlignTop);
+    m_rotationsLegendStrip->addElement(0, 1, rotationsLegend);
+    m_rotationsLegendStrip->addElement(0, 2, new QCPLayoutElement(this));  // takes the spare width
+    m_rotationsLegendStrip->setColumnStretchFactors({0.001, 0.001, 1.0});
     rotationsLegend->setLayer(QStringLiteral("legend"));
-    rotationsLegend->setBrush(QColor(255, 255, 255, 230));
-    rotationsLegend->setBorderPen(QPen(QColor(0xcc, 0xd1, 0xd6)));
+    rotationsLegend->setBrush(Qt::NoBrush);
+    rotationsLegend->setBorderPen(Qt::NoPen);
+    rotationsLegend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    rotationsLegend->setWrap(2);
+    rotationsLegend->setColumnSpacing(14);
+    rotationsLegend->setMargins(QMargins(2, 0, 2, 0));
     m_rotationsTrainGraph->addToLegend(rotationsLegend);
     m_rotationsTargetGraph->addToLegend(rotationsLegend);
-    plotLayout()->setRowStretchFactors({0.001, 1.6, 1.0});
+    m_rotationsLegend = rotationsLegend;
 
     m_trainLine = addHorizontalLine(this, m_periodsRect, plotcolors::trainLength);
     m_targetLine = addHorizontalLine(this, m_periodsRect, plotcolors::targetLength);
@@ -180,7 +203,16 @@ PeriodsPlot::~PeriodsPlot()
     // A hidden rotations rect lives outside the layout; hand it back so QCustomPlot deletes it
     // together with its axes and graphs.
     if (!rotationsVisible())
-        plotLayout()->addElement(2, 0, m_rotationsRect);
+        placeRotations();
+}
+
+void PeriodsPlot::placeRotations()
+{
+    // Rows: the periods' legend strip, the periods, the rotations' legend strip, the rotations.
+    const int row = plotLayout()->rowCount();
+    plotLayout()->addElement(row, 0, m_rotationsLegendStrip);
+    plotLayout()->addElement(row + 1, 0, m_rotationsRect);
+    plotLayout()->setRowStretchFactors({0.001, 1.6, 0.001, 1.0});
 }
 
 void PeriodsPlot::setRotationsVisible(bool visible)
@@ -188,9 +220,9 @@ void PeriodsPlot::setRotationsVisible(bool visible)
     if (visible == rotationsVisible())
         return;
     if (visible) {
-        plotLayout()->addElement(2, 0, m_rotationsRect);
-        plotLayout()->setRowStretchFactors({0.001, 1.6, 1.0});
+        placeRotations();
     } else {
+        plotLayout()->take(m_rotationsLegendStrip);
         plotLayout()->take(m_rotationsRect);
         plotLayout()->simplify();
     }

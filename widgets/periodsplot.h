@@ -29,6 +29,8 @@ public:
 
     QCPAxisRect *periodsRect() const { return m_periodsRect; }
     QCPAxisRect *rotationsRect() const { return m_rotationsRect; }
+    // The rotations' legend, in a strip above their rect (outside the data).
+    QCPLegend *rotationsLegend() const { return m_rotationsLegend; }
     QCPGraph *originalGraph() const { return m_originalGraph; }
     QCPGraph *rescaledGraph() const { return m_rescaledGraph; }
     QCPItemStraightLine *dRcdMarker() const { return m_dRcdMarker; }
@@ -47,6 +49,8 @@ protected:
 
 private:
     void rebuildAll();
+    // Appends the rotations legend strip and rect below the periods.
+    void placeRotations();
     void updateCurves();
     void updateLengthLines();
     void updateDimensionMarkers();
@@ -60,6 +64,8 @@ private:
     CoalescedReplot *m_replot;
     QCPAxisRect *m_periodsRect;
     QCPAxisRect *m_rotationsRect;
+    QCPLayoutGrid *m_rotationsLegendStrip;
+    QCPLegend *m_rotationsLegend;
     QCPGraph *m_originalGraph;
     QCPGraph *m_rescaledGraph;
     QCPGraph *m_rotationsTrainGraph;

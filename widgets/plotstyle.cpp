@@ -156,10 +156,27 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     QCPLayoutElement *titleCell = titleElement;  // its size hint is public as a layout element
     QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot, titleCell, strip] {
         QCPLegend *legend = plot->legend;
+        if (!plot->isVisible())
+            return;  // a hidden plot has no real width yet; it is arranged when it shows
         const QMargins margins = strip->margins();
-        const int available = plot->viewport().width() - margins.left() - margins.right() - strip->columnSpacing() -
-                              titleCell->minimumOuterSizeHint().width();
-        const int columns = fittingLegendColumns(legend, available);
+        const int full = plot->viewport().width() - margins.left() - margins.right();
+        const int beside = full - strip->columnSpacing() - titleCell->minimumOuterSizeHint().width();
+        // Beside the title while its widest entry fits there, else on a row of its own below it
+        // (a narrow plot), so no entry is ever cut off at the right.
+        int widest = 0;
+        for (int i = 0; i < legend->elementCount(); ++i) {  // a wrapped grid may hold empty cells
+            if (QCPAbstractLegendItem *item = legend->item(i))
+                widest = std::max(widest, item->minimumOuterSizeHint().width());
+        }
+        widest += legend->margins().left() + legend->margins().right();
+        const bool below = widest > beside;
+        const bool isBelow = strip->rowCount() > 1 && strip->hasElement(1, 0) && strip->element(1, 0) == legend;
+        if (below != isBelow) {
+            // The cells stay (no simplify), so the legend can always go back to (0, 1).
+            strip->take(legend);
+            strip->addElement(below ? 1 : 0, below ? 0 : 1, legend);
+        }
+        const int columns = fittingLegendColumns(legend, below ? full : beside);
         if (columns != legend->wrap()) {
             legend->setWrap(columns);
             legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);

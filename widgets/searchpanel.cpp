@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "factordocument.h"
+#include "glossary.h"
 #include "rope/factorfamilies.h"
 #include "plotstyle.h"
 #include "searchplot.h"
@@ -17,10 +18,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QHeaderView>
 #include <QTableWidget>
+#include <QStyle>
 #include <QTimer>
 #include <QToolButton>
 #include <QUndoStack>
@@ -71,6 +74,12 @@ QString formatDuration(double seconds)
     return QObject::tr("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
 }
 
+// A status part that must not wrap inside itself ("ETA 3 min 05 s"): its spaces do not break.
+QString unbroken(QString text) { return text.replace(QLatin1Char(' '), QChar::Nbsp); }
+
+const QString kDeviceKey = QStringLiteral("model/device");
+const QString kDtypeKey = QStringLiteral("model/dtype");
+
 QSpinBox *spinBox(int minimum, int maximum, int value, QWidget *parent)
 {
     auto *box = new QSpinBox(parent);
@@ -107,6 +116,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
         syncLengthFromDocument();
         scheduleScoring();
         updateButtons();
+        updateBudget();
     });
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
         syncLengthFromDocument();
@@ -174,6 +184,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
     syncLengthFromDocument();
     updateModelLabel();
     updateButtons();
+    updateBudget();
 }
 
 void SearchPanel::buildUi()
@@ -188,11 +199,18 @@ void SearchPanel::buildUi()
     m_method->addItem(tr("LongRoPE2 (d_rcd + NTK-left)"), int(SearchMethod::LongRoPE2));
     m_method->addItem(tr("LongRoPE v1 (all dimensions)"), int(SearchMethod::LongRoPEv1));
     m_population = spinBox(2, 100000, 64, settingsBox);
+    // The search counts generations after the initial one (SearchSettings::iterations, the CLI's
+    // --iterations); the prefix shows the initial one, so the field reads as the whole run.
     m_iterations = spinBox(0, 100000, 40, settingsBox);
+    m_iterations->setPrefix(tr("1 + "));
+    m_iterations->setToolTip(glossaryDefinition(QStringLiteral("generations")));
     m_samples = spinBox(1, 10000, 4, settingsBox);
     m_length = spinBox(2, kLongestLength, 8192, settingsBox);
     m_length->setSingleStep(1024);
     m_length->setToolTip(tr("Tokens per needle sample: the document's target length L"));
+    m_population->setToolTip(glossaryDefinition(QStringLiteral("population")));
+    m_samples->setToolTip(glossaryDefinition(QStringLiteral("samples")));
+    m_method->setToolTip(glossaryDefinition(QStringLiteral("method")));
     m_seed = spinBox(0, std::numeric_limits<int>::max(), 0, settingsBox);
     m_seed->setToolTip(tr("Seeds both the needle samples and the search"));
     m_corpus = new QLineEdit(settingsBox);
@@ -205,18 +223,17 @@ void SearchPanel::buildUi()
     m_resume = new QCheckBox(tr("Resume"), settingsBox);
     m_resume->setToolTip(tr("Continue the run in the log: its evaluations are not repeated"));
     m_racing = new QCheckBox(tr("Racing over samples"), settingsBox);
-    m_racing->setToolTip(tr("Successive halving: each generation is scored sample by sample and only the better "
-                            "half goes on to the next sample (needs more than one sample)"));
+    m_racing->setToolTip(glossaryDefinition(QStringLiteral("racing")) + tr(" Needs more than one sample."));
     m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
-    m_searchAttention->setToolTip(tr("Make the attention factor a gene in [1, 1.5] instead of longrope's default"));
+    m_searchAttention->setToolTip(glossaryDefinition(QStringLiteral("attention_factor")) +
+                                  tr(" Searched: a gene in [1, 1.5] instead of longrope's default."));
     m_validationSamples = spinBox(-1, 10000, -1, settingsBox);
     m_validationSamples->setSpecialValueText(tr("auto (2 × samples)"));
-    m_validationSamples->setToolTip(tr("Held-out needle samples: each generation's best few candidates are scored on "
-                                       "them, and the answer is the best there (auto: twice the search's samples, as "
-                                       "the CLI; 0: no validation)"));
+    m_validationSamples->setToolTip(glossaryDefinition(QStringLiteral("validation_samples")) +
+                                    tr(" Auto: twice the search's samples, as the CLI; 0: no validation."));
     m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), -1, settingsBox);
     m_validationSeed->setSpecialValueText(tr("auto"));
-    m_validationSeed->setToolTip(tr("Seed of the validation samples; auto: the seeds right after the search's"));
+    m_validationSeed->setToolTip(glossaryDefinition(QStringLiteral("validation_seed")));
     m_fitness = new QComboBox(settingsBox);
     for (FitnessAggregate a : {kRecommendedFitness, FitnessAggregate::MeanPpl, FitnessAggregate::ExpMeanNll,
                                FitnessAggregate::MedianPpl}) {
@@ -226,52 +243,97 @@ void SearchPanel::buildUi()
                                                                    : tr("median PPL"),
                                int(a));
     }
-    m_fitness->setToolTip(tr("How a candidate's per-sample needle PPLs combine into its fitness"));
+    m_fitness->setToolTip(glossaryDefinition(QStringLiteral("fitness")));
     m_chooseBy = new QComboBox(settingsBox);
     m_chooseBy->addItem(tr("validation samples"), true);
     m_chooseBy->addItem(tr("search samples"), false);
-    m_chooseBy->setToolTip(tr("Which samples pick the run's answer"));
+    m_chooseBy->setToolTip(glossaryDefinition(QStringLiteral("answer_by")));
     m_familySeeds = new QCheckBox(tr("Start from the families"), settingsBox);
     m_familySeeds->setChecked(true);
-    m_familySeeds->setToolTip(tr("Generation 0 holds the original RoPE, PI, NTK, YaRN, Llama 3.1 (and the model's own "
-                                 "factors) projected into the search space"));
+    m_familySeeds->setToolTip(glossaryDefinition(QStringLiteral("family_seeds")));
 
-    auto addField = [grid](int row, int column, const QString &label, QWidget *field) {
-        grid->addWidget(new QLabel(label), row, column * 2);
-        grid->addWidget(field, row, column * 2 + 1);
+    // Where and in what precision the model runs; a change reloads the loaded model.
+    m_device = new QComboBox(settingsBox);
+    m_device->addItem(tr("auto"), QStringLiteral("auto"));
+    for (const QString &device : m_evaluation->availableDevices())
+        m_device->addItem(device, device);
+    m_device->setToolTip(glossaryDefinition(QStringLiteral("device")));
+    m_dtype = new QComboBox(settingsBox);
+    m_dtype->addItem(tr("auto"), QString());
+    for (const QString &dtype : {QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16")})
+        m_dtype->addItem(dtype, dtype);
+    m_dtype->setToolTip(glossaryDefinition(QStringLiteral("dtype")));
+    const QSettings settings;
+    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey).toString())));
+    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(kDtypeKey).toString())));
+
+    m_budget = new QLabel(settingsBox);
+    m_budget->setWordWrap(true);
+    m_budget->setToolTip(glossaryDefinition(QStringLiteral("budget")));
+
+    // The fields as (label, field) pairs, laid out two per row in a wide dock and one per row in
+    // a narrow one (arrangeSettings); the wide rows (corpus, run log, options, cost) span the box.
+    m_settingsGrid = grid;
+    const auto pair = [this](const QString &text, QWidget *field) {
+        auto *label = new QLabel(text);
+        label->setBuddy(field);
+        m_pairedFields.push_back({label, field});
     };
-    addField(0, 0, tr("Method"), m_method);
-    addField(0, 1, tr("Seed"), m_seed);
-    addField(1, 0, tr("Population"), m_population);
-    addField(1, 1, tr("Iterations"), m_iterations);
-    addField(2, 0, tr("Samples"), m_samples);
-    addField(2, 1, tr("Length L"), m_length);
-    addField(3, 0, tr("Validation"), m_validationSamples);
-    addField(3, 1, tr("Val. seed"), m_validationSeed);
-    addField(4, 0, tr("Fitness"), m_fitness);
-    addField(4, 1, tr("Answer by"), m_chooseBy);
-    grid->addWidget(new QLabel(tr("Corpus")), 5, 0);
-    grid->addWidget(m_corpus, 5, 1, 1, 3);
-    grid->addWidget(new QLabel(tr("Run log")), 6, 0);
-    auto *logRow = new QHBoxLayout;
-    logRow->addWidget(m_logPath, 1);
-    logRow->addWidget(browseLog);
-    logRow->addWidget(m_resume);
-    grid->addLayout(logRow, 6, 1, 1, 3);
-    auto *optionsRow = new QHBoxLayout;
-    optionsRow->addWidget(m_racing);
-    optionsRow->addWidget(m_searchAttention);
-    optionsRow->addWidget(m_familySeeds);
-    optionsRow->addStretch(1);
-    grid->addLayout(optionsRow, 7, 0, 1, 4);
-    grid->setColumnStretch(1, 1);
-    grid->setColumnStretch(3, 1);
+    pair(tr("Method"), m_method);
+    pair(tr("Seed"), m_seed);
+    pair(tr("Population"), m_population);
+    pair(tr("Generations"), m_iterations);
+    pair(tr("Samples"), m_samples);
+    pair(tr("Length L"), m_length);
+    pair(tr("Validation"), m_validationSamples);
+    pair(tr("Val. seed"), m_validationSeed);
+    pair(tr("Fitness"), m_fitness);
+    pair(tr("Answer by"), m_chooseBy);
+    pair(tr("Device"), m_device);
+    pair(tr("Precision"), m_dtype);
+    for (QComboBox *combo : {m_method, m_fitness, m_chooseBy, m_device, m_dtype}) {
+        // Narrow docks elide a long entry instead of growing the dock.
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(9);
+    }
+    m_corpusLabel = new QLabel(tr("Corpus"));
+    m_corpusLabel->setBuddy(m_corpus);
+    m_logLabel = new QLabel(tr("Run log"));
+    m_logLabel->setBuddy(m_logPath);
+    m_logRow = new QHBoxLayout;
+    m_logRow->addWidget(m_logPath, 1);
+    m_logRow->addWidget(browseLog);
+    m_logRow->addWidget(m_resume);
+    m_budgetLabel = new QLabel(tr("Evaluations"));
+    m_budgetLabel->setBuddy(m_budget);
+    m_settingsBox = settingsBox;
+    arrangeSettings(true);
+    m_twoColumnWidth = settingsBox->minimumSizeHint().width();
+    arrangeSettings(false);
+    m_oneColumnWidth = settingsBox->minimumSizeHint().width();
 
     m_start = new QPushButton(tr("Start"), this);
     m_pause = new QPushButton(tr("Pause"), this);
     m_stop = new QPushButton(tr("Stop"), this);
     m_applyBest = new QPushButton(tr("Apply best"), this);
     m_applyBest->setToolTip(tr("Put the best factors found (with their d_rcd and L) into the document: one undo step"));
+    // As narrow as their text: the style's minimum button width would keep the dock from fitting
+    // a 1024-pixel window beside the side panel and the plots.
+    const auto fitText = [](QPushButton *button, const QStringList &texts) {
+        const QFontMetrics metrics = button->fontMetrics();
+        int widest = 0;
+        for (const QString &text : texts)
+            widest = std::max(widest, metrics.horizontalAdvance(text));
+        // The margins QCommonStyle gives a push button's text, without Fusion's 80-pixel floor.
+        const QStyle *style = button->style();
+        const int margins = style->pixelMetric(QStyle::PM_ButtonMargin, nullptr, button) +
+                            2 * style->pixelMetric(QStyle::PM_DefaultFrameWidth, nullptr, button) + 4;
+        button->setMinimumWidth(widest + margins);
+    };
+    fitText(m_start, {tr("Start")});
+    fitText(m_pause, {tr("Pause"), tr("Resume")});
+    fitText(m_stop, {tr("Stop"), tr("Stop following")});
+    fitText(m_applyBest, {tr("Apply best")});
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(m_start);
     buttons->addWidget(m_pause);
@@ -280,10 +342,12 @@ void SearchPanel::buildUi()
     buttons->addWidget(m_applyBest);
 
     m_status = new QLabel(this);
-    m_status->setWordWrap(true);
+    m_status->setWordWrap(true);  // between the parts only: each part's spaces do not break
+    m_status->setToolTip(glossaryDefinition(QStringLiteral("budget")));
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-    auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples (hand tuning is scored live)"), this);
+    // A short title: a group box is never narrower than its title, and the dock must fit 1024 px.
+    auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples"), this);
     auto *scores = new QGridLayout(scoresBox);
     int column = 0;
     for (const QString &name : referenceNames()) {
@@ -338,6 +402,20 @@ void SearchPanel::buildUi()
     connect(m_samples, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
     connect(m_seed, &QSpinBox::valueChanged, this, &SearchPanel::scheduleScoring);
     connect(m_validationSamples, &QSpinBox::valueChanged, this, &SearchPanel::updateButtons);
+    for (QSpinBox *field : {m_population, m_iterations, m_samples, m_length, m_validationSamples})
+        connect(field, &QSpinBox::valueChanged, this, &SearchPanel::updateBudget);
+    for (QComboBox *field : {m_method})
+        connect(field, &QComboBox::currentIndexChanged, this, &SearchPanel::updateBudget);
+    connect(m_familySeeds, &QCheckBox::toggled, this, &SearchPanel::updateBudget);
+    for (QComboBox *field : {m_device, m_dtype}) {
+        connect(field, &QComboBox::activated, this, [this] {
+            QSettings settings;
+            settings.setValue(kDeviceKey, m_device->currentData().toString());
+            settings.setValue(kDtypeKey, m_dtype->currentData().toString());
+            if (m_model)
+                Q_EMIT modelSettingsChanged(modelLoadSettings());
+        });
+    }
     connect(m_corpus, &QLineEdit::editingFinished, this, &SearchPanel::scheduleScoring);
     connect(browseLog, &QToolButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
@@ -346,6 +424,104 @@ void SearchPanel::buildUi()
         if (!path.isEmpty())
             m_logPath->setText(QDir::toNativeSeparators(path));
     });
+    applyGlossaryTooltips(this);
+}
+
+QSize SearchPanel::minimumSizeHint() const
+{
+    // What the dock must leave room for: the settings in one column (resizeEvent picks two
+    // whenever they fit), everything else as laid out now.
+    QSize hint = QWidget::minimumSizeHint();
+    QLayout *panel = layout();
+    int widest = m_oneColumnWidth;
+    for (int i = 0; i < panel->count(); ++i) {
+        if (panel->itemAt(i)->widget() != m_settingsBox)
+            widest = std::max(widest, panel->itemAt(i)->minimumSize().width());
+    }
+    const QMargins margins = panel->contentsMargins();
+    hint.setWidth(widest + margins.left() + margins.right());
+    return hint;
+}
+
+void SearchPanel::arrangeSettings(bool twoColumns)
+{
+    m_twoColumns = twoColumns;
+    QGridLayout *grid = m_settingsGrid;
+    // Take every item out; widget items are deleted (their widgets stay), the log row is kept.
+    while (grid->count() > 0) {
+        QLayoutItem *item = grid->takeAt(0);
+        if (item->layout() != m_logRow)
+            delete item;
+    }
+    const int columns = twoColumns ? 2 : 1;
+    int row = 0;
+    for (size_t i = 0; i < m_pairedFields.size(); ++i) {
+        const int column = int(i) % columns;
+        grid->addWidget(m_pairedFields[i].first, row, column * 2);
+        grid->addWidget(m_pairedFields[i].second, row, column * 2 + 1);
+        if (column == columns - 1)
+            ++row;
+    }
+    if (m_pairedFields.size() % columns != 0)
+        ++row;
+    const int span = 2 * columns - 1;
+    grid->addWidget(m_corpusLabel, row, 0);
+    grid->addWidget(m_corpus, row++, 1, 1, span);
+    grid->addWidget(m_logLabel, row, 0);
+    m_logRow->setParent(nullptr);
+    grid->addLayout(m_logRow, row++, 1, 1, span);
+    const QList<QWidget *> options{m_racing, m_searchAttention, m_familySeeds};
+    for (int i = 0; i < options.size(); ++i) {
+        const int column = i % columns;
+        grid->addWidget(options[i], row, column * 2, 1, 2);
+        if (column == columns - 1 || i == options.size() - 1)
+            ++row;
+    }
+    grid->addWidget(m_budgetLabel, row, 0, Qt::AlignTop);
+    grid->addWidget(m_budget, row, 1, 1, span);
+    for (int c = 0; c < 4; ++c)
+        grid->setColumnStretch(c, twoColumns ? (c % 2) : (c == 1));
+}
+
+void SearchPanel::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    const QMargins margins = layout()->contentsMargins();
+    const bool twoColumns = width() >= m_twoColumnWidth + margins.left() + margins.right();
+    if (twoColumns != m_twoColumns)
+        arrangeSettings(twoColumns);
+}
+
+ModelLoadSettings SearchPanel::modelLoadSettings() const
+{
+    ModelLoadSettings settings;
+    settings.device = m_device->currentData().toString();
+    settings.dtype = m_dtype->currentData().toString();
+    return settings;
+}
+
+void SearchPanel::updateBudget()
+{
+    // What Start would cost, split as the run's budget counts it; the document's RoPE stands in
+    // for the model's until one is loaded.
+    SearchSettings settings = searchSettings();
+    const RopeConfig &rope = m_model ? m_model->ropeConfig : m_document->config();
+    settings.rotaryDims = rope.rotaryDims;
+    settings.base = rope.base;
+    settings.trainLength = rope.trainLength;
+    const int samples = m_samples->value();
+    const int validation = validationSettings().samples;
+    try {
+        const int baselines = int(searchBaselines(rope, m_length->value()).size());
+        const EvaluationBudget b = evaluationBudget(settings, samples, validation, baselines);
+        QString text = tr("%1 on the search samples").arg(formatNumber(b.search));
+        if (validation > 0)
+            text += tr(" + ≤ %1 validation").arg(formatNumber(b.validationAtMost));
+        text += tr(" + %1 for the %2 baselines").arg(formatNumber(b.baselines)).arg(baselines);
+        m_budget->setText(text);
+    } catch (const Error &) {
+        m_budget->setText(QStringLiteral("—"));
+    }
 }
 
 NeedleEvalSettings SearchPanel::sampleSettings() const
@@ -403,6 +579,8 @@ void SearchPanel::updateButtons()
 {
     const bool running = m_state == State::Starting || m_state == State::Searching || m_state == State::Paused;
     m_start->setEnabled(!running && m_model.has_value());
+    m_device->setEnabled(!running);
+    m_dtype->setEnabled(!running);
     m_pause->setEnabled(m_state == State::Searching || m_state == State::Paused);
     m_pause->setText(m_state == State::Paused ? tr("Resume") : tr("Pause"));
     m_stop->setEnabled(running || m_state == State::Following);
@@ -533,6 +711,7 @@ void SearchPanel::onModelLoaded(const ModelInfo &info)
     m_referencesKey.clear();
     updateModelLabel();
     updateButtons();
+    updateBudget();
     scheduleScoring();
 }
 
@@ -669,6 +848,8 @@ void SearchPanel::onRunStarted(const SearchPlan &plan)
         m_candidateCount = 0;
         m_cacheHits = 0;
         m_generationsDone = 0;
+        m_validationEvaluations = 0;
+        m_baselineEvaluations = 0;
         if (m_best) {
             m_best.reset();
             updateButtons();
@@ -795,6 +976,8 @@ void SearchPanel::onGeneration(const GenerationReport &report)
 {
     m_generationsDone = std::max(m_generationsDone, report.generation + 1);
     m_cacheHits = report.cacheHits;
+    m_validationEvaluations = report.validationEvaluations;
+    m_baselineEvaluations = report.baselineEvaluations;
     m_plot->addGeneration(report);
     if (runValidates())
         takeBest(report.bestLambda, report.bestFitness, report.bestDRcd, report.bestAttentionFactor, report.bestValidationFitness);
@@ -867,36 +1050,49 @@ void SearchPanel::updateStatus()
         Q_EMIT statusMessage(m_statusText);
         return;
     }
+    // Progress and ETA first, each part unbroken, so the ETA stays on one line; the best so far
+    // and the counts of validation, baselines and cache after it.
     QStringList parts;
-    const int iterations = m_plan.settings.iterations;
-    parts << tr("generation %1/%2").arg(std::min(m_generationsDone, iterations)).arg(iterations);
+    // Generations as the run has them: the initial one plus settings.iterations bred ones.
+    const int generations = m_plan.settings.iterations + 1;
+    parts << unbroken(tr("generation %1 of %2").arg(std::min(m_generationsDone, generations)).arg(generations));
     // Racing drops candidates early, so a full run's count is only an upper bound then.
     const bool racing = m_plan.settings.racing && m_plan.samples > 1;
-    parts << tr("%1 evaluations (+%2 from the cache) of %3%4")
-                 .arg(m_candidateCount)
-                 .arg(m_cacheHits)
-                 .arg(racing ? QStringLiteral("≤ ") : QString())
-                 .arg(m_plan.expectedEvaluations);
+    parts << unbroken(tr("%1 of %2%3 evaluations")
+                          .arg(formatNumber(m_candidateCount), racing ? QStringLiteral("≤ ") : QString(),
+                               formatNumber(m_plan.expectedEvaluations)));
     double rate = 0;
     if (m_recentArrivals.size() >= 2 && m_recentArrivals.back() > m_recentArrivals.front())
         rate = double(m_recentArrivals.size() - 1) * 1000.0 / double(m_recentArrivals.back() - m_recentArrivals.front());
     if (rate > 0) {
-        parts << tr("%1 eval/s").arg(rate, 0, 'g', 3);
+        parts << unbroken(tr("%1 eval/s").arg(rate, 0, 'g', 3));
         const int remaining = std::max(0, m_plan.expectedEvaluations - m_candidateCount);
         if (remaining > 0 && (m_state == State::Searching || m_state == State::Following))
-            parts << tr("ETA %1%2").arg(racing ? QStringLiteral("≤ ") : QString(), formatDuration(remaining / rate));
+            parts << unbroken(tr("ETA %1%2").arg(racing ? QStringLiteral("≤ ") : QString(), formatDuration(remaining / rate)));
     }
-    if (m_best)
-        parts << tr("best PPL %1%2%3")
-                     .arg(formatNumber(m_best->ppl))
-                     .arg(std::isfinite(m_best->validationPpl) ? tr(", validation %1").arg(formatNumber(m_best->validationPpl)) : QString())
-                     .arg(m_best->dRcd >= 0 ? tr(" (d_rcd %1)").arg(m_best->dRcd) : QString());
     if (m_state == State::Paused)
         parts << tr("paused");
     if (m_state == State::Following)
-        parts.prepend(tr("following %1").arg(QFileInfo(m_follower->path()).fileName()));
-    m_statusText = parts.join(QStringLiteral(" · "));
-    m_status->setText(m_statusText);
+        parts.prepend(unbroken(tr("following %1").arg(QFileInfo(m_follower->path()).fileName())));
+    QStringList details;
+    if (m_best)
+        details << unbroken(tr("best PPL %1%2%3")
+                                .arg(formatNumber(m_best->ppl))
+                                .arg(std::isfinite(m_best->validationPpl) ? tr(", validation %1").arg(formatNumber(m_best->validationPpl)) : QString())
+                                .arg(m_best->dRcd >= 0 ? tr(" (d_rcd %1)").arg(m_best->dRcd) : QString()));
+    // Counted apart from the search's evaluations above, as the run's budget counts them.
+    QStringList extra;
+    if (m_validationEvaluations > 0)
+        extra << tr("%1 validation").arg(formatNumber(m_validationEvaluations));
+    if (m_baselineEvaluations > 0)
+        extra << tr("%1 baselines").arg(formatNumber(m_baselineEvaluations));
+    if (m_cacheHits > 0)
+        extra << tr("%1 from the cache").arg(formatNumber(m_cacheHits));
+    if (!extra.isEmpty())
+        details << unbroken(QStringLiteral("+ ") + extra.join(QStringLiteral(", ")));
+    const QString separator = QStringLiteral(" · ");
+    m_statusText = (parts + details).join(separator);
+    m_status->setText(details.isEmpty() ? parts.join(separator) : parts.join(separator) + QLatin1Char('\n') + details.join(separator));
     Q_EMIT statusMessage(m_statusText);
 }
 

@@ -20,9 +20,13 @@
 #include <QWidget>
 
 #include <deque>
+#include <utility>
+#include <vector>
 #include <optional>
 
 class QComboBox;
+class QGridLayout;
+class QHBoxLayout;
 class QCheckBox;
 class QLabel;
 class QLineEdit;
@@ -98,6 +102,14 @@ public:
     QComboBox *fitnessCombo() const { return m_fitness; }
     QComboBox *chooseByCombo() const { return m_chooseBy; }
     QCheckBox *familySeedsCheckBox() const { return m_familySeeds; }
+    // Where and in what precision models load ("auto" / "cpu" / "cuda:N"; "" auto, "float32" …),
+    // chosen here so that no one needs the CLI for it; remembered in QSettings.
+    QComboBox *deviceCombo() const { return m_device; }
+    QComboBox *dtypeCombo() const { return m_dtype; }
+    ModelLoadSettings modelLoadSettings() const;
+    // What Start would cost in evaluations, explained (search samples, validation, baselines).
+    QLabel *budgetLabel() const { return m_budget; }
+    QLabel *statusLabel() const { return m_status; }
     // What the displayed run was computed on (empty before a run).
     QString runText() const;
     bool hasRun() const { return m_plan.targetLength > 0; }
@@ -109,6 +121,12 @@ public:
     QPushButton *stopButton() const { return m_stop; }
     QPushButton *applyBestButton() const { return m_applyBest; }
     QLabel *scoreLabel(const QString &name) const { return m_scoreLabels.value(name); }
+
+    // As narrow as the settings in one column allow (they take two when the panel is wide enough).
+    QSize minimumSizeHint() const override;
+
+protected:
+    void resizeEvent(QResizeEvent *event) override;
 
 signals:
     void searchStarted(const rs::SearchPlan &plan);
@@ -124,6 +142,8 @@ signals:
     // Evaluations per second, ETA and progress, for the status bar.
     void statusMessage(const QString &text);
     void errorOccurred(const QString &message);
+    // The user chose another device or precision while a model is loaded: load it again so.
+    void modelSettingsChanged(const rs::ModelLoadSettings &settings);
 
 private:
     struct Best {
@@ -136,6 +156,7 @@ private:
     };
 
     void buildUi();
+    void arrangeSettings(bool twoColumns);
     void setState(State state);
     void updateButtons();
     void updateModelLabel();
@@ -163,6 +184,7 @@ private:
     void updatePlotReferences();
     void updateRunLabel();
     void updateStatus();
+    void updateBudget();
 
     FactorDocument *m_document;
     EvaluationService *m_evaluation;
@@ -187,6 +209,19 @@ private:
     QComboBox *m_fitness;
     QComboBox *m_chooseBy;
     QCheckBox *m_familySeeds;
+    QComboBox *m_device;
+    QComboBox *m_dtype;
+    QLabel *m_budget;
+    QGridLayout *m_settingsGrid = nullptr;
+    std::vector<std::pair<QLabel *, QWidget *>> m_pairedFields;
+    QLabel *m_corpusLabel = nullptr;
+    QLabel *m_logLabel = nullptr;
+    QHBoxLayout *m_logRow = nullptr;
+    QLabel *m_budgetLabel = nullptr;
+    bool m_twoColumns = false;
+    int m_twoColumnWidth = 0;  // the settings box's minimum width in each arrangement
+    int m_oneColumnWidth = 0;
+    QWidget *m_settingsBox = nullptr;
     QLabel *m_runLabel;
     QPushButton *m_start;
     QPushButton *m_pause;
@@ -206,6 +241,8 @@ private:
     int m_candidateCount = 0;
     int m_cacheHits = 0;
     int m_generationsDone = 0;
+    int m_validationEvaluations = 0;  // of the run so far, from its latest generation report
+    int m_baselineEvaluations = 0;
     QElapsedTimer m_clock;
     std::deque<qint64> m_recentArrivals;  // ms on m_clock of the latest live candidates
     QString m_statusText;

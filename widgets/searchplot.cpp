@@ -31,7 +31,7 @@ SearchPlot::SearchPlot(QWidget *parent)
 {
     setAntialiasedElements(QCP::aeAll);
     setPlottingHint(QCP::phFastPolylines, true);
-    setMinimumSize(320, 260);
+    setMinimumSize(280, 240);
     setAutoAddPlottableToLegend(false);
 
     plotLayout()->addElement(1, 0, m_dRcdRect);

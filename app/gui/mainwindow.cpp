@@ -12,6 +12,8 @@
 #include "plotstyle.h"
 #include "rope/presets.h"
 #include "searchpanel.h"
+#include "glossary.h"
+#include "helpmenu.h"
 #include "workbenchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
@@ -35,6 +37,7 @@
 #include <QSaveFile>
 #include <QScreen>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -52,7 +55,7 @@ const QString kFactorFilter = QStringLiteral("Factor files (*.txt *.csv);;All fi
 const QString kRunLogFilter = QStringLiteral("Run logs (*.jsonl);;All files (*)");
 const QString kSearchBestCurve = QStringLiteral("searchBest");
 constexpr int kStatusTimeoutMs = 6000;
-// Wide enough for the search fields and a readable plot.
+// The search dock as it opens: wide enough for the search fields and a readable plot.
 constexpr int kSearchDockWidth = 540;
 // A config that is not scaled says nothing about the context it should reach; 16× is the
 // LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
@@ -74,6 +77,40 @@ bool isInApplicationCache(const QString &path)
     const QString candidate = canonicalPath.isEmpty() ? QDir::cleanPath(QFileInfo(path).absoluteFilePath()) : canonicalPath;
     return candidate == cachePath || candidate.startsWith(cachePath + QLatin1Char('/'));
 }
+
+// A dock's panel in a vertical scroller: a short screen scrolls the panel instead of squeezing it
+// below its minimum height, and the scroller is never narrower than the panel's minimum (as the
+// panel's layout says now), so nothing is cut off at the right (the horizontal bar stays off).
+class PanelScroller : public QScrollArea {
+public:
+    PanelScroller(QWidget *panel, QWidget *parent) : QScrollArea(parent)
+    {
+        setWidget(panel);
+        setWidgetResizable(true);
+        setFrameShape(QFrame::NoFrame);
+        setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        panel->installEventFilter(this);
+    }
+
+    QSize minimumSizeHint() const override
+    {
+        QSize hint = QScrollArea::minimumSizeHint();
+        if (const QWidget *panel = widget()) {
+            const int panelWidth = std::max(panel->minimumWidth(), panel->minimumSizeHint().width());
+            hint.setWidth(std::max(hint.width(), panelWidth + verticalScrollBar()->sizeHint().width()));
+        }
+        return hint;
+    }
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        // The panel's layout changed (rows added, a wider label): the dock may need more room.
+        if (watched == widget() && event->type() == QEvent::LayoutRequest)
+            updateGeometry();
+        return QScrollArea::eventFilter(watched, event);
+    }
+};
 
 bool isSessionFile(const QString &path)
 {
@@ -105,15 +142,9 @@ MainWindow::MainWindow(QWidget *parent)
     m_viewSplitter->setChildrenCollapsible(false);
     setCentralWidget(m_viewSplitter);
 
-    auto *panelScroll = new QScrollArea(m_panelDock);
-    panelScroll->setWidget(m_controlPanel);
-    panelScroll->setWidgetResizable(true);
-    panelScroll->setFrameShape(QFrame::NoFrame);
-    panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_panelDock->setObjectName(QStringLiteral("controlPanelDock"));
-    m_panelDock->setWidget(panelScroll);
+    m_panelDock->setWidget(new PanelScroller(m_controlPanel, m_panelDock));
     m_panelDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
-    m_controlPanel->setMinimumWidth(300);
     addDockWidget(Qt::LeftDockWidgetArea, m_panelDock);
     createSearchDock();
     createWorkbenchDock();
@@ -125,6 +156,8 @@ MainWindow::MainWindow(QWidget *parent)
 
     connect(m_document->undoStack(), &QUndoStack::cleanChanged, this, [this](bool clean) { setWindowModified(!clean); });
     connect(m_factorsView, &rs::FactorsView::errorOccurred, this, &MainWindow::reportError);
+    connect(m_factorsView, &rs::FactorsView::statusMessage, this,
+            [this](const QString &message) { statusBar()->showMessage(message, kStatusTimeoutMs); });
     connect(m_periodsPlot, &rs::PeriodsPlot::hoveredDimensionChanged, this, &MainWindow::showHoveredDimension);
     // The hover line describes λ as it is now: an edit, undo or redo under a resting cursor
     // rewrites it, and an undo or redo then says what it restored.
@@ -134,6 +167,8 @@ MainWindow::MainWindow(QWidget *parent)
     });
     connect(m_document, &rs::FactorDocument::stepReplayed, this,
             [this](const QString &message) { statusBar()->showMessage(message, kStatusTimeoutMs); });
+    // Every label that names a term (d_tcd, population, racing …) explains it (widgets/glossary.h).
+    rs::applyGlossaryTooltips(this);
     resize(1400, 900);
 }
 
@@ -154,10 +189,9 @@ void MainWindow::showHoveredDimension(int index)
 void MainWindow::createSearchDock()
 {
     m_searchDock->setObjectName(QStringLiteral("searchDock"));
-    m_searchDock->setWidget(m_searchPanel);
+    m_searchDock->setWidget(new PanelScroller(m_searchPanel, m_searchDock));
     m_searchDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
                               QDockWidget::DockWidgetFloatable);
-    m_searchPanel->setMinimumWidth(420);
     addDockWidget(Qt::RightDockWidgetArea, m_searchDock);
     // Out of the way until there is something to evaluate: loading a model or following a run log
     // brings it up (so does View › Search Dock).
@@ -167,6 +201,11 @@ void MainWindow::createSearchDock()
     connect(m_searchPanel, &rs::SearchPanel::statusMessage, m_searchStatus, &QLabel::setText);
     connect(m_searchPanel, &rs::SearchPanel::errorOccurred, this, &MainWindow::reportError);
     connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, &MainWindow::updateBestOverlay);
+    // Another device or precision chosen in the dock: the loaded model loads again with it.
+    connect(m_searchPanel, &rs::SearchPanel::modelSettingsChanged, this, [this] {
+        if (!m_loadedModelDir.isEmpty())
+            loadModel(m_loadedModelDir, m_requestedTokenizer);
+    });
     connect(m_document, &rs::FactorDocument::configChanged, this, &MainWindow::updateBestOverlay);
 
     rs::EvaluationService *worker = m_evaluation;
@@ -200,10 +239,9 @@ void MainWindow::createSearchDock()
 void MainWindow::createWorkbenchDock()
 {
     m_workbenchDock->setObjectName(QStringLiteral("workbenchDock"));
-    m_workbenchDock->setWidget(m_workbench);
+    m_workbenchDock->setWidget(new PanelScroller(m_workbench, m_workbenchDock));
     m_workbenchDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
                                  QDockWidget::DockWidgetFloatable);
-    m_workbench->setMinimumWidth(420);
     addDockWidget(Qt::RightDockWidgetArea, m_workbenchDock);
     tabifyDockWidget(m_searchDock, m_workbenchDock);
     m_workbenchDock->hide();  // View › Evaluation Workbench brings it up
@@ -351,6 +389,11 @@ void MainWindow::createMenus()
         if (!path.isEmpty())
             exportPlot(path, Plot::Factors);
     });
+    exportMenu->addAction(tr("&Search plot as PNG/PDF…"), this, [this, plotFilter] {
+        const QString path = askSavePath(tr("Export search plot"), suggestedBaseName() + QStringLiteral("-search.png"), plotFilter);
+        if (!path.isEmpty())
+            exportPlot(path, Plot::Search);
+    })->setObjectName(QStringLiteral("exportSearchPlotAction"));
     fileMenu->addAction(tr("&Import Factor File…"), this, [this] {
         const QString path = askOpenPath(tr("Import LongRoPE factor file"), kFactorFilter);
         if (!path.isEmpty())
@@ -407,6 +450,8 @@ void MainWindow::createMenus()
     workbenchAction->setText(tr("Evaluation &Workbench"));
     workbenchAction->setShortcut(QKeySequence(tr("Ctrl+Shift+W")));
     viewMenu->addAction(workbenchAction);
+
+    rs::addHelpMenu(this);
 }
 
 QStringList MainWindow::recentFiles() const { return m_recent->entries(); }
@@ -625,7 +670,8 @@ bool MainWindow::loadModel(const QString &modelDir, const QString &tokenizerPath
                           current.trainLength == modelConfig.trainLength;
     if (!sameRope && (!maybeSaveChanges() || !openConfig(configPath)))
         return false;
-    m_evaluation->loadModel(modelDir, tokenizerPath);
+    m_requestedTokenizer = tokenizerPath;
+    m_evaluation->loadModel(modelDir, tokenizerPath, m_searchPanel->modelLoadSettings());
     showSearchDock();
     statusBar()->showMessage(tr("Loading model %1…").arg(QDir::toNativeSeparators(modelDir)));
     return true;
@@ -672,15 +718,31 @@ void MainWindow::offerRunModel(const QString &logPath)
 
 bool MainWindow::exportPlot(const QString &path, Plot plot)
 {
-    QCustomPlot *source = plot == Plot::Periods ? static_cast<QCustomPlot *>(m_periodsPlot)
-                                                : static_cast<QCustomPlot *>(m_factorsView->plot());
-    if (plot == Plot::Periods)
+    QCustomPlot *source = nullptr;
+    switch (plot) {
+    case Plot::Periods:
         m_periodsPlot->flushReplot();
-    else
+        source = m_periodsPlot;
+        break;
+    case Plot::Factors:
         m_factorsView->plot()->flushReplot();
+        source = m_factorsView->plot();
+        break;
+    case Plot::Search:
+        m_searchPanel->plot()->flushReplot();
+        source = m_searchPanel->plot();
+        break;
+    }
+    // A figure for a paper or slide: "(drag points to edit)" is for the screen only.
+    struct EditHintHidden {
+        rs::FactorsPlot *plot;
+        explicit EditHintHidden(rs::FactorsPlot *p) : plot(p) { plot->setEditHintVisible(false); }
+        ~EditHintHidden() { plot->setEditHintVisible(true); }
+    } hintHidden(m_factorsView->plot());
 
-    const int width = source->width();
-    const int height = source->height();
+    // A plot in a hidden dock has no size of its own yet: render it at the dock's usual size.
+    const int width = source->isVisible() ? source->width() : std::max(source->width(), 640);
+    const int height = source->isVisible() ? source->height() : std::max(source->height(), 480);
     if (!attempt([&] { rs::checkOutputPath(path); }))  // no devices or FIFOs: a failed write must show
         return false;
     QSaveFile file(path);

@@ -30,7 +30,7 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 
 public:
-    enum class Plot { Periods, Factors };
+    enum class Plot { Periods, Factors, Search };
     static constexpr int kMaxRecentFiles = rs::RecentFiles::kMaxEntries;
     // What the window title, the side panel's source and the recent list call the shipped model.
     static QString embeddedModelName() { return tr("embedded model"); }
@@ -69,7 +69,7 @@ public:
     // the log's start entry names a model other than the one loaded, asks (prompts on) whether to
     // load it; the log alone never makes the window load a model.
     bool followSearchLog(const QString &path);
-    // PNG or PDF by the file's suffix.
+    // PNG or PDF by the file's suffix, at the plot's size on screen, without on-screen hints.
     bool exportPlot(const QString &path, Plot plot);
     // The whole window as it looks now, plots brought up to date first.
     QImage grabWindowImage();
@@ -150,5 +150,6 @@ private:
     QString m_lastError;
     QString m_loadedModelDir;  // the folder of the model the evaluation thread holds
     QString m_embeddedModelDir;  // the embedded model's cache folder, once it was opened
+    QString m_requestedTokenizer;  // the tokenizer.json the latest loadModel named (empty: the folder's)
     bool m_promptsEnabled = true;
 };

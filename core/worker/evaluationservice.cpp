@@ -12,4 +12,6 @@ void EvaluationService::startSweep(quint64, const SweepSettings &, const std::ve
 
 void EvaluationService::cancelSweep(quint64) {}
 
+QStringList EvaluationService::availableDevices() const { return {QStringLiteral("cpu")}; }
+
 } // namespace rs

@@ -8,6 +8,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <vector>
 
@@ -42,6 +43,9 @@ public:
     // default) report failed(WorkerTask::Sweep).
     virtual void startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods);
     virtual void cancelSweep(quint64 requestId);
+    // The devices loadModel's settings may name, as ModelLoadSettings::device spells them: "cpu",
+    // then "cuda:0" … for every GPU this build can use. Answers at once (the default: "cpu" only).
+    virtual QStringList availableDevices() const;
 
 Q_SIGNALS:
     void loadProgress(const QString &message);

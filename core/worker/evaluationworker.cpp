@@ -514,6 +514,15 @@ void EvaluationThread::shutdown()
     m_worker = nullptr;
 }
 
+QStringList EvaluationThread::availableDevices() const
+{
+    QStringList devices{QStringLiteral("cpu")};
+    const int gpus = cudaDeviceCount();  // 0 without CUDA; the count is cached by LibTorch
+    for (int i = 0; i < gpus; ++i)
+        devices << QStringLiteral("cuda:%1").arg(i);
+    return devices;
+}
+
 void EvaluationThread::loadModel(const QString &modelDir, const QString &tokenizerPath, const ModelLoadSettings &settings)
 {
     if (!m_worker)

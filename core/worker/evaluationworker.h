@@ -158,6 +158,7 @@ public:
     void stop() override;
     void startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods) override;
     void cancelSweep(quint64 requestId) override;
+    QStringList availableDevices() const override;
 
 private:
     QThread *m_thread;

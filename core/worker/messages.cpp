@@ -22,6 +22,21 @@ int expectedEvaluations(const SearchSettings &settings, int samples)
     return int(std::min<long long>(capped, std::numeric_limits<int>::max()));
 }
 
+EvaluationBudget evaluationBudget(const SearchSettings &settings, int samples, int validationSamples, int baselineCount)
+{
+    const SearchSettings resolved = EvolutionSearch(settings).settings();
+    const auto clamp = [](long long n) { return int(std::min<long long>(n, std::numeric_limits<int>::max())); };
+    EvaluationBudget budget;
+    budget.search = expectedEvaluations(settings, samples);
+    if (validationSamples > 0) {
+        const long long generations = (long long)(resolved.iterations) + 1;
+        const long long seeded = resolved.seedFamilies ? baselineCount : 0;
+        budget.validationAtMost = clamp((resolved.validationTop * generations + seeded) * validationSamples);
+    }
+    budget.baselines = clamp((long long)(baselineCount) * (std::max(1, samples) + std::max(0, validationSamples)));
+    return budget;
+}
+
 CandidateScoreBook::Entry CandidateScoreBook::add(const std::vector<double> &lambda, double attentionFactor, int sample,
                                                   double ppl)
 {

@@ -200,6 +200,19 @@ enum class WorkerTask { LoadModel, Score, References, Search, Sweep };
 // crossovers (racing and repeated children take fewer). Throws rs::Error for invalid settings.
 int expectedEvaluations(const SearchSettings &settings, int samples = 1);
 
+// What a run costs in real evaluations (one candidate on one sample), split as its budget
+// (SearchSettings::maxEvaluations) counts them: the search samples (expectedEvaluations), at most
+// validationTop candidates per generation on the validation samples (generation 0 also every
+// seeded family), and every baseline on both sample sets.
+struct EvaluationBudget {
+    int search = 0;
+    int validationAtMost = 0;
+    int baselines = 0;
+    long long total() const { return (long long)search + validationAtMost + baselines; }
+};
+// `validationSamples` 0: no validation. Throws rs::Error for invalid settings.
+EvaluationBudget evaluationBudget(const SearchSettings &settings, int samples, int validationSamples, int baselineCount);
+
 // The d_rcd gene of a LongRoPE2 candidate recovered from its λ: the largest c in [dRcdMin, dRcdMax]
 // whose NTK-left reconstruction from λ[c…] reproduces λ exactly (a smaller c reproduces the
 // NTK-left part too, a larger one would need searched factors on the NTK curve). -1 when none fits.

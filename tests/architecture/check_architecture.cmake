@@ -24,7 +24,7 @@ set(allowed_ropescope_worker ropescope_worker_api ropescope_eval ropescope_runti
     ropescope_common)
 # MPI: the launcher's library; the scoring is injected (the CLI binds the CandidateScorer to it).
 set(allowed_ropescope_distributed ropescope_search ropescope_rope ropescope_common MPI::MPI_CXX)
-set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common)
+set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common ropescope_help_data)
 
 set(problems "")
 

@@ -1,0 +1,296 @@
+// The main window's help and comfort: Help › About names the version CMake declares, the paper
+// and the licence; F1 opens "How to read the plots"; every label that names a glossary term
+// explains it in a tooltip; the search plot exports like the other plots; exported figures carry
+// no on-screen hints; and at 1024 × 700 the window keeps every widget at its minimum size, no
+// sibling over another, the legends outside the data (screenshot to $ROPESCOPE_SMALL_SCREENSHOT).
+#include "mainwindow.h"
+
+#include "factorsplot.h"
+#include "factorsview.h"
+#include "glossary.h"
+#include "helpdialog.h"
+#include "periodsplot.h"
+#include "searchpanel.h"
+#include "searchplot.h"
+
+#include <QAbstractButton>
+#include <QAbstractScrollArea>
+#include <QAction>
+#include <QApplication>
+#include <QDockWidget>
+#include <QFile>
+#include <QGroupBox>
+#include <QImage>
+#include <QLabel>
+#include <QLayout>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTextBrowser>
+
+namespace {
+
+QString fixture(const QString &name) { return QStringLiteral(ROPESCOPE_FIXTURES "/gui/") + name; }
+
+QAction *namedAction(QWidget *window, const QString &name)
+{
+    for (QAction *action : window->findChildren<QAction *>()) {
+        if (action->objectName() == name)
+            return action;
+    }
+    return nullptr;
+}
+
+// The size a layout must leave a widget: its minimum size, else its minimum size hint where its
+// policy does not ignore the hint.
+QSize requiredSize(const QWidget *w)
+{
+    QSize required = w->minimumSizeHint().expandedTo(QSize(0, 0));
+    const QSizePolicy policy = w->sizePolicy();
+    if (policy.horizontalPolicy() == QSizePolicy::Ignored)
+        required.setWidth(0);
+    if (policy.verticalPolicy() == QSizePolicy::Ignored)
+        required.setHeight(0);
+    if (w->minimumWidth() > 0)
+        required.setWidth(w->minimumWidth());
+    if (w->minimumHeight() > 0)
+        required.setHeight(w->minimumHeight());
+    return required;
+}
+
+QString describe(const QWidget *w)
+{
+    QString text;
+    if (auto *label = qobject_cast<const QLabel *>(w))
+        text = label->text().left(40);
+    else if (auto *button = qobject_cast<const QAbstractButton *>(w))
+        text = button->text();
+    return QStringLiteral("%1 '%2' '%3' %4×%5").arg(QString::fromLatin1(w->metaObject()->className()), w->objectName(), text)
+        .arg(w->width()).arg(w->height());
+}
+
+// Dark pixels in the left strip of an image, where a plot draws its value axis label.
+int darkPixelsInLeftStrip(const QImage &image, int width)
+{
+    int dark = 0;
+    for (int y = 0; y < image.height(); ++y) {
+        for (int x = 0; x < std::min(width, image.width()); ++x)
+            dark += qGray(image.pixel(x, y)) < 128;
+    }
+    return dark;
+}
+
+} // namespace
+
+class TestMainWindowHelp : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("RopeScopeTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_mainwindow_help"));
+        QVERIFY(m_temp.isValid());
+    }
+
+    void init()
+    {
+        QSettings().clear();
+        m_window = std::make_unique<MainWindow>();
+        m_window->setPromptsEnabled(false);
+        QVERIFY(m_window->openConfig(fixture(QStringLiteral("llama3.1-8b-config.json"))));
+    }
+
+    void cleanup() { m_window.reset(); }
+
+    void aboutNamesVersionPaperAndLicence()
+    {
+        QAction *about = namedAction(m_window.get(), QStringLiteral("aboutAction"));
+        QVERIFY(about);
+        QVERIFY(m_window->menuBar()->actions().last()->menu()->actions().contains(about));  // the Help menu, last
+        about->trigger();
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY((box = m_window->findChild<QMessageBox *>(QStringLiteral("aboutBox"))) && box->isVisible());
+        const QString text = box->text();
+        QVERIFY2(text.contains(QStringLiteral("RopeScope " ROPESCOPE_EXPECTED_VERSION)), qPrintable(text));
+        QVERIFY(text.contains(QStringLiteral("LongRoPE2: Near-Lossless LLM Context Window Scaling")));
+        QVERIFY(text.contains(QStringLiteral("arXiv:2502.20082")));
+        QVERIFY(text.contains(QStringLiteral("Licence")));
+        QVERIFY(text.contains(QStringLiteral("GPL v3")));
+        box->close();
+    }
+
+    void f1OpensHowToReadThePlots()
+    {
+        m_window->show();
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QAction *help = namedAction(m_window.get(), QStringLiteral("helpPlotsAction"));
+        QVERIFY(help);
+        QCOMPARE(help->shortcut(), QKeySequence(Qt::Key_F1));
+        QTest::keyClick(m_window.get(), Qt::Key_F1);
+        rs::HelpDialog *dialog = nullptr;
+        QTRY_VERIFY((dialog = m_window->findChild<rs::HelpDialog *>()) && dialog->isVisible());
+        QVERIFY(!dialog->isModal());
+        const QString page = dialog->browser()->toPlainText();
+        QVERIFY(page.contains(QStringLiteral("How to read the plots")));
+        QVERIFY(page.contains(rs::glossaryDefinition(QStringLiteral("d_tcd"))));
+        // A second F1 raises the same page.
+        QTest::keyClick(m_window.get(), Qt::Key_F1);
+        QCOMPARE(m_window->findChildren<rs::HelpDialog *>().size(), 1);
+        dialog->close();
+    }
+
+    void everyLabelledTermHasItsDefinition()
+    {
+        m_window->searchDock()->show();
+        m_window->showWorkbenchDock();
+        QSet<QString> found;
+        const auto check = [&](QWidget *w, const QString &text) {
+            const rs::GlossaryTerm *term = rs::glossaryTermForLabel(text);
+            if (!term)
+                return;
+            found.insert(term->key);
+            QVERIFY2(!w->toolTip().isEmpty(), qPrintable(describe(w)));
+            if (qobject_cast<QLabel *>(w) || qobject_cast<QGroupBox *>(w))
+                QVERIFY2(w->toolTip().contains(term->definition) || w->toolTip() == term->definition, qPrintable(describe(w)));
+            if (auto *label = qobject_cast<QLabel *>(w); label && label->buddy())
+                QVERIFY2(!label->buddy()->toolTip().isEmpty(), qPrintable(describe(label->buddy())));
+        };
+        for (QLabel *label : m_window->findChildren<QLabel *>())
+            check(label, label->text());
+        for (QAbstractButton *button : m_window->findChildren<QAbstractButton *>())
+            check(button, button->text());
+        for (QGroupBox *box : m_window->findChildren<QGroupBox *>())
+            check(box, box->title());
+        // The terms the issue names, each on some label of the window.
+        for (const char *key : {"d_tcd", "d_10", "d_rcd", "ntk_left", "attention_factor", "s", "population", "generations",
+                                "racing", "validation_samples", "fitness", "samples", "device", "dtype", "budget"})
+            QVERIFY2(found.contains(QString::fromLatin1(key)), key);
+    }
+
+    void searchPlotExportsLikeTheOthers()
+    {
+        QVERIFY(namedAction(m_window.get(), QStringLiteral("exportSearchPlotAction")));
+        m_window->searchDock()->show();
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        const QString png = m_temp.filePath(QStringLiteral("search.png"));
+        const QString pdf = m_temp.filePath(QStringLiteral("search.pdf"));
+        QVERIFY(m_window->exportPlot(png, MainWindow::Plot::Search));
+        QVERIFY(m_window->exportPlot(pdf, MainWindow::Plot::Search));
+        const QImage image(png);
+        QVERIFY(!image.isNull());
+        // Twice the plot's size on screen, as the other plots export.
+        QCOMPARE(image.size(), m_window->searchPanel()->plot()->size() * 2);
+        QFile pdfFile(pdf);
+        QVERIFY(pdfFile.open(QIODevice::ReadOnly));
+        QVERIFY(pdfFile.read(5) == "%PDF-");
+        // A hidden dock's plot still exports, at a usable size.
+        m_window->searchDock()->hide();
+        QVERIFY(m_window->exportPlot(png, MainWindow::Plot::Search));
+        QVERIFY(QImage(png).width() >= 2 * 640);
+    }
+
+    void exportedFactorsHaveNoDragHint()
+    {
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        rs::FactorsPlot *plot = m_window->factorsView()->plot();
+        plot->flushReplot();
+        QVERIFY(plot->yAxis->label().contains(QStringLiteral("drag points to edit")));
+        const QImage onScreen = plot->toPixmap(plot->width(), plot->height(), 2.0).toImage();
+        const QString png = m_temp.filePath(QStringLiteral("factors.png"));
+        QVERIFY(m_window->exportPlot(png, MainWindow::Plot::Factors));
+        const QImage exported(png);
+        QCOMPARE(exported.size(), onScreen.size());
+        // The value axis label is shorter without the hint: fewer dark pixels where it is drawn.
+        const int strip = 2 * 30;
+        const int withHint = darkPixelsInLeftStrip(onScreen, strip);
+        const int exportedDark = darkPixelsInLeftStrip(exported, strip);
+        QVERIFY2(exportedDark < withHint * 0.8, qPrintable(QStringLiteral("%1 vs %2").arg(exportedDark).arg(withHint)));
+        // The screen keeps its hint.
+        QVERIFY(plot->yAxis->label().contains(QStringLiteral("drag points to edit")));
+    }
+
+    void layoutHoldsAt1024x700()
+    {
+        m_window->searchDock()->show();  // as at start-up with a model: all three areas
+        m_window->resize(1024, 700);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QCOMPARE(m_window->size(), QSize(1024, 700));  // the minimum sizes allow it
+        const QImage shot = m_window->grabWindowImage();
+        if (const QString path = qEnvironmentVariable("ROPESCOPE_SMALL_SCREENSHOT"); !path.isEmpty())
+            QVERIFY(shot.save(path));
+
+        QStringList problems;
+        for (QWidget *w : m_window->findChildren<QWidget *>()) {
+            if (!w->isVisibleTo(m_window.get()) || w->isWindow())
+                continue;
+            // Widgets a layout or splitter places (the parts of a spin box, a header or a dock's
+            // title bar are placed by their owner and sized by its style).
+            QWidget *parent = w->parentWidget();
+            const bool scrolled = parent && qobject_cast<QAbstractScrollArea *>(parent->parentWidget());
+            const bool laidOut = parent && ((parent->layout() && parent->layout()->indexOf(w) >= 0) ||
+                                            qobject_cast<QSplitter *>(parent));
+            if ((!laidOut && !qobject_cast<QDockWidget *>(w)) || w->objectName().startsWith(QLatin1String("qt_")))
+                continue;  // qt_*: Qt's own parts (a dock's title buttons), sized by the style at any window size
+            const QSize required = requiredSize(w);
+            if (w->width() + 1 < required.width() || w->height() + 1 < required.height())
+                problems << QStringLiteral("%1 below its minimum %2×%3").arg(describe(w)).arg(required.width()).arg(required.height());
+            if (laidOut && !scrolled && !parent->rect().contains(w->geometry()))
+                problems << QStringLiteral("%1 clipped by its parent %2").arg(describe(w), describe(parent));
+            if (!laidOut || scrolled)
+                continue;
+            for (QObject *object : parent->children()) {
+                auto *sibling = qobject_cast<QWidget *>(object);
+                if (!sibling || sibling <= w || !sibling->isVisibleTo(m_window.get()) || sibling->isWindow())
+                    continue;
+                const bool siblingLaidOut = (parent->layout() && parent->layout()->indexOf(sibling) >= 0) ||
+                                            qobject_cast<QSplitter *>(parent);
+                if (siblingLaidOut && w->geometry().intersects(sibling->geometry()))
+                    problems << QStringLiteral("%1 overlaps %2").arg(describe(w), describe(sibling));
+            }
+        }
+        // A panel in a scroller without a horizontal bar must not be wider than what shows of it.
+        for (QScrollArea *scroll : m_window->findChildren<QScrollArea *>()) {
+            if (scroll->isVisibleTo(m_window.get()) && scroll->widget() &&
+                scroll->horizontalScrollBarPolicy() == Qt::ScrollBarAlwaysOff &&
+                scroll->widget()->width() > scroll->viewport()->width())
+                problems << QStringLiteral("%1 cut at the right of its scroller (%2 > %3)")
+                                .arg(describe(scroll->widget())).arg(scroll->widget()->width()).arg(scroll->viewport()->width());
+        }
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+
+        // The plots' legends: inside the plot, outside every axis rect (never over the data).
+        rs::PeriodsPlot *periods = m_window->periodsPlot();
+        const QList<std::pair<QCustomPlot *, QCPLegend *>> legends{
+            {periods, periods->legend}, {periods, periods->rotationsLegend()},
+            {m_window->factorsView()->plot(), m_window->factorsView()->plot()->legend},
+            {m_window->searchPanel()->plot(), m_window->searchPanel()->plot()->legend}};
+        for (const auto &[plot, legend] : legends) {
+            const QRect box = legend->outerRect();
+            QVERIFY2(plot->viewport().contains(box), qPrintable(plot->metaObject()->className()));
+            for (QCPAxisRect *rect : plot->axisRects())
+                QVERIFY2(!box.intersects(rect->rect()), qPrintable(plot->metaObject()->className()));
+            for (int i = 0; i < legend->itemCount(); ++i)
+                QVERIFY2(box.contains(legend->item(i)->outerRect()), qPrintable(plot->metaObject()->className()));
+        }
+    }
+
+private:
+    QTemporaryDir m_temp;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(TestMainWindowHelp)
+#include "test_mainwindow_help.moc"
