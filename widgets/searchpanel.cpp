@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace rs {
 
@@ -104,6 +105,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
       m_plot(new SearchPlot(this)), m_scoreTimer(new QTimer(this))
 {
     buildUi();
+    m_printTiming = qEnvironmentVariableIntValue("ROPESCOPE_LIVE_TIMING") > 0;
     m_scoreTimer->setSingleShot(true);
     m_scoreTimer->setInterval(kScoreDebounceMs);
     connect(m_scoreTimer, &QTimer::timeout, this, &SearchPanel::requestScores);
@@ -142,26 +144,10 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
         setState(State::Idle);
         onRunFinished(outcome);
     });
-    connect(worker, &EvaluationService::scoreReady, this, [this](const ScoreResult &score) {
-        if (score.requestId != m_scoreRequest)
-            return;  // an older edit's answer
-        m_handTunedPpl = score.ppl;
-        m_handTunedPerSample = score.perSamplePpl;
-        m_scoreLabels.value(kHandTuned)->setText(formatNumber(score.ppl));
-        updatePlotReferences();
-        Q_EMIT handTunedScored(score.ppl);
-    });
-    connect(worker, &EvaluationService::referencesReady, this, [this](const ReferenceScores &references) {
-        if (references.requestId != m_referencesRequest)
-            return;
-        for (const ReferenceScore &reference : references.scores) {
-            m_referencePpl[reference.name] = reference.ppl;
-            if (QLabel *label = m_scoreLabels.value(reference.name))
-                label->setText(formatNumber(reference.ppl));
-        }
-        updatePlotReferences();
-        Q_EMIT referencesScored();
-    });
+    connect(worker, &EvaluationService::scoreProgress, this, &SearchPanel::onScoreArrived);
+    connect(worker, &EvaluationService::scoreReady, this, &SearchPanel::onScoreArrived);
+    connect(worker, &EvaluationService::referencesProgress, this, &SearchPanel::onReferencesArrived);
+    connect(worker, &EvaluationService::referencesReady, this, &SearchPanel::onReferencesArrived);
 
     connect(m_follower, &RunLogFollower::searchStarted, this, &SearchPanel::onRunStarted);
     connect(m_follower, &RunLogFollower::candidateEvaluated, this, &SearchPanel::onCandidate);
@@ -364,11 +350,27 @@ void SearchPanel::buildUi()
         m_scoreLabels.insert(name, value);
         ++column;
     }
+    m_liveCaption = new QLabel(scoresBox);
+    m_liveCaption->setWordWrap(true);
+    m_liveCaption->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_liveCaption->setVisible(false);
+    scores->addWidget(m_liveCaption, 2, 0, 1, column);
+    m_quickScore = new QCheckBox(tr("Quick live score (first sample)"), scoresBox);
+    m_quickScore->setChecked(true);
+    m_quickScore->setToolTip(tr("Score each edit on the first needle sample only, next to the families on that same "
+                                "sample (one forward instead of one per sample); \"Score fully\" scores it on all"));
+    m_scoreFully = new QPushButton(tr("Score fully"), scoresBox);
+    m_scoreFully->setToolTip(tr("Score the current λ on every needle sample (the row then compares on all of them)"));
+    auto *quickRow = new QHBoxLayout;
+    quickRow->addWidget(m_quickScore);
+    quickRow->addStretch(1);
+    quickRow->addWidget(m_scoreFully);
+    scores->addLayout(quickRow, 3, 0, 1, column);
     m_note = new QLabel(scoresBox);
     m_note->setWordWrap(true);
     m_note->setStyleSheet(QStringLiteral("color: #8a5a00"));
     m_note->setVisible(false);
-    scores->addWidget(m_note, 2, 0, 1, column);
+    scores->addWidget(m_note, 4, 0, 1, column);
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_modelLabel);
@@ -417,6 +419,8 @@ void SearchPanel::buildUi()
         });
     }
     connect(m_corpus, &QLineEdit::editingFinished, this, &SearchPanel::scheduleScoring);
+    connect(m_quickScore, &QCheckBox::toggled, this, &SearchPanel::scheduleScoring);
+    connect(m_scoreFully, &QPushButton::clicked, this, &SearchPanel::scoreFully);
     connect(browseLog, &QToolButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
                                                           tr("Run logs (*.jsonl);;All files (*)"), nullptr,
@@ -637,11 +641,13 @@ void SearchPanel::scheduleScoring()
 {
     if (!m_model)
         return;
-    // What is shown no longer describes the document; the new score follows after the debounce.
-    m_handTunedPpl = qQNaN();
-    m_handTunedPerSample.clear();
-    m_scoreLabels.value(kHandTuned)->setText(QStringLiteral("…"));
-    updatePlotReferences();
+    // What is shown no longer describes the document (or the samples, or the model): it goes now,
+    // not after the debounce, and the new score follows after it.
+    if (m_printTiming) {
+        m_editClock.restart();
+        m_firstFigureShown = false;
+    }
+    invalidateLiveScores();
     m_scoreTimer->start();
 }
 
@@ -670,38 +676,199 @@ void SearchPanel::showNote(const QString &text)
     m_note->setVisible(!text.isEmpty());
 }
 
+QString SearchPanel::liveKey() const
+{
+    if (!m_model)
+        return {};
+    const NeedleEvalSettings samples = sampleSettings();
+    return QStringLiteral("%1|%2|%3|%4|%5|%6")
+        .arg(m_model->directory)
+        .arg(samples.length)
+        .arg(samples.samples)
+        .arg(samples.seed)
+        .arg(samples.depth)
+        .arg(samples.corpus);
+}
+
+int SearchPanel::liveSampleCount() const
+{
+    if (m_scoreWanted > 0)
+        return m_scoreWanted;
+    return m_quickScore->isChecked() ? 1 : m_samples->value();
+}
+
+QString SearchPanel::mismatchReason() const
+{
+    if (!m_model)
+        return {};
+    const RopeConfig &model = m_model->ropeConfig;
+    const RopeConfig &document = m_document->config();
+    if (m_document->pairs() != model.pairs())
+        return tr("The document has %1 rotary dimensions, the model %2: open the model's config to score "
+                  "hand-tuned factors.")
+            .arg(m_document->pairs())
+            .arg(model.pairs());
+    // λ only means the same on a model of the same geometry: the scores would not be the document's.
+    if (document.base != model.base || document.trainLength != model.trainLength)
+        return tr("The document's RoPE (b = %1, L_train = %2) is not the model's (b = %3, L_train = %4): open the "
+                  "model's config to score hand-tuned factors on it.")
+            .arg(formatNumber(document.base), formatNumber(document.trainLength))
+            .arg(formatNumber(model.base), formatNumber(model.trainLength));
+    return {};
+}
+
+void SearchPanel::invalidateLiveScores()
+{
+    // A new request id drops whatever answers are still on their way.
+    ++m_scoreRequest;
+    m_scoreWanted = 0;
+    m_handTunedPpl = qQNaN();
+    m_handTunedPerSample.clear();
+    if (liveKey() != m_referencesKey) {
+        ++m_referencesRequest;
+        m_referencesKey.clear();
+        m_references = {};
+    }
+    refreshLiveRow();
+}
+
 void SearchPanel::requestScores()
+{
+    requestScoresOn(m_quickScore->isChecked() ? 1 : m_samples->value());
+}
+
+void SearchPanel::scoreFully()
+{
+    m_scoreTimer->stop();
+    requestScoresOn(m_samples->value());
+}
+
+void SearchPanel::requestScoresOn(int sampleCount)
 {
     if (!m_model)
         return;
-    const int modelPairs = m_model->ropeConfig.pairs();
-    if (m_document->pairs() != modelPairs) {
-        showNote(tr("The document has %1 rotary dimensions, the model %2: open the model's config to score "
-                    "hand-tuned factors.")
-                     .arg(m_document->pairs())
-                     .arg(modelPairs));
+    const QString mismatch = mismatchReason();
+    showNote(mismatch);
+    if (!mismatch.isEmpty()) {
+        refreshLiveRow();
         return;
     }
-    showNote({});
     const NeedleEvalSettings samples = sampleSettings();
-    m_evaluation->score(++m_scoreRequest, m_document->lambda(), m_document->effectiveAttentionFactor(), samples);
+    m_scoreWanted = std::clamp(sampleCount, 1, samples.samples);
+    m_scoreAttention = m_document->effectiveAttentionFactor();
+    m_handTunedPpl = qQNaN();
+    m_handTunedPerSample.clear();
+    m_scoreSeconds = 0;
+    m_evaluation->score(++m_scoreRequest, m_document->lambda(), m_scoreAttention, samples, m_scoreWanted);
 
-    const QString key = QStringLiteral("%1|%2|%3|%4|%5")
-                            .arg(m_model->directory)
-                            .arg(samples.length)
-                            .arg(samples.samples)
-                            .arg(samples.seed)
-                            .arg(samples.corpus);
+    const QString key = liveKey();
     if (key != m_referencesKey) {
         m_referencesKey = key;
-        m_referencePpl.clear();
-        for (const QString &name : referenceNames()) {
-            if (name != kHandTuned)
-                m_scoreLabels.value(name)->setText(QStringLiteral("…"));
-        }
-        updatePlotReferences();
+        m_references = {};
         m_evaluation->scoreReferences(++m_referencesRequest, samples);
     }
+    refreshLiveRow();
+}
+
+void SearchPanel::onScoreArrived(const ScoreResult &score)
+{
+    // Only the answer to the latest request, on the very model and samples the row shows, counts.
+    if (score.requestId != m_scoreRequest || !m_model || score.model != m_model->directory)
+        return;
+    const NeedleEvalSettings live = sampleSettings();
+    if (score.samples.length != live.length || score.samples.seed != live.seed || score.samples.depth != live.depth
+        || score.samples.corpus != live.corpus || score.samples.samples != live.samples)
+        return;
+    m_handTunedPerSample = score.perSamplePpl;
+    m_scoreSeconds = score.seconds;
+    const bool complete = int(m_handTunedPerSample.size()) >= m_scoreWanted;
+    if (complete)
+        m_handTunedPpl = std::accumulate(m_handTunedPerSample.begin(), m_handTunedPerSample.begin() + m_scoreWanted, 0.0)
+                         / double(m_scoreWanted);
+    if (m_printTiming) {
+        if (!m_firstFigureShown)
+            qInfo("live score: first figure (%d/%d samples, L = %d) %lld ms after the edit (%d ms of it the debounce)",
+                  score.samplesScored(), m_scoreWanted, live.length, qint64(m_editClock.elapsed()), kScoreDebounceMs);
+        if (complete)
+            qInfo("live score: complete figure (%d samples, L = %d) %lld ms after the edit; the worker took %.0f ms",
+                  m_scoreWanted, live.length, qint64(m_editClock.elapsed()), score.seconds * 1000);
+        m_firstFigureShown = true;
+    }
+    refreshLiveRow();
+    if (complete)
+        Q_EMIT handTunedScored(m_handTunedPpl);
+}
+
+void SearchPanel::onReferencesArrived(const ReferenceScores &references)
+{
+    if (references.requestId != m_referencesRequest || !m_model || references.model != m_model->directory)
+        return;
+    m_references = references;
+    refreshLiveRow();
+    if (references.isComplete())
+        Q_EMIT referencesScored();
+}
+
+void SearchPanel::refreshLiveRow()
+{
+    const QString mismatch = mismatchReason();
+    const bool scoreable = m_model && mismatch.isEmpty();
+    const int basis = liveSampleCount();
+    const NeedleEvalSettings samples = sampleSettings();
+    const auto seeds = [&](int n) {
+        return n > 1 ? tr("samples 1–%1 of %2 (seeds %3…%4)").arg(n).arg(samples.samples).arg(samples.seed).arg(samples.seed + uint64_t(n) - 1)
+                     : tr("sample 1 of %1 (seed %2)").arg(samples.samples).arg(samples.seed);
+    };
+    const QString on = scoreable ? tr("%1, L = %2, %3%4")
+                                       .arg(QFileInfo(m_model->directory).fileName(), formatNumber(samples.length), seeds(basis),
+                                            samples.corpus.isEmpty() ? QString() : tr(", corpus %1").arg(QFileInfo(samples.corpus).fileName()))
+                                 : QString();
+    // One figure: the mean over the row's samples once all are in, "2/4 samples: 31.2…" before.
+    const auto figure = [&](const std::vector<double> &values, QString *tip, const QString &title, double attention) {
+        const int n = std::min<int>(int(values.size()), basis);
+        const double mean = n > 0 ? std::accumulate(values.begin(), values.begin() + n, 0.0) / n : qQNaN();
+        *tip = tr("%1: needle PPL on %2, attention factor %3").arg(title, on, formatNumber(attention));
+        if (n >= basis)
+            return std::pair<QString, double>{formatNumber(mean), mean};
+        if (n > 0)
+            return std::pair<QString, double>{tr("%1/%2 samples: %3…").arg(n).arg(basis).arg(formatNumber(mean)), qQNaN()};
+        return std::pair<QString, double>{QStringLiteral("…"), qQNaN()};
+    };
+
+    m_referencePpl.clear();
+    for (const QString &name : referenceNames()) {
+        QLabel *label = m_scoreLabels.value(name);
+        QString text = QStringLiteral("—"), tip;
+        if (scoreable && name == kHandTuned) {
+            if (m_scoreWanted > 0) {
+                text = figure(m_handTunedPerSample, &tip, referenceTitle(name), m_scoreAttention).first;
+            } else {
+                text = QStringLiteral("…");
+            }
+        } else if (scoreable) {
+            text = QStringLiteral("…");
+            for (const ReferenceScore &reference : m_references.scores) {
+                if (reference.name != name)
+                    continue;
+                const auto [shown, ppl] = figure(reference.perSamplePpl, &tip, referenceTitle(name), reference.attentionFactor);
+                text = shown;
+                if (std::isfinite(ppl))
+                    m_referencePpl.insert(name, ppl);
+            }
+        }
+        label->setText(text);
+        label->setToolTip(tip);
+    }
+    if (scoreable) {
+        m_liveText = tr("%1 on %2; edited λ with attention factor %3 (the families with their own: hover a figure)")
+                         .arg(basis < samples.samples ? tr("Quick score") : tr("Scores"), on, formatNumber(m_document->effectiveAttentionFactor()));
+        m_liveCaption->setText(m_liveText);
+    } else {
+        m_liveText.clear();
+    }
+    m_liveCaption->setVisible(scoreable);
+    m_scoreFully->setEnabled(scoreable && basis < samples.samples);
+    updatePlotReferences();
 }
 
 void SearchPanel::onModelLoaded(const ModelInfo &info)
@@ -882,7 +1049,8 @@ bool SearchPanel::liveScoresMatchRun() const
         return false;
     const NeedleEvalSettings live = sampleSettings();
     const NeedleEvalSettings &run = m_plan.searchSamples;
-    return m_plan.model == m_model->directory && live.length == run.length && live.samples == run.samples
+    // The row's figures are on its first liveSampleCount() samples (a quick score: one).
+    return m_plan.model == m_model->directory && live.length == run.length && liveSampleCount() == run.samples
            && live.seed == run.seed && live.depth == run.depth && live.corpus == run.corpus;
 }
 
@@ -899,11 +1067,15 @@ void SearchPanel::updatePlotReferences()
     for (const QString &name : referenceNames()) {
         double ppl = qQNaN();
         if (live && name == kHandTuned)
-            ppl = hasRun() && !m_handTunedPerSample.empty() ? aggregateScores(m_plan.settings.fitness, m_handTunedPerSample)
-                                                           : m_handTunedPpl;
+            ppl = hasRun() && std::isfinite(m_handTunedPpl)
+                      ? aggregateScores(m_plan.settings.fitness,
+                                        std::vector<double>(m_handTunedPerSample.begin(), m_handTunedPerSample.begin() + m_scoreWanted))
+                      : m_handTunedPpl;
         else if (live && !runBaselines && meanFitness)
             ppl = m_referencePpl.value(name, qQNaN());
-        m_plot->setReference(name, referenceTitle(name), ppl, referenceColor(name));
+        // A quick figure says so on the plot too.
+        const QString title = liveSampleCount() < m_samples->value() ? tr("%1 (quick)").arg(referenceTitle(name)) : referenceTitle(name);
+        m_plot->setReference(name, title, ppl, referenceColor(name));
     }
     updateRunLabel();
 }
@@ -947,7 +1119,7 @@ void SearchPanel::updateRunLabel()
     if (m_model && !liveScoresMatchRun())
         text += tr("<br><span style='color:#8a5a00'>The live scores above are on other samples (%1 samples of L = %2, "
                    "seed %3%4): they are not drawn beside this run.</span>")
-                    .arg(m_samples->value())
+                    .arg(liveSampleCount())
                     .arg(formatNumber(m_length->value()))
                     .arg(m_seed->value())
                     .arg(m_plan.model == m_model->directory ? QString() : tr(", another model"));

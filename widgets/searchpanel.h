@@ -8,6 +8,13 @@
 // hand-tuned λ, the references and the searched λ all answer the same question; "Apply best"
 // puts the search's answer (and its d_rcd and L) into the document as one undo step.
 //
+// Live scores never outlive what they were computed for: every change of the model, the document's
+// config, L, the samples or the attention factor clears the figures it invalidates at once (answers
+// to older requests are dropped), and the row says what its figures are on (model, L, samples and
+// seeds, attention factor). Scores arrive sample by sample ("2/4 samples: 31.2…"); by default an
+// edit is scored quickly on the first sample only, next to the families on that same sample, and
+// "Score fully" scores it on all of them.
+//
 // A run (local or followed) says what it was computed on — model, L, samples and seeds, the
 // validation samples — and the plot compares it only with figures on those samples: the run's
 // own baselines (scored at its start) for the search and validation sets, and the live scores
@@ -78,8 +85,16 @@ public:
     double bestPpl() const { return m_best ? m_best->ppl : 0.0; }
     int bestDRcd() const { return m_best ? m_best->dRcd : -1; }
     double bestAttentionFactor() const { return m_best ? m_best->attentionFactor : 1.0; }
-    // Needle PPL of the document's λ, once scored (NaN before).
+    // Needle PPL of the document's λ, once scored on the row's samples (NaN before).
     double handTunedPpl() const { return m_handTunedPpl; }
+    // The live row's figures are on this many samples (the first of sampleSettings()): 1 for a
+    // quick score, all of them for a full one.
+    int liveSampleCount() const;
+    // What the live row's figures were computed on (model, L, samples and seeds, attention
+    // factor); empty while there is nothing to show.
+    QString liveScoreText() const { return m_liveText; }
+    // Scores the document's λ on every sample now (a quick score is on the first only).
+    void scoreFully();
     double referencePpl(const QString &name) const { return m_referencePpl.value(name, qQNaN()); }
     QString statusText() const { return m_statusText; }
     int candidateCount() const { return m_candidateCount; }
@@ -121,6 +136,9 @@ public:
     QPushButton *stopButton() const { return m_stop; }
     QPushButton *applyBestButton() const { return m_applyBest; }
     QLabel *scoreLabel(const QString &name) const { return m_scoreLabels.value(name); }
+    QCheckBox *quickScoreCheckBox() const { return m_quickScore; }
+    QPushButton *scoreFullyButton() const { return m_scoreFully; }
+    QLabel *liveCaption() const { return m_liveCaption; }
 
     // As narrow as the settings in one column allow (they take two when the panel is wide enough).
     QSize minimumSizeHint() const override;
@@ -164,6 +182,18 @@ private:
     void commitLength();
     void scheduleScoring();
     void requestScores();
+    void requestScoresOn(int sampleCount);
+    // Why the document's λ cannot be scored on the loaded model (another geometry); empty when it can.
+    QString mismatchReason() const;
+    // Model, L, samples, depth and corpus of the live scores now.
+    QString liveKey() const;
+    // Drops the shown hand-tuned score (and the references when liveKey() moved on); answers to
+    // the requests that made them are ignored from now on.
+    void invalidateLiveScores();
+    // Writes the row, its caption and tooltips, and the plot's reference lines from what arrived.
+    void refreshLiveRow();
+    void onScoreArrived(const ScoreResult &score);
+    void onReferencesArrived(const ReferenceScores &references);
     void showNote(const QString &text);
 
     void onModelLoaded(const ModelInfo &info);
@@ -231,6 +261,9 @@ private:
     QLabel *m_note;
     QTableWidget *m_rankTable = nullptr;
     QMap<QString, QLabel *> m_scoreLabels;
+    QCheckBox *m_quickScore;
+    QPushButton *m_scoreFully;
+    QLabel *m_liveCaption;
 
     State m_state = State::Idle;
     std::optional<ModelInfo> m_model;
@@ -250,9 +283,18 @@ private:
     quint64 m_scoreRequest = 0;       // the latest hand-tuning request; older answers are ignored
     quint64 m_referencesRequest = 0;
     QString m_referencesKey;          // what the shown references were computed for
-    double m_handTunedPpl = qQNaN();
-    std::vector<double> m_handTunedPerSample;
-    QMap<QString, double> m_referencePpl;
+    double m_handTunedPpl = qQNaN();  // complete: the mean over the m_scoreWanted samples
+    std::vector<double> m_handTunedPerSample;  // of the latest request, as far as scored
+    int m_scoreWanted = 0;            // samples the latest request scores; 0: none requested
+    double m_scoreAttention = 1.0;    // the attention factor it runs with
+    double m_scoreSeconds = 0;
+    ReferenceScores m_references;     // as far as scored, for m_referencesKey
+    QMap<QString, double> m_referencePpl;  // complete figures on the row's samples
+    QString m_liveText;
+    // ROPESCOPE_LIVE_TIMING=1 prints the time from an edit to its first and its complete figure.
+    bool m_printTiming = false;
+    QElapsedTimer m_editClock;
+    bool m_firstFigureShown = false;
 };
 
 } // namespace rs

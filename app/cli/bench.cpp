@@ -57,8 +57,13 @@ int bench(const QStringList &args)
                                                        "length, with the KV cache and without it (every token re-runs "
                                                        "the sequence), side by side (default 0: off)."),
                                         QStringLiteral("N"), QStringLiteral("0"));
-        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, decode, kModelOption, kDeviceOption,
-                           kDtypeOption, kSeedOption, kJsonOption});
+        const QCommandLineOption untrimmed(QStringLiteral("untrimmed"),
+                                           QStringLiteral("Also time the evaluation with the last layer run at every "
+                                                          "position (the forward before it was trimmed to the answer "
+                                                          "rows), runs interleaved with the trimmed ones, side by side, "
+                                                          "and report how far their NLLs differ."));
+        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, decode, untrimmed, kModelOption,
+                           kDeviceOption, kDtypeOption, kSeedOption, kJsonOption});
         parseOrThrow(parser, args,
                      QStringLiteral("Time needle-PPL evaluation (forward to the last answer token, final norm and LM "
                                     "head only at the answer tokens) on random tokens: ms per sample, model TFLOP/s, "
@@ -192,6 +197,42 @@ int bench(const QStringList &args)
                                      .arg(candidateCount / (batchedMs / 1e3), 0, 'f', 2)
                                      .arg(candidateCount / (oneByOneMs / 1e3), 0, 'f', 2)
                                      .arg(oneByOneMs / batchedMs, 0, 'f', 2);
+                }
+                if (parser.isSet(untrimmed)) {
+                    // Interleaved, so that a busy machine slows both alike.
+                    std::vector<double> trimmedMs, fullMs;
+                    std::vector<double> trimmedNll, fullNll;
+                    for (int r = 0; r < warmupRuns + timedRuns; ++r) {
+                        for (const bool trim : {true, false}) {
+                            lm->setTrimLastLayer(trim);
+                            QElapsedTimer clock;
+                            clock.start();
+                            std::vector<double> nll = lm->targetNll(ids, targets);
+                            const double elapsed = clock.nsecsElapsed() / 1e6;
+                            if (r >= warmupRuns)
+                                (trim ? trimmedMs : fullMs).push_back(elapsed);
+                            (trim ? trimmedNll : fullNll) = std::move(nll);
+                        }
+                    }
+                    lm->setTrimLastLayer(true);
+                    std::sort(trimmedMs.begin(), trimmedMs.end());
+                    std::sort(fullMs.begin(), fullMs.end());
+                    double largest = 0;
+                    for (size_t i = 0; i < trimmedNll.size(); ++i)
+                        largest = std::max(largest, std::abs(trimmedNll[i] - fullNll[i]));
+                    row.insert(QStringLiteral("trimmed_ms"), median(trimmedMs));
+                    row.insert(QStringLiteral("untrimmed_ms"), median(fullMs));
+                    row.insert(QStringLiteral("trim_speedup"), median(fullMs) / median(trimmedMs));
+                    row.insert(QStringLiteral("trim_max_nll_difference"), largest);
+                    if (!json)
+                        err() << QStringLiteral("%1 tokens: last layer at the %2 answer rows %3 ms, at every row %4 ms "
+                                                "(%5× faster; largest NLL difference %6)\n")
+                                     .arg(length)
+                                     .arg(scored)
+                                     .arg(median(trimmedMs), 0, 'f', 1)
+                                     .arg(median(fullMs), 0, 'f', 1)
+                                     .arg(median(fullMs) / median(trimmedMs), 0, 'f', 2)
+                                     .arg(largest, 0, 'g', 3);
                 }
                 if (decodeTokens > 0) {
                     // The passkey's work: a prompt of `length` tokens, then decodeTokens greedy tokens.

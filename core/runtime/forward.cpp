@@ -164,10 +164,12 @@ KvCache makeKvCache(const TorchModel &m, int64_t batch, int64_t capacity)
 }
 
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
-                            const torch::Tensor &allowed, KvCache *cache)
+                            const torch::Tensor &allowed, KvCache *cache, int64_t keepLast)
 {
     const ModelSpec &s = m.spec;
     const int64_t B = ids.size(0), T = ids.size(1);
+    // Rows the last layer computes beyond its keys and values: all, or the last keepLast.
+    const int64_t kept = keepLast > 0 ? std::min(keepLast, T) : T;
     const int64_t past = cache ? cache->length : 0;
     if (cache) {
         if (allowed.defined())
@@ -208,7 +210,16 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
         torch::Tensor q = qkv.narrow(-1, 0, qRows).view({B, T, s.numHeads, s.headDim}).transpose(1, 2);
         torch::Tensor k = qkv.narrow(-1, qRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
         const torch::Tensor v = qkv.narrow(-1, qRows + kvRows, kvRows).view({B, T, s.numKvHeads, s.headDim}).transpose(1, 2);
-        q = applyRotary(q, rc);
+        // The last layer's output is only wanted at the last `kept` rows: those alone go through its
+        // attention, o projection and MLP, as queries at the end of all keys. Each row's arithmetic
+        // is the same as in the full layer; only the rows nobody reads are left out.
+        const bool trimmed = l == s.numLayers - 1 && kept < T;
+        const int64_t rows = trimmed ? kept : T;
+        if (trimmed) {
+            q = applyRotary(q.narrow(2, T - kept, kept), RotaryCache{rc.cos.narrow(-2, T - kept, kept), rc.sin.narrow(-2, T - kept, kept)});
+        } else {
+            q = applyRotary(q, rc);
+        }
         k = applyRotary(k, rc);
         torch::Tensor keys = k, values = v;
         if (cache) {
@@ -221,16 +232,22 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
                 values = cache->values[size_t(l)].narrow(2, 0, past + T);
             }
         }
-        const torch::Tensor a = attention(q, keys, values, allowed, s.slidingWindow[size_t(l)], m.attentionChunkElements)
+        const torch::Tensor rowsAllowed = trimmed && allowed.defined() ? allowed.narrow(-2, T - kept, kept) : allowed;
+        const torch::Tensor a = attention(q, keys, values, rowsAllowed, s.slidingWindow[size_t(l)], m.attentionChunkElements)
                                     .transpose(1, 2)
-                                    .reshape({B, T, qRows});
+                                    .reshape({B, rows, qRows});
+        if (trimmed)
+            x = x.narrow(1, T - kept, kept);
         if (inPlace) {
-            for (int64_t c = 0; c < T; c += chunkTokens) {
-                const int64_t n = std::min(chunkTokens, T - c);
+            for (int64_t c = 0; c < rows; c += chunkTokens) {
+                const int64_t n = std::min(chunkTokens, rows - c);
                 torch::Tensor xc = x.narrow(1, c, n);
                 xc.add_(torch::linear(a.narrow(1, c, n), w.o, w.oBias));
                 xc.add_(mlp(w, xc));
             }
+        } else if (trimmed) {
+            x = x + torch::linear(a, w.o, w.oBias);
+            x = x + mlp(w, x);
         } else {
             x = x + torch::linear(a, w.o, w.oBias);
             x = x + overChunks([&](int64_t c, int64_t n) { return mlp(w, x.narrow(1, c, n)); });
@@ -242,9 +259,9 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
 }
 
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
-                            const RopeTable &table, const torch::Tensor &allowed, KvCache *cache)
+                            const RopeTable &table, const torch::Tensor &allowed, KvCache *cache, int64_t keepLast)
 {
-    return forwardHidden(m, ids, rotaryCache(m, table, positions), allowed, cache);
+    return forwardHidden(m, ids, rotaryCache(m, table, positions), allowed, cache, keepLast);
 }
 
 torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden)

@@ -429,8 +429,10 @@ struct CausalLM::Impl {
         return detail::makeRopeTable(m, f.lambda, f.attentionFactor);
     }
 
-    // Hidden states (before the final norm) of ids[0 … count) with the RoPE chosen for `seqLen`: [count, H].
-    torch::Tensor hidden(const std::vector<int> &ids, int64_t count, int seqLen, const RopeOverride *rope) const
+    // Hidden states (before the final norm) of ids[0 … count) with the RoPE chosen for `seqLen`: [count, H],
+    // or of the last keepLast of them only (detail::forwardHidden): [keepLast, H].
+    torch::Tensor hidden(const std::vector<int> &ids, int64_t count, int seqLen, const RopeOverride *rope,
+                         int64_t keepLast = 0) const
     {
         requireForward(double(count), 1);
         const detail::RopeTable t = table(seqLen, rope);
@@ -438,19 +440,21 @@ struct CausalLM::Impl {
                                          .to(m.device, torch::kInt64)
                                          .unsqueeze(0);
         const torch::Tensor positions = torch::arange(count, torch::dtype(torch::kInt64).device(m.device));
-        return detail::forwardHidden(m, tokens, positions, t).squeeze(0);
+        return detail::forwardHidden(m, tokens, positions, t, {}, nullptr, keepLast).squeeze(0);
     }
 
     // Runs ids[from, to) on top of the cache (whose length must be `from`) with the cache's RoPE:
-    // hidden states [to − from, H].
-    torch::Tensor extend(detail::KvCache &cache, const std::vector<int> &ids, int64_t from, int64_t to) const
+    // hidden states [to − from, H], or of the last keepLast positions only (every key and value is
+    // cached either way).
+    torch::Tensor extend(detail::KvCache &cache, const std::vector<int> &ids, int64_t from, int64_t to,
+                         int64_t keepLast = 0) const
     {
         const detail::RopeTable t = detail::makeRopeTable(m, cache.rope.lambda, cache.rope.attentionFactor);
         const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data() + from, size_t(to - from)), torch::dtype(torch::kInt32))
                                          .to(m.device, torch::kInt64)
                                          .unsqueeze(0);
         const torch::Tensor positions = torch::arange(from, to, torch::dtype(torch::kInt64).device(m.device));
-        return detail::forwardHidden(m, tokens, positions, t, {}, &cache).squeeze(0);
+        return detail::forwardHidden(m, tokens, positions, t, {}, &cache, keepLast).squeeze(0);
     }
 
     int argmaxToken(const torch::Tensor &hiddenRow) const
@@ -533,9 +537,12 @@ struct CausalLM::Impl {
         // length), keeping its keys and values.
         detail::KvCache cache = detail::makeKvCache(m, 1, L - 1);
         cache.rope = rope ? *rope : detail::defaultRopeFactors(m, int(L));
-        const torch::Tensor h = extend(cache, ids, 0, L - 1);
+        // The rows targetNll reads (answerStart − 1 on, the prompt's last among them), computed as
+        // targetNll computes them.
+        const int64_t first = m.trimLastLayer ? answerStart - 1 : 0;
+        const torch::Tensor h = extend(cache, ids, 0, L - 1, m.trimLastLayer ? L - 1 - first : 0);
         CausalLM::AnswerScore out;
-        out.nll = answerNll(h.unsqueeze(0), ids, targets).front();
+        out.nll = answerNll(h.unsqueeze(0), ids, targets, first).front();
         if (!greedy)
             return out;
         // Greedy decoding of the answer from the prompt: the prompt's keys are already cached
@@ -546,7 +553,7 @@ struct CausalLM::Impl {
         torch::Tensor last;
         if (sameRope(promptRope, cache.rope)) {
             cache.length = answerStart;
-            last = h[answerStart - 1];
+            last = h[answerStart - 1 - first];
         } else {
             cache.length = 0;
             cache.rope = promptRope;
@@ -569,16 +576,17 @@ struct CausalLM::Impl {
         return last;
     }
 
-    // −log p(ids[p]) for each target from hidden states [K, T, H] (one row per RoPE variant): the
-    // final norm and LM head run only at the rows p − 1. One vector per row.
+    // −log p(ids[p]) for each target from hidden states [K, T, H] (one row per RoPE variant) of the
+    // positions firstRow, firstRow + 1, …: the final norm and LM head run only at the rows p − 1.
+    // One vector per row.
     std::vector<std::vector<double>> answerNll(const torch::Tensor &hidden, const std::vector<int> &ids,
-                                               const std::vector<int> &targets) const
+                                               const std::vector<int> &targets, int64_t firstRow = 0) const
     {
         std::vector<int64_t> rows, want;
         rows.reserve(targets.size());
         want.reserve(targets.size());
         for (int p : targets) {
-            rows.push_back(p - 1);
+            rows.push_back(p - 1 - firstRow);
             want.push_back(ids[size_t(p)]);
         }
         const auto idx = torch::dtype(torch::kInt64);
@@ -599,7 +607,11 @@ struct CausalLM::Impl {
         if (targets.empty())
             return {};
         const int last = lastTarget(ids, targets);
-        return answerNll(hidden(ids, last, int(ids.size()), rope).unsqueeze(0), ids, targets).front();
+        // Only the rows p − 1 are read: from the first of them on (the answer tokens at the end of a
+        // needle sample: a handful), unless the model is asked to run every row.
+        const int first = *std::min_element(targets.begin(), targets.end()) - 1;
+        const int64_t keep = m.trimLastLayer ? int64_t(last - first) : 0;
+        return answerNll(hidden(ids, last, int(ids.size()), rope, keep).unsqueeze(0), ids, targets, keep > 0 ? first : 0).front();
     }
 
     std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targets,
@@ -865,6 +877,8 @@ const RopeConfig &CausalLM::ropeConfig() const { return d->m.rope; }
 QString CausalLM::architecture() const { return d->m.spec.architecture; }
 int CausalLM::vocabSize() const { return d->m.spec.vocabSize; }
 int CausalLM::numLayers() const { return d->m.spec.numLayers; }
+void CausalLM::setTrimLastLayer(bool on) { d->m.trimLastLayer = on; }
+bool CausalLM::trimsLastLayer() const { return d->m.trimLastLayer; }
 int CausalLM::hiddenSize() const { return d->m.spec.hiddenSize; }
 QString CausalLM::device() const { return QString::fromStdString(d->m.device.str()); }
 QString CausalLM::dtype() const { return detail::dtypeName(d->m.dtype); }

@@ -92,6 +92,11 @@ public:
     // reset; -1 on the CPU or when this LibTorch build offers no allocator statistics.
     int64_t peakDeviceMemory() const;
     void resetPeakDeviceMemory();
+    // Whether targetNll and scoreAnswer run the last decoder layer only at the rows they score (on
+    // by default: keys and values for every position, queries, o projection and MLP for the answer
+    // rows). Off runs it at every row; `ropescope-cli bench --untrimmed` times both side by side.
+    void setTrimLastLayer(bool on);
+    bool trimsLastLayer() const;
 
     // The factors and attention factor the model uses by default for a sequence of `seqLen`
     // tokens, as transformers would (longrope: short factors up to original_max_position_embeddings,

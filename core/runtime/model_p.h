@@ -66,6 +66,9 @@ struct TorchModel {
     // batched 0.25× the speed of one by one), so there the candidates run one after another.
     // load() and createRandom() set it from the device.
     bool batchCandidates = false;
+    // Whether targetNll runs the last layer only at the rows it scores (forwardHidden's keepLast).
+    // Off only to measure what that saves (CausalLM::setTrimLastLayer, `ropescope-cli bench`).
+    bool trimLastLayer = true;
 };
 
 // RoPE frequencies: inv_freq_i = 1 / (λ_i · b^(2i/d)) in float32 as transformers computes them,
@@ -120,10 +123,15 @@ KvCache makeKvCache(const TorchModel &m, int64_t batch, int64_t capacity);
 // made for those positions): they attend causally to the cached positions and to each other, their
 // keys and values are appended, and cache->length grows by T. A cache cannot be combined with an
 // `allowed` mask. With an empty cache the result is bit-identical to the forward without one.
+// keepLast > 0: only the last keepLast positions' hidden states are wanted ([B, keepLast, H]); the
+// last layer computes its keys and values for every position but its queries, o projection and
+// MLP only for those rows (what scoring a few answer tokens needs: on the 3-layer embedded model
+// a third less work). The rows it returns are the full forward's up to float rounding.
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const RotaryCache &rc,
-                            const torch::Tensor &allowed = {}, KvCache *cache = nullptr);
+                            const torch::Tensor &allowed = {}, KvCache *cache = nullptr, int64_t keepLast = 0);
 torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const torch::Tensor &positions,
-                            const RopeTable &table, const torch::Tensor &allowed = {}, KvCache *cache = nullptr);
+                            const RopeTable &table, const torch::Tensor &allowed = {}, KvCache *cache = nullptr,
+                            int64_t keepLast = 0);
 // Final norm + LM head: [..., H] → float32 logits [..., V].
 torch::Tensor logitsFromHidden(const TorchModel &m, const torch::Tensor &hidden);
 // −log p(target) for hidden rows [N, H] and targets [N] (int64), in chunks of rows so that only a

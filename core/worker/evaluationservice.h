@@ -29,9 +29,11 @@ public:
     virtual void startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
                              const QString &logPath = {}, bool resume = false,
                              const NeedleEvalSettings &validation = NeedleEvalSettings{0, 0}) = 0;
-    // Only the latest pending request of each kind counts; a newer one supersedes an older one.
+    // Only the latest pending request of each kind counts; a newer one supersedes an older one,
+    // and one being computed gives up at its next sample. `sampleCount` > 0 scores only the first
+    // that many of `samples` (a quick score; the rest follows with a request for all of them).
     virtual void score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
-                       const NeedleEvalSettings &samples) = 0;
+                       const NeedleEvalSettings &samples, int sampleCount = 0) = 0;
     virtual void scoreReferences(quint64 requestId, const NeedleEvalSettings &samples) = 0;
     virtual void pause() = 0;
     virtual void resume() = 0;
@@ -57,7 +59,11 @@ Q_SIGNALS:
     void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
+    // Every sample of a score but its last (partial figures), then the complete score.
+    void scoreProgress(const rs::ScoreResult &partial);
     void scoreReady(const rs::ScoreResult &score);
+    // After each sample of the references but the last, then the complete set.
+    void referencesProgress(const rs::ReferenceScores &partial);
     void referencesReady(const rs::ReferenceScores &references);
     void sweepStarted(const rs::SweepPlan &plan);
     void sweepCellReady(const rs::SweepCellReport &report);

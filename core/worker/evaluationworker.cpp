@@ -20,6 +20,7 @@
 #include <cmath>
 #include <limits>
 #include <new>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 
@@ -30,6 +31,21 @@ namespace {
 bool sameSamples(const NeedleEvalSettings &a, const NeedleEvalSettings &b)
 {
     return a.length == b.length && a.samples == b.samples && a.depth == b.depth && a.seed == b.seed && a.corpus == b.corpus;
+}
+
+// Bounds the per-sample cache: a long session of hand tuning stays far below a megabyte.
+constexpr size_t kCachedSamples = 1 << 14;
+
+// One sample (the seed names it: a set with seed s holds the samples of seeds s, s + 1, …) of one
+// λ and attention factor, bit for bit.
+std::string sampleKey(const RopeOverride &rope, const NeedleEvalSettings &samples, int index)
+{
+    std::string key(reinterpret_cast<const char *>(rope.lambda.data()), rope.lambda.size() * sizeof(double));
+    key.append(reinterpret_cast<const char *>(&rope.attentionFactor), sizeof(double));
+    key.append(reinterpret_cast<const char *>(&samples.depth), sizeof(double));
+    key += QStringLiteral("|%1|%2|").arg(samples.length).arg(samples.seed + uint64_t(index)).toStdString();
+    key += samples.corpus.toStdString();
+    return key;
 }
 
 QString messageOf(const QString &source, const std::exception &e)
@@ -87,10 +103,11 @@ void EvaluationWorker::abort()
 }
 
 void EvaluationWorker::requestScore(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
-                                    const NeedleEvalSettings &samples)
+                                    const NeedleEvalSettings &samples, int sampleCount)
 {
     QMutexLocker lock(&m_mutex);
-    m_pendingScore = ScoreRequest{requestId, lambda, attentionFactor, samples};
+    const int count = sampleCount > 0 ? std::min(sampleCount, samples.samples) : samples.samples;
+    m_pendingScore = ScoreRequest{requestId, lambda, attentionFactor, samples, count};
     m_wake.wakeAll();
     postServeRequest();
 }
@@ -159,6 +176,30 @@ const NeedleEvaluator &EvaluationWorker::scoringEvaluator(const NeedleEvalSettin
     return *m_scoring;
 }
 
+double EvaluationWorker::samplePpl(const RopeOverride &rope, const NeedleEvalSettings &samples, int index)
+{
+    const std::string key = sampleKey(rope, samples, index);
+    if (const auto found = m_samplePpl.find(key); found != m_samplePpl.end())
+        return found->second;
+    // As NeedleEvaluator::evaluate: exp of the mean NLL over the sample's answer tokens.
+    const double ppl = std::exp(scoringEvaluator(samples).sampleNll(index, &rope));
+    if (m_samplePpl.size() >= kCachedSamples)
+        m_samplePpl.clear();
+    m_samplePpl.emplace(key, ppl);
+    return ppl;
+}
+
+void EvaluationWorker::serveScoreIfPending()
+{
+    std::optional<ScoreRequest> score;
+    {
+        QMutexLocker lock(&m_mutex);
+        score.swap(m_pendingScore);
+    }
+    if (score)
+        serveScore(std::move(*score));
+}
+
 void EvaluationWorker::serveScore(ScoreRequest request)
 {
     if (!m_loaded) {
@@ -166,16 +207,30 @@ void EvaluationWorker::serveScore(ScoreRequest request)
         return;
     }
     try {
-        const NeedleEvaluator &evaluator = scoringEvaluator(request.samples);
+        QElapsedTimer clock;
+        clock.start();
+        (void)scoringEvaluator(request.samples);  // builds the samples (and checks the settings) once
         const RopeOverride rope{std::move(request.lambda), request.attentionFactor};
-        // A newer request makes this one stale: give up between samples and serve that one.
-        const NeedleEvalResult r = evaluator.evaluate(&rope, [this] {
-            QMutexLocker lock(&m_mutex);
-            return m_abort.load() || m_pendingScore.has_value();
-        });
-        if (r.cancelled)
-            return;
-        Q_EMIT scoreReady(ScoreResult{request.id, r.meanPpl, r.perSamplePpl, r.seconds, request.samples, m_loaded->info.directory});
+        ScoreResult out;
+        out.requestId = request.id;
+        out.samples = request.samples;
+        out.model = m_loaded->info.directory;
+        out.attentionFactor = request.attentionFactor;
+        out.samplesWanted = request.count;
+        for (int i = 0; i < request.count; ++i) {
+            {
+                // A newer request makes this one stale: give up between samples and serve that one.
+                QMutexLocker lock(&m_mutex);
+                if (m_abort || m_pendingScore)
+                    return;
+            }
+            out.perSamplePpl.push_back(samplePpl(rope, request.samples, i));
+            out.ppl = std::accumulate(out.perSamplePpl.begin(), out.perSamplePpl.end(), 0.0) / double(out.perSamplePpl.size());
+            out.seconds = clock.nsecsElapsed() / 1e9;
+            if (!out.isComplete())
+                Q_EMIT scoreProgress(out);
+        }
+        Q_EMIT scoreReady(out);
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Score, messageOf(tr("needle score"), e));
     }
@@ -205,25 +260,25 @@ void EvaluationWorker::serveReferences(const ReferenceRequest &request)
             if (found != families.end())
                 out.scores.push_back({found->first, found->second.lambda, found->second.attentionFactor, 0.0});
         }
-        for (ReferenceScore &reference : out.scores) {
-            const NeedleEvaluator &evaluator = scoringEvaluator(request.samples);
-            const RopeOverride rope{reference.lambda, reference.attentionFactor};
-            const NeedleEvalResult r = evaluator.evaluate(&rope, [this] {
-                QMutexLocker lock(&m_mutex);
-                return m_abort.load() || m_pendingReferences.has_value();
-            });
-            if (r.cancelled)
-                return;
-            reference.ppl = r.meanPpl;
-            reference.perSamplePpl = r.perSamplePpl;
-            // Several references take several evaluations: keep hand tuning responsive meanwhile.
-            std::optional<ScoreRequest> score;
-            {
-                QMutexLocker lock(&m_mutex);
-                score.swap(m_pendingScore);
+        (void)scoringEvaluator(request.samples);
+        // Sample by sample, every family on a sample before the next one: a quick score (sample 0)
+        // finds its comparison after one round. A pending hand-tuned score waits one forward at most.
+        for (int i = 0; i < request.samples.samples; ++i) {
+            for (ReferenceScore &reference : out.scores) {
+                {
+                    QMutexLocker lock(&m_mutex);
+                    if (m_abort || m_pendingReferences)
+                        return;
+                }
+                const RopeOverride rope{reference.lambda, reference.attentionFactor};
+                reference.perSamplePpl.push_back(samplePpl(rope, request.samples, i));
+                reference.ppl = std::accumulate(reference.perSamplePpl.begin(), reference.perSamplePpl.end(), 0.0)
+                                / double(reference.perSamplePpl.size());
+                serveScoreIfPending();
             }
-            if (score)
-                serveScore(std::move(*score));
+            out.samplesScored = i + 1;
+            if (!out.isComplete())
+                Q_EMIT referencesProgress(out);
         }
         Q_EMIT referencesReady(out);
     } catch (const std::exception &e) {
@@ -291,6 +346,7 @@ void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokeniz
         info.seconds = clock.nsecsElapsed() / 1e9;
         // Only a complete load replaces the current model: a failure leaves the worker as it was.
         m_scoring.reset();
+        m_samplePpl.clear();
         m_loaded = std::move(loaded);
         Q_EMIT modelLoaded(info);
     } catch (const std::exception &e) {
@@ -492,7 +548,9 @@ EvaluationThread::EvaluationThread(QObject *parent)
     connect(m_worker, &EvaluationWorker::baselinesScored, this, &EvaluationService::baselinesScored);
     connect(m_worker, &EvaluationWorker::searchPausedChanged, this, &EvaluationService::searchPausedChanged);
     connect(m_worker, &EvaluationWorker::searchFinished, this, &EvaluationService::searchFinished);
+    connect(m_worker, &EvaluationWorker::scoreProgress, this, &EvaluationService::scoreProgress);
     connect(m_worker, &EvaluationWorker::scoreReady, this, &EvaluationService::scoreReady);
+    connect(m_worker, &EvaluationWorker::referencesProgress, this, &EvaluationService::referencesProgress);
     connect(m_worker, &EvaluationWorker::referencesReady, this, &EvaluationService::referencesReady);
     connect(m_worker, &EvaluationWorker::sweepStarted, this, &EvaluationService::sweepStarted);
     connect(m_worker, &EvaluationWorker::sweepCellReady, this, &EvaluationService::sweepCellReady);
@@ -543,10 +601,10 @@ void EvaluationThread::startSearch(const SearchSettings &settings, const NeedleE
 }
 
 void EvaluationThread::score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
-                             const NeedleEvalSettings &samples)
+                             const NeedleEvalSettings &samples, int sampleCount)
 {
     if (m_worker)
-        m_worker->requestScore(requestId, lambda, attentionFactor, samples);
+        m_worker->requestScore(requestId, lambda, attentionFactor, samples, sampleCount);
 }
 
 void EvaluationThread::scoreReferences(quint64 requestId, const NeedleEvalSettings &samples)

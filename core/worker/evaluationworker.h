@@ -14,6 +14,7 @@
 // The widgets see it only as an EvaluationService (worker/evaluationservice.h).
 #include "worker/evaluationservice.h"
 #include "worker/messages.h"
+#include "rope/ropeoverride.h"
 
 #include <QMetaType>
 #include <QMutex>
@@ -56,9 +57,14 @@ public:
 
     // Thread-safe: only the latest pending request of each kind is kept. The scores are computed by
     // the worker as soon as it is free, or between two evaluations of a running search; a newer
-    // request also cancels a stale one that is being computed (between samples).
+    // request also cancels a stale one that is being computed (between samples). Scores and
+    // references go sample by sample: each finished sample is reported (scoreProgress,
+    // referencesProgress), a pending score is served between two samples of the references, and
+    // `sampleCount` > 0 scores only the first samples (a quick score). Per-sample results are kept
+    // (keyed by λ, attention factor and the sample itself) until another model loads, so that a
+    // full score after a quick one, an undo or a larger sample set repeat no forward.
     void requestScore(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
-                      const NeedleEvalSettings &samples);
+                      const NeedleEvalSettings &samples, int sampleCount = 0);
     void requestReferences(quint64 requestId, const NeedleEvalSettings &samples);
     // Thread-safe: the sweep of this request (and any earlier one) stops between samples.
     void cancelSweep(quint64 requestId);
@@ -79,7 +85,9 @@ Q_SIGNALS:
     void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
+    void scoreProgress(const rs::ScoreResult &partial);
     void scoreReady(const rs::ScoreResult &score);
+    void referencesProgress(const rs::ReferenceScores &partial);
     void referencesReady(const rs::ReferenceScores &references);
     void sweepStarted(const rs::SweepPlan &plan);
     void sweepCellReady(const rs::SweepCellReport &report);
@@ -94,6 +102,7 @@ private:
         std::vector<double> lambda;
         double attentionFactor = 1.0;
         NeedleEvalSettings samples;
+        int count = 0;  // samples to score: the first `count` of `samples`
     };
     struct ReferenceRequest {
         quint64 id = 0;
@@ -110,6 +119,10 @@ private:
     const NeedleEvaluator &scoringEvaluator(const NeedleEvalSettings &samples);
     void serveScore(ScoreRequest request);
     void serveReferences(const ReferenceRequest &request);
+    // Needle PPL of λ on sample `index` of `samples`, from the per-sample cache or one forward.
+    double samplePpl(const RopeOverride &rope, const NeedleEvalSettings &samples, int index);
+    // Serves a pending score request, if any (between two samples of something else).
+    void serveScoreIfPending();
 
     std::unique_ptr<Loaded> m_loaded;           // worker thread only
     std::unique_ptr<NeedleEvaluator> m_scoring;  // worker thread only; samples for scores
@@ -123,6 +136,7 @@ private:
     std::optional<ScoreRequest> m_pendingScore;
     std::optional<ReferenceRequest> m_pendingReferences;
     bool m_servePosted = false;
+    std::map<std::string, double> m_samplePpl;  // worker thread only; see requestScore
 };
 
 // Owns the worker's thread: creates it, moves a fresh worker onto it and, on destruction, aborts
@@ -151,7 +165,7 @@ public:
     void startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples, const QString &logPath = {},
                      bool resume = false, const NeedleEvalSettings &validation = NeedleEvalSettings{0, 0}) override;
     void score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
-               const NeedleEvalSettings &samples) override;
+               const NeedleEvalSettings &samples, int sampleCount = 0) override;
     void scoreReferences(quint64 requestId, const NeedleEvalSettings &samples) override;
     void pause() override;
     void resume() override;

@@ -140,15 +140,22 @@ struct SearchOutcome {
     QString logPath;
 };
 
+// Needle PPL of hand-tuned λ. Scores arrive sample by sample (EvaluationService::scoreProgress)
+// until the request's `samplesWanted` are done (scoreReady).
 struct ScoreResult {
     quint64 requestId = 0;
-    double ppl = 0;
-    std::vector<double> perSamplePpl;
+    double ppl = 0;                    // mean of perSamplePpl (the samples scored so far)
+    std::vector<double> perSamplePpl;  // samples 0 … n−1 of `samples` (seeds seed … seed + n − 1)
     double seconds = 0;
     // The sample set the score was computed on and the model folder, so that it is only ever
     // compared with figures of the very same samples (paired, sample by sample).
     NeedleEvalSettings samples;
     QString model;
+    double attentionFactor = 1.0;  // the attention factor the λ ran with
+    int samplesWanted = 0;         // how many of `samples` the request scores (a quick score: 1)
+
+    int samplesScored() const { return int(perSamplePpl.size()); }
+    bool isComplete() const { return samplesScored() >= samplesWanted; }
 };
 
 // Needle PPL of the standard families on the same samples, at s = length / L_train.
@@ -160,12 +167,17 @@ struct ReferenceScore {
     std::vector<double> perSamplePpl;  // sample i is sample i of a ScoreResult on the same samples
 };
 
+// The references are scored sample by sample, every family on sample 0 first, so that a quick
+// figure (sample 0) can be compared early (EvaluationService::referencesProgress).
 struct ReferenceScores {
     quint64 requestId = 0;
     int length = 0;
     std::vector<ReferenceScore> scores;
     NeedleEvalSettings samples;  // the sample set (length, count, depth, seed, corpus)
     QString model;               // the model folder
+    int samplesScored = 0;       // each score's perSamplePpl holds this many samples (ppl: their mean)
+
+    bool isComplete() const { return samplesScored >= samples.samples; }
 };
 
 // A workbench sweep as it begins: what it runs and how many cells it will report.

@@ -241,6 +241,15 @@ private Q_SLOTS:
             QVERIFY2(std::abs(nll[size_t(k)] - expected) <= 1e-4,
                      qPrintable(QStringLiteral("targetNll(%1) %2 vs %3").arg(targets[size_t(k)]).arg(nll[size_t(k)]).arg(expected)));
         }
+        // Answer tokens at the end only (a needle sample's case): the last layer runs at those rows
+        // alone, and the NLLs are still those of the full forward's logits.
+        const std::vector<double> tail = lm->targetNll(ids, {length / 2 + 1, length - 1});
+        for (int k = 0; k < 2; ++k) {
+            const auto &row = rows[size_t(k + 1)];
+            const double expected = logSumExp(row) - double(row[size_t(ids[size_t(targets[size_t(k + 1)])])]);
+            QVERIFY2(std::abs(tail[size_t(k)] - expected) <= 1e-4,
+                     qPrintable(QStringLiteral("trimmed targetNll(%1) %2 vs %3").arg(targets[size_t(k + 1)]).arg(tail[size_t(k)]).arg(expected)));
+        }
         // The loss is the mean of targetNll over 1 … L−1.
         std::vector<int> all;
         for (int p = 1; p < length; ++p)
@@ -710,6 +719,62 @@ private Q_SLOTS:
             QVERIFY(diff <= 1e-5 * scale);
             // A full cache refuses more tokens instead of writing past its end.
             QVERIFY_THROWS_EXCEPTION(Error, rs::detail::forwardHidden(m, ids.narrow(1, 0, 1), torch::arange(1), table, {}, &cache));
+        }
+    }
+
+    // The last layer at the last rows only (forwardHidden's keepLast): those rows of the full
+    // forward, with the causal mask, a sliding window (mistral), partial rotary (phi3), a packed
+    // documents mask and a cache; and targetNll with and without the trim agree.
+    void lastLayerAtTheLastRowsOnly()
+    {
+        for (const QString fixture : {QStringLiteral("mistral-plain"), QStringLiteral("qwen2-longrope"), QStringLiteral("phi3-plain")}) {
+            const auto lm = CausalLM::load(modelDir(fixture));
+            const rs::detail::TorchModel &m = lm->torchModel();
+            torch::InferenceMode guard;
+            torch::manual_seed(11);
+            const int64_t T = 260, keep = 9;
+            const torch::Tensor ids = torch::randint(0, 320, {1, T}, torch::dtype(torch::kInt64));
+            const RopeOverride rope = lm->defaultRope(int(T));
+            const rs::detail::RopeTable table = rs::detail::makeRopeTable(m, rope.lambda, rope.attentionFactor);
+            const torch::Tensor positions = torch::arange(T);
+            const torch::Tensor full = rs::detail::forwardHidden(m, ids, positions, table);
+            const double scale = full.abs().max().item<double>();
+            const torch::Tensor tail = rs::detail::forwardHidden(m, ids, positions, table, {}, nullptr, keep);
+            QCOMPARE(tail.size(1), keep);
+            const double diff = (tail - full.narrow(1, T - keep, keep)).abs().max().item<double>();
+            qInfo("%s: last layer at the last %lld rows vs the full forward: max |Δ| %.3g at scale %.3g", qPrintable(fixture),
+                  (long long)keep, diff, scale);
+            QVERIFY(diff <= 1e-5 * scale);
+            // A mask of two packed documents.
+            const torch::Tensor idx = torch::arange(T);
+            const torch::Tensor doc = (idx >= 100).to(torch::kInt64);
+            const torch::Tensor allowed = (idx.unsqueeze(0) <= idx.unsqueeze(1)).logical_and(doc.unsqueeze(0) == doc.unsqueeze(1));
+            const torch::Tensor maskedFull = rs::detail::forwardHidden(m, ids, positions, table, allowed);
+            const torch::Tensor maskedTail = rs::detail::forwardHidden(m, ids, positions, table, allowed, nullptr, keep);
+            QVERIFY((maskedTail - maskedFull.narrow(1, T - keep, keep)).abs().max().item<double>() <= 1e-5 * scale);
+            // With a cache: every key and value is still cached.
+            rs::detail::KvCache cache = rs::detail::makeKvCache(m, 1, T);
+            const torch::Tensor cachedTail = rs::detail::forwardHidden(m, ids, positions, table, {}, &cache, keep);
+            QCOMPARE(cache.length, T);
+            QVERIFY((cachedTail - tail).abs().max().item<double>() <= 1e-5 * scale);
+            rs::detail::KvCache reference = rs::detail::makeKvCache(m, 1, T);
+            (void)rs::detail::forwardHidden(m, ids, positions, table, {}, &reference);
+            for (size_t l = 0; l < cache.keys.size(); ++l) {
+                QVERIFY(torch::equal(cache.keys[l], reference.keys[l]));
+                QVERIFY(torch::equal(cache.values[l], reference.values[l]));
+            }
+
+            // targetNll trims to the answer rows by default; untrimmed it runs every row.
+            const std::vector<int> tokens(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + T);
+            const std::vector<int> targets = {int(T) - 6, int(T) - 3, int(T) - 1};
+            QVERIFY(lm->trimsLastLayer());
+            const std::vector<double> trimmed = lm->targetNll(tokens, targets);
+            lm->setTrimLastLayer(false);
+            const std::vector<double> untrimmed = lm->targetNll(tokens, targets);
+            lm->setTrimLastLayer(true);
+            for (size_t k = 0; k < targets.size(); ++k)
+                QVERIFY2(std::abs(trimmed[k] - untrimmed[k]) <= 1e-5 * std::max(1.0, std::abs(untrimmed[k])),
+                         qPrintable(QStringLiteral("%1 target %2: %3 vs %4").arg(fixture).arg(targets[k]).arg(trimmed[k]).arg(untrimmed[k])));
         }
     }
 

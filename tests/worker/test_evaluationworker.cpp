@@ -100,7 +100,9 @@ public:
         connect(worker, &EvaluationWorker::baselinesScored, this, &WorkerRelay::baselinesScored);
         connect(worker, &EvaluationWorker::searchPausedChanged, this, &WorkerRelay::searchPausedChanged);
         connect(worker, &EvaluationWorker::searchFinished, this, &WorkerRelay::searchFinished);
+        connect(worker, &EvaluationWorker::scoreProgress, this, &WorkerRelay::scoreProgress);
         connect(worker, &EvaluationWorker::scoreReady, this, &WorkerRelay::scoreReady);
+        connect(worker, &EvaluationWorker::referencesProgress, this, &WorkerRelay::referencesProgress);
         connect(worker, &EvaluationWorker::referencesReady, this, &WorkerRelay::referencesReady);
         connect(worker, &EvaluationWorker::failed, this, &WorkerRelay::failed);
     }
@@ -114,7 +116,9 @@ Q_SIGNALS:
     void baselinesScored(const rs::SearchBaselines &baselines);
     void searchPausedChanged(bool paused);
     void searchFinished(const rs::SearchOutcome &outcome);
+    void scoreProgress(const rs::ScoreResult &partial);
     void scoreReady(const rs::ScoreResult &score);
+    void referencesProgress(const rs::ReferenceScores &partial);
     void referencesReady(const rs::ReferenceScores &references);
     void failed(rs::WorkerTask task, const QString &message);
 };
@@ -208,6 +212,67 @@ private Q_SLOTS:
         QVERIFY(scores.wait(kWaitMs));
         QVERIFY(nearlyEqual(scores.at(0).at(0).value<ScoreResult>().ppl, r.scores[1].ppl));
         QVERIFY(r.scores[0].ppl != r.scores[1].ppl);
+    }
+
+    // Scores grow sample by sample; a quick score is the first sample of the full one, which then
+    // repeats no forward; the references arrive sample by sample (every family on a sample first)
+    // and a hand-tuned score requested meanwhile overtakes them.
+    void scoresArriveSampleBySample()
+    {
+        const std::vector<double> lambda = ntkFactors(16, 1.6).lambda;
+        const NeedleEvalSettings samples = needleSamples(400, 3, 21);
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
+        const NeedleEvaluator evaluator(*model, *tokenizer, tokenizer->bosId(), samples);
+        const RopeOverride rope{lambda, 1.05};
+        const NeedleEvalResult expected = evaluator.evaluate(&rope);
+
+        QSignalSpy progress(m_relay.get(), &WorkerRelay::scoreProgress);
+        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        m_thread->score(201, lambda, 1.05, samples, 1);
+        QVERIFY(scores.wait(kWaitMs));
+        const ScoreResult quick = scores.at(0).at(0).value<ScoreResult>();
+        QCOMPARE(progress.count(), 0);
+        QCOMPARE(quick.samplesWanted, 1);
+        QCOMPARE(quick.samplesScored(), 1);
+        QCOMPARE(quick.attentionFactor, 1.05);
+        QCOMPARE(quick.samples.samples, 3);
+        QVERIFY(nearlyEqual(quick.ppl, expected.perSamplePpl[0]));
+
+        QElapsedTimer clock;
+        clock.start();
+        m_thread->score(202, lambda, 1.05, samples);
+        QVERIFY(scores.wait(kWaitMs));
+        const ScoreResult full = scores.at(1).at(0).value<ScoreResult>();
+        QCOMPARE(full.requestId, quint64(202));
+        QCOMPARE(full.samplesWanted, 3);
+        QCOMPARE(progress.count(), 2);
+        for (int i = 0; i < 2; ++i) {
+            const ScoreResult partial = progress.at(i).at(0).value<ScoreResult>();
+            QCOMPARE(partial.requestId, quint64(202));
+            QCOMPARE(partial.samplesScored(), i + 1);
+            QVERIFY(!partial.isComplete());
+            QVERIFY(nearlyEqual(partial.ppl, std::accumulate(expected.perSamplePpl.begin(), expected.perSamplePpl.begin() + i + 1, 0.0) / (i + 1)));
+        }
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(nearlyEqual(full.perSamplePpl[size_t(i)], expected.perSamplePpl[size_t(i)]));
+        QVERIFY(nearlyEqual(full.ppl, expected.meanPpl));
+
+        // References on fresh samples, and a score asked for just after them: the score comes first.
+        const NeedleEvalSettings fresh = needleSamples(400, 2, 40);
+        QStringList order;
+        QObject receiver;
+        connect(m_relay.get(), &WorkerRelay::scoreReady, &receiver, [&](const ScoreResult &r) { order << QStringLiteral("score %1").arg(r.requestId); });
+        connect(m_relay.get(), &WorkerRelay::referencesProgress, &receiver, [&](const ReferenceScores &r) {
+            order << QStringLiteral("references %1/%2").arg(r.samplesScored).arg(r.samples.samples);
+            for (const ReferenceScore &s : r.scores)
+                QCOMPARE(int(s.perSamplePpl.size()), r.samplesScored);
+        });
+        connect(m_relay.get(), &WorkerRelay::referencesReady, &receiver, [&](const ReferenceScores &r) { order << QStringLiteral("references done %1").arg(r.samplesScored); });
+        m_thread->scoreReferences(203, fresh);
+        m_thread->score(204, lambda, 1.0, fresh, 1);
+        QTRY_VERIFY_WITH_TIMEOUT(order.contains(QStringLiteral("references done 2")), kWaitMs);
+        QCOMPARE(order, (QStringList{"score 204", "references 1/2", "references done 2"}));
     }
 
     void staleScoresAreDropped()
