@@ -1,6 +1,7 @@
 #include "searchpanel.h"
 
 #include "common/error.h"
+#include "common/statistics.h"
 #include "factordocument.h"
 #include "glossary.h"
 #include "rope/factorfamilies.h"
@@ -611,7 +612,7 @@ void SearchPanel::updateModelLabel()
     }
     const ModelInfo &m = *m_model;
     m_modelLabel->setText(tr("<b>%1</b> — %2, %3 layers, hidden %4, d = %5, L_train = %6 — %7 %8")
-                              .arg(QFileInfo(m.directory).fileName().toHtmlEscaped(), m.architecture)
+                              .arg(modelName(m.directory).toHtmlEscaped(), m.architecture)
                               .arg(m.layers)
                               .arg(m.hiddenSize)
                               .arg(m.ropeConfig.rotaryDims)
@@ -635,6 +636,28 @@ void SearchPanel::commitLength()
     if (m_document->pairs() > 0 && m_length->value() != int(std::llround(m_document->targetLength())))
         m_document->setTargetLength(m_length->value());
     scheduleScoring();
+}
+
+QString SearchPanel::modelLabelText() const { return m_modelLabel->text(); }
+
+void SearchPanel::setEmbeddedModel(const QString &directory, const QString &name)
+{
+    m_embeddedModelDir = directory;
+    m_embeddedModelName = name;
+    updateModelLabel();
+    refreshLiveRow();
+}
+
+// A model is named by its folder, except the shipped one, which is unpacked into a cache folder
+// whose name ("embedded-model-0010f5…") means nothing to a user.
+QString SearchPanel::modelName(const QString &directory) const
+{
+    if (!m_embeddedModelDir.isEmpty()) {
+        const QString a = QFileInfo(directory).canonicalFilePath(), b = QFileInfo(m_embeddedModelDir).canonicalFilePath();
+        if (!a.isEmpty() && a == b)
+            return m_embeddedModelName;
+    }
+    return QFileInfo(directory).fileName();
 }
 
 void SearchPanel::scheduleScoring()
@@ -820,7 +843,7 @@ void SearchPanel::refreshLiveRow()
                      : tr("sample 1 of %1 (seed %2)").arg(samples.samples).arg(samples.seed);
     };
     const QString on = scoreable ? tr("%1, L = %2, %3%4")
-                                       .arg(QFileInfo(m_model->directory).fileName(), formatNumber(samples.length), seeds(basis),
+                                       .arg(modelName(m_model->directory), formatNumber(samples.length), seeds(basis),
                                             samples.corpus.isEmpty() ? QString() : tr(", corpus %1").arg(QFileInfo(samples.corpus).fileName()))
                                  : QString();
     // One figure: the mean over the row's samples once all are in, "2/4 samples: 31.2…" before.
@@ -859,6 +882,8 @@ void SearchPanel::refreshLiveRow()
         label->setText(text);
         label->setToolTip(tip);
     }
+    if (scoreable)
+        addUncertainty(basis);
     if (scoreable) {
         m_liveText = tr("%1 on %2; edited λ with attention factor %3 (the families with their own: hover a figure)")
                          .arg(basis < samples.samples ? tr("Quick score") : tr("Scores"), on, formatNumber(m_document->effectiveAttentionFactor()));
@@ -869,6 +894,40 @@ void SearchPanel::refreshLiveRow()
     m_liveCaption->setVisible(scoreable);
     m_scoreFully->setEnabled(scoreable && basis < samples.samples);
     updatePlotReferences();
+}
+
+// The edited λ's figure with its uncertainty: "33.1 ± 4.2" (half the 95 % BCa interval of the mean
+// over the row's samples), and in its tooltip the interval and the paired comparison with every
+// family scored on the same samples — ratio of the means with its 95 % paired bootstrap interval,
+// and whether the interval excludes 1. A difference inside the noise is not a verdict.
+void SearchPanel::addUncertainty(int basis)
+{
+    QLabel *label = m_scoreLabels.value(kHandTuned);
+    if (!label || basis < 2 || int(m_handTunedPerSample.size()) < basis)
+        return;
+    const std::vector<double> edited(m_handTunedPerSample.begin(), m_handTunedPerSample.begin() + basis);
+    const Interval own = bootstrapAggregate(edited, Aggregate::Mean);
+    if (!own.valid())
+        return;
+    label->setText(tr("%1 ± %2").arg(formatNumber(own.estimate), formatNumber((own.upper - own.lower) / 2)));
+    QStringList lines{label->toolTip(),
+                      tr("95 % interval of the mean over the %1 samples: [%2, %3] (BCa bootstrap)")
+                          .arg(basis).arg(formatNumber(own.lower), formatNumber(own.upper))};
+    for (const ReferenceScore &reference : m_references.scores) {
+        if (int(reference.perSamplePpl.size()) < basis)
+            continue;
+        const std::vector<double> other(reference.perSamplePpl.begin(), reference.perSamplePpl.begin() + basis);
+        const PairedComparison c = pairedBootstrap(edited, other, Aggregate::Mean);
+        if (!c.ratio.valid())
+            continue;
+        const QString verdict = c.ratio.upper < 1   ? tr("better beyond the noise")
+                                : c.ratio.lower > 1 ? tr("worse beyond the noise")
+                                                    : tr("within the noise");
+        lines << tr("vs %1: ×%2 [%3, %4], %5").arg(referenceTitle(reference.name), formatNumber(c.ratio.estimate),
+                                                  formatNumber(c.ratio.lower), formatNumber(c.ratio.upper), verdict);
+    }
+    lines << tr("(paired over the same needle samples; ×1 means equal)");
+    label->setToolTip(lines.join(QLatin1Char('\n')));
 }
 
 void SearchPanel::onModelLoaded(const ModelInfo &info)

@@ -51,6 +51,9 @@ class SearchPanel : public QWidget {
     Q_OBJECT
 
 public:
+    // The shipped model's cache folder and what to call it instead ("embedded model").
+    QString modelLabelText() const;
+    void setEmbeddedModel(const QString &directory, const QString &name);
     enum class State { Idle, Starting, Searching, Paused, Following };
     static constexpr int kScoreDebounceMs = 300;
     // The references and the hand-tuned λ as shown in the panel and on the plot.
@@ -191,6 +194,8 @@ private:
     // the requests that made them are ignored from now on.
     void invalidateLiveScores();
     // Writes the row, its caption and tooltips, and the plot's reference lines from what arrived.
+    QString modelName(const QString &directory) const;
+    void addUncertainty(int basis);
     void refreshLiveRow();
     void onScoreArrived(const ScoreResult &score);
     void onReferencesArrived(const ReferenceScores &references);
@@ -234,6 +239,7 @@ private:
     QCheckBox *m_resume;
     QCheckBox *m_racing;
     QCheckBox *m_searchAttention;
+    QString m_embeddedModelDir, m_embeddedModelName;
     QSpinBox *m_validationSamples;
     QSpinBox *m_validationSeed;
     QComboBox *m_fitness;

@@ -390,7 +390,8 @@ void MainWindow::createMenus()
             exportPlot(path, Plot::Factors);
     });
     exportMenu->addAction(tr("&Search plot as PNG/PDF…"), this, [this, plotFilter] {
-        const QString path = askSavePath(tr("Export search plot"), suggestedBaseName() + QStringLiteral("-search.png"), plotFilter);
+        const QString path = askSavePath(tr("Export search plot"), suggestedBaseName() + QStringLiteral("-search.png"), plotFilter,
+                                         QStringLiteral("png"));
         if (!path.isEmpty())
             exportPlot(path, Plot::Search);
     })->setObjectName(QStringLiteral("exportSearchPlotAction"));
@@ -542,6 +543,7 @@ bool MainWindow::openEmbeddedModel()
     // Named for what it is, not for the cache folder its files were unpacked into.
     config.source = embeddedModelName();
     m_embeddedModelDir = dir;
+    m_searchPanel->setEmbeddedModel(dir, embeddedModelName());
     m_document->open(config, kEmbeddedModelExtension * config.trainLength);
     m_sessionPath.clear();
     m_displayName = embeddedModelName();

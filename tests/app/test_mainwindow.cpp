@@ -7,6 +7,7 @@
 
 #include "controlpanel.h"
 #include "factordocument.h"
+#include "searchpanel.h"
 #include "rope/presets.h"
 #include "runtime/embeddedmodel.h"
 #include "worker/evaluationworker.h"
@@ -430,6 +431,10 @@ private slots:
         QVERIFY(loaded.count() == 1 || loaded.wait(60000));
         const QString message = m_window->statusBar()->currentMessage();
         QVERIFY2(message.contains(QStringLiteral("embedded model")) && !message.contains(cacheDir), qPrintable(message));
+        // So does the search dock's model line, not the cache folder's name.
+        const QString modelLine = m_window->searchPanel()->modelLabelText();
+        QVERIFY2(modelLine.contains(QStringLiteral("embedded model")) && !modelLine.contains(QFileInfo(cacheDir).fileName()),
+                 qPrintable(modelLine));
         m_window->evaluationThread()->shutdown();
     }
 

@@ -240,6 +240,31 @@ private slots:
         QVERIFY(std::isnan(m_panel->referencePpl(QStringLiteral("pi"))));
     }
 
+    // A complete figure over several samples carries its uncertainty: "mean ± half its 95 % interval",
+    // and the tooltip compares it, paired, with every family on the same samples. Every edited
+    // sample here is below every family's, so every bootstrap resample of a ratio of means is below
+    // 1 and each comparison must say "better beyond the noise"; a mean's interval lies within the
+    // range of its values.
+    void completeFigureShowsItsIntervalAndPairedComparisons()
+    {
+        QTest::mouseClick(m_panel->scoreFullyButton(), Qt::LeftButton);
+        Q_EMIT m_service->scoreReady(scoreAnswer(m_service->scores.back(), kSamples, QStringLiteral("/models/tiny")));
+        const QLabel *edited = m_panel->scoreLabel(SearchPlot::kHandTunedReference);
+        const QString mean = formatNumber(meanOf(kSamples, handValue));
+        QVERIFY2(edited->text().startsWith(mean + QStringLiteral(" ± ")), qPrintable(edited->text()));
+        const double halfWidth = edited->text().section(QStringLiteral(" ± "), 1).toDouble();
+        QVERIFY(halfWidth > 0 && halfWidth <= (handValue(kSamples - 1) - handValue(0)) / 2);
+        const QString tip = edited->toolTip();
+        QVERIFY2(tip.contains(QStringLiteral("95 % interval of the mean over the 4 samples")), qPrintable(tip));
+        for (int f = 0; f < m_families.size(); ++f) {
+            const double ratio = meanOf(kSamples, handValue) / meanOf(kSamples, [f](int i) { return referenceValue(f, i); });
+            const QString title = f == 0 ? QStringLiteral("original") : f == 1 ? QStringLiteral("PI") : f == 2 ? QStringLiteral("NTK") : QStringLiteral("YaRN");
+            const QString line = QStringLiteral("vs %1: ×%2 [").arg(title, formatNumber(ratio));
+            QVERIFY2(tip.contains(line), qPrintable(line + QStringLiteral(" not in ") + tip));
+        }
+        QCOMPARE(tip.count(QStringLiteral("better beyond the noise")), m_families.size());
+    }
+
     // File › Open Preset with another model's config: nothing computed on the loaded model stays
     // beside it, and answers still on their way are dropped.
     void openingAnotherConfigClearsEveryFigure()

@@ -29,7 +29,7 @@ public:
     void loadModel(const QString &, const QString &, const ModelLoadSettings &settings) override { loads << settings; }
     void startSearch(const SearchSettings &, const NeedleEvalSettings &, const QString &, bool,
                      const NeedleEvalSettings &) override {}
-    void score(quint64, const std::vector<double> &, double, const NeedleEvalSettings &) override {}
+    void score(quint64, const std::vector<double> &, double, const NeedleEvalSettings &, int) override {}
     void scoreReferences(quint64, const NeedleEvalSettings &) override {}
     void pause() override {}
     void resume() override {}
