@@ -13,11 +13,17 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include "runlogentries.h"
+
 #include <QTest>
 #include <QThread>
 
 #include <csignal>
 #include <sys/types.h>
+
+using rs::testing::evaluations;
+using rs::testing::lastOf;
+using rs::testing::readLog;
 
 namespace {
 
@@ -40,38 +46,6 @@ QProcessEnvironment environment()
     // One thread per process: three ranks share two cores, and every process computes alike.
     env.insert(QStringLiteral("OMP_NUM_THREADS"), QStringLiteral("1"));
     return env;
-}
-
-QList<QJsonObject> readLog(const QString &path)
-{
-    QList<QJsonObject> out;
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return out;
-    for (const QByteArray &line : f.readAll().split('\n'))
-        if (!line.trimmed().isEmpty())
-            out << QJsonDocument::fromJson(line).object();
-    return out;
-}
-
-QStringList evaluations(const QList<QJsonObject> &log)
-{
-    QStringList out;
-    for (const QJsonObject &o : log) {
-        const QString e = o.value(QStringLiteral("event")).toString();
-        if (e == QLatin1String("eval") || e == QLatin1String("validation_eval") || e == QLatin1String("baseline_eval"))
-            out << QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
-    }
-    out.sort();
-    return out;
-}
-
-QJsonObject lastOf(const QList<QJsonObject> &log, const QString &event)
-{
-    for (auto it = log.rbegin(); it != log.rend(); ++it)
-        if (it->value(QStringLiteral("event")).toString() == event)
-            return *it;
-    return {};
 }
 
 int countOf(const QList<QJsonObject> &log, const QString &event)

@@ -16,6 +16,8 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include "runlogentries.h"
+
 #include <QTest>
 
 #include <csignal>
@@ -24,6 +26,10 @@
 #include <thread>
 
 using namespace rs;
+
+using rs::testing::evaluations;
+using rs::testing::lastOf;
+using rs::testing::readLog;
 
 namespace {
 
@@ -126,39 +132,6 @@ int childMain(const QStringList &args)
         std::fprintf(stderr, "rank %d: %s\n", session.rank(), qPrintable(e.message()));
         return 1;
     }
-}
-
-QList<QJsonObject> readLog(const QString &path)
-{
-    QList<QJsonObject> out;
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return out;
-    for (const QByteArray &line : f.readAll().split('\n'))
-        if (!line.trimmed().isEmpty())
-            out << QJsonDocument::fromJson(line).object();
-    return out;
-}
-
-// Every evaluation entry of a log as its compact JSON text, sorted: the set a run scored.
-QStringList evaluations(const QList<QJsonObject> &log)
-{
-    QStringList out;
-    for (const QJsonObject &o : log) {
-        const QString e = o.value(QStringLiteral("event")).toString();
-        if (e == QLatin1String("eval") || e == QLatin1String("validation_eval") || e == QLatin1String("baseline_eval"))
-            out << QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
-    }
-    out.sort();
-    return out;
-}
-
-QJsonObject lastOf(const QList<QJsonObject> &log, const QString &event)
-{
-    for (auto it = log.rbegin(); it != log.rend(); ++it)
-        if (it->value(QStringLiteral("event")).toString() == event)
-            return *it;
-    return {};
 }
 
 } // namespace
