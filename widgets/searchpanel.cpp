@@ -356,7 +356,7 @@ void SearchPanel::buildUi()
     m_liveCaption->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_liveCaption->setVisible(false);
     scores->addWidget(m_liveCaption, 2, 0, 1, column);
-    m_quickScore = new QCheckBox(tr("Quick live score (first sample)"), scoresBox);
+    m_quickScore = new QCheckBox(tr("Quick score (1st sample)"), scoresBox);
     m_quickScore->setChecked(true);
     m_quickScore->setToolTip(tr("Score each edit on the first needle sample only, next to the families on that same "
                                 "sample (one forward instead of one per sample); \"Score fully\" scores it on all"));
