@@ -72,16 +72,22 @@ int train(const QStringList &args)
         const QCommandLineOption mixed(QStringLiteral("mixed-window"),
                                        QStringLiteral("Mixed context window fine-tuning (LongRoPE2 §3.3): needs --init, "
                                                       "--factors and --target-length."));
+        const QCommandLineOption plain(QStringLiteral("plain-window"),
+                                       QStringLiteral("Plain long-window fine-tuning, the ablation of --mixed-window: "
+                                                      "the same rows, every document with the rescaled RoPE, and the "
+                                                      "written config uses the factors at every length (as PI and YaRN "
+                                                      "do). Needs --init, --factors and --target-length."));
         const QCommandLineOption attention(QStringLiteral("attention-factor"),
                                            QStringLiteral("Attention factor of the long RoPE (default: longrope's "
                                                           "sqrt(1 + ln s / ln L_train))."),
                                            QStringLiteral("A"));
         const QCommandLineOption targetLength(QStringLiteral("target-length"),
-                                              QStringLiteral("Target context length L (the rows' length) with --mixed-window."),
+                                              QStringLiteral("Target context length L (the rows' length) with --mixed-window "
+                                                             "or --plain-window."),
                                               QStringLiteral("L"));
         const QCommandLineOption longFraction(QStringLiteral("long-fraction"),
-                                              QStringLiteral("With --mixed-window: share of rows holding a long "
-                                                             "document (default 0.5)."),
+                                              QStringLiteral("With --mixed-window or --plain-window: share of rows "
+                                                             "holding a long document (default 0.5)."),
                                               QStringLiteral("F"), QStringLiteral("0.5"));
         const QCommandLineOption originalShort(QStringLiteral("original-short-rope"),
                                                QStringLiteral("With --mixed-window: short documents without the "
@@ -92,7 +98,7 @@ int train(const QStringList &args)
         const QCommandLineOption trainDevice(QStringLiteral("device"), QStringLiteral("cpu or cuda (default cpu)."),
                                              QStringLiteral("DEV"), QStringLiteral("cpu"));
         parser.addOptions({config, init, outDir, tokenizer, steps, batch, seqLen, lr, minLr, warmup, weightDecay, clip,
-                           trainSeed, kCorpusOption, needles, drill, answerWeight, saveDtype, mixed, kFactorsOption, attention, targetLength,
+                           trainSeed, kCorpusOption, needles, drill, answerWeight, saveDtype, mixed, plain, kFactorsOption, attention, targetLength,
                            longFraction, originalShort, logEvery, trainDevice});
         parseOrThrow(parser, args,
                      QStringLiteral("Pretrain a small Llama-family model from scratch on built-in English-like text "
@@ -132,10 +138,16 @@ int train(const QStringList &args)
         if (dtype != QLatin1String("float32") && dtype != QLatin1String("bfloat16"))
             throw UsageError{QStringLiteral("--save-dtype needs float32 or bfloat16")};
         const int every = wholeNumber(parser, logEvery, 1);
-        if (parser.isSet(mixed)) {
+        if (parser.isSet(mixed) && parser.isSet(plain))
+            throw UsageError{QStringLiteral("give --mixed-window or --plain-window, not both")};
+        if (parser.isSet(mixed) || parser.isSet(plain)) {
+            const QString mode = parser.isSet(mixed) ? QStringLiteral("--mixed-window") : QStringLiteral("--plain-window");
             if (!parser.isSet(init) || !parser.isSet(kFactorsOption) || !parser.isSet(targetLength))
-                throw UsageError{QStringLiteral("--mixed-window needs --init, --factors and --target-length")};
-            o.mixedWindow = true;
+                throw UsageError{QStringLiteral("%1 needs --init, --factors and --target-length").arg(mode)};
+            if (parser.isSet(plain) && parser.isSet(originalShort))
+                throw UsageError{QStringLiteral("--original-short-rope needs --mixed-window")};
+            o.mixedWindow = parser.isSet(mixed);
+            o.plainWindow = parser.isSet(plain);
             o.seqLen = wholeNumber(parser, targetLength, 2);
             o.longFactors = readFactorFile(parser.value(kFactorsOption));
             if (parser.isSet(attention))
@@ -145,7 +157,7 @@ int train(const QStringList &args)
         } else if (parser.isSet(kFactorsOption) || parser.isSet(targetLength) || parser.isSet(attention) ||
                    parser.isSet(originalShort)) {
             throw UsageError{QStringLiteral("--factors, --target-length, --attention-factor and --original-short-rope "
-                                            "need --mixed-window")};
+                                            "need --mixed-window or --plain-window")};
         }
         if (parser.isSet(config)) {
             o.configSource = parser.value(config);
@@ -171,8 +183,9 @@ int train(const QStringList &args)
               << lm.numLayers() << " layers, hidden " << lm.hiddenSize() << ", "
               << number(double(lm.weightBytes()) / 4e6, 4) << "M parameters, " << lm.device() << ")\n"
               << "data    " << trainer.corpus().description() << ", rows of " << o.seqLen << " tokens, batch "
-              << o.batch << (o.mixedWindow ? QStringLiteral(", mixed windows (L_train %1)").arg(trainer.packing().maxShortTokens)
-                                           : QString())
+              << o.batch << (o.mixedWindow   ? QStringLiteral(", mixed windows (L_train %1)").arg(trainer.packing().maxShortTokens)
+                  : o.plainWindow ? QStringLiteral(", plain windows (every document rescaled)")
+                                  : QString())
               << "\n";
         err().flush();
         const TrainResult r = trainer.run([&](const TrainProgress &p) {

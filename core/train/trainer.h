@@ -158,6 +158,12 @@ struct TrainOptions {
     // applies to both paths. originalShortRope keeps them on the untouched pretraining RoPE
     // (attention factor 1), the paper's literal wording.
     bool originalShortRope = false;
+    // Plain long-window fine-tuning, the ablation of mixedWindow (and how PI, NTK, YaRN and LongRoPE
+    // v1 are fine-tuned): exactly the rows mixedWindow packs from the same seed, but every document,
+    // short ones included, uses the rescaled RoPE, and the written config applies the factors at
+    // every length (short_factor = long_factor), as a static PI or YaRN scaling does. So the two
+    // differ only in the RoPE of the short documents. Needs what mixedWindow needs; not both.
+    bool plainWindow = false;
 };
 
 struct TrainProgress {
@@ -213,7 +219,7 @@ public:
     std::vector<PackedRow> batchRows(int batchIndex) const;
     // Mean next-token loss (within documents) on `rows`, no gradients.
     double loss(const std::vector<PackedRow> &rows);
-    // Saves the model (the longrope config when mixedWindow) with the tokenizer.json.
+    // Saves the model (the longrope config when mixedWindow or plainWindow) with the tokenizer.json.
     void save(const QString &dir, const QString &dtype = QStringLiteral("float32")) const;
 
     CausalLM &model();

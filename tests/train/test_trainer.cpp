@@ -398,6 +398,70 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, Trainer{o});
     }
 
+    // Plain long-window fine-tuning (how PI, NTK, YaRN and LongRoPE v1 are fine-tuned in the fair
+    // miniature) differs from mixed windows only in the RoPE of the short documents: the same rows
+    // from the same seed, every document rescaled, and a config whose short factors are the long
+    // ones, so the saved model runs the rescaled RoPE at every length (a static PI / YaRN).
+    void plainWindowRescalesEveryDocument()
+    {
+        QTemporaryDir tmp;
+        const QString base = tmp.filePath(QStringLiteral("base"));
+        {
+            TrainOptions o = tinyOptions(5, 2);
+            o.config = tinyConfig(true, 32);
+            o.seqLen = 32;
+            Trainer t(o);
+            t.run();
+            t.save(base);
+        }
+        TrainOptions o;
+        o.initDir = base;
+        o.seqLen = 128;
+        o.longFactors = testFactors();
+        o.steps = 2;
+        o.batch = 3;
+        o.minDocTokens = 8;
+        o.seed = 11;
+        o.mixedWindow = true;
+        Trainer mixed(o);
+        o.mixedWindow = false;
+        o.plainWindow = true;
+        Trainer plain(o);
+        // Formula: longrope's attention factor sqrt(1 + ln s / ln L_train) at s = 128 / 32.
+        const double attention = std::sqrt(1 + std::log(4.0) / std::log(32.0));
+        for (int k = 0; k < 3; ++k) {
+            const std::vector<PackedRow> a = mixed.batchRows(k), b = plain.batchRows(k);
+            QCOMPARE(a.size(), b.size());
+            for (size_t r = 0; r < a.size(); ++r) {
+                QCOMPARE(a[r].ids, b[r].ids);
+                QCOMPARE(a[r].docs.size(), b[r].docs.size());
+            }
+        }
+        QCOMPARE(plain.shortRope().lambda, testFactors());
+        QCOMPARE(plain.longRope().lambda, testFactors());
+        QVERIFY(std::abs(plain.shortRope().attentionFactor - attention) < 1e-12);
+        QVERIFY(std::abs(plain.longRope().attentionFactor - attention) < 1e-12);
+        QCOMPARE(mixed.shortRope().lambda, std::vector<double>(8, 1.0));
+        // Different RoPE on the short documents, so a different loss on the same rows.
+        const std::vector<PackedRow> rows = plain.batchRows(0);
+        QVERIFY(std::abs(mixed.loss(rows) - plain.loss(rows)) > 1e-6);
+
+        QCOMPARE(plain.run().steps, 2);
+        const QString tuned = tmp.filePath(QStringLiteral("plain"));
+        plain.save(tuned);
+        const QJsonObject scaling = readJson(tuned + QStringLiteral("/config.json")).value(QLatin1String("rope_scaling")).toObject();
+        QCOMPARE(scaling.value(QLatin1String("short_factor")).toArray(), (QJsonArray{1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5}));
+        QCOMPARE(scaling.value(QLatin1String("long_factor")).toArray(), (QJsonArray{1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5}));
+        const auto lm = CausalLM::load(tuned);
+        QCOMPARE(lm->defaultRope(16).lambda, testFactors());
+        QCOMPARE(lm->defaultRope(128).lambda, testFactors());
+        QVERIFY(std::abs(lm->defaultRope(16).attentionFactor - attention) < 1e-12);
+
+        // Not both at once.
+        o.mixedWindow = true;
+        QVERIFY_THROWS_EXCEPTION(Error, Trainer{o});
+    }
+
     void cancel()
     {
         Trainer t(tinyOptions(0, 50));
