@@ -9,6 +9,7 @@
 #include "rope/configexport.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
+#include "rope/ropegeometry.h"
 #include "runtime/embeddedmodel.h"
 #include "runtime/model.h"
 #include "search/runlogstart.h"
@@ -132,6 +133,10 @@ int searchBody(const QStringList &args, Role role)
         const QCommandLineOption noSeeds(QStringLiteral("no-family-seeds"),
                                          QStringLiteral("Start from random members only, not from the families "
                                                         "projected into the search space."));
+        const QCommandLineOption fixDrcd(QStringLiteral("fix-d-rcd"),
+                                         QStringLiteral("LongRoPE2: hold d_rcd at N instead of searching it (tcd: the "
+                                                        "theoretical d_tcd, the paper's ablation; d10 likewise)."),
+                                         QStringLiteral("N|tcd|d10"));
         const QCommandLineOption rankTimeout(QStringLiteral("rank-timeout"),
                                              QStringLiteral("Under MPI: a worker rank silent (no heartbeat, no result) "
                                                             "this many seconds is lost and its jobs go to the others "
@@ -145,7 +150,7 @@ int searchBody(const QStringList &args, Role role)
         parser.addOptions({rankTimeout, jobTimeout});
         parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
                            searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch,
-                           validationSamples, validationSeed, validationTop, chooseBy, fitnessOption, noSeeds});
+                           validationSamples, validationSeed, validationTop, chooseBy, fitnessOption, noSeeds, fixDrcd});
         parseOrThrow(parser, args,
                      QStringLiteral("Search rescale factors with needle-driven perplexity as the fitness. The last line "
                                     "of the run log holds the best factors and their needle PPL."));
@@ -235,6 +240,20 @@ int searchBody(const QStringList &args, Role role)
             throw UsageError{QStringLiteral("--fitness needs mean-ppl, exp-mean-nll or median-ppl")};
         settings.fitness = *aggregate;
         settings.seedFamilies = !parser.isSet(noSeeds);
+        if (parser.isSet(fixDrcd)) {
+            if (settings.method != SearchMethod::LongRoPE2)
+                throw UsageError{QStringLiteral("--fix-d-rcd needs --method longrope2")};
+            const QString value = parser.value(fixDrcd).toLower();
+            const int pairs = config.rotaryDims / 2;
+            bool ok = true;
+            const int dRcd = value == QLatin1String("tcd")   ? theoreticalCriticalDimension(config.rotaryDims, config.base, config.trainLength)
+                             : value == QLatin1String("d10") ? tenPeriodDimension(config.rotaryDims, config.base, config.trainLength)
+                                                             : value.toInt(&ok);
+            if (!ok || dRcd < 0 || dRcd >= pairs)
+                throw UsageError{QStringLiteral("--fix-d-rcd needs tcd, d10 or a whole number from 0 to %1, got '%2'")
+                                     .arg(pairs - 1).arg(parser.value(fixDrcd))};
+            settings.dRcdMin = settings.dRcdMax = dRcd;
+        }
         settings.validationTop = wholeNumber(parser, validationTop, 1);
         const QString chooseName = parser.value(chooseBy);
         if (chooseName != QLatin1String("validation") && chooseName != QLatin1String("search"))

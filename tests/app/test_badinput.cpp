@@ -177,6 +177,18 @@ private Q_SLOTS:
             << QStringLiteral("--attention-max \\(1\\) is below --attention-min \\(2\\)") << QString();
         QTest::newRow("search --devices with a bad name") << (search + QStringList{"--devices", "cpu,gpu7"}) << 2
                                                            << QStringLiteral("--device needs cpu, cuda or cuda:N, got 'gpu7'") << QString();
+        QTest::newRow("search --fix-d-rcd beyond d/2") << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--fix-d-rcd", "32"} << 2
+                                                       << QStringLiteral("--fix-d-rcd needs tcd, d10 or a whole number from 0 to 31, got '32'")
+                                                       << QString();
+        QTest::newRow("search --fix-d-rcd with v1") << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--method", "longrope", "--fix-d-rcd", "tcd"} << 2
+                                                    << QStringLiteral("--fix-d-rcd needs --method longrope2") << QString();
+        QTest::newRow("train with both window kinds")
+            << QStringList{"train", "--init", "{tmp}", "--out", "{tmp}/t", "--mixed-window", "--plain-window", "--factors",
+                           "{factors}", "--target-length", "1024"}
+            << 2 << QStringLiteral("give --mixed-window or --plain-window, not both") << QString();
+        QTest::newRow("train --plain-window without factors")
+            << QStringList{"train", "--init", "{tmp}", "--out", "{tmp}/t", "--plain-window", "--target-length", "1024"} << 2
+            << QStringLiteral("--plain-window needs --init, --factors and --target-length") << QString();
         QTest::newRow("search --length below L_train") << QStringList{"search", "--length", "10", "--log", "{tmp}/short.jsonl"} << 2
                                                        << QStringLiteral("--length 10 is below the model's L_train 512") << QString();
 

@@ -226,6 +226,37 @@ private Q_SLOTS:
             QVERIFY2(r.err.contains(word), qPrintable(r.err));
     }
 
+    // `search --fix-d-rcd tcd` (the fair miniature's "LongRoPE2, d_rcd = d_tcd" row): the run
+    // holds d_rcd at the theoretical critical dimension, from the formula
+    // d_tcd = ceil((d/2) log_b(L_train / 2π)); the fixture: d = 16, b = 10000, L_train = 128.
+    void searchHoldsDrcdFixed()
+    {
+        const int dTcd = int(std::ceil(8 * std::log(128 / (2 * M_PI)) / std::log(10000.0)));
+        QCOMPARE(dTcd, 3);
+        const QString model = makeModel(m_tmp.filePath(QStringLiteral("fixed-drcd")));
+        const QString log = m_tmp.filePath(QStringLiteral("fixed-drcd.jsonl"));
+        const CliResult r = runCli({"search", "--model", model, "--length", "512", "--samples", "1", "--population", "4",
+                                    "--iterations", "1", "--validation-samples", "0", "--fix-d-rcd", "tcd", "--log", log},
+                                   120000);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile f(log);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        int members = 0;
+        while (!f.atEnd()) {
+            const QJsonObject entry = QJsonDocument::fromJson(f.readLine()).object();
+            if (entry.value(QLatin1String("event")).toString() == QLatin1String("start")) {
+                const QJsonObject settings = entry.value(QLatin1String("settings")).toObject();
+                QCOMPARE(settings.value(QLatin1String("d_rcd_min")).toInt(), dTcd);
+                QCOMPARE(settings.value(QLatin1String("d_rcd_max")).toInt(), dTcd);
+            }
+            if (entry.contains(QLatin1String("d_rcd"))) {
+                QCOMPARE(entry.value(QLatin1String("d_rcd")).toInt(), dTcd);
+                ++members;
+            }
+        }
+        QVERIFY2(members >= 4, "the log should hold the members' d_rcd");
+    }
+
     // `search --resume` loads the model the user names, and only when it is the log's: another
     // folder, or none (the embedded model), is a usage error naming the log and its model, found
     // before any model is looked at.
