@@ -17,6 +17,7 @@
 #include "workbenchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
+#include "finetunedmodels.h"
 #include "runtime/embeddedmodel.h"
 #include "runtime/modelfolder.h"
 #include "search/runlogstart.h"
@@ -328,13 +329,30 @@ void MainWindow::createMenus()
         if (maybeSaveChanges())
             openRecent(entry);
     });
-    QAction *embeddedAction = fileMenu->addAction(tr("Open &Embedded Model"), this, [this] {
+    QMenu *embeddedMenu = fileMenu->addMenu(tr("Open &Embedded Model"));
+    embeddedMenu->setObjectName(QStringLiteral("embeddedModelMenu"));
+    QAction *embeddedAction = embeddedMenu->addAction(tr("&Base model (8 ×)"), this, [this] {
         if (maybeSaveChanges())
             openEmbeddedModel();
     });
     embeddedAction->setStatusTip(tr("The tiny Llama shipped with RopeScope (L_train = 512), at 8 × its training "
                                     "length, loaded for live needle PPL and the search"));
     embeddedAction->setEnabled(rs::hasEmbeddedModel());
+    // The fair miniature's models: the base fine-tuned alike with each method's factors, so a user
+    // sees live what fine-tuning did to each.
+    QString indexProblem;
+    const QList<FineTunedModel> tuned = readFineTunedModels(fineTunedModelsDirectory(), &indexProblem);
+    if (!tuned.isEmpty())
+        embeddedMenu->addSection(tr("Fine-tuned alike (README: the fair miniature)"));
+    for (const FineTunedModel &model : tuned) {
+        QAction *action = embeddedMenu->addAction(model.name, this, [this, model] {
+            if (maybeSaveChanges())
+                openFineTunedModel(model.dir, model.name);
+        });
+        action->setStatusTip(tr("%1, at its fine-tuning length: %2").arg(model.name, QDir::toNativeSeparators(model.dir)));
+    }
+    if (!indexProblem.isEmpty())
+        statusBar()->showMessage(tr("Fine-tuned models not all listed: %1").arg(indexProblem), kStatusTimeoutMs);
 
     fileMenu->addSeparator();
     fileMenu->addAction(tr("Open &Session…"), this, [this] {
@@ -554,6 +572,28 @@ bool MainWindow::openEmbeddedModel()
                    .arg(kEmbeddedModelExtension, 0, 'f', 0),
                config.warnings);
     m_evaluation->loadModel(dir, {});
+    showSearchDock();
+    return true;
+}
+
+bool MainWindow::openFineTunedModel(const QString &dir, const QString &name)
+{
+    rs::RopeConfig config;
+    if (!attempt([&] {
+            config = rs::loadRopeConfig(rs::ModelFolder(dir).file(QStringLiteral("config.json")));
+        }))
+        return false;
+    config.source = name;
+    // At the length it was fine-tuned for, with its own factors as the edited λ.
+    m_document->open(config, defaultTargetLength(config));
+    m_embeddedModelDir.clear();
+    m_searchPanel->setEmbeddedModel(dir, name);
+    m_sessionPath.clear();
+    m_displayName = name;
+    updateTitle();
+    showOpened(tr("Opened %1 at L = %2").arg(name).arg(m_document->targetLength(), 0, 'f', 0), config.warnings);
+    m_requestedTokenizer.clear();
+    m_evaluation->loadModel(dir, {}, m_searchPanel->modelLoadSettings());
     showSearchDock();
     return true;
 }

@@ -49,6 +49,9 @@ public:
     // (what the app opens without arguments). Its files live in a cache folder, which is never
     // shown as its name nor offered as a place to save.
     bool openEmbeddedModel();
+    // One of the embedded model's fine-tuned variants (finetunedmodels.h) under `name`, at the length
+    // its config was fine-tuned for, loaded for live scoring.
+    bool openFineTunedModel(const QString &dir, const QString &name);
     bool loadSession(const QString &path);
     // A session file (*.ropescope) or a Hugging Face config.json.
     bool openFile(const QString &path);
