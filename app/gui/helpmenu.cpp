@@ -19,8 +19,8 @@ QString tr(const char *text) { return QCoreApplication::translate("rs::HelpMenu"
 
 QString aboutText()
 {
-    // The repository carries no LICENSE file of its own yet; what binds a binary today is the
-    // licence of what it links, so that is what the box states.
+    // GPL v3 or later: QCustomPlot, which every plot uses, is GPL v3, so no other terms could be
+    // offered for a binary anyway; the full text is the repository's LICENSE.
     return tr("<h3>RopeScope %1</h3>"
               "<p>Explore RoPE rescale factors the LongRoPE2 way: which rotary dimensions go out of "
               "distribution when a model's context is extended, hand-tuned factors scored live, the "
@@ -28,9 +28,9 @@ QString aboutText()
               "<p>Built on the method of Ning Shang, Li Lyna Zhang, Siyuan Wang, Gaokai Zhang, Gilsinia Lopez, "
               "Fan Yang, Weizhu Chen and Mao Yang, <i>LongRoPE2: Near-Lossless LLM Context Window Scaling</i>, "
               "<a href=\"https://arxiv.org/abs/2502.20082\">arXiv:2502.20082</a> (2025).</p>"
-              "<p><b>Licence.</b> RopeScope's own source carries no licence grant yet (the repository has no "
-              "LICENSE file). The program links Qt %2 (LGPL v3), QCustomPlot (GPL v3) and LibTorch (BSD 3-clause); "
-              "because of QCustomPlot a binary built from it may be passed on only under the terms of the GPL v3.</p>"
+              "<p><b>Licence.</b> RopeScope is free software under the GNU General Public License, version 3 "
+              "or (at your option) any later version; the full text is the LICENSE file of its source. It comes "
+              "with no warranty. It links Qt %2 (LGPL v3), QCustomPlot (GPL v3) and LibTorch (BSD 3-clause).</p>"
               "<p>Press F1 for how to read the plots.</p>")
         .arg(QStringLiteral(ROPESCOPE_VERSION), QString::fromLatin1(qVersion()));
 }

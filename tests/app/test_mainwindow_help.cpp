@@ -122,8 +122,14 @@ private slots:
         QVERIFY(text.contains(QStringLiteral("LongRoPE2: Near-Lossless LLM Context Window Scaling")));
         QVERIFY(text.contains(QStringLiteral("arXiv:2502.20082")));
         QVERIFY(text.contains(QStringLiteral("Licence")));
-        QVERIFY(text.contains(QStringLiteral("GPL v3")));
+        QVERIFY(text.contains(QStringLiteral("GNU General Public License, version 3")));
+        QVERIFY(text.contains(QStringLiteral("LICENSE")));
         box->close();
+        // The grant About states is the one the repository carries.
+        QFile licence(QStringLiteral(ROPESCOPE_FIXTURES "/../../LICENSE"));
+        QVERIFY(licence.open(QIODevice::ReadOnly));
+        const QByteArray head = licence.read(400);
+        QVERIFY(head.contains("GNU GENERAL PUBLIC LICENSE") && head.contains("Version 3, 29 June 2007"));
     }
 
     void f1OpensHowToReadThePlots()
