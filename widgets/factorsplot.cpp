@@ -84,6 +84,9 @@ FactorsPlot::FactorsPlot(FactorDocument *document, QWidget *parent)
     m_dragLabel->setVisible(false);
 
     placeLegendAbove(this, tr("Factors"));
+    connect(this, &QCustomPlot::afterLayout, this, [this] {
+        separateLabels(axisRect(), {m_scaleLabel, m_forbiddenLabel, m_dragLabel}, {m_dRcdLabel, m_dTcdLabel});
+    });
 
     connect(m_document, &FactorDocument::configChanged, this, &FactorsPlot::rebuildAll);
     connect(m_document, &FactorDocument::targetLengthChanged, this, &FactorsPlot::rebuildAll);
@@ -281,7 +284,7 @@ void FactorsPlot::updateConstraintItems()
     m_forbiddenRegion->topLeft->setCoords(dRcd - 0.5, s);
     m_forbiddenRegion->bottomRight->setCoords(pairs - 0.5, 1.0);
     m_forbiddenLabel->setVisible(m_forbiddenRegion->visible());
-    m_forbiddenLabel->position->setCoords((dRcd + pairs - 1) / 2.0, 0.97);
+    placeCentredLabel(m_forbiddenLabel, (dRcd + pairs - 1) / 2.0, 0.97);
 
     m_scaleLine->point1->setCoords(0, s);
     m_scaleLine->point2->setCoords(1, s);
@@ -296,10 +299,10 @@ void FactorsPlot::updateConstraintItems()
     m_dRcdLabel->setText(tr("d_rcd = %1").arg(dRcd));
     // Labels point away from each other so neighbouring markers stay readable.
     const bool rcdLeft = dRcd <= g.dTcd;
-    m_dRcdLabel->setPositionAlignment((rcdLeft ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
-    m_dTcdLabel->setPositionAlignment((rcdLeft ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
-    m_dTcdLabel->position->setCoords(g.dTcd, dRcd == g.dTcd ? 0.07 : 0.0);
-    m_dRcdLabel->position->setCoords(dRcd, 0.0);
+    // Heights and edges: separateLabels after each layout (below the length lines' labels near the
+    // top, stacked on one dimension, turned inwards at the plot's edge).
+    placeMarkerLabel(m_dRcdLabel, dRcd, rcdLeft ? Qt::AlignRight : Qt::AlignLeft);
+    placeMarkerLabel(m_dTcdLabel, g.dTcd, rcdLeft ? Qt::AlignLeft : Qt::AlignRight);
 
     QVector<double> dims, values;
     const std::vector<double> &lambda = m_document->lambda();

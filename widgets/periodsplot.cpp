@@ -165,6 +165,9 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
     m_oodLabel->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
     m_oodLabel->setColor(plotcolors::violation);
     m_oodLabel->setText(tr("out of distribution at L"));
+    connect(this, &QCustomPlot::afterLayout, this, [this] {
+        separateLabels(m_periodsRect, {m_targetLabel, m_trainLabel, m_oodLabel}, {m_dRcdLabel, m_dTcdLabel});
+    });
 
     m_hoverTracer = new QCPItemTracer(this);
     m_hoverTracer->setClipAxisRect(m_periodsRect);
@@ -286,12 +289,13 @@ void PeriodsPlot::updateDimensionMarkers()
     m_dTcdLabel->setText(tr("d_tcd = %1").arg(dTcd));
     m_dRcdLabel->setText(tr("d_rcd = %1").arg(dRcd));
     // The left marker's label goes left of its line and the right one's right of it, so the two
-    // never cover each other; on the same dimension they stack.
+    // never cover each other; on the same dimension they stack; at the plot's edge a label turns
+    // inwards.
     const bool rcdLeft = dRcd <= dTcd;
-    m_dRcdLabel->setPositionAlignment((rcdLeft ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
-    m_dTcdLabel->setPositionAlignment((rcdLeft ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
-    m_dTcdLabel->position->setCoords(dTcd, dRcd == dTcd ? 0.07 : 0.0);
-    m_dRcdLabel->position->setCoords(dRcd, 0.0);
+    // Heights and edges: separateLabels after each layout (below the length lines' labels near the
+    // top, stacked on one dimension, turned inwards at the plot's edge).
+    placeMarkerLabel(m_dRcdLabel, dRcd, rcdLeft ? Qt::AlignRight : Qt::AlignLeft);
+    placeMarkerLabel(m_dTcdLabel, dTcd, rcdLeft ? Qt::AlignLeft : Qt::AlignRight);
 }
 
 void PeriodsPlot::updateOodShading()
@@ -331,7 +335,7 @@ void PeriodsPlot::updateOodShading()
     }
     m_oodLabel->setVisible(widestStart >= 0);
     if (widestStart >= 0)
-        m_oodLabel->position->setCoords(widestStart + (widestLength - 1) / 2.0, 0.98);
+        placeCentredLabel(m_oodLabel, widestStart + (widestLength - 1) / 2.0, 0.98);
 }
 
 void PeriodsPlot::updateRanges()

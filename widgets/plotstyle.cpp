@@ -245,4 +245,102 @@ void CoalescedReplot::flush()
 
 bool CoalescedReplot::isPending() const { return m_timer->isActive(); }
 
+namespace {
+
+const char kPreferredSide[] = "rsPreferredSide";
+const char kAnchorX[] = "rsAnchorX";
+
+QRectF labelRect(const QCPItemText *label)
+{
+    return QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized();
+}
+
+} // namespace
+
+void placeMarkerLabel(QCPItemText *label, double x, Qt::Alignment side)
+{
+    label->setProperty(kPreferredSide, int(side & Qt::AlignHorizontal_Mask));
+    label->setProperty(kAnchorX, x);
+    label->setPositionAlignment((side & Qt::AlignHorizontal_Mask) | Qt::AlignTop);
+    label->position->setCoords(x, 0.0);
+}
+
+void placeCentredLabel(QCPItemText *label, double x, double y)
+{
+    label->setProperty(kAnchorX, x);
+    label->position->setCoords(x, y);
+}
+
+void separateLabels(QCPAxisRect *rect, const QList<QCPItemText *> &fixed, const QList<QCPItemText *> &movable)
+{
+    const QRect area = rect->rect();
+    if (area.height() < 4 || area.width() < 4)
+        return;  // not laid out yet
+    QCPAxis *xAxis = rect->axis(QCPAxis::atBottom);
+    QList<QRectF> taken;
+    for (QCPItemText *label : fixed) {
+        if (!label->visible() || label->text().isEmpty())
+            continue;
+        QRectF r = labelRect(label);
+        // A centred label (placeCentredLabel) too wide for its region slides inside the plot.
+        if (const QVariant anchor = label->property(kAnchorX); anchor.isValid()) {
+            label->position->setCoords(anchor.toDouble(), label->position->coords().y());
+            r = labelRect(label);
+            const double dx = r.left() < area.left() ? area.left() - r.left() : std::min(0.0, area.right() - r.right());
+            if (dx != 0) {
+                r.translate(dx, 0);
+                label->position->setCoords(xAxis->pixelToCoord(r.center().x()), label->position->coords().y());
+            }
+        }
+        taken << r;
+    }
+    for (QCPItemText *label : movable) {
+        if (!label->visible() || !label->property(kAnchorX).isValid())
+            continue;
+        const double x = label->property(kAnchorX).toDouble();
+        const Qt::Alignment preferred = Qt::Alignment(label->property(kPreferredSide).toInt());
+        const Qt::Alignment other = preferred & Qt::AlignLeft ? Qt::AlignRight : Qt::AlignLeft;
+        // Where the label would sit on one side of its marker: slid inside the plot when it sticks
+        // out, then down past whatever it covers (each pass only moves down, so a few settle it).
+        const auto settle = [&](Qt::Alignment side) {
+            label->setPositionAlignment(side | Qt::AlignTop);
+            label->position->setCoords(x, 0.0);
+            QRectF r = labelRect(label);
+            if (r.left() < area.left())
+                r.translate(area.left() - r.left(), 0);
+            else if (r.right() > area.right())
+                r.translate(std::max(area.right() - r.right(), area.left() - r.left()), 0);
+            for (int pass = 0; pass < 8; ++pass) {
+                bool moved = false;
+                for (const QRectF &placed : std::as_const(taken))
+                    if (r.intersects(placed)) {
+                        r.moveTop(placed.bottom() + 1);
+                        moved = true;
+                    }
+                if (!moved)
+                    break;
+            }
+            return r;
+        };
+        // The preferred side when it fits, else the other; with no room on either, the preferred
+        // side at the top.
+        Qt::Alignment side = preferred;
+        QRectF r = settle(preferred);
+        if (r.bottom() > area.bottom() + 1) {
+            const QRectF flipped = settle(other);
+            if (flipped.bottom() <= area.bottom() + 1) {
+                side = other;
+                r = flipped;
+            } else {
+                r = settle(preferred);
+                r.moveTop(area.top());
+            }
+        }
+        label->setPositionAlignment(side | Qt::AlignTop);
+        const double anchorPixel = side & Qt::AlignLeft ? r.left() : r.right();
+        label->position->setCoords(xAxis->pixelToCoord(anchorPixel), (r.top() - area.top()) / double(area.height()));
+        taken << r;
+    }
+}
+
 } // namespace rs

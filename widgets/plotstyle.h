@@ -1,12 +1,14 @@
 #pragma once
 // Shared look of RopeScope's plots and the replot discipline they all follow.
 #include <QColor>
+#include <QList>
 #include <QObject>
 #include <QString>
 
 class QCustomPlot;
 class QCPAxis;
 class QCPAxisRect;
+class QCPItemText;
 class QCPLegend;
 class QTimer;
 
@@ -39,6 +41,20 @@ void styleAxisRect(QCPAxisRect *rect);
 QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title);
 void useLogAxis(QCPAxis *axis);
 void useLinearAxis(QCPAxis *axis);
+
+// Keeps marker labels readable in a small plot (the 1024 × 700 window): each of `movable`, in
+// order, starts at the top of `rect` where placeMarkerLabel put it, goes to the other side of its
+// marker when it would leave the axis rect (or slides inside when neither side fits), and moves down past every label of `fixed` and
+// every movable placed before it that it would cover. The movable labels' y must be of type
+// ptAxisRectRatio. Call from QCustomPlot::afterLayout, when pixel positions are known.
+void separateLabels(QCPAxisRect *rect, const QList<QCPItemText *> &fixed, const QList<QCPItemText *> &movable);
+// Anchors a movable label at plot x `x` (a vertical marker), on the side of it `side` names
+// (Qt::AlignLeft: the label starts at x; Qt::AlignRight: it ends there), which separateLabels
+// starts from every time.
+void placeMarkerLabel(QCPItemText *label, double x, Qt::Alignment side);
+// Places a horizontally centred label of separateLabels' `fixed` at (x, y); when it is wider than
+// the room it has, separateLabels slides it inside the axis rect.
+void placeCentredLabel(QCPItemText *label, double x, double y);
 
 // Coalesces bursts of data changes into one replot about 40 ms later (PlotJuggler's discipline):
 // views call request() after updating their data and never replot() directly.

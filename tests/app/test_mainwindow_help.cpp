@@ -277,6 +277,26 @@ private slots:
         }
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
 
+        // The plots' text labels (L, L_train, s, d_tcd, d_rcd, "one full rotation", …): whole inside
+        // their axis rects and none over another, with llama3.1-8b's d_rcd = d_tcd = 35 of 64.
+        for (QCustomPlot *plot : {static_cast<QCustomPlot *>(m_window->periodsPlot()),
+                                  static_cast<QCustomPlot *>(m_window->factorsView()->plot())}) {
+            QList<std::pair<QString, QRectF>> boxes;
+            for (int i = 0; i < plot->itemCount(); ++i) {
+                auto *label = qobject_cast<QCPItemText *>(plot->item(i));
+                if (!label || !label->visible() || label->text().isEmpty())
+                    continue;
+                const QRectF box = QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized();
+                QVERIFY2(QRectF(label->clipAxisRect()->rect()).adjusted(-1, -1, 1, 1).contains(box),
+                         qPrintable(QStringLiteral("\"%1\" leaves its plot").arg(label->text())));
+                for (const auto &[text, other] : std::as_const(boxes))
+                    QVERIFY2(!box.adjusted(1, 1, -1, -1).intersects(other),
+                             qPrintable(QStringLiteral("\"%1\" covers \"%2\"").arg(label->text(), text)));
+                boxes.append({label->text(), box});
+            }
+            QVERIFY(boxes.size() >= 4);
+        }
+
         // The plots' legends: inside the plot, outside every axis rect (never over the data).
         rs::PeriodsPlot *periods = m_window->periodsPlot();
         const QList<std::pair<QCustomPlot *, QCPLegend *>> legends{
