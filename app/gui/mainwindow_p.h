@@ -1,0 +1,31 @@
+#pragma once
+// Internal to the main window's sources (mainwindow.cpp: the window and its docks;
+// mainwindow_menus.cpp: the menus; mainwindow_files.cpp: opening, saving and exporting): the
+// file-dialog filters, the timings and extensions they share, and two file tests.
+#include <QString>
+
+namespace mainwindow_detail {
+
+inline const QString kLastDirectoryKey = QStringLiteral("lastDirectory");
+inline const QString kSessionFilter = QStringLiteral("RopeScope sessions (*.ropescope);;All files (*)");
+inline const QString kConfigFilter = QStringLiteral("Model configs (*.json);;All files (*)");
+inline const QString kFactorFilter = QStringLiteral("Factor files (*.txt *.csv);;All files (*)");
+inline const QString kRunLogFilter = QStringLiteral("Run logs (*.jsonl);;All files (*)");
+inline const QString kSearchBestCurve = QStringLiteral("searchBest");
+inline constexpr int kStatusTimeoutMs = 6000;
+// The search dock as it opens: wide enough for the search fields and a readable plot.
+inline constexpr int kSearchDockWidth = 540;
+// A config that is not scaled says nothing about the context it should reach; 16× is the
+// LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
+inline constexpr double kDefaultExtension = 16.0;
+// The embedded model was trained at a short context; at 8 × that its high dimensions go out of
+// distribution, which is what the tool is for.
+inline constexpr double kEmbeddedModelExtension = 8.0;
+inline const QString kSessionSuffix = QStringLiteral("ropescope");
+
+// The application's own cache (where the embedded model's files are unpacked) is no user's folder.
+bool isInApplicationCache(const QString &path);
+// A RopeScope session by its extension or, failing that, by its "format" key.
+bool isSessionFile(const QString &path);
+
+} // namespace mainwindow_detail
