@@ -24,9 +24,13 @@ protected:
         m_fewDecades = range.lower > 0 && range.upper / range.lower < kFewDecades;
         if (!m_fewDecades)
             return QCPAxisTickerLog::createTickVector(tickStep, range);
+        // Within a factor of 4 (held-out perplexities of 1.3 to 2.9, say) 1-2-5 would leave one
+        // labelled tick; finer steps keep a few.
+        m_narrow = range.upper / range.lower < 4;
+        static const QVector<double> wide{1.0, 2.0, 5.0}, narrow{1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0};
         QVector<double> ticks;
         for (double decade = std::pow(10.0, std::floor(std::log10(range.lower))); decade <= range.upper; decade *= 10) {
-            for (double mantissa : {1.0, 2.0, 5.0})
+            for (double mantissa : m_narrow ? narrow : wide)
                 ticks << mantissa * decade;
         }
         return ticks;
@@ -36,6 +40,8 @@ protected:
     {
         if (!m_fewDecades || ticks.isEmpty())
             return QCPAxisTickerLog::createSubTickVector(subTickCount, ticks);
+        if (m_narrow)
+            return {};  // the ticks are already close together
         QVector<double> subTicks;
         for (double decade = ticks.front(); decade <= ticks.back(); decade *= 10) {
             for (double mantissa : {3.0, 4.0, 6.0, 7.0, 8.0, 9.0})
@@ -54,6 +60,7 @@ protected:
 
 private:
     bool m_fewDecades = false;
+    bool m_narrow = false;
 };
 
 // The most legend columns (entries per row) that fit the plot's width beside the title, so a
@@ -156,8 +163,9 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     QCPLayoutElement *titleCell = titleElement;  // its size hint is public as a layout element
     QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot, titleCell, strip] {
         QCPLegend *legend = plot->legend;
-        if (!plot->isVisible())
-            return;  // a hidden plot has no real width yet; it is arranged when it shows
+        if (plot->viewport().width() < 100)
+            return;  // no real width yet; arranged at the next replot that has one (also when
+                     // a hidden plot is exported at its own size)
         const QMargins margins = strip->margins();
         const int full = plot->viewport().width() - margins.left() - margins.right();
         const int beside = full - strip->columnSpacing() - titleCell->minimumOuterSizeHint().width();

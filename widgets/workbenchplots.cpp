@@ -39,8 +39,11 @@ QColor sweepMethodColor(const SweepMethodSpec &method, int index)
     if (method.kind != QLatin1String("factors") && method.modelDir.isEmpty())
         return plotcolors::family(method.kind);
     // Factors and other models: colours no family uses, in order of appearance.
+    // Ten, so a sweep of every fine-tuned model of the fair miniature (eight) draws no two alike.
     static const QColor palette[] = {plotcolors::searchBest, plotcolors::rescaled, QColor(0x27, 0xae, 0x60),
-                                     QColor(0xb7, 0x95, 0x0b), QColor(0x6d, 0x4c, 0x41), QColor(0x00, 0xac, 0xc1)};
+                                     QColor(0xb7, 0x95, 0x0b), QColor(0x6d, 0x4c, 0x41), QColor(0x00, 0xac, 0xc1),
+                                     QColor(0x28, 0x35, 0x93), QColor(0xd8, 0x43, 0x15), QColor(0x7c, 0xb3, 0x42),
+                                     QColor(0x8e, 0x24, 0xaa)};
     return palette[size_t(std::max(index, 0)) % std::size(palette)];
 }
 
@@ -473,6 +476,10 @@ bool SweepHeatmapPlot::isReplotPending() const { return m_replot->isPending(); }
 bool savePlot(QCustomPlot *plot, const QString &path)
 {
     const int width = std::max(plot->width(), 200), height = std::max(plot->height(), 150);
+    // A plot never shown (--export-sweep-plots) has no viewport of its size yet, and the legend
+    // is arranged for the viewport's width before each replot.
+    if (!plot->isVisible())
+        plot->setViewport(QRect(0, 0, width, height));
     plot->replot(QCustomPlot::rpImmediateRefresh);
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (suffix == QLatin1String("pdf"))

@@ -69,8 +69,11 @@ int main(int argc, char *argv[])
         }
         const QString prefix = parser.value(exportSweepOption);
         const int methods = int(bench.result().methods.size());
-        const bool saved = bench.curvePlot()->savePng(prefix + QStringLiteral("-lengths.png"), 960, 720) &&
-                           bench.heatmapPlot()->savePng(prefix + QStringLiteral("-heatmap.png"), 140 + 270 * methods, 400);
+        // Through savePlot, which lays the plots out at these sizes first (the legend's rows).
+        bench.curvePlot()->resize(960, 720);
+        bench.heatmapPlot()->resize(140 + 270 * methods, 400);
+        const bool saved = rs::savePlot(bench.curvePlot(), prefix + QStringLiteral("-lengths.png")) &&
+                           rs::savePlot(bench.heatmapPlot(), prefix + QStringLiteral("-heatmap.png"));
         if (!saved)
             std::fprintf(stderr, "ropescope: cannot write %s-*.png\n", qPrintable(prefix));
         return saved ? 0 : 1;

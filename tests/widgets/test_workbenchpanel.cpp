@@ -11,6 +11,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
+#include <QSet>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QProgressBar>
@@ -189,6 +191,37 @@ private Q_SLOTS:
                                                                                      : WorkbenchPanel::Plot::Heatmap));
             QVERIFY2(QFileInfo(path).size() > 1000, qPrintable(path));
         }
+    }
+
+    // What --export-sweep-plots does: a panel never shown saves its curves at a size of its own.
+    // Nine methods (the fair miniature's) get nine distinct colours and a legend whose entries
+    // are whole and apart (before, a hidden plot kept its legend on one squeezed row).
+    void hiddenPanelExportsNineMethodsLegibly()
+    {
+        WorkbenchPanel hidden(m_thread.get());
+        QVERIFY(hidden.openResult(QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nine-methods.json")));
+        QCustomPlot *plot = hidden.curvePlot();
+        plot->resize(960, 720);
+        const QString path = m_temp.filePath(QStringLiteral("nine.png"));
+        QVERIFY(savePlot(plot, path));
+        QCOMPARE(QImage(path).size(), QSize(960, 720));
+        QCPLegend *legend = plot->legend;
+        QCOMPARE(legend->itemCount(), 9);
+        QSet<QRgb> colours;
+        QList<QRect> boxes;
+        for (int i = 0; i < legend->itemCount(); ++i) {
+            auto *item = qobject_cast<QCPPlottableLegendItem *>(legend->item(i));
+            QVERIFY(item);
+            colours.insert(item->plottable()->pen().color().rgb());
+            const QRect box = item->outerRect();
+            QVERIFY2(box.width() >= static_cast<QCPLayoutElement *>(item)->minimumOuterSizeHint().width(),
+                     qPrintable(item->plottable()->name()));
+            QVERIFY2(plot->viewport().contains(box), qPrintable(item->plottable()->name()));
+            for (const QRect &other : std::as_const(boxes))
+                QVERIFY2(!box.intersects(other), qPrintable(item->plottable()->name()));
+            boxes << box;
+        }
+        QCOMPARE(colours.size(), 9);
     }
 
     void badResultFileIsNamedAndChangesNothing()
