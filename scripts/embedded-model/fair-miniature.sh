@@ -34,14 +34,14 @@ cli=${CLI:-build/app/ropescope-cli}
 gui=${GUI:-$(dirname "$cli")/ropescope}
 base=${BASE_MODEL:-$here/../../resources/embedded-model}
 L=${TARGET_LENGTH:-2048}
-ft_steps=${FINETUNE_STEPS:-40}
+ft_steps=${FINETUNE_STEPS:-60}
 ft_batch=${FINETUNE_BATCH:-2}
 ft_lr=${FINETUNE_LR:-3e-4}
 ft_seed=${FINETUNE_SEED:-2}
 population=${SEARCH_POPULATION:-24}
 iterations=${SEARCH_ITERATIONS:-8}
 search_samples=${SEARCH_SAMPLES:-3}
-sweep_samples=${SWEEP_SAMPLES:-6}
+sweep_samples=${SWEEP_SAMPLES:-12}
 sweep_lengths=${SWEEP_LENGTHS:-512,1024,$L}
 dtype=float32
 [ "$device" = cuda ] && dtype=bfloat16
