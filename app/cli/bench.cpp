@@ -9,6 +9,7 @@
 #include "runtime/model.h"
 
 #include <QElapsedTimer>
+#include <QJsonArray>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -62,7 +63,13 @@ int bench(const QStringList &args)
                                                           "position (the forward before it was trimmed to the answer "
                                                           "rows), runs interleaved with the trimmed ones, side by side, "
                                                           "and report how far their NLLs differ."));
-        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, decode, untrimmed, kModelOption,
+        const QCommandLineOption chunks(QStringLiteral("attention-chunks"),
+                                        QStringLiteral("Also time the evaluation with attention score chunks of "
+                                                       "2^E elements for each E given (e.g. 18,20,22), runs "
+                                                       "interleaved, side by side, and report how far their NLLs "
+                                                       "differ from the first's."),
+                                        QStringLiteral("E,..."));
+        parser.addOptions({shape, lengths, answers, warmup, repeats, peak, candidates, decode, untrimmed, chunks, kModelOption,
                            kDeviceOption, kDtypeOption, kSeedOption, kJsonOption});
         parseOrThrow(parser, args,
                      QStringLiteral("Time needle-PPL evaluation (forward to the last answer token, final norm and LM "
@@ -79,6 +86,18 @@ int bench(const QStringList &args)
             lengthList.push_back(v);
         }
         const int answerCount = wholeNumber(parser, answers, 1);
+        std::vector<int> chunkExponents;
+        if (parser.isSet(chunks)) {
+            for (const QString &part : parser.value(chunks).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+                bool ok = false;
+                const int e = part.trimmed().toInt(&ok);
+                if (!ok || e < 10 || e > 30)
+                    throw UsageError{QStringLiteral("--attention-chunks needs exponents from 10 to 30, got '%1'").arg(part)};
+                chunkExponents.push_back(e);
+            }
+            if (chunkExponents.size() < 2)
+                throw UsageError{QStringLiteral("--attention-chunks needs at least two exponents to compare")};
+        }
         const int warmupRuns = wholeNumber(parser, warmup, 0);
         const int timedRuns = wholeNumber(parser, repeats, 1);
         const double peakTflops = positiveNumber(parser, peak);
@@ -233,6 +252,44 @@ int bench(const QStringList &args)
                                      .arg(median(fullMs), 0, 'f', 1)
                                      .arg(median(fullMs) / median(trimmedMs), 0, 'f', 2)
                                      .arg(largest, 0, 'g', 3);
+                }
+                if (!chunkExponents.empty()) {
+                    // Interleaved, so that a busy machine slows every size alike.
+                    const int64_t chosen = lm->attentionChunkElements();
+                    std::vector<std::vector<double>> chunkMs(chunkExponents.size());
+                    std::vector<std::vector<double>> chunkNll(chunkExponents.size());
+                    for (int r = 0; r < warmupRuns + timedRuns; ++r) {
+                        for (size_t c = 0; c < chunkExponents.size(); ++c) {
+                            lm->setAttentionChunkElements(int64_t(1) << chunkExponents[c]);
+                            QElapsedTimer clock;
+                            clock.start();
+                            chunkNll[c] = lm->targetNll(ids, targets);
+                            if (r >= warmupRuns)
+                                chunkMs[c].push_back(clock.nsecsElapsed() / 1e6);
+                        }
+                    }
+                    lm->setAttentionChunkElements(chosen);
+                    QJsonArray sizes;
+                    for (size_t c = 0; c < chunkExponents.size(); ++c) {
+                        std::sort(chunkMs[c].begin(), chunkMs[c].end());
+                        double largest = 0;
+                        for (size_t i = 0; i < chunkNll[c].size(); ++i)
+                            largest = std::max(largest, std::abs(chunkNll[c][i] - chunkNll[0][i]));
+                        sizes.append(QJsonObject{{QStringLiteral("log2_elements"), chunkExponents[c]},
+                                                 {QStringLiteral("ms"), median(chunkMs[c])},
+                                                 {QStringLiteral("max_nll_difference"), largest}});
+                        if (!json)
+                            err() << QStringLiteral("%1 tokens, attention chunks of 2^%2 elements: %3 ms (%4× the first; "
+                                                    "largest NLL difference %5)%6\n")
+                                         .arg(length)
+                                         .arg(chunkExponents[c])
+                                         .arg(median(chunkMs[c]), 0, 'f', 1)
+                                         .arg(median(chunkMs[c]) / median(chunkMs[0]), 0, 'f', 2)
+                                         .arg(largest, 0, 'g', 3)
+                                         .arg((int64_t(1) << chunkExponents[c]) == chosen ? QStringLiteral("  [the default]")
+                                                                                         : QString());
+                    }
+                    row.insert(QStringLiteral("attention_chunks"), sizes);
                 }
                 if (decodeTokens > 0) {
                     // The passkey's work: a prompt of `length` tokens, then decodeTokens greedy tokens.

@@ -191,7 +191,7 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
         throw Error(m.directory, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
     }
     // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
-    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 18;
+    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 22;
     m.batchCandidates = m.device.is_cuda();
     m.deviceMemory = deviceMemoryBytes(m.device);
     const QString dt = options.dtype.trimmed().toLower();
@@ -879,6 +879,8 @@ int CausalLM::vocabSize() const { return d->m.spec.vocabSize; }
 int CausalLM::numLayers() const { return d->m.spec.numLayers; }
 void CausalLM::setTrimLastLayer(bool on) { d->m.trimLastLayer = on; }
 bool CausalLM::trimsLastLayer() const { return d->m.trimLastLayer; }
+void CausalLM::setAttentionChunkElements(int64_t elements) { d->m.attentionChunkElements = std::max<int64_t>(elements, 1); }
+int64_t CausalLM::attentionChunkElements() const { return d->m.attentionChunkElements; }
 int CausalLM::hiddenSize() const { return d->m.spec.hiddenSize; }
 QString CausalLM::device() const { return QString::fromStdString(d->m.device.str()); }
 QString CausalLM::dtype() const { return detail::dtypeName(d->m.dtype); }

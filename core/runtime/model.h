@@ -97,6 +97,10 @@ public:
     // rows). Off runs it at every row; `ropescope-cli bench --untrimmed` times both side by side.
     void setTrimLastLayer(bool on);
     bool trimsLastLayer() const;
+    // Elements of one query chunk's attention scores on the plain (chunked) attention path; load()
+    // picks the device's best (model_p.h). `ropescope-cli bench --attention-chunks` times others.
+    void setAttentionChunkElements(int64_t elements);
+    int64_t attentionChunkElements() const;
 
     // The factors and attention factor the model uses by default for a sequence of `seqLen`
     // tokens, as transformers would (longrope: short factors up to original_max_position_embeddings,

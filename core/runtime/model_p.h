@@ -51,9 +51,13 @@ struct TorchModel {
     torch::Tensor finalNorm;  // [H]
     torch::Tensor lmHead;     // [V, H] (the embedding when tied)
     // The plain attention path works in query chunks whose scores hold about this many elements.
-    // On the CPU small chunks win by far (measured: 4096 tokens on the 2-layer reference model took
-    // 8.0 s with 2^26-element chunks, 0.79 s with 2^18): the scores stay in cache and below glibc's
-    // mmap threshold, so they are not page-faulted in afresh for every layer. load() sets it.
+    // On the CPU, chunks above glibc's 32 MiB mmap threshold are page-faulted in afresh for every
+    // layer (measured: 4096 tokens on the 2-layer reference model took 8.0 s with 2^26-element
+    // chunks, 0.79 s with 2^18), and since tuneHostAllocator keeps blocks up to that threshold in
+    // the heap, larger chunks now win: `ropescope-cli bench --attention-chunks 18,20,22` on the
+    // embedded model, interleaved on the busy 2-core box, 2^22 (16 MiB of float32 scores) took
+    // 0.46× the time of 2^18 at 2048 and 4096 tokens (1224 against 2665 ms at 4096), level with
+    // 2^20; NLLs within 1.2e-5 of each other. load() sets it.
     int64_t attentionChunkElements = int64_t(1) << 18;
     // Norms, projections and the MLP act on each token alone and run over chunks of tokens whose
     // widest intermediate holds about this many elements: at 128k tokens an 8B model's gate/up
