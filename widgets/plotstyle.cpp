@@ -163,9 +163,10 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
     QCPLayoutElement *titleCell = titleElement;  // its size hint is public as a layout element
     QObject::connect(plot, &QCustomPlot::beforeReplot, plot, [plot, titleCell, strip] {
         QCPLegend *legend = plot->legend;
-        if (plot->viewport().width() < 100)
-            return;  // no real width yet; arranged at the next replot that has one (also when
-                     // a hidden plot is exported at its own size)
+        // A hidden plot has no real width yet (it is arranged when it shows), unless it is being
+        // exported at a size of its own (savePlot).
+        if (!plot->isVisible() && !plot->property(kExportingProperty).toBool())
+            return;
         const QMargins margins = strip->margins();
         const int full = plot->viewport().width() - margins.left() - margins.right();
         const int beside = full - strip->columnSpacing() - titleCell->minimumOuterSizeHint().width();

@@ -35,6 +35,10 @@ QString familyTitle(const QString &name);
 // Compact human-readable numbers: thousands grouped for lengths, 4 significant digits otherwise.
 QString formatNumber(double value);
 
+// Set (true) on a plot while it is drawn for an export without being on screen, so that layout
+// code that waits for a visible plot lays it out at the export's size.
+inline constexpr char kExportingProperty[] = "rsExporting";
+
 // Fonts, grids and tick labels common to every axis rect.
 void styleAxisRect(QCPAxisRect *rect);
 // Moves the plot's legend into a strip above the axis rects, after a bold title.

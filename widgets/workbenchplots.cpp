@@ -478,13 +478,19 @@ bool savePlot(QCustomPlot *plot, const QString &path)
     const int width = std::max(plot->width(), 200), height = std::max(plot->height(), 150);
     // A plot never shown (--export-sweep-plots) has no viewport of its size yet, and the legend
     // is arranged for the viewport's width before each replot.
-    if (!plot->isVisible())
+    const bool hidden = !plot->isVisible();
+    if (hidden) {
+        plot->setProperty(kExportingProperty, true);
         plot->setViewport(QRect(0, 0, width, height));
+    }
     plot->replot(QCustomPlot::rpImmediateRefresh);
     const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix == QLatin1String("pdf"))
-        return plot->savePdf(path, width, height, QCP::epNoCosmetic, QStringLiteral("RopeScope"));
-    return plot->savePng(path, width, height);
+    const bool saved = suffix == QLatin1String("pdf")
+                           ? plot->savePdf(path, width, height, QCP::epNoCosmetic, QStringLiteral("RopeScope"))
+                           : plot->savePng(path, width, height);
+    if (hidden)
+        plot->setProperty(kExportingProperty, false);
+    return saved;
 }
 
 } // namespace rs
