@@ -1,7 +1,7 @@
 // The forward pass of the Llama-family model (model_p.h): RoPE tables and caches, the attention
 // (plain math in query chunks, or fused SDPA where LibTorch has it), RMSNorm, the decoder stack and
-// the LM head, written against transformers' eager implementation. The model's loading and its
-// public API are in model.cpp.
+// the LM head, written against transformers' eager implementation. The model's loading is in
+// model.cpp, its public evaluation calls in modelinference.cpp.
 #include "runtime/model_p.h"
 
 #include "common/error.h"

@@ -3,7 +3,12 @@
 // grouped-query attention with softmax in float32, SwiGLU MLP, RoPE with rotate_half on the
 // first d dims of each head. Weights go from the mapped safetensors bytes straight to the target
 // device and dtype.
-#include "runtime/model_p.h"
+//
+// This file reads config.json into a spec, resolves the device and dtype, and builds the model:
+// from a checkpoint (every tensor checked by name, shape and dtype, then loaded) or with random
+// weights. What it needs of the machine is in modelmemory.cpp, the evaluation calls in
+// modelinference.cpp, the forward pass in forward.cpp.
+#include "runtime/modelimpl_p.h"
 
 #include "common/error.h"
 #include "rope/factorfamilies.h"
@@ -12,12 +17,6 @@
 
 #include <torch/version.h>
 #include <ATen/CPUGeneratorImpl.h>
-#ifdef ROPESCOPE_CUDA_MEMORY_STATS
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
-#ifdef ROPESCOPE_CUDA_MEMINFO
-#include <cuda_runtime_api.h>
-#endif
 
 #include <QDir>
 #include <QFileInfo>
@@ -30,36 +29,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <new>
-
-#ifdef Q_OS_UNIX
-#include <unistd.h>
-#endif
 
 namespace rs {
-
-bool cudaAvailable()
-{
-    return torch::cuda::is_available();
-}
-
-int cudaDeviceCount()
-{
-    return cudaAvailable() ? int(torch::cuda::device_count()) : 0;
-}
-
-int64_t physicalMemoryBytes()
-{
-#ifdef Q_OS_UNIX
-    static const int64_t bytes = [] {
-        const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
-        return pages > 0 && pageSize > 0 ? int64_t(pages) * int64_t(pageSize) : int64_t(0);
-    }();
-    return bytes;
-#else
-    return 0;
-#endif
-}
 
 namespace detail {
 namespace {
@@ -136,37 +107,6 @@ bool isFloatType(const QString &dtype)
     return dtype == QLatin1String("F32") || dtype == QLatin1String("F16") || dtype == QLatin1String("BF16");
 }
 
-QString dtypeName(torch::ScalarType t)
-{
-    switch (t) {
-    case torch::kBFloat16: return QStringLiteral("bfloat16");
-    case torch::kFloat16: return QStringLiteral("float16");
-    default: return QStringLiteral("float32");
-    }
-}
-
-// Total memory of a device: physical memory for the CPU, the GPU's for CUDA (0 when this build
-// cannot ask: then only an allocation failure tells).
-int64_t deviceMemoryBytes(const torch::Device &device)
-{
-    if (device.is_cpu())
-        return physicalMemoryBytes();
-#ifdef ROPESCOPE_CUDA_MEMINFO
-    cudaDeviceProp properties;
-    if (cudaGetDeviceProperties(&properties, device.index()) == cudaSuccess)
-        return int64_t(properties.totalGlobalMem);
-#endif
-    return 0;
-}
-
-QString gibText(double bytes)
-{
-    const double gib = bytes / double(int64_t(1) << 30);
-    if (gib < 100)
-        return QString::number(gib, 'f', 1);
-    return gib < 1e7 ? QString::number(std::llround(gib)) : QString::number(gib, 'g', 3);
-}
-
 // Resolves ModelOptions into m.device / m.dtype (and the attention chunk size that suits the
 // device); throws rs::Error naming m.directory.
 void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
@@ -209,77 +149,13 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
 
 } // namespace
 
-void requireMemory(const TorchModel &m, const QString &source, const QString &what, double deviceBytes, double hostBytes)
+QString dtypeName(torch::ScalarType t)
 {
-    const bool cpu = m.device.is_cpu();
-    const double onDevice = cpu ? deviceBytes + hostBytes : deviceBytes;
-    const int64_t deviceHas = cpu ? physicalMemoryBytes() : m.deviceMemory;
-    if (deviceHas > 0 && onDevice > double(deviceHas)) {
-        if (cpu)
-            throw Error(source, QStringLiteral("%1 needs ~%2 GiB of memory, this machine has %3 GiB")
-                                    .arg(what, gibText(onDevice), gibText(double(deviceHas))));
-        throw Error(source, QStringLiteral("%1 needs ~%2 GiB on %3, which has %4 GiB")
-                                .arg(what, gibText(onDevice), QString::fromStdString(m.device.str()), gibText(double(deviceHas))));
+    switch (t) {
+    case torch::kBFloat16: return QStringLiteral("bfloat16");
+    case torch::kFloat16: return QStringLiteral("float16");
+    default: return QStringLiteral("float32");
     }
-    const int64_t hostHas = physicalMemoryBytes();
-    if (!cpu && hostHas > 0 && hostBytes > double(hostHas))
-        throw Error(source, QStringLiteral("%1 needs ~%2 GiB of host memory, this machine has %3 GiB")
-                                .arg(what, gibText(hostBytes), gibText(double(hostHas))));
-}
-
-void requireWeightMemory(const TorchModel &m, const ModelSpec &s, const QString &source)
-{
-    const double parameters = parameterCount(s);
-    requireMemory(m, source, QStringLiteral("a %1 model with these shapes (%2 parameters in %3)")
-                                 .arg(s.architecture, QString::number(parameters, 'g', 3), dtypeName(m.dtype)),
-                  parameters * double(c10::elementSize(m.dtype)), 0);
-}
-
-double forwardBytes(const TorchModel &m, double tokens, double rows)
-{
-    const ModelSpec &s = m.spec;
-    const double e = double(c10::elementSize(m.dtype));
-    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
-    const double widest = std::max(2.0 * s.intermediateSize, q + 2 * kv);
-    // Alive together once a layer's attention has run: the residual stream, q/k/v, the rotated q
-    // and k, the attention output and the rotary cos and sin; and the token ids and positions.
-    const double perToken = e * (s.hiddenSize + (q + 2 * kv) + (q + kv) + q + 2.0 * s.rotaryDims) + 16;
-    // One chunk of attention scores (with their float32 softmax) and one of token-wise intermediates.
-    const double scores = std::min(double(m.attentionChunkElements), rows * s.numHeads * tokens * tokens) * (4 + e);
-    const double tokenwise = std::min(double(m.tokenwiseChunkElements), rows * tokens * widest) * e;
-    return rows * tokens * perToken + scores + tokenwise;
-}
-
-int64_t weightBytes(const TorchModel &m)
-{
-    int64_t bytes = 0;
-    const auto add = [&](const torch::Tensor &t) {
-        if (t.defined())
-            bytes += t.numel() * int64_t(t.element_size());
-    };
-    add(m.embed);
-    for (const LayerWeights &w : m.layers)
-        for (const torch::Tensor *t : {&w.inputNorm, &w.postNorm, &w.qkv, &w.qkvBias, &w.o, &w.oBias, &w.gateUp,
-                                       &w.gateUpBias, &w.down, &w.downBias})
-            add(*t);
-    add(m.finalNorm);
-    if (m.lmHead.defined() && !m.lmHead.is_same(m.embed))
-        add(m.lmHead);
-    return bytes;
-}
-
-double parameterCount(const ModelSpec &s)
-{
-    const double V = s.vocabSize, H = s.hiddenSize, I = s.intermediateSize;
-    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
-    double perLayer = 2 * H + (q + 2 * kv) * H + H * q + 3 * H * I;
-    if (s.qkvBias)
-        perLayer += q + 2 * kv;
-    if (s.oBias)
-        perLayer += H;
-    if (s.mlpBias)
-        perLayer += 2 * I + H;
-    return V * H * (s.tiedEmbeddings ? 1 : 2) + double(s.numLayers) * perLayer + H;
 }
 
 ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, const QString &source,
@@ -369,282 +245,6 @@ ModelSpec parseModelSpec(const QJsonObject &config, const RopeConfig &rope, cons
 // ---------------------------------------------------------------------------------------------
 
 using detail::TorchModel;
-
-struct CausalLM::Impl {
-    TorchModel m;
-    QStringList warnings;  // from loading
-
-    // Refuses, with the figures, a forward the device cannot hold (detail::requireMemory), before
-    // anything is allocated for it.
-    void requireForward(double tokens, double rows, double hostBytes = 0) const
-    {
-        const double weights = double(detail::weightBytes(m));
-        const double activations = detail::forwardBytes(m, tokens, rows);
-        QString what = rows > 1 ? QStringLiteral("a forward over %1 tokens in %2 rows").arg(tokens, 0, 'f', 0).arg(rows, 0, 'f', 0)
-                                : QStringLiteral("a forward over %1 tokens").arg(tokens, 0, 'f', 0);
-        what += QStringLiteral(" (weights %1 GiB, activations %2 GiB").arg(detail::gibText(weights), detail::gibText(activations));
-        if (hostBytes > 0)
-            what += QStringLiteral(", samples %1 GiB").arg(detail::gibText(hostBytes));
-        detail::requireMemory(m, m.directory, what + QLatin1Char(')'), weights + activations, hostBytes);
-    }
-
-    // Turns LibTorch failures into rs::Error naming the model folder.
-    template <class F>
-    auto guarded(F &&f) const -> decltype(f())
-    {
-        try {
-            return f();
-        } catch (const Error &) {
-            throw;
-        } catch (const c10::OutOfMemoryError &e) {
-            throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
-                                         .arg(QString::fromStdString(m.device.str()),
-                                              QString::fromStdString(e.what_without_backtrace())));
-        } catch (const c10::Error &e) {
-            const QString what = QString::fromStdString(e.what_without_backtrace());
-            if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
-                throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
-                                             .arg(QString::fromStdString(m.device.str()), what));
-            throw Error(m.directory, QStringLiteral("LibTorch error: %1").arg(what));
-        } catch (const std::bad_alloc &) {
-            throw Error(m.directory, QStringLiteral("out of host memory"));
-        }
-    }
-
-    void checkIds(const std::vector<int> &ids, size_t minimum) const
-    {
-        if (ids.size() < minimum)
-            throw Error(m.directory, QStringLiteral("needs at least %1 tokens, got %2").arg(minimum).arg(ids.size()));
-        for (size_t i = 0; i < ids.size(); ++i)
-            if (ids[i] < 0 || ids[i] >= m.spec.vocabSize)
-                throw Error(m.directory, QStringLiteral("token id %1 at position %2 is outside the vocabulary [0, %3)")
-                                             .arg(ids[i]).arg(i).arg(m.spec.vocabSize));
-    }
-
-    detail::RopeTable table(int seqLen, const RopeOverride *rope) const
-    {
-        if (rope)
-            return detail::makeRopeTable(m, rope->lambda, rope->attentionFactor);
-        const RopeOverride f = detail::defaultRopeFactors(m, seqLen);
-        return detail::makeRopeTable(m, f.lambda, f.attentionFactor);
-    }
-
-    // Hidden states (before the final norm) of ids[0 … count) with the RoPE chosen for `seqLen`: [count, H],
-    // or of the last keepLast of them only (detail::forwardHidden): [keepLast, H].
-    torch::Tensor hidden(const std::vector<int> &ids, int64_t count, int seqLen, const RopeOverride *rope,
-                         int64_t keepLast = 0) const
-    {
-        requireForward(double(count), 1);
-        const detail::RopeTable t = table(seqLen, rope);
-        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data(), size_t(count)), torch::dtype(torch::kInt32))
-                                         .to(m.device, torch::kInt64)
-                                         .unsqueeze(0);
-        const torch::Tensor positions = torch::arange(count, torch::dtype(torch::kInt64).device(m.device));
-        return detail::forwardHidden(m, tokens, positions, t, {}, nullptr, keepLast).squeeze(0);
-    }
-
-    // Runs ids[from, to) on top of the cache (whose length must be `from`) with the cache's RoPE:
-    // hidden states [to − from, H], or of the last keepLast positions only (every key and value is
-    // cached either way).
-    torch::Tensor extend(detail::KvCache &cache, const std::vector<int> &ids, int64_t from, int64_t to,
-                         int64_t keepLast = 0) const
-    {
-        const detail::RopeTable t = detail::makeRopeTable(m, cache.rope.lambda, cache.rope.attentionFactor);
-        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data() + from, size_t(to - from)), torch::dtype(torch::kInt32))
-                                         .to(m.device, torch::kInt64)
-                                         .unsqueeze(0);
-        const torch::Tensor positions = torch::arange(from, to, torch::dtype(torch::kInt64).device(m.device));
-        return detail::forwardHidden(m, tokens, positions, t, {}, &cache, keepLast).squeeze(0);
-    }
-
-    int argmaxToken(const torch::Tensor &hiddenRow) const
-    {
-        return int(detail::logitsFromHidden(m, hiddenRow.unsqueeze(0)).argmax(-1).item<int64_t>());
-    }
-
-    static bool sameRope(const RopeOverride &a, const RopeOverride &b)
-    {
-        return a.attentionFactor == b.attentionFactor && a.lambda == b.lambda;
-    }
-
-    // Greedy decoding from `cache`, which holds seq[0 … cache.length) with `last` the hidden state
-    // of its final position; appends `count` tokens to seq and returns them. Without an explicit
-    // rope the RoPE follows the growing length: when the config's choice changes (the longrope
-    // switch past original_max_position_embeddings), the cache is refilled from scratch with the
-    // new factors — what transformers' Phi3 prepare_inputs_for_generation does by dropping its
-    // cache there, and what re-running the whole sequence for every token computes.
-    std::vector<int> decode(detail::KvCache &cache, std::vector<int> &seq, torch::Tensor last, int count,
-                            const RopeOverride *rope) const
-    {
-        std::vector<int> out;
-        for (int n = 0; n < count; ++n) {
-            const int next = argmaxToken(last);
-            seq.push_back(next);
-            out.push_back(next);
-            if (n + 1 == count)
-                break;
-            const int64_t length = int64_t(seq.size());
-            if (!rope) {
-                RopeOverride wanted = detail::defaultRopeFactors(m, int(length));
-                if (!sameRope(wanted, cache.rope)) {
-                    cache.length = 0;
-                    cache.rope = std::move(wanted);
-                    const torch::Tensor h = extend(cache, seq, 0, length);
-                    last = h[length - 1];
-                    continue;
-                }
-            }
-            last = extend(cache, seq, length - 1, length)[0];
-        }
-        return out;
-    }
-
-    std::vector<int> greedyCached(const std::vector<int> &ids, int newTokens, const RopeOverride *rope) const
-    {
-        if (newTokens <= 0)
-            return {};
-        std::vector<int> seq = ids;
-        const int64_t prompt = int64_t(ids.size());
-        detail::KvCache cache = detail::makeKvCache(m, 1, prompt + newTokens);
-        cache.rope = rope ? *rope : detail::defaultRopeFactors(m, int(prompt));
-        const torch::Tensor h = extend(cache, seq, 0, prompt);
-        return decode(cache, seq, h[prompt - 1], newTokens, rope);
-    }
-
-    std::vector<int> greedyUncached(const std::vector<int> &ids, int newTokens, const RopeOverride *rope) const
-    {
-        std::vector<int> seq = ids;
-        std::vector<int> out;
-        for (int n = 0; n < newTokens; ++n) {
-            const torch::Tensor h = hidden(seq, int64_t(seq.size()), int(seq.size()), rope);
-            const int next = argmaxToken(h[h.size(0) - 1]);
-            seq.push_back(next);
-            out.push_back(next);
-        }
-        return out;
-    }
-
-    CausalLM::AnswerScore scoreAnswer(const std::vector<int> &ids, int answerStart, bool greedy, const RopeOverride *rope) const
-    {
-        checkIds(ids, 2);
-        const int64_t L = int64_t(ids.size());
-        if (answerStart < 1 || answerStart >= L)
-            throw Error(m.directory, QStringLiteral("the answer start %1 is outside 1 … %2").arg(answerStart).arg(L - 1));
-        std::vector<int> targets;
-        for (int p = answerStart; p < L; ++p)
-            targets.push_back(p);
-        // The forward targetNll runs (up to the last answer token, RoPE chosen for the whole
-        // length), keeping its keys and values.
-        detail::KvCache cache = detail::makeKvCache(m, 1, L - 1);
-        cache.rope = rope ? *rope : detail::defaultRopeFactors(m, int(L));
-        // The rows targetNll reads (answerStart − 1 on, the prompt's last among them), computed as
-        // targetNll computes them.
-        const int64_t first = m.trimLastLayer ? answerStart - 1 : 0;
-        const torch::Tensor h = extend(cache, ids, 0, L - 1, m.trimLastLayer ? L - 1 - first : 0);
-        CausalLM::AnswerScore out;
-        out.nll = answerNll(h.unsqueeze(0), ids, targets, first).front();
-        if (!greedy)
-            return out;
-        // Greedy decoding of the answer from the prompt: the prompt's keys are already cached
-        // unless the RoPE for the prompt's length differs (a longrope config whose switch falls
-        // inside the answer), in which case the prompt runs again with its own factors.
-        std::vector<int> seq(ids.begin(), ids.begin() + answerStart);
-        const RopeOverride promptRope = rope ? *rope : detail::defaultRopeFactors(m, answerStart);
-        torch::Tensor last;
-        if (sameRope(promptRope, cache.rope)) {
-            cache.length = answerStart;
-            last = h[answerStart - 1 - first];
-        } else {
-            cache.length = 0;
-            cache.rope = promptRope;
-            last = extend(cache, seq, 0, answerStart)[answerStart - 1];
-        }
-        out.greedy = decode(cache, seq, last, int(L - answerStart), rope);
-        return out;
-    }
-
-    // Checks every target position (1 ≤ p < L) and returns the largest: the forward stops before it.
-    int lastTarget(const std::vector<int> &ids, const std::vector<int> &targets) const
-    {
-        const int L = int(ids.size());
-        int last = 0;
-        for (int p : targets) {
-            if (p < 1 || p >= L)
-                throw Error(m.directory, QStringLiteral("target position %1 is outside 1 … %2").arg(p).arg(L - 1));
-            last = std::max(last, p);
-        }
-        return last;
-    }
-
-    // −log p(ids[p]) for each target from hidden states [K, T, H] (one row per RoPE variant) of the
-    // positions firstRow, firstRow + 1, …: the final norm and LM head run only at the rows p − 1.
-    // One vector per row.
-    std::vector<std::vector<double>> answerNll(const torch::Tensor &hidden, const std::vector<int> &ids,
-                                               const std::vector<int> &targets, int64_t firstRow = 0) const
-    {
-        std::vector<int64_t> rows, want;
-        rows.reserve(targets.size());
-        want.reserve(targets.size());
-        for (int p : targets) {
-            rows.push_back(p - 1 - firstRow);
-            want.push_back(ids[size_t(p)]);
-        }
-        const auto idx = torch::dtype(torch::kInt64);
-        const int64_t K = hidden.size(0), n = int64_t(rows.size());
-        const torch::Tensor sel = hidden.index_select(1, torch::tensor(at::ArrayRef<int64_t>(rows), idx).to(m.device))
-                                      .reshape({K * n, hidden.size(2)});
-        const torch::Tensor wanted = torch::tensor(at::ArrayRef<int64_t>(want), idx).repeat({K});
-        const torch::Tensor nll = detail::nllFromHidden(m, sel, wanted).to(torch::kCPU, torch::kFloat64).contiguous();
-        std::vector<std::vector<double>> out(static_cast<size_t>(K));
-        for (int64_t k = 0; k < K; ++k)
-            out[size_t(k)].assign(nll.data_ptr<double>() + k * n, nll.data_ptr<double>() + (k + 1) * n);
-        return out;
-    }
-
-    std::vector<double> targetNll(const std::vector<int> &ids, const std::vector<int> &targets, const RopeOverride *rope) const
-    {
-        checkIds(ids, 1);
-        if (targets.empty())
-            return {};
-        const int last = lastTarget(ids, targets);
-        // Only the rows p − 1 are read: from the first of them on (the answer tokens at the end of a
-        // needle sample: a handful), unless the model is asked to run every row.
-        const int first = *std::min_element(targets.begin(), targets.end()) - 1;
-        const int64_t keep = m.trimLastLayer ? int64_t(last - first) : 0;
-        return answerNll(hidden(ids, last, int(ids.size()), rope, keep).unsqueeze(0), ids, targets, keep > 0 ? first : 0).front();
-    }
-
-    std::vector<std::vector<double>> targetNllBatch(const std::vector<int> &ids, const std::vector<int> &targets,
-                                                    const std::vector<RopeOverride> &ropes) const
-    {
-        checkIds(ids, 1);
-        const int64_t K = int64_t(ropes.size());
-        if (K == 0 || targets.empty())
-            return std::vector<std::vector<double>>(ropes.size());
-        if (!m.batchCandidates || K == 1) {
-            std::vector<std::vector<double>> out;
-            for (const RopeOverride &r : ropes)
-                out.push_back(targetNll(ids, targets, &r));
-            return out;
-        }
-        const int last = lastTarget(ids, targets);
-        requireForward(double(last), double(K));
-        // One rotary table per row: [K, T, d] cos and sin, the layout mixed-window training uses.
-        const torch::Tensor positions = torch::arange(int64_t(last), torch::dtype(torch::kInt64).device(m.device));
-        std::vector<torch::Tensor> cosRows, sinRows;
-        for (const RopeOverride &r : ropes) {
-            const detail::RotaryCache rc = detail::rotaryCache(m, detail::makeRopeTable(m, r.lambda, r.attentionFactor), positions);
-            cosRows.push_back(rc.cos);
-            sinRows.push_back(rc.sin);
-        }
-        const detail::RotaryCache rc{torch::stack(cosRows, 0), torch::stack(sinRows, 0)};
-        const torch::Tensor tokens = torch::tensor(at::ArrayRef<int>(ids.data(), size_t(last)), torch::dtype(torch::kInt32))
-                                         .to(m.device, torch::kInt64)
-                                         .unsqueeze(0)
-                                         .expand({K, int64_t(last)});
-        return answerNll(detail::forwardHidden(m, tokens, rc), ids, targets);
-    }
-};
 
 CausalLM::CausalLM() : d(std::make_unique<Impl>()) {}
 CausalLM::~CausalLM() = default;
@@ -887,147 +487,9 @@ QString CausalLM::dtype() const { return detail::dtypeName(d->m.dtype); }
 detail::TorchModel &CausalLM::torchModel() { return d->m; }
 const detail::TorchModel &CausalLM::torchModel() const { return d->m; }
 
-double CausalLM::forwardFlops(int64_t tokens, int64_t headRows) const
-{
-    const detail::ModelSpec &s = d->m.spec;
-    const double H = s.hiddenSize, I = s.intermediateSize, T = double(tokens);
-    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
-    const double perTokenPerLayer = 2 * H * (q + 2 * kv) + 2 * q * H + 2 * 3 * H * I;
-    double total = perTokenPerLayer * T * s.numLayers;
-    for (int l = 0; l < s.numLayers; ++l) {
-        // Query i (0-based) sees min(i + 1, window) keys; QKᵀ and PV each cost 2·q FLOPs per key.
-        const double w = s.slidingWindow[size_t(l)];
-        double keys = T * (T + 1) / 2;
-        if (w > 0 && T > w)
-            keys = w * (w + 1) / 2 + (T - w) * w;
-        total += 4 * q * keys;
-    }
-    return total + 2 * H * double(s.vocabSize) * double(headRows);
-}
-
-int64_t CausalLM::weightBytes() const
-{
-    return detail::weightBytes(d->m);
-}
-
-double CausalLM::forwardBytes(int64_t tokens, int64_t rows) const
-{
-    return detail::forwardBytes(d->m, double(tokens), double(rows));
-}
-
-void CausalLM::requireMemoryFor(int64_t tokens, int64_t rows, double hostBytes) const
-{
-    d->requireForward(double(tokens), double(rows), hostBytes);
-}
-
 QStringList CausalLM::warnings() const
 {
     return d->warnings;
-}
-
-int64_t CausalLM::peakDeviceMemory() const
-{
-#ifdef ROPESCOPE_CUDA_MEMORY_STATS
-    if (d->m.device.is_cuda())
-        return c10::cuda::CUDACachingAllocator::getDeviceStats(d->m.device.index()).allocated_bytes[0].peak;
-#endif
-    return -1;
-}
-
-void CausalLM::resetPeakDeviceMemory()
-{
-#ifdef ROPESCOPE_CUDA_MEMORY_STATS
-    if (d->m.device.is_cuda())
-        c10::cuda::CUDACachingAllocator::resetPeakStats(d->m.device.index());
-#endif
-}
-
-RopeOverride CausalLM::defaultRope(int seqLen) const
-{
-    return detail::defaultRopeFactors(d->m, seqLen);
-}
-
-double CausalLM::meanNextTokenLoss(const std::vector<int> &ids, const RopeOverride *rope)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        d->checkIds(ids, 2);
-        std::vector<int> targets(ids.size() - 1);
-        for (size_t i = 0; i < targets.size(); ++i)
-            targets[i] = int(i) + 1;
-        const std::vector<double> nll = d->targetNll(ids, targets, rope);
-        double sum = 0;
-        for (double x : nll)
-            sum += x;
-        return sum / double(nll.size());
-    });
-}
-
-std::vector<std::vector<float>> CausalLM::logitsAt(const std::vector<int> &ids, const std::vector<int> &positions,
-                                                   const RopeOverride *rope)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        d->checkIds(ids, 1);
-        std::vector<std::vector<float>> out;
-        if (positions.empty())
-            return out;
-        const int L = int(ids.size());
-        int last = 0;
-        std::vector<int64_t> rows;
-        for (int p : positions) {
-            if (p < 0 || p >= L)
-                throw Error(d->m.directory, QStringLiteral("position %1 is outside 0 … %2").arg(p).arg(L - 1));
-            last = std::max(last, p);
-            rows.push_back(p);
-        }
-        const torch::Tensor h = d->hidden(ids, last + 1, L, rope);
-        const torch::Tensor sel = h.index_select(0, torch::tensor(at::ArrayRef<int64_t>(rows), torch::dtype(torch::kInt64)).to(d->m.device));
-        const torch::Tensor logits = detail::logitsFromHidden(d->m, sel).to(torch::kCPU).contiguous();
-        const int64_t V = logits.size(1);
-        for (int64_t r = 0; r < logits.size(0); ++r) {
-            const float *row = logits.data_ptr<float>() + r * V;
-            out.emplace_back(row, row + V);
-        }
-        return out;
-    });
-}
-
-std::vector<double> CausalLM::targetNll(const std::vector<int> &ids, const std::vector<int> &targetPositions,
-                                        const RopeOverride *rope)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        return d->targetNll(ids, targetPositions, rope);
-    });
-}
-
-std::vector<std::vector<double>> CausalLM::targetNllBatch(const std::vector<int> &ids,
-                                                          const std::vector<int> &targetPositions,
-                                                          const std::vector<RopeOverride> &ropes)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        return d->targetNllBatch(ids, targetPositions, ropes);
-    });
-}
-
-std::vector<int> CausalLM::greedyContinue(const std::vector<int> &ids, int newTokens, const RopeOverride *rope,
-                                          bool useKvCache)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        d->checkIds(ids, 1);
-        return useKvCache ? d->greedyCached(ids, newTokens, rope) : d->greedyUncached(ids, newTokens, rope);
-    });
-}
-
-CausalLM::AnswerScore CausalLM::scoreAnswer(const std::vector<int> &ids, int answerStart, bool greedy, const RopeOverride *rope)
-{
-    return d->guarded([&] {
-        c10::InferenceMode guard;
-        return d->scoreAnswer(ids, answerStart, greedy, rope);
-    });
 }
 
 } // namespace rs

@@ -1,0 +1,62 @@
+#pragma once
+// Search-internal: what the generation loop (search.cpp), the genome operations (genome.cpp) and
+// the run log (runlog.cpp) share: the settings' error source, the fitness cache's keys, and the run
+// log's writer and resume loader. Not part of search.h: nothing outside the part needs them.
+#include "search/search.h"
+
+#include <QFile>
+#include <QJsonObject>
+#include <QJsonValue>
+#include <QLockFile>
+#include <QString>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace rs::search_detail {
+
+inline const QString kSettingsSource = QStringLiteral("search settings");
+
+// Cache key: λ quantized to 1e-9.
+std::string keyOf(const std::vector<double> &lambda);
+// A candidate's key: its λ key followed by the attention factor, quantized the same way.
+std::string candidateKey(const Candidate &c);
+// One (candidate, sample) score's key.
+std::string scoreKey(const std::string &candidate, int sample);
+
+QJsonValue fitnessJson(double f);
+
+// The settings that define the run (budgets excluded: a resumed run may get a new budget). Keys
+// added after the first release appear only when they differ from their defaults, so logs written
+// before them still resume.
+QJsonObject settingsJson(const SearchSettings &s, bool attentionGiven);
+
+struct LoadedLog {
+    std::unordered_map<std::string, double> cache;            // search samples
+    std::unordered_map<std::string, double> validationCache;  // validation samples
+};
+
+// The logged scores of a run log written with `expectedSettings`, for a resume: throws rs::Error
+// on a log of other settings or a malformed entry, and drops a truncated last line.
+LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, int validationSamples,
+                  double fixedAttention);
+
+class RunLog {
+public:
+    // Taken before the log is read for a resume and held until the run ends, so two processes
+    // never append to one log (duplicate evaluations, two "finish" lines). The lock file's age
+    // never makes it stale (a search runs for hours); a holder that died on this host is detected
+    // by its pid and the lock taken over.
+    void lock(const QString &path);
+    void open(const QString &path, bool resume);
+    bool isOpen() const { return m_file.isOpen(); }
+    void write(const QJsonObject &o);
+
+private:
+    std::unique_ptr<QLockFile> m_lock;  // released after the file is closed (declared first)
+    QFile m_file;
+};
+
+} // namespace rs::search_detail
