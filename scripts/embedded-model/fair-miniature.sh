@@ -25,7 +25,7 @@
 # With --device cuda the same recipe runs on a GPU; raise FINETUNE_STEPS, SEARCH_* and
 # SWEEP_SAMPLES there. Every command is printed to OUT/recipe.txt before it runs, so the log is the
 # exact recipe; every step is deterministic for its seeds on one machine, so a second run
-# reproduces the table (compare the two sweep.json files, or the sha256 of the models).
+# reproduces the table: compare_runs.py RUN_A RUN_B compares two runs step by step.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/results/fair-4x}
