@@ -273,8 +273,8 @@ void ControlPanel::refreshAttentionFactor()
     const bool explicitFactor = m_document->attentionFactor().has_value();
     const QSignalBlocker blocker(m_attention);
     m_attention->setValue(m_document->effectiveAttentionFactor());
-    // The suffix is what tells a default from a typed value that happens to equal it.
-    m_attention->setSuffix(explicitFactor ? QString() : tr(" (default)"));
+    // The greyed Default button is what tells a default from a typed value that happens to equal
+    // it (a " (default)" suffix was cut to "(def" in the side panel at 1024 px).
     m_attentionDefault->setEnabled(explicitFactor);
     m_attention->setToolTip(
         tr("Attention factor: cos and sin are multiplied by it, sharpening attention over the longer context. "
@@ -282,7 +282,7 @@ void ControlPanel::refreshAttentionFactor()
            "sqrt(1 + ln s / ln L_train) = %1 at s = %2.%3")
             .arg(defaultText, formatNumber(m_document->scale()),
                  explicitFactor ? tr(" Set here: %1.").arg(QString::number(*m_document->attentionFactor(), 'f', decimals))
-                                : QString()));
+                                : tr(" In use: the default.")));
 }
 
 void ControlPanel::refreshTargetNote()

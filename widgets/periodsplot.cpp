@@ -134,8 +134,9 @@ PeriodsPlot::PeriodsPlot(FactorDocument *document, QWidget *parent)
     rotationsLegend->setLayer(QStringLiteral("legend"));
     rotationsLegend->setBrush(Qt::NoBrush);
     rotationsLegend->setBorderPen(Qt::NoPen);
-    rotationsLegend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    rotationsLegend->setWrap(2);
+    // Entries stacked: side by side they cut the title and themselves at 1024 px (re-wrapping
+    // them by width, as the periods' legend is, left both strips squeezed to one line).
+    rotationsLegend->setFillOrder(QCPLayoutGrid::foRowsFirst);
     rotationsLegend->setColumnSpacing(14);
     rotationsLegend->setMargins(QMargins(2, 0, 2, 0));
     m_rotationsTrainGraph->addToLegend(rotationsLegend);

@@ -32,6 +32,7 @@
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolButton>
 #include <QUndoStack>
 #include <cmath>
 
@@ -366,7 +367,7 @@ private slots:
         QVERIFY(other.openFile(session));
         QCOMPARE(other.document()->attentionFactor(), std::optional<double>(1.3125));
         QCOMPARE(other.controlPanel()->attentionFactorSpinBox()->value(), 1.3125);
-        QVERIFY(!other.controlPanel()->attentionFactorSpinBox()->text().contains(QStringLiteral("default")));
+        QVERIFY(other.controlPanel()->attentionDefaultButton()->isEnabled());  // set, not the default
     }
 
     void sessionWithoutAttentionFactorOpensAtTheDefault()
@@ -388,7 +389,7 @@ private slots:
         other.setPromptsEnabled(false);
         QVERIFY(other.openFile(path));
         QVERIFY(!other.document()->attentionFactor());
-        QVERIFY(other.controlPanel()->attentionFactorSpinBox()->text().contains(QStringLiteral("default")));
+        QVERIFY(!other.controlPanel()->attentionDefaultButton()->isEnabled());
         QCOMPARE(other.document()->lambda(), m_window->document()->lambda());
     }
 
@@ -410,7 +411,8 @@ private slots:
         const double fallback = std::sqrt(1.0 + std::log(8.0) / std::log(512.0));  // 1.1547
         QCOMPARE(document->effectiveAttentionFactor(), fallback);
         const QString shown = m_window->controlPanel()->attentionFactorSpinBox()->text();
-        QVERIFY2(shown.contains(QStringLiteral("1.1547")) && shown.contains(QStringLiteral("default")), qPrintable(shown));
+        QCOMPARE(shown, QStringLiteral("1.1547"));
+        QVERIFY(!m_window->controlPanel()->attentionDefaultButton()->isEnabled());  // greyed: the default
 
         QVERIFY2(m_window->windowTitle().contains(QStringLiteral("embedded model")), qPrintable(m_window->windowTitle()));
         QVERIFY(!m_window->windowTitle().contains(cacheDir));

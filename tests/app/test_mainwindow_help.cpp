@@ -14,6 +14,7 @@
 #include "searchplot.h"
 
 #include <QAbstractButton>
+#include <QAbstractSpinBox>
 #include <QAbstractScrollArea>
 #include <QAction>
 #include <QApplication>
@@ -23,6 +24,7 @@
 #include <QImage>
 #include <QLabel>
 #include <QLayout>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
@@ -310,6 +312,41 @@ private slots:
                 QVERIFY2(!box.intersects(rect->rect()), qPrintable(plot->metaObject()->className()));
             for (int i = 0; i < legend->itemCount(); ++i)
                 QVERIFY2(box.contains(legend->item(i)->outerRect()), qPrintable(plot->metaObject()->className()));
+        }
+
+        // Titles and legend entries whole: each given at least the size its text needs (a squeezed
+        // one is cut, as "Rotations" and "in L_train, original" were).
+        for (QCustomPlot *plot : {static_cast<QCustomPlot *>(periods), static_cast<QCustomPlot *>(m_window->factorsView()->plot()),
+                                  static_cast<QCustomPlot *>(m_window->searchPanel()->plot())}) {
+            for (QCPLayoutElement *element : plot->plotLayout()->elements(true)) {
+                QString text;
+                if (auto *title = qobject_cast<QCPTextElement *>(element))
+                    text = title->text();
+                else if (auto *item = dynamic_cast<QCPPlottableLegendItem *>(element))
+                    text = item->plottable()->name();
+                else
+                    continue;
+                const QSize needed = element->minimumOuterSizeHint();
+                QVERIFY2(element->outerRect().width() + 1 >= needed.width(),
+                         qPrintable(QStringLiteral("\"%1\" cut: %2 of %3 px").arg(text).arg(element->outerRect().width()).arg(needed.width())));
+            }
+        }
+
+        // Spin boxes show their whole value (the attention factor's read "1.1547 (def"), also with
+        // the attention factor back at its default (this config sets one).
+        auto *attentionDefault = m_window->findChild<QAbstractButton *>(QStringLiteral("attentionDefaultButton"));
+        QVERIFY(attentionDefault && attentionDefault->isEnabled());
+        attentionDefault->click();
+        QVERIFY(!attentionDefault->isEnabled());
+        for (QAbstractSpinBox *spin : m_window->findChildren<QAbstractSpinBox *>()) {
+            if (!spin->isVisibleTo(m_window.get()))
+                continue;
+            auto *edit = spin->findChild<QLineEdit *>();
+            QVERIFY(edit);
+            const int textWidth = edit->fontMetrics().horizontalAdvance(spin->text());
+            QVERIFY2(edit->width() >= textWidth + 4,
+                     qPrintable(QStringLiteral("%1 shows \"%2\" in %3 px, needs %4").arg(describe(spin), spin->text())
+                                    .arg(edit->width()).arg(textWidth + 4)));
         }
     }
 
