@@ -9,6 +9,8 @@
 namespace rs {
 
 namespace {
+// The minimum height a plot was given before its legend strip asked for more.
+constexpr char kOwnMinimumHeight[] = "rsOwnMinimumHeight";
 
 constexpr int kReplotDelayMs = 40;
 // Below this ratio of upper to lower bound a log axis has too few decades to label only powers of 10.
@@ -190,6 +192,16 @@ QCPLegend *placeLegendAbove(QCustomPlot *plot, const QString &title)
             legend->setWrap(columns);
             legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
         }
+        // Below the height its strips and axis rects need, QCustomPlot squeezes the legend strips
+        // (their stretch is tiny) to a pixel: ask the widget's layout for that height instead (the
+        // search dock scrolls). The plot's own minimum stays the floor.
+        if (plot->property(kExportingProperty).toBool())
+            return;
+        if (!plot->property(kOwnMinimumHeight).isValid())
+            plot->setProperty(kOwnMinimumHeight, plot->minimumHeight());
+        const int needed = std::max(plot->property(kOwnMinimumHeight).toInt(), plot->plotLayout()->minimumOuterSizeHint().height());
+        if (plot->minimumHeight() != needed)
+            plot->setMinimumHeight(needed);
     });
     return plot->legend;
 }
