@@ -559,14 +559,10 @@ Trainer::Trainer(const TrainOptions &options) : d(std::make_unique<Impl>())
     mo.dtype = QStringLiteral("float32");  // master weights; the models are small
     d->model = o.initDir.isEmpty() ? CausalLM::createRandom(o.config, mo, o.seed, o.configSource) : CausalLM::load(o.initDir, mo);
     detail::TorchModel &m = d->model->torchModel();
-    // Autograd keeps every chunk's scores for the backward pass, so chunking saves no memory here;
-    // what it decides is speed. Evaluation-sized chunks (2^18 on the CPU) make too many small
-    // products, and chunks over glibc's 32 MiB mmap threshold (tuneHostAllocator) are page-faulted
-    // afresh on every use. 2^22 elements (16 MiB of float32 scores) measured best on 2 cores:
-    // 1120 tokens/s on rows of 2048 against 400 at 2^25 and 985 at 2^21; equal at rows of 512.
-    // GPUs keep their large chunks.
-    if (!m.device.is_cuda())
-        m.attentionChunkElements = int64_t(1) << 22;
+    // Attention runs in the runtime's chunks (2^22 elements on the CPU, 2^26 on a GPU). Autograd
+    // keeps every chunk's scores for the backward pass, so chunking saves no memory here; 2^22
+    // also measured fastest for training on 2 cores: 1120 tokens/s on rows of 2048 against 400
+    // at 2^25 and 985 at 2^21 (equal at rows of 512).
     if (d->tokenizer->vocabSize() > m.spec.vocabSize)
         throw Error(d->tokenizerJson, QStringLiteral("the tokenizer has %1 tokens but the model's vocabulary only %2")
                                           .arg(d->tokenizer->vocabSize()).arg(m.spec.vocabSize));

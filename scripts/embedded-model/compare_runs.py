@@ -76,6 +76,12 @@ def factor_values(path):
     return values
 
 
+def summary_table(run):
+    """The README table as fair_summary.py prints it from the run's sweep."""
+    return subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "fair_summary.py"),
+                           os.path.join(run, "sweep.json")], capture_output=True, text=True, check=True).stdout
+
+
 def main(run_a, run_b):
     out = []
     agree = True
@@ -125,10 +131,7 @@ def main(run_a, run_b):
         worst_sample = max([worst_sample] + [rel(x, y) for x, y in zip(c.get("per_sample", []), d.get("per_sample", []))])
         passkey_same &= c.get("per_sample_passkey") == d.get("per_sample_passkey")
         identical += c.get("per_sample") == d.get("per_sample")
-    table_a = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "fair_summary.py"),
-                              os.path.join(run_a, "sweep.json")], capture_output=True, text=True, check=True).stdout
-    table_b = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "fair_summary.py"),
-                              os.path.join(run_b, "sweep.json")], capture_output=True, text=True, check=True).stdout
+    table_a, table_b = summary_table(run_a), summary_table(run_b)
     agree &= table_a == table_b and passkey_same
     out.append(f"- cells: {len(ca)} in run A, {len(cb)} in run B; {identical} with every sample bit-identical")
     out.append(f"- largest relative difference of a cell's figure: {worst_value:.2g}; of one sample's: {worst_sample:.2g}")

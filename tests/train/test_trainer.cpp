@@ -83,6 +83,32 @@ std::vector<double> testFactors()
     return f;
 }
 
+// A tiny base model pretrained a few steps at L_train = 32, saved to `dir`: what the fine-tuning
+// tests start from.
+void saveTinyBase(const QString &dir)
+{
+    TrainOptions o = tinyOptions(5, 2);
+    o.config = tinyConfig(true, 32);
+    o.seqLen = 32;
+    Trainer t(o);
+    t.run();
+    t.save(dir);
+}
+
+// Fine-tuning of that base to 128 tokens (4 × L_train) with testFactors(); the window kind is the
+// caller's.
+TrainOptions fineTuneOptions(const QString &base)
+{
+    TrainOptions o;
+    o.initDir = base;  // tokenizer: the folder's
+    o.seqLen = 128;
+    o.longFactors = testFactors();
+    o.steps = 2;
+    o.batch = 2;
+    o.minDocTokens = 8;
+    return o;
+}
+
 } // namespace
 
 class TestTrainer : public QObject {
@@ -348,22 +374,9 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         const QString base = tmp.filePath(QStringLiteral("base"));
-        {
-            TrainOptions o = tinyOptions(5, 2);
-            o.config = tinyConfig(true, 32);
-            o.seqLen = 32;
-            Trainer t(o);
-            t.run();
-            t.save(base);
-        }
-        TrainOptions o;
-        o.initDir = base;  // tokenizer: the folder's
+        saveTinyBase(base);
+        TrainOptions o = fineTuneOptions(base);
         o.mixedWindow = true;
-        o.seqLen = 128;
-        o.longFactors = testFactors();
-        o.steps = 2;
-        o.batch = 2;
-        o.minDocTokens = 8;
         Trainer t(o);
         const TrainResult r = t.run();
         QCOMPARE(r.steps, 2);
@@ -406,21 +419,9 @@ private Q_SLOTS:
     {
         QTemporaryDir tmp;
         const QString base = tmp.filePath(QStringLiteral("base"));
-        {
-            TrainOptions o = tinyOptions(5, 2);
-            o.config = tinyConfig(true, 32);
-            o.seqLen = 32;
-            Trainer t(o);
-            t.run();
-            t.save(base);
-        }
-        TrainOptions o;
-        o.initDir = base;
-        o.seqLen = 128;
-        o.longFactors = testFactors();
-        o.steps = 2;
+        saveTinyBase(base);
+        TrainOptions o = fineTuneOptions(base);
         o.batch = 3;
-        o.minDocTokens = 8;
         o.seed = 11;
         o.mixedWindow = true;
         Trainer mixed(o);
