@@ -4,6 +4,7 @@
 #include "workbenchplots.h"
 
 #include "common/error.h"
+#include "rope/engine.h"
 #include "rope/factorfile.h"
 
 #include <QCheckBox>
@@ -90,6 +91,11 @@ void WorkbenchPanel::buildUi()
     m_heldOut->setChecked(true);
     m_reference = new QComboBox(this);
     m_reference->setToolTip(tr("Every cell is compared with this method on the same samples (paired bootstrap)"));
+    m_engine = new QComboBox(this);
+    for (const QString &name : engineNames())
+        m_engine->addItem(name);
+    m_engine->setToolTip(tr("Factor sets are scored as this engine runs their exported longrope config:\n%1\n%2")
+                             .arg(engineDescription(Engine::Transformers), engineDescription(Engine::Vllm)));
     m_run = new QPushButton(tr("Run sweep"), this);
     m_cancel = new QPushButton(tr("Cancel"), this);
     m_open = new QPushButton(tr("Open…"), this);
@@ -115,6 +121,7 @@ void WorkbenchPanel::buildUi()
     methodsBox->addWidget(m_addFactors, 0, Qt::AlignLeft);
     form->addRow(tr("Methods"), methodsBox);
     form->addRow(tr("Reference"), m_reference);
+    form->addRow(tr("Engine"), m_engine);
     form->addRow(tr("Lengths"), m_lengths);
     form->addRow(tr("Depths"), m_depths);
     auto *numbers = new QHBoxLayout;
@@ -324,6 +331,7 @@ SweepSettings WorkbenchPanel::sweepSettings() const
     s.heldOut = m_heldOut->isChecked();
     s.targetLength = targetLength();
     s.reference = m_reference->currentText();
+    s.engine = m_engine->currentText();
     return s;
 }
 
@@ -419,12 +427,18 @@ bool WorkbenchPanel::openResult(const QString &path)
         return false;
     }
     showResult();
-    m_status->setText(tr("Opened %1: %2 cells of %3, %4 samples each (seed %5)")
+    const QString engine = m_result.settings.engine.isEmpty()
+                               ? tr("factor sets scored before engines were modelled (original RoPE within L_train)")
+                               : tr("factor sets scored as %1 runs their export").arg(m_result.settings.engine);
+    if (const int index = m_engine->findText(m_result.settings.engine); index >= 0)
+        m_engine->setCurrentIndex(index);
+    m_status->setText(tr("Opened %1: %2 cells of %3, %4 samples each (seed %5); %6")
                           .arg(QDir::toNativeSeparators(path))
                           .arg(m_result.cells.size())
                           .arg(QDir::toNativeSeparators(m_result.model))
                           .arg(m_result.settings.samples)
-                          .arg(m_result.settings.seed));
+                          .arg(m_result.settings.seed)
+                          .arg(engine));
     updateButtons();
     return true;
 }
@@ -531,7 +545,10 @@ void WorkbenchPanel::onFinished(const SweepOutcome &outcome)
     m_result = outcome.result;
     setState(State::Idle);
     m_status->setText(m_result.cancelled ? tr("Cancelled: %1 cells kept").arg(m_result.cells.size())
-                                         : tr("Finished %1 cells in %2 s").arg(m_result.cells.size()).arg(m_result.seconds, 0, 'f', 1));
+                                         : tr("Finished %1 cells in %2 s; factor sets scored as %3 runs their export")
+                                               .arg(m_result.cells.size())
+                                               .arg(m_result.seconds, 0, 'f', 1)
+                                               .arg(m_result.settings.engine));
     updateButtons();
     Q_EMIT sweepFinished(m_result);
 }

@@ -78,6 +78,7 @@ public:
     QCheckBox *passkeyCheckBox() const { return m_passkey; }
     QCheckBox *heldOutCheckBox() const { return m_heldOut; }
     QComboBox *referenceCombo() const { return m_reference; }
+    QComboBox *engineCombo() const { return m_engine; }
     QComboBox *heatmapMethodCombo() const { return m_heatmapMethod; }
     QComboBox *heatmapMetricCombo() const { return m_heatmapMetric; }
     QPushButton *runButton() const { return m_run; }
@@ -131,6 +132,7 @@ private:
     QCheckBox *m_passkey;
     QCheckBox *m_heldOut;
     QComboBox *m_reference;
+    QComboBox *m_engine;  // whose reading of the exported config factor sets are scored with
     QPushButton *m_run;
     QPushButton *m_cancel;
     QPushButton *m_open;

@@ -7,6 +7,7 @@
 #include "eval/needle.h"
 #include "eval/sweepresult.h"
 #include "common/statistics.h"
+#include "rope/deployment.h"
 #include "rope/factorfamilies.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
@@ -46,7 +47,12 @@ int eval(const QStringList &args)
                                                           "ratio of the mean needle PPL with 95 % bootstrap intervals."),
                                            QStringLiteral("NAME"));
         addEvaluationOptions(parser);
-        parser.addOptions({method, attention, passkey, reference});
+        const QCommandLineOption deployedTarget(QStringLiteral("target"),
+                                                QStringLiteral("With --factors: the context the factors are exported for "
+                                                               "(max_position_embeddings; default: the larger of --length "
+                                                               "and L_train)."),
+                                                QStringLiteral("L"));
+        parser.addOptions({method, attention, passkey, reference, deployedTarget, kEngineOption});
         parser.addOption(kFactorsOption);
         parser.addOption(kJsonOption);
         parseOrThrow(parser, args,
@@ -57,7 +63,6 @@ int eval(const QStringList &args)
         const std::unique_ptr<CausalLM> &lm = setup.model;
         const QString &dir = setup.modelDir;
         const RopeConfig &config = lm->ropeConfig();
-        const double scale = double(settings.length) / config.trainLength;
 
         // A named method's RoPE: a family at s = L / L_train, the original, or (nullopt) the model's own.
         const auto namedRope = [&](const QString &name, const QString &option) -> std::optional<RopeOverride> {
@@ -78,9 +83,21 @@ int eval(const QStringList &args)
             if (parser.isSet(method))
                 throw UsageError{QStringLiteral("give --factors or --method, not both")};
             ropeName = parser.value(kFactorsOption);
-            rope = RopeOverride{readFactorFile(parser.value(kFactorsOption), config.pairs()),
-                                parser.isSet(attention) ? positiveNumber(parser, attention)
-                                                        : longropeAttentionFactor(scale, config.trainLength)};
+            // Scored as deployed: the exported config, run at this length as the engine runs it.
+            FactorDeployment deployment;
+            deployment.longFactor = readFactorFile(parser.value(kFactorsOption), config.pairs());
+            deployment.targetLength = parser.isSet(deployedTarget) ? positiveNumber(parser, deployedTarget)
+                                                                   : std::max<double>(settings.length, config.trainLength);
+            if (deployment.targetLength < config.trainLength)
+                throw UsageError{QStringLiteral("--target %1 is below the model's pretraining length %2")
+                                     .arg(deployment.targetLength).arg(config.trainLength)};
+            if (parser.isSet(attention))
+                deployment.attentionFactor = positiveNumber(parser, attention);
+            deployment.engine = engineOption(parser);
+            deployment.form = config.form;
+            rope = DeployedFactors(config, deployment).at(settings.length);
+            ropeName += QStringLiteral(" (deployed for %1 at %2 tokens)")
+                            .arg(engineName(deployment.engine)).arg(deployment.targetLength);
         } else {
             rope = namedRope(ropeName, QStringLiteral("method"));
         }

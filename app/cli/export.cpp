@@ -4,6 +4,7 @@
 #include "options.h"
 
 #include "rope/configexport.h"
+#include "rope/deployment.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
 
@@ -26,8 +27,16 @@ int exportFactors(const QStringList &args)
                                            QStringLiteral("Write this attention_factor (default: leave it to the "
                                                           "loader's longrope default)."),
                                            QStringLiteral("A"));
+        const QCommandLineOption shortAttention(QStringLiteral("short-attention-factor"),
+                                                QStringLiteral("With --engine vllm: write this short_mscale, the factor "
+                                                               "on cos and sin within L_train (default: vLLM's, the "
+                                                               "same as the long side's default). transformers has no "
+                                                               "short-side factor."),
+                                                QStringLiteral("A"));
         parser.addOption(format);
         parser.addOption(attention);
+        parser.addOption(shortAttention);
+        parser.addOption(kEngineOption);
         parseOrThrow(parser, args, QStringLiteral("Export factors as a config.json carrying them as longrope "
                                                   "long_factor (every other key of the source config kept), "
                                                   "as CSV, or as a LongRoPE factor file."));
@@ -46,7 +55,16 @@ int exportFactors(const QStringList &args)
             what.form = fmt == QLatin1String("hf4") ? ConfigForm::Hf4 : ConfigForm::Hf5;
             if (parser.isSet(attention))
                 what.attentionFactor = positiveNumber(parser, attention);
-            writeJsonFile(path, exportLongropeConfig(config, what));
+            if (parser.isSet(shortAttention))
+                what.shortAttentionFactor = positiveNumber(parser, shortAttention);
+            what.engine = engineOption(parser);
+            // The export is read back as the engine will read it: what it runs at L_train and at L.
+            const DeployedFactors deployed(config, what);
+            writeJsonFile(path, deployed.exportedJson());
+            const RopeOverride shortSide = deployed.at(config.trainLength), longSide = deployed.at(L);
+            err() << "deployed for " << engineName(what.engine) << ": up to " << config.trainLength
+                  << " tokens short factors, attention factor " << number(shortSide.attentionFactor) << "; beyond, long "
+                  << "factors, attention factor " << number(longSide.attentionFactor) << "\n";
         } else if (fmt == QLatin1String("csv")) {
             writeBytesFile(path, exportFactorsCsv(config, lambda, L));
         } else if (fmt == QLatin1String("longrope")) {

@@ -254,3 +254,22 @@ void printWarnings(const CausalLM &model)
 }
 
 } // namespace rs::cli
+
+namespace rs::cli {
+
+const QCommandLineOption kEngineOption(
+    QStringList{QStringLiteral("engine")},
+    QStringLiteral("Score and export factors as ENGINE runs the exported config: transformers (one attention factor at "
+                   "every length, the default) or vllm (short_mscale / long_mscale)."),
+    QStringLiteral("ENGINE"), QStringLiteral("transformers"));
+
+Engine engineOption(const QCommandLineParser &parser)
+{
+    try {
+        return parseEngine(parser.value(kEngineOption), QStringLiteral("--engine"));
+    } catch (const Error &e) {
+        throw UsageError{QStringLiteral("--engine: %1").arg(e.problem())};
+    }
+}
+
+} // namespace rs::cli

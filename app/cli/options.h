@@ -5,6 +5,7 @@
 // on stderr). Helpers only one command uses stay in that command's file.
 #include "common/error.h"
 #include "eval/evaluator.h"
+#include "rope/engine.h"
 #include "rope/ropeconfig.h"
 #include "rope/ropegeometry.h"
 #include "runtime/model.h"
@@ -140,5 +141,15 @@ int run(Body body)
         return kBadInput;
     }
 }
+
+} // namespace rs::cli
+
+namespace rs::cli {
+
+// --engine NAME: whose reading of an exported longrope config a factor set is scored and exported
+// for (rope/engine.h); transformers by default.
+extern const QCommandLineOption kEngineOption;
+// The engine of --engine; UsageError (exit 2) naming the option for an unknown name.
+Engine engineOption(const QCommandLineParser &parser);
 
 } // namespace rs::cli

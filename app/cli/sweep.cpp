@@ -144,7 +144,8 @@ int sweep(const QStringList &args)
                                             QStringLiteral("RESULT"));
         parser.addOptions({kModelOption, methodsOption, factorsOption, attention, finetuned, lengths, targetOption, points,
                            depths, depth, samples, seed, kCorpusOption, passkey, noNeedle, noHeldOut, reference, resamples,
-                           kDeviceOption, kDtypeOption, kJsonOption, csvOption, kOutputOption, openOption});
+                           kDeviceOption, kDtypeOption, kJsonOption, csvOption, kOutputOption, openOption,
+                           kEngineOption});
         parseOrThrow(parser, args,
                      QStringLiteral("The evaluation workbench: needle PPL and held-out perplexity of each method against "
                                     "context length, and the needle-in-a-haystack heatmap (depth × length → passkey "
@@ -184,6 +185,8 @@ int sweep(const QStringList &args)
             throw UsageError{QStringLiteral("nothing to measure: --no-needle and --no-held-out without --depths")};
         settings.reference = parser.value(reference);
         settings.resamples = wholeNumber(parser, resamples, 2);
+        const Engine engine = engineOption(parser);
+        settings.engine = engineName(engine);
 
         // Methods, in the order given: the named ones, then factor files, then other models.
         std::vector<SweepMethodSpec> specs;
@@ -230,7 +233,7 @@ int sweep(const QStringList &args)
                 throw UsageError{QStringLiteral("--target must be at least L_train / 2 = %1").arg(trainLength / 2)};
         }
 
-        const ResolvedSweepMethods resolved = resolveSweepMethods(specs, *base, settings.targetLength, options);
+        const ResolvedSweepMethods resolved = resolveSweepMethods(specs, *base, settings.targetLength, options, engine);
         if (!settings.reference.isEmpty() &&
             std::none_of(specs.begin(), specs.end(), [&](const SweepMethodSpec &m) { return m.name == settings.reference; })) {
             QStringList names;

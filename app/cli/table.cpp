@@ -9,6 +9,7 @@
 #include "eval/evaluator.h"
 #include "eval/needle.h"
 #include "eval/sweepresult.h"
+#include "rope/deployment.h"
 #include "rope/factorfamilies.h"
 #include "rope/factorfile.h"
 #include "rope/ropeconfig.h"
@@ -66,7 +67,7 @@ int table(const QStringList &args)
                                                  QStringLiteral("NAME"));
         parser.addOptions({kModelOption, factorsOption, finetuned, multiples, target, noPasskey, samplesOption,
                            seedOption, kDeviceOption, kDtypeOption, kCorpusOption, kJsonOption, referenceOption,
-                           kOutputOption});
+                           kOutputOption, kEngineOption});
         parseOrThrow(parser, args,
                      QStringLiteral("The paper's comparison in miniature: needle PPL / passkey accuracy of the original "
                                     "RoPE, PI, NTK, YaRN, LongRoPE2 factors and LongRoPE2 + mixed-window fine-tuning at "
@@ -109,14 +110,17 @@ int table(const QStringList &args)
             const FactorSet &f = families.at(QString::fromLatin1(key));
             methods.push_back({QString::fromLatin1(label), base.get(), staticRope(f.lambda, f.attentionFactor)});
         }
+        const Engine engine = engineOption(parser);
         if (parser.isSet(factorsOption)) {
-            // Deployed as a longrope config: original RoPE up to L_train, the factors beyond.
-            const std::vector<double> searched = readFactorFile(parser.value(factorsOption), config.pairs());
-            const double attention = longropeAttentionFactor(s, config.trainLength);
-            methods.push_back({QStringLiteral("LongRoPE2"), base.get(), [=](int length) {
-                                   return std::optional<RopeOverride>(length <= trainLength ? RopeOverride{identity, 1.0}
-                                                                                            : RopeOverride{searched, attention});
-                               }});
+            // Scored as deployed: the exported longrope config, run as the engine runs it at each length.
+            FactorDeployment deployment;
+            deployment.longFactor = readFactorFile(parser.value(factorsOption), config.pairs());
+            deployment.targetLength = targetLength;
+            deployment.engine = engine;
+            deployment.form = config.form;
+            const DeployedFactors deployed(config, deployment);
+            methods.push_back({QStringLiteral("LongRoPE2"), base.get(),
+                               [deployed](int length) { return std::optional<RopeOverride>(deployed.at(length)); }});
         }
         std::unique_ptr<CausalLM> tuned;
         if (parser.isSet(finetuned)) {
@@ -202,6 +206,7 @@ int table(const QStringList &args)
                 rows.append(r);
             }
             const QJsonDocument json(QJsonObject{{QStringLiteral("train_length"), trainLength},
+                                                     {QStringLiteral("engine"), engineName(engine)},
                                                {QStringLiteral("target_length"), targetLength},
                                                {QStringLiteral("rows"), rows},
                                                {QStringLiteral("reference"), result.reference},
@@ -225,6 +230,7 @@ int table(const QStringList &args)
             }
         }
         out() << "model " << modelDir << ", L_train " << trainLength << ", methods set up for L = " << targetLength
+              << ", factors scored as " << engineName(engine) << " runs their export"
               << " (s = " << number(s) << "), " << settings.samples << " needle samples per cell; cells: needle PPL / "
               << "passkey accuracy; short retention = original's short-context PPL / the method's\n\n"
               << result.markdown(trainLength) << "\n"

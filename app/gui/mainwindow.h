@@ -59,7 +59,7 @@ public:
     bool openRecent(const QString &entry);
     // Appends ".ropescope" when the name does not end in it (so the session dialogs list the file).
     bool saveSession(const QString &path);
-    bool exportConfig(const QString &path, rs::ConfigForm form);
+    bool exportConfig(const QString &path, rs::ConfigForm form, rs::Engine engine = rs::Engine::Transformers);
     bool exportCsv(const QString &path);
     bool exportFactorFile(const QString &path);
     bool importFactors(const QString &path);

@@ -9,6 +9,7 @@
 #include "common/savefile.h"
 #include "worker/evaluationworker.h"
 #include "factordocument.h"
+#include "rope/deployment.h"
 #include "rope/factorfile.h"
 #include "factorsplot.h"
 #include "factorsview.h"
@@ -250,20 +251,30 @@ bool MainWindow::saveSession(const QString &requestedPath)
     return true;
 }
 
-bool MainWindow::exportConfig(const QString &path, rs::ConfigForm form)
+bool MainWindow::exportConfig(const QString &path, rs::ConfigForm form, rs::Engine engine)
 {
+    QString deployed;
     if (!attempt([&] {
-            rs::LongropeExport what;
+            rs::FactorDeployment what;
             what.longFactor = m_document->lambda();
             what.targetLength = m_document->targetLength();
             what.attentionFactor = m_document->attentionFactor();
             what.form = form;
-            rs::writeJsonFile(path, rs::exportLongropeConfig(m_document->config(), what));
+            what.engine = engine;
+            // Written as the engine will read it back: say what it runs on each side of L_train.
+            const rs::DeployedFactors d(m_document->config(), what);
+            rs::writeJsonFile(path, d.exportedJson());
+            const rs::RopeConfig &c = d.exportedConfig();
+            deployed = tr("%1 runs it with attention factor %2 up to %3 tokens and %4 beyond")
+                           .arg(rs::engineName(engine))
+                           .arg(d.at(c.trainLength).attentionFactor, 0, 'g', 5)
+                           .arg(c.trainLength)
+                           .arg(d.at(what.targetLength).attentionFactor, 0, 'g', 5);
         }))
         return false;
-    statusBar()->showMessage(tr("Exported %1 config to %2")
+    statusBar()->showMessage(tr("Exported %1 config to %2; %3")
                                  .arg(form == rs::ConfigForm::Hf4 ? tr("transformers 4.x") : tr("transformers 5.x"),
-                                      QDir::toNativeSeparators(path)),
+                                      QDir::toNativeSeparators(path), deployed),
                              kStatusTimeoutMs);
     return true;
 }

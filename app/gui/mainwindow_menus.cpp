@@ -132,6 +132,12 @@ void MainWindow::createMenus()
         if (!path.isEmpty())
             exportConfig(path, rs::ConfigForm::Hf5);
     });
+    exportMenu->addAction(tr("HF config for &vLLM (rope_scaling with long_mscale)…"), this, [this] {
+        const QString path = askSavePath(tr("Export config (vLLM)"), suggestedBaseName() + QStringLiteral("-longrope-vllm.json"),
+                                         kConfigFilter, QStringLiteral("json"));
+        if (!path.isEmpty())
+            exportConfig(path, rs::ConfigForm::Hf4, rs::Engine::Vllm);
+    });
     exportMenu->addAction(tr("&CSV table…"), this, [this] {
         const QString path = askSavePath(tr("Export CSV"), suggestedBaseName() + QStringLiteral("-factors.csv"), tr("CSV (*.csv)"),
                                          QStringLiteral("csv"));

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "eval/evaluator.h"
 #include "eval/needle.h"
+#include "rope/deployment.h"
 #include "rope/factorfamilies.h"
 #include "runtime/tokenizer.h"
 
@@ -32,7 +33,7 @@ RopeOverride ropeAt(const ComparedMethod &m, int length)
 } // namespace
 
 ResolvedSweepMethods resolveSweepMethods(const std::vector<SweepMethodSpec> &specs, CausalLM &base, int targetLength,
-                                         const ModelOptions &options)
+                                         const ModelOptions &options, Engine engine)
 {
     ResolvedSweepMethods out;
     QSet<QString> names;
@@ -78,14 +79,22 @@ ResolvedSweepMethods resolveSweepMethods(const std::vector<SweepMethodSpec> &spe
                 if (!std::isfinite(x) || x <= 0)
                     throw Error(spec.source.isEmpty() ? spec.name : spec.source,
                                 QStringLiteral("method \"%1\": factors must be finite and positive").arg(spec.name));
-            const double attention = spec.attentionFactor > 0 ? spec.attentionFactor
-                                                              : longropeAttentionFactor(target / trainLength, trainLength);
-            const RopeOverride longFactors{spec.lambda, attention};
-            const RopeOverride shortFactors{identity, 1.0};
-            // Deployed as a longrope config: the original RoPE while the sequence fits L_train.
-            method.rope = [=](int length) {
-                return std::optional<RopeOverride>(length <= trainLength ? shortFactors : longFactors);
-            };
+            // Scored exactly as deployed: the config the export writes, read back, run as the engine runs it.
+            FactorDeployment deployment;
+            deployment.longFactor = spec.lambda;
+            deployment.targetLength = target;
+            if (spec.attentionFactor > 0)
+                deployment.attentionFactor = spec.attentionFactor;
+            deployment.engine = engine;
+            deployment.form = config.form;
+            const DeployedFactors deployed(config, deployment);
+            method.rope = [deployed](int length) { return std::optional<RopeOverride>(deployed.at(length)); };
+        } else if (spec.kind == QLatin1String("config")) {
+            // The model's own longrope config as the engine runs it; any other type as transformers does.
+            if (config.scaling.type == QLatin1String("longrope"))
+                method.rope = [config, engine](int length) {
+                    return std::optional<RopeOverride>(deployedLongrope(config, engine, length));
+                };
         } else if (spec.kind != QLatin1String("config")) {
             const std::map<QString, FactorSet> families = standardFamilies(config, target);
             const auto found = families.find(spec.kind);

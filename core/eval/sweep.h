@@ -6,6 +6,7 @@
 // and `table`, and the GUI's worker thread, all run this.
 #include "eval/comparison.h"
 #include "eval/sweepresult.h"
+#include "rope/engine.h"
 #include "runtime/model.h"
 
 #include <functional>
@@ -25,12 +26,12 @@ struct ResolvedSweepMethods {
 
 // Turns specs into runnable methods on `base`: the families static at s = targetLength / L_train
 // (as `table` sets them up), "config" the model's own RoPE, "factors" deployed as a longrope
-// config (the original RoPE up to L_train, λ beyond, longrope's attention factor for the target
-// unless the spec gives one). A spec with a modelDir loads that folder with `options` (kind
+// config and run as `engine` runs that export (rope/deployment.h: short factors 1.0 within L_train,
+// λ beyond, the engine's attention factors; the spec's attention factor when it gives one). A spec with a modelDir loads that folder with `options` (kind
 // "config" only). Throws rs::Error for an unknown kind, factors of the wrong length, a duplicate
 // name, or a model folder whose rotary size differs from the base's.
 ResolvedSweepMethods resolveSweepMethods(const std::vector<SweepMethodSpec> &specs, CausalLM &base, int targetLength,
-                                         const ModelOptions &options = {});
+                                         const ModelOptions &options = {}, Engine engine = Engine::Transformers);
 
 struct SweepCallbacks {
     std::function<void(int cells)> started;              // before the first cell: how many will come

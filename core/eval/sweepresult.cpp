@@ -98,6 +98,7 @@ QJsonObject settingsToJson(const SweepSettings &s)
                        {QStringLiteral("held_out_seed"), qint64(s.heldOutSeed)},
                        {QStringLiteral("corpus"), s.corpus},
                        {QStringLiteral("target_length"), s.targetLength},
+                       {QStringLiteral("engine"), s.engine},
                        {QStringLiteral("needle"), s.needle},
                        {QStringLiteral("held_out"), s.heldOut},
                        {QStringLiteral("passkey"), s.passkey},
@@ -121,6 +122,8 @@ SweepSettings settingsFromJson(const QJsonObject &o, const Reader &r)
     s.heldOutSeed = uint64_t(o.value(QLatin1String("held_out_seed")).toDouble(double(s.heldOutSeed)));
     s.corpus = o.value(QLatin1String("corpus")).toString();
     s.targetLength = r.whole(o, "target_length");
+    // Absent in results from before engines were modelled: say so rather than guess one.
+    s.engine = o.value(QLatin1String("engine")).toString();
     s.needle = o.value(QLatin1String("needle")).toBool(true);
     s.heldOut = o.value(QLatin1String("held_out")).toBool(true);
     s.passkey = o.value(QLatin1String("passkey")).toBool(false);
@@ -578,6 +581,10 @@ QString SweepResult::markdown() const
                                     .arg(settings.bootstrapSeed)
                                     .arg(reference);
     md += samplesText + QStringLiteral("\n\n");
+    md += settings.engine.isEmpty()
+              ? QStringLiteral("Factor files scored as before engines were modelled: the original RoPE and attention "
+                               "factor 1 within L_train, which no exported config reproduces in transformers.\n\n")
+              : QStringLiteral("Factor files scored as %1 runs their exported config.\n\n").arg(settings.engine);
     for (const QString &note : notes)
         md += QStringLiteral("Note: ") + note + QStringLiteral("\n\n");
     table(SweepMeasure::Needle, settings.curveDepth,

@@ -24,8 +24,9 @@ namespace rs {
 struct SweepMethodSpec {
     QString name;  // its label in plots, tables and files ("original", "YaRN", "searched" …)
     // "none" (original RoPE), "pi", "ntk", "yarn", "llama3" (static, set up for the target length),
-    // "config" (the model's own RoPE; longrope switches at L_train) or "factors" (λ deployed as a
-    // longrope config: original RoPE up to L_train, λ beyond).
+    // "config" (the model's own RoPE as the sweep's engine runs it) or "factors" (λ exported as a
+    // longrope config and run as the sweep's engine runs it: short factors 1.0 within L_train, λ
+    // beyond, the engine's attention factors; rope/deployment.h).
     QString kind;
     std::vector<double> lambda;  // kind "factors"
     double attentionFactor = 0;  // kind "factors": 0 = longrope's default for the target
@@ -45,6 +46,10 @@ struct SweepSettings {
     uint64_t heldOutSeed = 987654321;  // held-out documents: seeds heldOutSeed, heldOutSeed + 1, …
     QString corpus;               // haystack and held-out text; empty: built-in prose
     int targetLength = 0;         // families are set up for s = targetLength / L_train
+    // The engine whose reading of the exported config the factor methods were scored with
+    // ("transformers" or "vllm", rope/engine.h); empty in results written before engines were
+    // modelled, which scored factor files with the original RoPE and attention 1 within L_train.
+    QString engine = QStringLiteral("transformers");
     bool needle = true;           // the needle-PPL length curve
     bool heldOut = true;          // the held-out perplexity length curve (documents cut to each length)
     bool passkey = false;         // greedy passkey accuracy in every needle cell

@@ -20,6 +20,36 @@ void validateFactors(const RopeConfig &source, const std::vector<double> &v, con
     }
 }
 
+bool phi3Hf4(const RopeConfig &source, const LongropeExport &what)
+{
+    return what.form == ConfigForm::Hf4 && source.modelType == QLatin1String("phi3");
+}
+
+// One sentence for each deployment an engine or a config form cannot carry.
+void checkExpressible(const RopeConfig &source, const LongropeExport &what)
+{
+    const auto number = [](double v) { return QString::number(v, 'g', 6); };
+    for (const auto &[name, value] : {std::pair{"attention factor", what.attentionFactor},
+                                      std::pair{"short-side attention factor", what.shortAttentionFactor}})
+        if (value && !(*value > 0 && *value < kMaxFactor))
+            throw Error(source.source, QStringLiteral("cannot export: the %1 %2 must be positive and finite")
+                                           .arg(QLatin1String(name), number(*value)));
+    if (what.engine == Engine::Transformers && what.shortAttentionFactor) {
+        const double longSide = what.attentionFactor.value_or(
+            longropeAttentionFactor(what.targetLength / source.trainLength, source.trainLength));
+        if (*what.shortAttentionFactor != longSide)
+            throw Error(source.source, QStringLiteral("transformers applies one attention factor at every length (%1 here), "
+                                                      "so a short-side factor of %2 cannot be exported for it; choose the "
+                                                      "vLLM engine, which reads short_mscale")
+                                           .arg(number(longSide), number(*what.shortAttentionFactor)));
+    }
+    if (phi3Hf4(source, what) && (what.attentionFactor || what.shortAttentionFactor))
+        throw Error(source.source, QStringLiteral("transformers 4.x's Phi3Config accepts only type, short_factor and "
+                                                  "long_factor in rope_scaling, so an attention factor cannot be written "
+                                                  "in the 4.x form; export the 5.x form (rope_parameters) or keep the "
+                                                  "default attention factor"));
+}
+
 } // namespace
 
 QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport &what)
@@ -54,15 +84,29 @@ QJsonObject exportLongropeConfig(const RopeConfig &source, const LongropeExport 
     const bool partialAtTop = source.json.contains(QLatin1String("partial_rotary_factor"));
     const bool hadPartial = partialAtTop || source.form == ConfigForm::Hf5 && source.partialRotaryFactor != 1.0;
 
+    checkExpressible(source, what);
     QJsonObject rope;
-    rope.insert(QStringLiteral("rope_type"), QStringLiteral("longrope"));
     rope.insert(QStringLiteral("short_factor"), toJsonArray(shortFactor));
     rope.insert(QStringLiteral("long_factor"), toJsonArray(what.longFactor));
-    // transformers 4.x reads L_train from the top level, vLLM and transformers 5 from the dict:
-    // writing it in the dict always and at the top level where 4.x needs it serves all three.
-    rope.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
-    if (what.attentionFactor)
-        rope.insert(QStringLiteral("attention_factor"), *what.attentionFactor);
+    if (phi3Hf4(source, what)) {
+        // transformers 4.x's Phi3Config refuses any rope_scaling but {type, short_factor, long_factor};
+        // L_train goes at the top level below, where Phi3Config and vLLM's llama path read it.
+        rope.insert(QStringLiteral("type"), QStringLiteral("longrope"));
+    } else {
+        rope.insert(QStringLiteral("rope_type"), QStringLiteral("longrope"));
+        // transformers 4.x reads L_train from the top level, vLLM and transformers 5 from the dict:
+        // writing it in the dict always and at the top level where 4.x needs it serves all three.
+        rope.insert(QStringLiteral("original_max_position_embeddings"), source.trainLength);
+        if (what.attentionFactor)
+            rope.insert(QStringLiteral("attention_factor"), *what.attentionFactor);
+        if (what.engine == Engine::Vllm) {
+            // vLLM ignores attention_factor and scales each side by its own mscale.
+            if (what.attentionFactor)
+                rope.insert(QStringLiteral("long_mscale"), *what.attentionFactor);
+            if (what.shortAttentionFactor)
+                rope.insert(QStringLiteral("short_mscale"), *what.shortAttentionFactor);
+        }
+    }
     out.insert(QStringLiteral("max_position_embeddings"), qint64(what.targetLength));
 
     if (what.form == ConfigForm::Hf4) {

@@ -2,6 +2,7 @@
 // step by step so that the numbers line up with what a model loaded by transformers or vLLM would
 // compute. Plain doubles: the rope part never needs a tensor.
 #include "rope/factorfamilies.h"
+#include "rope/engine.h"
 #include "rope/ropeconfig.h"
 #include "rope/ropemath_p.h"
 
@@ -151,14 +152,9 @@ std::optional<FactorSet> configFactors(const RopeConfig &config, double targetLe
     } else if (sc.type == QLatin1String("llama3")) {
         f = llama3Factors(d, config.base, config.trainLength, {sc.factor, sc.lowFreqFactor, sc.highFreqFactor});
     } else if (sc.type == QLatin1String("longrope")) {
-        // transformers switches on the sequence length: short factors while it fits in L_train.
-        const bool useLong = targetLength > config.trainLength;
-        const std::vector<double> &chosen = useLong ? sc.longFactor : sc.shortFactor;
-        // The loader's default: sqrt(1 + ln s / ln L_train) with s as the parser chose it for the
-        // config's form (transformers 5.x: `factor` when written; 4.x top-level form: the ratio).
-        const double attention = sc.attentionFactor ? *sc.attentionFactor
-                                                    : longropeAttentionFactor(sc.attentionScale, config.trainLength);
-        f = FactorSet{QString(), chosen, attention};
+        // The model's own longrope config runs as transformers runs it (rope/engine.h).
+        const RopeOverride r = deployedLongrope(config, Engine::Transformers, targetLength);
+        f = FactorSet{QString(), r.lambda, r.attentionFactor};
     }
     if (f)
         f->name = QStringLiteral("config");

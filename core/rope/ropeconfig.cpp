@@ -382,6 +382,11 @@ RopeConfig parseRopeConfig(const QByteArray &json, const QString &source)
     if (type == QLatin1String("longrope")) {
         s.shortFactor = r.factorList(QStringLiteral("short_factor"), c.pairs());
         s.longFactor = r.factorList(QStringLiteral("long_factor"), c.pairs());
+        s.shortMscale = r.ropeNumber(QStringLiteral("short_mscale"));
+        s.longMscale = r.ropeNumber(QStringLiteral("long_mscale"));
+        for (const auto &[key, value] : {std::pair{"short_mscale", s.shortMscale}, std::pair{"long_mscale", s.longMscale}})
+            if (value && !(*value > 0 && *value < kMaxFactor))
+                r.fail(QStringLiteral("\"%1\" must be positive and finite").arg(QLatin1String(key)));
         const auto written = r.ropeNumber(QStringLiteral("factor"));
         if (written)
             checkFactor(*written);

@@ -50,6 +50,9 @@ struct RopeScaling {
     // longrope
     std::vector<double> shortFactor;
     std::vector<double> longFactor;
+    // vLLM's per-side cos/sin scales (transformers does not read them; rope/engine.h)
+    std::optional<double> shortMscale;
+    std::optional<double> longMscale;
 };
 
 struct RopeConfig {

@@ -504,7 +504,8 @@ void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settin
         ModelOptions options;
         options.device = m_loaded->info.device;
         options.dtype = m_loaded->info.dtype;
-        const ResolvedSweepMethods resolved = resolveSweepMethods(methods, *m_loaded->model, settings.targetLength, options);
+        const ResolvedSweepMethods resolved = resolveSweepMethods(methods, *m_loaded->model, settings.targetLength, options,
+                                                                  parseEngine(settings.engine, QStringLiteral("workbench")));
         SweepPlan plan;
         plan.requestId = requestId;
         plan.settings = settings;

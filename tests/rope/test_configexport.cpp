@@ -89,6 +89,7 @@ private Q_SLOTS:
     void versionAndNameMatchTheExport_data();
     void versionAndNameMatchTheExport();
     void phi3Hf5KeepsItsTrainLength();
+    void phi3ExportsPassPhi3ConfigValidation();
     void multimodalTextConfigRefused();
 };
 
@@ -148,6 +149,13 @@ void TestConfigExport::roundTrip()
     }
     if (withAttention)
         what.attentionFactor = 1.0 + 1.0 / 7.0;
+    // transformers 4.x's Phi3Config accepts exactly type, short_factor and long_factor: an
+    // attention factor cannot be written in that form, and the export says so.
+    const bool phi3Hf4 = !hf5 && source.modelType == QLatin1String("phi3");
+    if (phi3Hf4 && withAttention) {
+        QVERIFY_THROWS_EXCEPTION(Error, exportLongropeConfig(source, what));
+        return;
+    }
 
     const QJsonObject out = exportLongropeConfig(source, what);
 
@@ -173,7 +181,7 @@ void TestConfigExport::roundTrip()
     QVERIFY2(out.value(ropeKey).isObject(), qPrintable(ropeKey));
     QVERIFY2(!out.contains(otherKey), qPrintable(QStringLiteral("export still has ") + otherKey));
     const QJsonObject rope = out.value(ropeKey).toObject();
-    QCOMPARE(rope.value(QStringLiteral("rope_type")).toString(), QStringLiteral("longrope"));
+    QCOMPARE(rope.value(phi3Hf4 ? QStringLiteral("type") : QStringLiteral("rope_type")).toString(), QStringLiteral("longrope"));
     if (hf5) {
         QCOMPARE(rope.value(QStringLiteral("rope_theta")).toDouble(), source.base);
     } else {
@@ -414,6 +422,96 @@ void TestConfigExport::phi3Hf5KeepsItsTrainLength()
     const RopeConfig back = parseRopeConfig(toBytes(out), QStringLiteral("phi3-2k-export.json"));
     QCOMPARE(back.trainLength, 2048);
     QVERIFY2(back.warnings.isEmpty(), qPrintable(back.warnings.join(QLatin1Char('|'))));
+}
+
+// transformers' Phi3Config validation, re-read from its sources and written here independently of
+// the exporter: 4.x (_rope_scaling_validation after _rope_scaling_adjustment) wants rope_scaling
+// to be exactly {type, short_factor, long_factor} with type "longrope" (su and yarn are renamed
+// first) and each factor list of hidden_size / num_attention_heads / 2 numbers; 5.x (validate_rope)
+// wants rope_parameters' rope_type in {default, longrope} and each given factor list of
+// int(head_dim · partial_rotary_factor) / 2 numbers. Returns the refusal, or an empty string.
+static QString phi3Hf4Refusal(const QJsonObject &config)
+{
+    const QJsonValue scaling = config.value(QLatin1String("rope_scaling"));
+    if (scaling.isNull() || scaling.isUndefined())
+        return {};
+    QJsonObject r = scaling.toObject();
+    if (!scaling.isObject() || r.size() != 3)
+        return QStringLiteral("`rope_scaling` must be a dictionary with three fields, `type`, `short_factor` and `long_factor`");
+    QString type = r.value(QLatin1String("type")).toString();
+    if (type == QLatin1String("su") || type == QLatin1String("yarn"))
+        type = QStringLiteral("longrope");
+    if (type != QLatin1String("longrope"))
+        return QStringLiteral("`rope_scaling`'s type field must be one of ['longrope']");
+    const int want = config.value(QLatin1String("hidden_size")).toInt() / config.value(QLatin1String("num_attention_heads")).toInt() / 2;
+    for (const char *key : {"short_factor", "long_factor"}) {
+        const QJsonValue v = r.value(QLatin1String(key));
+        if (!v.isArray() || v.toArray().size() != want)
+            return QStringLiteral("`rope_scaling`'s %1 field must be a list of %2 numbers").arg(QLatin1String(key)).arg(want);
+        for (const QJsonValue &x : v.toArray())
+            if (!x.isDouble())
+                return QStringLiteral("`rope_scaling`'s %1 field must be a list of numbers").arg(QLatin1String(key));
+    }
+    return {};
+}
+
+static QString phi3Hf5Refusal(const QJsonObject &config)
+{
+    const QJsonObject r = config.value(QLatin1String("rope_parameters")).toObject();
+    const QString type = r.value(QLatin1String("rope_type")).toString();
+    if (type != QLatin1String("default") && type != QLatin1String("longrope"))
+        return QStringLiteral("`rope_parameters`'s type field must be one of ['longrope']");
+    const double partial = r.value(QLatin1String("partial_rotary_factor")).toDouble(
+        config.value(QLatin1String("partial_rotary_factor")).toDouble(1.0));
+    const int headDim = config.value(QLatin1String("hidden_size")).toInt() / config.value(QLatin1String("num_attention_heads")).toInt();
+    const int want = int(headDim * partial) / 2;
+    for (const char *key : {"short_factor", "long_factor"})
+        if (r.contains(QLatin1String(key)) && r.value(QLatin1String(key)).toArray().size() != want)
+            return QStringLiteral("`rope_parameters`'s %1 field must have length %2").arg(QLatin1String(key)).arg(want);
+    return {};
+}
+
+void TestConfigExport::phi3ExportsPassPhi3ConfigValidation()
+{
+    for (const char *file : {"phi3-mini-128k-instruct-su.json", "hf5-phi3-longrope.json"}) {
+        const RopeConfig source = sourceWithCustomKeys(QString::fromLatin1(file));
+        QCOMPARE(source.modelType, QStringLiteral("phi3"));
+        LongropeExport what;
+        what.longFactor = std::vector<double>(size_t(source.pairs()), 4.0);
+        what.targetLength = 4.0 * source.trainLength;
+        for (Engine engine : {Engine::Transformers, Engine::Vllm}) {
+            what.engine = engine;
+            what.form = ConfigForm::Hf4;
+            const QJsonObject hf4 = exportLongropeConfig(source, what);
+            QVERIFY2(phi3Hf4Refusal(hf4).isEmpty(), qPrintable(phi3Hf4Refusal(hf4)));
+            // The original length Phi3Config reads, at the top level.
+            QCOMPARE(hf4.value(QLatin1String("original_max_position_embeddings")).toInt(), source.trainLength);
+            what.form = ConfigForm::Hf5;
+            const QJsonObject hf5 = exportLongropeConfig(source, what);
+            QVERIFY2(phi3Hf5Refusal(hf5).isEmpty(), qPrintable(phi3Hf5Refusal(hf5)));
+        }
+        // The validation above can fail: the 4-key dict this tool wrote before is refused by it.
+        QJsonObject fourKeys = exportLongropeConfig(source, what);
+        QJsonObject legacy{{QStringLiteral("rope_type"), QStringLiteral("longrope")},
+                           {QStringLiteral("short_factor"), fourKeys.value(QLatin1String("rope_parameters")).toObject().value(QLatin1String("short_factor"))},
+                           {QStringLiteral("long_factor"), fourKeys.value(QLatin1String("rope_parameters")).toObject().value(QLatin1String("long_factor"))},
+                           {QStringLiteral("original_max_position_embeddings"), source.trainLength}};
+        fourKeys.insert(QStringLiteral("rope_scaling"), legacy);
+        QVERIFY(!phi3Hf4Refusal(fourKeys).isEmpty());
+        // An attention factor or a short_mscale has no place in the 4.x form: refused in one sentence.
+        what.form = ConfigForm::Hf4;
+        what.attentionFactor = 1.2;
+        try {
+            exportLongropeConfig(source, what);
+            QFAIL("a Phi-3 4.x export carried an attention factor");
+        } catch (const Error &e) {
+            QVERIFY2(e.message().contains(QLatin1String("Phi3Config")) && e.message().contains(QLatin1String("5.x")), qPrintable(e.message()));
+        }
+        what.form = ConfigForm::Hf5;
+        const QJsonObject withFactor = exportLongropeConfig(source, what);
+        QVERIFY(phi3Hf5Refusal(withFactor).isEmpty());
+        what.attentionFactor.reset();
+    }
 }
 
 void TestConfigExport::multimodalTextConfigRefused()

@@ -193,6 +193,32 @@ private Q_SLOTS:
         }
     }
 
+    // The engine the factor sets are scored for travels with the sweep, its result and its file,
+    // and the panel says it (issue 25: each figure says which engine it assumes).
+    void engineChoiceTravelsWithTheResult()
+    {
+        QCOMPARE(m_panel->engineCombo()->currentText(), QStringLiteral("transformers"));
+        m_panel->engineCombo()->setCurrentText(QStringLiteral("vllm"));
+        checkOnly(m_panel->methodList(), {QStringLiteral("triple")});
+        m_panel->lengthsEdit()->setText(QStringLiteral("400"));
+        m_panel->depthsEdit()->setText(QString());
+        m_panel->samplesSpinBox()->setValue(1);
+        m_panel->passkeyCheckBox()->setChecked(false);
+        m_panel->heldOutCheckBox()->setChecked(false);
+        QSignalSpy finished(m_panel.get(), &WorkbenchPanel::sweepFinished);
+        QVERIFY(m_panel->startSweep());
+        QVERIFY(finished.wait(kWaitMs));
+        const SweepResult result = finished.at(0).at(0).value<SweepResult>();
+        QCOMPARE(result.settings.engine, QStringLiteral("vllm"));
+        const QString json = m_temp.filePath(QStringLiteral("vllm.json"));
+        QVERIFY(m_panel->saveResult(json));
+        WorkbenchPanel reopened(m_thread.get());
+        QVERIFY(reopened.openResult(json));
+        QCOMPARE(reopened.engineCombo()->currentText(), QStringLiteral("vllm"));
+        QCOMPARE(reopened.result().settings.engine, QStringLiteral("vllm"));
+        m_panel->engineCombo()->setCurrentText(QStringLiteral("transformers"));
+    }
+
     // What --export-sweep-plots does: a panel never shown saves its curves at a size of its own.
     // Nine methods (the fair miniature's) get nine distinct colours and a legend whose entries
     // are whole and apart (before, a hidden plot kept its legend on one squeezed row).
