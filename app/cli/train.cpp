@@ -187,6 +187,26 @@ int train(const QStringList &args)
                   : o.plainWindow ? QStringLiteral(", plain windows (every document rescaled)")
                                   : QString())
               << "\n";
+        if (o.mixedWindow || o.plainWindow) {
+            // The exposure that decides a mixed/plain comparison: how many tokens sit in documents
+            // beyond L_train, the only ones that see positions past it. Mixed and plain windows pack
+            // the same rows, so the share is the same for both; they differ in the short documents.
+            long longTokens = 0, tokens = 0, longRows = 0, rows = 0;
+            for (int k = 0; k < o.steps; ++k)
+                for (const PackedRow &row : trainer.batchRows(k)) {
+                    rows += 1;
+                    longRows += !row.docs.empty() && row.docs.front().longRope ? 1 : 0;
+                    for (const DocSpan &doc : row.docs) {
+                        tokens += doc.length;
+                        longTokens += doc.longRope ? doc.length : 0;
+                    }
+                }
+            const double share = tokens > 0 ? 100.0 * double(longTokens) / double(tokens) : 0.0;
+            err() << "rows    " << longRows << " of " << rows << " rows long: " << number(share, 3)
+                  << " % of tokens in documents beyond L_train, on the long factors; the other "
+                  << number(100.0 - share, 3) << " % in short documents, on "
+                  << (o.plainWindow ? "the long factors too (plain windows)" : "the short factors (mixed windows)") << "\n";
+        }
         err().flush();
         const TrainResult r = trainer.run([&](const TrainProgress &p) {
             if (p.step % every == 0 || p.step == p.steps || p.step == 1) {

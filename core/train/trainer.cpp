@@ -272,10 +272,17 @@ PackedRow packRow(const TrainingCorpus &corpus, uint64_t rowIndex, const Packing
         row.ids.insert(row.ids.end(), doc.ids.begin(), doc.ids.end());
     };
     if (o.longFraction > 0 && rng.uniform() < o.longFraction) {
-        int n = rng.between(o.longMinTokens, o.rowLength);
-        if (o.rowLength - n < o.minDocTokens)
-            n = o.rowLength;  // no room for a short document after it
-        add(n, true, rng.uniform() < needleFraction);
+        // A long row holds long documents only, as the reference recipe's rows do (nnscaler's
+        // LongRoPE2 data): its RoPE is chosen by its length, so every token of it trains the
+        // rescaled RoPE, and the share of such tokens is the share of long rows.
+        while (int(row.ids.size()) < o.rowLength) {
+            const int remaining = o.rowLength - int(row.ids.size());
+            int n = remaining <= o.longMinTokens ? remaining : rng.between(o.longMinTokens, remaining);
+            if (remaining - n < o.longMinTokens)
+                n = remaining;  // no room for another long document after it
+            add(n, true, rng.uniform() < needleFraction);
+        }
+        return row;
     }
     while (int(row.ids.size()) < o.rowLength) {
         const int remaining = o.rowLength - int(row.ids.size());

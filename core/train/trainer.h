@@ -107,9 +107,10 @@ struct PackingOptions {
     int rowLength = 512;
     int minDocTokens = 64;      // shortest document
     int maxShortTokens = 512;   // longest short document (L_train in mixed-window rows; ≤ rowLength)
-    // Mixed-window rows only (longFraction > 0): the share of rows that start with a long document
-    // of longMinTokens … rowLength tokens (longMinTokens > maxShortTokens), the rest of the row
-    // filled with short documents.
+    // Mixed-window rows only (longFraction > 0): the share of rows made of long documents only
+    // (each longMinTokens … rowLength tokens, longMinTokens > maxShortTokens); the other rows are
+    // packed with short documents. So longFraction is also the expected share of tokens in long
+    // documents, the same for mixed and plain windows.
     double longFraction = 0.0;
     int longMinTokens = 0;
 };

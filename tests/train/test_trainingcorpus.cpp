@@ -214,7 +214,9 @@ private Q_SLOTS:
         o.longFraction = 0.5;
         o.longMinTokens = 513;
         int withLong = 0;
-        for (uint64_t r = 0; r < 16; ++r) {
+        long longTokens = 0;
+        const int rows = 64;
+        for (uint64_t r = 0; r < uint64_t(rows); ++r) {
             const PackedRow row = packRow(corpus, r, o);
             QCOMPARE(int(row.ids.size()), o.rowLength);
             int at = 0;
@@ -222,16 +224,20 @@ private Q_SLOTS:
                 const DocSpan &s = row.docs[k];
                 QCOMPARE(s.start, at);
                 at += s.length;
-                // A document is long exactly when it exceeds L_train; only the first can be.
+                // A document is long exactly when it exceeds L_train, and a row is all long or all short
+                // (the reference recipe's homogeneous rows).
                 QCOMPARE(s.longRope, s.length > o.maxShortTokens);
-                if (k > 0)
-                    QVERIFY(!s.longRope);
+                QCOMPARE(s.longRope, row.docs.front().longRope);
                 QVERIFY(s.length >= o.minDocTokens);
+                longTokens += s.longRope ? s.length : 0;
             }
             QCOMPARE(at, o.rowLength);
             withLong += row.docs.front().longRope ? 1 : 0;
         }
-        QVERIFY2(withLong >= 3 && withLong <= 13, qPrintable(QString::number(withLong)));
+        // Long rows are Binomial(64, 0.5): 32 ± 4; outside 16 … 48 is a 4-sigma event. Their tokens are
+        // exactly the long documents' tokens.
+        QVERIFY2(withLong >= 16 && withLong <= 48, qPrintable(QString::number(withLong)));
+        QCOMPARE(longTokens, long(withLong) * o.rowLength);
         o.longMinTokens = 400;  // not above the short limit
         QVERIFY_THROWS_EXCEPTION(Error, packRow(corpus, 0, o));
     }
