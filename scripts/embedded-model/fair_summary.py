@@ -74,6 +74,46 @@ def main(path):
             with_interval(held["interval"]) if held else "-",
             with_interval(held_short["interval"]) if held_short else "-",
         ]) + " |")
+    print()
+    print(depth_table(result))
+
+
+def depth_table(result):
+    """Needle PPL, its ratio to the reference and passkey at the target length, depth by depth: a
+    verdict that holds at depth 0 only is not a verdict (issue 25)."""
+    settings = result["settings"]
+    target = max(settings["lengths"])
+    reference = settings["reference"]
+    depths = sorted(settings["depths"]) or [settings["curve_depth"]]
+    cells = result["cells"]
+
+    def cell(method, depth):
+        for c in cells:
+            if c["measure"] == "needle" and c["method"] == method and c["length"] == target and \
+                    abs(c.get("depth", 0) - depth) < 1e-9:
+                return c
+        return None
+
+    lines = [f"Needle PPL at {target} by needle depth [95 % BCa], x {reference} on the same samples "
+             f"[paired 95 % BCa], passkey", "",
+             "| method | " + " | ".join(f"depth {d:g}" for d in depths) + " |",
+             "| --- |" + " ---: |" * len(depths)]
+    for method in result["methods"]:
+        name = method["name"]
+        row = [name]
+        for d in depths:
+            c = cell(name, d)
+            if not c:
+                row.append("-")
+                continue
+            ratio = c.get("comparison", {}).get("ratio")
+            keys = c.get("per_sample_passkey", [])
+            text = with_interval(c["interval"])
+            text += f"; x {with_interval(ratio)}" if ratio else "; (reference)"
+            text += f"; {sum(keys)}/{len(keys)}" if keys else ""
+            row.append(text)
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
