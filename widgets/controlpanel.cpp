@@ -2,6 +2,7 @@
 
 #include "factordocument.h"
 #include "plotstyle.h"
+#include "rope/tokencount.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -35,13 +36,6 @@ constexpr int kMostViolationLines = 8;
 constexpr double kSmallestAttentionFactor = 0.01;
 constexpr double kLargestAttentionFactor = 10.0;
 
-// A number, optionally with digit-group commas or underscores, then an optional k / M suffix.
-const QRegularExpression &tokenCountPattern()
-{
-    static const QRegularExpression pattern(QStringLiteral("^\\s*(\\d[\\d,_]*(?:\\.\\d*)?|\\.\\d+)\\s*([kKmM]?)\\s*$"));
-    return pattern;
-}
-
 // Lets through only what can become a token count ("128", "128k", "1.5M", "131,072"); whether it
 // is a usable target is decided on commit, where a refusal can say why.
 class TokenCountValidator : public QValidator {
@@ -54,7 +48,7 @@ public:
         static const QRegularExpression allowed(QStringLiteral("^[\\d,_.\\skKmM]*$"));
         if (!allowed.match(input).hasMatch())
             return Invalid;
-        return tokenCountPattern().match(input).hasMatch() ? Acceptable : Intermediate;
+        return hasTokenCountForm(input) ? Acceptable : Intermediate;
     }
 };
 
@@ -315,24 +309,6 @@ void ControlPanel::refreshTargetChoices()
     for (qint64 length : lengths)
         m_targetLength->addItem(QString::number(length), length);
     m_targetLength->setCurrentIndex(m_targetLength->findData(target));
-}
-
-std::optional<qint64> ControlPanel::parseTokenCount(const QString &text)
-{
-    const QRegularExpressionMatch match = tokenCountPattern().match(text);
-    if (!match.hasMatch())
-        return std::nullopt;
-    QString digits = match.captured(1);
-    digits.remove(QLatin1Char(',')).remove(QLatin1Char('_'));
-    bool ok = false;
-    const double number = digits.toDouble(&ok);
-    const QString suffix = match.captured(2).toLower();
-    const double unit = suffix == QLatin1String("k") ? 1024.0 : suffix == QLatin1String("m") ? 1048576.0 : 1.0;
-    const double tokens = number * unit;
-    if (!ok || !std::isfinite(tokens) || tokens < 1 || tokens > double(std::numeric_limits<qint64>::max() / 2) ||
-        tokens != std::floor(tokens))
-        return std::nullopt;
-    return qint64(tokens);
 }
 
 void ControlPanel::commitTargetLength()

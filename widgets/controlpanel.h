@@ -26,11 +26,6 @@ class ControlPanel : public QWidget {
 public:
     explicit ControlPanel(FactorDocument *document, QWidget *parent = nullptr);
 
-    // A token count as researchers write it: "131072", "131,072", "128k" / "128K" (k = 1024, as in
-    // transformers' and vLLM's "128k context" = 131072), "1M" (= 1048576), "1.5k" (= 1536). Empty
-    // when the text is not a whole positive number of tokens.
-    static std::optional<qint64> parseTokenCount(const QString &text);
-
     QSpinBox *dRcdSpinBox() const { return m_dRcd; }
     QComboBox *targetLengthCombo() const { return m_targetLength; }
     // Says why a typed target was refused, or warns when L < L_train; hidden otherwise.

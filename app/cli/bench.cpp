@@ -77,14 +77,7 @@ int bench(const QStringList &args)
                                     "% of peak and peak device memory. The same engine call the evaluator makes."));
         if (parser.isSet(shape) == parser.isSet(kModelOption))
             throw UsageError{QStringLiteral("give --config (random weights of that shape) or --model (a checkpoint)")};
-        std::vector<int> lengthList;
-        for (const QString &part : parser.value(lengths).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-            bool ok = false;
-            const int v = part.trimmed().toInt(&ok);
-            if (!ok || v < 2)
-                throw UsageError{QStringLiteral("--lengths needs whole numbers ≥ 2, got \"%1\"").arg(part)};
-            lengthList.push_back(v);
-        }
+        const std::vector<int> lengthList = lengthListOption(parser, lengths, 2);
         const int answerCount = wholeNumber(parser, answers, 1);
         std::vector<int> chunkExponents;
         if (parser.isSet(chunks)) {

@@ -6,6 +6,7 @@
 #include <QTextStream>
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 
 namespace {
@@ -16,8 +17,12 @@ QString usage()
     QString text = QStringLiteral("Usage: ropescope-cli <command> [options]\n"
                                   "\n"
                                   "Commands:\n");
+    // The summaries in one column, two spaces after the longest name ("rank-stability").
+    qsizetype width = 0;
     for (const rs::cli::Command &c : rs::cli::kCommands)
-        text += QStringLiteral("  ") + QString::fromUtf8(c.name).leftJustified(10) + QString::fromUtf8(c.summary)
+        width = std::max(width, qsizetype(std::strlen(c.name)));
+    for (const rs::cli::Command &c : rs::cli::kCommands)
+        text += QStringLiteral("  ") + QString::fromUtf8(c.name).leftJustified(width + 2) + QString::fromUtf8(c.summary)
                 + QLatin1Char('\n');
     text += QStringLiteral("\n"
                            "Run 'ropescope-cli <command> --help' for a command's options.\n");

@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "rope/presets.h"
+#include "rope/tokencount.h"
 #include "runtime/embeddedmodel.h"
 
 #include <QRegularExpression>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace rs::cli {
 
@@ -33,7 +35,7 @@ const QCommandLineOption kPresetOption({QStringLiteral("p"), QStringLiteral("pre
                                        QStringLiteral("Shipped preset (see 'ropescope-cli presets')."),
                                        QStringLiteral("NAME"));
 const QCommandLineOption kTargetOption({QStringLiteral("t"), QStringLiteral("target")},
-                                       QStringLiteral("Target context length L in tokens (default: the config's own)."),
+                                       QStringLiteral("Target context length L in tokens: 131072, 128k or 1M, k = 1024 (default: the config's own)."),
                                        QStringLiteral("L"));
 const QCommandLineOption kJsonOption(QStringLiteral("json"), QStringLiteral("Print JSON instead of text."));
 const QCommandLineOption kFactorsOption({QStringLiteral("f"), QStringLiteral("factors")},
@@ -129,16 +131,41 @@ double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption
     return v;
 }
 
+int tokenLength(const QString &text, const QCommandLineOption &option, int minimum)
+{
+    const QString name = option.names().last();
+    const std::optional<qint64> tokens = parseTokenCount(text);
+    if (!tokens)
+        throw UsageError{QStringLiteral("--%1 needs a length in tokens such as 131072, 128k or 1M (k = 1024), got '%2'")
+                             .arg(name, text)};
+    if (*tokens > kMaxPositions)
+        throw UsageError{QStringLiteral("--%1 needs a length of at most %2 tokens, got '%3'").arg(name).arg(kMaxPositions).arg(text)};
+    if (*tokens < minimum)
+        throw UsageError{QStringLiteral("--%1 needs a length of at least %2 tokens, got '%3'").arg(name).arg(minimum).arg(text)};
+    return int(*tokens);
+}
+
+int lengthOption(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum)
+{
+    return tokenLength(parser.value(option), option, minimum);
+}
+
+std::vector<int> lengthListOption(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum)
+{
+    std::vector<int> lengths;
+    // Commas separate the lengths, so a length in a list has no digit-group commas.
+    for (const QString &part : parser.value(option).split(QLatin1Char(','), Qt::SkipEmptyParts))
+        lengths.push_back(tokenLength(part.trimmed(), option, minimum));
+    if (lengths.empty())
+        throw UsageError{QStringLiteral("--%1 needs at least one length").arg(option.names().last())};
+    return lengths;
+}
+
 // --target, else the preset's suggested target, else the config's own context.
 double targetLength(const QCommandLineParser &parser, const RopeConfig &config)
 {
-    if (parser.isSet(kTargetOption)) {
-        const double L = positiveNumber(parser, kTargetOption);
-        if (L > kMaxPositions)
-            throw UsageError{QStringLiteral("--target needs a length of at most %1 tokens, got '%2'")
-                                 .arg(kMaxPositions).arg(parser.value(kTargetOption))};
-        return L;
-    }
+    if (parser.isSet(kTargetOption))
+        return lengthOption(parser, kTargetOption);
     if (parser.isSet(kPresetOption))
         return presetInfo(parser.value(kPresetOption)).targetLength;
     return config.defaultTargetLength();
@@ -166,7 +193,7 @@ const QCommandLineOption kModelOption(QStringLiteral("model"), QStringLiteral("H
 
 namespace {
 // Used only by addEvaluationOptions and loadEvaluationSetup.
-const QCommandLineOption kLengthOption(QStringLiteral("length"), QStringLiteral("Tokens per sample."),
+const QCommandLineOption kLengthOption(QStringLiteral("length"), QStringLiteral("Tokens per sample (131072, 128k or 1M)."),
                                        QStringLiteral("L"));
 const QCommandLineOption kSamplesOption(QStringLiteral("samples"), QStringLiteral("Number of samples (default 4)."),
                                         QStringLiteral("N"), QStringLiteral("4"));
@@ -208,7 +235,7 @@ NeedleEvalSettings evaluationSettings(const QCommandLineParser &parser)
     if (!parser.isSet(kLengthOption))
         throw UsageError{QStringLiteral("--length is required")};
     NeedleEvalSettings settings;
-    settings.length = wholeNumber(parser, kLengthOption, 2);
+    settings.length = lengthOption(parser, kLengthOption, 2);
     settings.samples = wholeNumber(parser, kSamplesOption, 1);
     settings.seed = uint64_t(wholeNumber(parser, kSeedOption, 0));
     settings.corpus = parser.value(kCorpusOption);

@@ -20,6 +20,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 namespace rs::cli {
 
@@ -74,6 +75,13 @@ auto needleSamples(Build build) -> decltype(build())
     }
 }
 double positiveNumber(const QCommandLineParser &parser, const QCommandLineOption &option);
+// A length in tokens, read as the GUI's target box reads it (rope/tokencount.h: 131072, 128k or 1M,
+// k = 1024), from `minimum` to kMaxPositions; UsageError naming the option for 0, negatives, junk
+// and lengths out of range. Every option that takes a length goes through these two.
+int tokenLength(const QString &text, const QCommandLineOption &option, int minimum = 1);
+int lengthOption(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum = 1);
+// A comma-separated list of such lengths, in the order given (at least one).
+std::vector<int> lengthListOption(const QCommandLineParser &parser, const QCommandLineOption &option, int minimum = 1);
 // --target, else the preset's suggested target, else the config's own context.
 double targetLength(const QCommandLineParser &parser, const RopeConfig &config);
 // --d-rcd, else d_tcd.

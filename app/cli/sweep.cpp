@@ -221,13 +221,12 @@ int sweep(const QStringList &args)
             throw UsageError{QStringLiteral("no methods: give --methods, --factors or --finetuned")};
 
         if (parser.isSet(lengths)) {
-            for (double v : numberList(parser.value(lengths), QStringLiteral("lengths"), 2, 1e9))
-                settings.lengths.push_back(int(std::lround(v)));
+            settings.lengths = lengthListOption(parser, lengths, 2);
             std::sort(settings.lengths.begin(), settings.lengths.end());
             settings.lengths.erase(std::unique(settings.lengths.begin(), settings.lengths.end()), settings.lengths.end());
-            settings.targetLength = parser.isSet(targetOption) ? wholeNumber(parser, targetOption, 2) : settings.lengths.back();
+            settings.targetLength = parser.isSet(targetOption) ? lengthOption(parser, targetOption, 2) : settings.lengths.back();
         } else {
-            settings.targetLength = parser.isSet(targetOption) ? wholeNumber(parser, targetOption, 2) : 8 * trainLength;
+            settings.targetLength = parser.isSet(targetOption) ? lengthOption(parser, targetOption, 2) : 8 * trainLength;
             settings.lengths = logSpacedLengths(std::max(2, trainLength / 2), settings.targetLength, wholeNumber(parser, points, 1));
             if (settings.lengths.empty())
                 throw UsageError{QStringLiteral("--target must be at least L_train / 2 = %1").arg(trainLength / 2)};

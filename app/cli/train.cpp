@@ -121,7 +121,7 @@ int train(const QStringList &args)
         TrainOptions o;
         o.steps = wholeNumber(parser, steps, 1);
         o.batch = wholeNumber(parser, batch, 1);
-        o.seqLen = wholeNumber(parser, seqLen, 2);
+        o.seqLen = lengthOption(parser, seqLen, 2);
         o.lr = positiveNumber(parser, lr);
         o.minLrRatio = ranged(minLr, 0, 1);
         o.warmup = wholeNumber(parser, warmup, 0);
@@ -148,7 +148,7 @@ int train(const QStringList &args)
                 throw UsageError{QStringLiteral("--original-short-rope needs --mixed-window")};
             o.mixedWindow = parser.isSet(mixed);
             o.plainWindow = parser.isSet(plain);
-            o.seqLen = wholeNumber(parser, targetLength, 2);
+            o.seqLen = lengthOption(parser, targetLength, 2);
             o.longFactors = readFactorFile(parser.value(kFactorsOption));
             if (parser.isSet(attention))
                 o.attentionFactor = positiveNumber(parser, attention);

@@ -1,5 +1,7 @@
 #include "finetunedmodels.h"
 
+#include "datadir.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -12,11 +14,8 @@ QString fineTunedModelsDirectory()
     const QString fromEnvironment = qEnvironmentVariable("ROPESCOPE_FINETUNED_MODELS");
     if (!fromEnvironment.isEmpty())
         return fromEnvironment;
-#ifdef ROPESCOPE_FINETUNED_MODELS_DIR
-    return QStringLiteral(ROPESCOPE_FINETUNED_MODELS_DIR);
-#else
-    return {};
-#endif
+    const QString data = dataDirectory();
+    return data.isEmpty() ? QString() : QDir(data).filePath(QStringLiteral("models/fair-4x"));
 }
 
 QList<FineTunedModel> readFineTunedModels(const QString &directory, QString *problem)

@@ -1,8 +1,9 @@
 #pragma once
 // The fine-tuned variants of the embedded model that File › Open Embedded Model offers beside the
-// base: the eight models of the README's fair miniature (scripts/embedded-model/fair-miniature.sh),
-// each the base fine-tuned alike with one method's factors. They are real folders (too large to
-// carry inside the binary as the base is), listed by the index.json the recipe writes:
+// base: the eight models of the fair miniature (docs/experiments/fair-4x.md, made by
+// scripts/embedded-model/fair-miniature.sh into results/fair-4x/models), each the base fine-tuned
+// alike with one method's factors. They are real folders (too large to carry inside the binary as
+// the base is), installed as data and listed by the index.json the recipe writes:
 //   [{"folder": "longrope2", "name": "LongRoPE2 + mixed windows (fine-tuned, 4×)"}, …]
 #include <QList>
 #include <QString>
@@ -12,8 +13,9 @@ struct FineTunedModel {
     QString dir;   // the model folder (config.json, model.safetensors, tokenizer.json)
 };
 
-// The folder holding index.json: $ROPESCOPE_FINETUNED_MODELS when set, else the source tree's
-// scripts/embedded-model/results/fair-4x/models of this build.
+// The folder holding index.json: $ROPESCOPE_FINETUNED_MODELS when set, else models/fair-4x in the
+// data folder (datadir.h: <prefix>/share/ropescope when installed, <build>/share/ropescope in the
+// build tree); empty when there is no data folder.
 QString fineTunedModelsDirectory();
 
 // The models of `directory`'s index.json whose folders hold a config.json, in the index's order.

@@ -23,6 +23,8 @@ int main(int argc, char *argv[])
     QApplication::setOrganizationName(QStringLiteral("RopeScope"));
     QApplication::setApplicationName(QStringLiteral("RopeScope"));
     QApplication::setApplicationVersion(QStringLiteral(ROPESCOPE_VERSION));
+    // The installed desktop entry (ropescope.desktop): its name and icon for this window.
+    QApplication::setDesktopFileName(QStringLiteral("ropescope"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QObject::tr("Explore RoPE rescale factors the LongRoPE2 way."));

@@ -94,7 +94,7 @@ void MainWindow::createMenus()
     QString indexProblem;
     const QList<FineTunedModel> tuned = readFineTunedModels(fineTunedModelsDirectory(), &indexProblem);
     if (!tuned.isEmpty())
-        embeddedMenu->addSection(tr("Fine-tuned alike (README: the fair miniature)"));
+        embeddedMenu->addSection(tr("Fine-tuned alike (the fair miniature)"));
     for (const FineTunedModel &model : tuned) {
         QAction *action = embeddedMenu->addAction(model.name, this, [this, model] {
             if (maybeSaveChanges())

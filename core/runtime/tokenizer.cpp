@@ -242,7 +242,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::fromJson(const QByteArray &json, const
     // simdjson, not QJsonDocument: Qt decodes each JSON string with QString::fromUtf8, which drops a
     // leading U+FEFF, so vocabulary keys and merges that start with one (Gemma 3 has six and seven)
     // would collide or vanish. It is also the fastest of the parsers measured on Gemma 3's 33 MB
-    // file (README "File formats"). A UTF-8 byte-order mark before the top-level value is a file
+    // file (docs/formats.md). A UTF-8 byte-order mark before the top-level value is a file
     // marker, as in Qt's parser.
     const QByteArrayView text = withoutUtf8Bom(json);
     simdjson::dom::parser parser;

@@ -77,7 +77,7 @@ def factor_values(path):
 
 
 def summary_table(run):
-    """The README table as fair_summary.py prints it from the run's sweep."""
+    """The report's table (docs/experiments/fair-4x.md) as fair_summary.py prints it from the run's sweep."""
     return subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "fair_summary.py"),
                            os.path.join(run, "sweep.json")], capture_output=True, text=True, check=True).stdout
 

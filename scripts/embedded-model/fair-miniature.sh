@@ -3,7 +3,7 @@
 # alike, then all of them measured on needle samples and documents no search saw.
 #
 #   scripts/embedded-model/fair-miniature.sh [OUT_DIR] [cpu|cuda]
-#       (default OUT_DIR scripts/embedded-model/results/fair-4x; CLI from $CLI or
+#       (default OUT_DIR results/fair-4x; CLI from $CLI or
 #        build/app/ropescope-cli, the GUI from $GUI for the plots)
 #
 # From the shipped base model (L_train = 512), for 4 × L_train = 2048 tokens:
@@ -28,7 +28,7 @@
 # reproduces the table: compare_runs.py RUN_A RUN_B compares two runs step by step.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-$here/results/fair-4x}
+out=${1:-$here/../../results/fair-4x}
 device=${2:-cpu}
 cli=${CLI:-build/app/ropescope-cli}
 gui=${GUI:-$(dirname "$cli")/ropescope}

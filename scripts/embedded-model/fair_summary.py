@@ -2,8 +2,9 @@
 """The fair miniature's summary table (issue 16) from a `ropescope-cli sweep` result.
 
 Every figure and interval is the sweep's own (95 % BCa over samples; ratios paired over the same
-samples); this script only picks the cells the README's table shows. The one figure it derives is
-the passkey share pooled over the heatmap's depths at the target length, with its Wilson interval.
+samples); this script only picks the cells the table of docs/experiments/fair-4x.md shows. The one
+figure it derives is the passkey share pooled over the heatmap's depths at the target length, with
+its Wilson interval.
 
     python3 scripts/embedded-model/fair_summary.py RESULT.json
 """

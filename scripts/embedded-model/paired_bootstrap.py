@@ -8,7 +8,7 @@ so the per-sample pairs are resampled together: 10,000 resamples, seed 0).
 Figures are needle PPL combined over samples as exp(mean NLL) (the search's default fitness) and,
 in the last columns, as the paper's mean of per-sample PPL.
 
-  python3 scripts/embedded-model/paired_bootstrap.py scripts/embedded-model/results/verdicts/L1024
+  python3 scripts/embedded-model/paired_bootstrap.py results/verdicts/L1024
 """
 import json
 import math

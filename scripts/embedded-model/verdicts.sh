@@ -3,7 +3,7 @@
 # search at length L, then every factor set that matters scored on FRESH needle samples (seeds
 # 1000…1015, which neither the search nor its validation saw): the original RoPE, PI, NTK, YaRN,
 # Llama 3.1, the answer each search chose on its validation samples and the best each found on its
-# own samples. Per-sample results go to scripts/embedded-model/results/verdicts/L<L>/ as JSON;
+# own samples. Per-sample results go to results/verdicts/L<L>/ as JSON;
 # paired_bootstrap.py turns them into paired differences with 95 % intervals.
 #
 #   scripts/embedded-model/verdicts.sh 1024 32 8 4      # L, population, iterations, samples
@@ -17,7 +17,7 @@ ITERATIONS=$3
 SAMPLES=$4
 shift 4
 CLI=${CLI:-build/app/ropescope-cli}
-OUT=scripts/embedded-model/results/verdicts/L$L
+OUT=results/verdicts/L$L
 FRESH="--seed 1000 --samples 16"
 mkdir -p "$OUT"
 

@@ -1,5 +1,6 @@
 // ropescope-cli end to end: geometry JSON against the formulas of DESIGN.md §1, export → import
-// round trips, and the error contract (message naming the file, non-zero exit code).
+// round trips, the error contract (message naming the file, non-zero exit code), and lengths read
+// as the GUI reads them (131072, 128k, 1M).
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -322,6 +323,80 @@ private Q_SLOTS:
     // interval, needle cells with their depth and passkeys, comparisons with the named reference
     // whose estimate is the difference of the two values; -o writes the same, --open re-opens it as
     // CSV and back.
+    // Every option that takes a length reads it as the GUI's target box does (rope/tokencount.h:
+    // k = 1024, M = 1048576), and refuses 0, negatives and junk with a usage error naming the option.
+    void lengthsReadAsTheGuiReadsThem_data()
+    {
+        QTest::addColumn<QString>("target");
+        QTest::addColumn<double>("tokens");
+        QTest::newRow("131072") << QStringLiteral("131072") << 131072.0;
+        QTest::newRow("128k") << QStringLiteral("128k") << 131072.0;
+        QTest::newRow("128K") << QStringLiteral("128K") << 131072.0;
+        QTest::newRow("1M") << QStringLiteral("1M") << 1048576.0;
+        QTest::newRow("131,072") << QStringLiteral("131,072") << 131072.0;
+    }
+
+    void lengthsReadAsTheGuiReadsThem()
+    {
+        QFETCH(QString, target);
+        QFETCH(double, tokens);
+        const QJsonObject o = runJson({"rope", "--preset", "llama3-8b", "--target", target, "--json"});
+        QCOMPARE(o.value("target_length").toDouble(), tokens);
+        QCOMPARE(o.value("scale").toDouble(), tokens / 8192);  // LLaMA3-8B: L_train = 8192
+        // The other geometry commands share --target.
+        QTemporaryDir dir;
+        const QString factors = dir.filePath(QStringLiteral("pi.txt"));
+        QCOMPARE(runCli({"factors", "--preset", "llama3-8b", "--target", target, "--family", "pi", "-o", factors}).exitCode, 0);
+        QFile f(factors);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readLine().trimmed().toDouble(), tokens / 8192);  // PI: λ = s on every dimension
+    }
+
+    void badLengthsNameTheOption_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("option");
+        const QStringList rope{"rope", "--preset", "llama3-8b", "--target"};
+        for (const char *bad : {"0", "-5", "lots", "1.3k", "128kk", "1e5", "0k"})
+            QTest::addRow("rope --target %s", bad) << (rope + QStringList{QLatin1String(bad)}) << QStringLiteral("--target");
+        QTest::newRow("rope --target 2048M (beyond 2^30)") << (rope + QStringList{"2048M"}) << QStringLiteral("--target");
+        for (const char *bad : {"0", "-1k", "short"})
+            QTest::addRow("eval --length %s", bad) << QStringList{"eval", "--length", QLatin1String(bad)} << QStringLiteral("--length");
+        QTest::newRow("search --length 1.5") << QStringList{"search", "--length", "1.5", "--log", "unused.jsonl"}
+                                             << QStringLiteral("--length");
+        const QString shape = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain/config.json");
+        QTest::newRow("bench --lengths 1k,0") << QStringList{"bench", "--config", shape, "--lengths", "1k,0"}
+                                              << QStringLiteral("--lengths");
+        // A real model to start from and an output nobody writes: the refusal comes before training.
+        const QStringList train{"train", "--init", QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain"), "--out",
+                                QDir::temp().filePath(QStringLiteral("ropescope-test_cli-never-written")), "--seq-len"};
+        QTest::newRow("train --seq-len 0") << (train + QStringList{"0"}) << QStringLiteral("--seq-len");
+        QTest::newRow("train --seq-len junk") << (train + QStringList{"x"}) << QStringLiteral("--seq-len");
+    }
+
+    void badLengthsNameTheOption()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, option);
+        const CliResult r = runCli(args);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(option + QStringLiteral(" needs a length")), qPrintable(r.err));
+        // The value as written, or for a list the entry that was refused.
+        const QString refused = option == QLatin1String("--lengths") ? QStringLiteral("0") : args.at(args.indexOf(option) + 1);
+        QVERIFY2(r.err.contains(QStringLiteral("got '%1'").arg(refused)), qPrintable(r.err));
+    }
+
+    // A length the option accepts gets past it: a later check (the device) is what refuses the run.
+    void acceptedLengthsGetPastTheOption()
+    {
+        for (const char *length : {"1k", "4096", "0.5k"}) {
+            const CliResult r = runCli({"eval", "--length", QLatin1String(length), "--device", "tpu"});
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY2(r.err.contains(QLatin1String("--device needs")) && !r.err.contains(QLatin1String("--length")),
+                     qPrintable(r.err));
+        }
+    }
+
     void sweepJsonContract()
     {
         QTemporaryDir dir;

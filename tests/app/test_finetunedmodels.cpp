@@ -1,8 +1,10 @@
 // File › Open Embedded Model ▸ the fine-tuned variants (issue 16): the index the fair-miniature
 // recipe writes is read in order, entries without a model are left out, a malformed index names
 // itself, and picking an entry opens that folder at its fine-tuning length with its own factors
-// and loads it for live scoring. The "fine-tuned" model here is the embedded model's files with a
+// and loads it for live scoring. The models are data found relative to the executable (issue 27):
+// <prefix>/share/ropescope beside <prefix>/bin, and the same layout in the build tree. The "fine-tuned" model here is the embedded model's files with a
 // longrope config whose factors the test chose.
+#include "datadir.h"
 #include "finetunedmodels.h"
 #include "mainwindow.h"
 
@@ -13,6 +15,7 @@
 #include <QAction>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -59,6 +62,41 @@ class TestFineTunedModels : public QObject {
 
 private slots:
     void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    // The installed layout: <prefix>/bin/ropescope finds <prefix>/share/ropescope (GNUInstallDirs'
+    // folders of this build), and nothing when that folder is missing.
+    void dataFolderBesideTheExecutable()
+    {
+        QTemporaryDir prefix;
+        QVERIFY(prefix.isValid());
+        const QString bin = prefix.filePath(QStringLiteral(ROPESCOPE_INSTALL_BINDIR));
+        const QString data = prefix.filePath(QStringLiteral(ROPESCOPE_INSTALL_DATADIR "/ropescope"));
+        QVERIFY(QDir().mkpath(bin));
+        QCOMPARE(dataDirectoryBeside(bin), QString());
+        QVERIFY(QDir().mkpath(data));
+        QCOMPARE(QDir(dataDirectoryBeside(bin)).canonicalPath(), QDir(data).canonicalPath());
+
+        qputenv("ROPESCOPE_DATA_DIR", data.toUtf8());
+        QCOMPARE(dataDirectory(), data);
+        QCOMPARE(fineTunedModelsDirectory(), QDir(data).filePath(QStringLiteral("models/fair-4x")));
+        qunsetenv("ROPESCOPE_DATA_DIR");
+    }
+
+    // The build tree has the installed layout: the GUI built in <build>/app finds the fair
+    // miniature's eight models (results/fair-4x/models) through <build>/share/ropescope.
+    void buildTreeFindsTheFineTunedModels()
+    {
+        const QString data = dataDirectoryBeside(QStringLiteral(ROPESCOPE_APP_DIR));
+        QVERIFY2(!data.isEmpty(), ROPESCOPE_APP_DIR " has no data folder beside it");
+        QString problem;
+        const QList<FineTunedModel> models = readFineTunedModels(QDir(data).filePath(QStringLiteral("models/fair-4x")), &problem);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(models.size(), 8);
+        for (const FineTunedModel &model : models)
+            QVERIFY2(QFileInfo(QDir(model.dir).filePath(QStringLiteral("model.safetensors"))).size() > 0, qPrintable(model.dir));
+        for (const char *folder : {"presets/index.json", "help/plots.html", "embedded-model/config.json"})
+            QVERIFY2(QFileInfo::exists(QDir(data).filePath(QLatin1String(folder))), folder);
+    }
 
     void indexListsModelsInOrder()
     {

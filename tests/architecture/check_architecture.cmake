@@ -7,7 +7,7 @@
 #    core/common, core/rope, core/search, core/worker, widgets/ or app/;
 #  - a source in core/ includes a header by a relative path that climbs out of its folder ("../"),
 #    which would get round the include roots that make forbidden includes fail to build.
-# The table is DESIGN.md §2 / README "Layout"; change them together.
+# The table is DESIGN.md §2 / docs/contributing.md "Layout"; change them together.
 
 set(allowed_ropescope_common "")
 set(allowed_ropescope_rope ropescope_common ropescope_presets_data)

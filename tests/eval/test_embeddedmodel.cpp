@@ -96,7 +96,7 @@ private Q_SLOTS:
     }
 
     // LongRoPE2's mixed context window fine-tuning with the searched factors (the recipe's step 3,
-    // committed under scripts/embedded-model/results/finetuned) keeps retrieval within L_train (its
+    // committed under results/miniature-8x/finetuned) keeps retrieval within L_train (its
     // config uses the short factors up to 512 tokens) …
     void fineTunedRetrievesWithinTrainingLength()
     {
@@ -129,7 +129,7 @@ private:
         std::unique_ptr<Loaded> &slot = which == Model::Base ? m_base : m_tuned;
         if (!slot) {
             const QString dir = which == Model::Base ? embeddedModelDir()
-                                                     : QStringLiteral(ROPESCOPE_SOURCE_DIR "/scripts/embedded-model/results/finetuned");
+                                                     : QStringLiteral(ROPESCOPE_SOURCE_DIR "/results/miniature-8x/finetuned");
             slot = std::make_unique<Loaded>(Loaded{CausalLM::load(dir), loadModelTokenizer(dir)});
         }
         return *slot;

@@ -1,6 +1,7 @@
 // The causal LM runtime against Hugging Face transformers: tiny fp32 llama / mistral / qwen2 / phi3
 // checkpoints (plain RoPE and longrope) with transformers' own loss and logits in reference.json
-// (tests/fixtures/models, made by make_fixtures.py with transformers 5.17, eager attention).
+// (tests/fixtures/models, made with transformers 5.17, eager attention; tests/fixtures/models/
+// make_fixtures.py regenerates them).
 // Also: self-consistency of the scoring primitives, RoPE overrides, the longrope short/long
 // switch, mistral's sliding window, and checkpoints that do not match their config; and the
 // LibTorch-level pieces (model_p.h) against a naive computation written here.

@@ -38,37 +38,6 @@ private slots:
         m_document.reset();
     }
 
-    void parsesTokenCounts_data()
-    {
-        QTest::addColumn<QString>("text");
-        QTest::addColumn<qint64>("tokens");  // 0: refused
-        QTest::newRow("plain") << QStringLiteral("131072") << qint64(131072);
-        QTest::newRow("128k") << QStringLiteral("128k") << qint64(128 * 1024);
-        QTest::newRow("128K") << QStringLiteral("128K") << qint64(128 * 1024);
-        QTest::newRow("1M") << QStringLiteral("1M") << qint64(1024 * 1024);
-        QTest::newRow("1m") << QStringLiteral("1m") << qint64(1024 * 1024);
-        QTest::newRow("1.5k") << QStringLiteral("1.5k") << qint64(1536);
-        QTest::newRow("spaces") << QStringLiteral("  64 k ") << qint64(65536);
-        QTest::newRow("digit groups") << QStringLiteral("131,072") << qint64(131072);
-        QTest::newRow("fraction of a token") << QStringLiteral("1.3k") << qint64(0);
-        QTest::newRow("zero") << QStringLiteral("0") << qint64(0);
-        QTest::newRow("suffix alone") << QStringLiteral("k") << qint64(0);
-        QTest::newRow("negative") << QStringLiteral("-4096") << qint64(0);
-        QTest::newRow("words") << QStringLiteral("lots") << qint64(0);
-        QTest::newRow("two suffixes") << QStringLiteral("1kk") << qint64(0);
-    }
-
-    void parsesTokenCounts()
-    {
-        QFETCH(QString, text);
-        QFETCH(qint64, tokens);
-        const std::optional<qint64> parsed = ControlPanel::parseTokenCount(text);
-        if (tokens == 0)
-            QVERIFY2(!parsed, qPrintable(QString::number(parsed.value_or(-1))));
-        else
-            QCOMPARE(parsed, std::optional<qint64>(tokens));
-    }
-
     void typedTargetWithSuffixSetsTheLength_data()
     {
         QTest::addColumn<QString>("typed");
