@@ -11,7 +11,9 @@ Two marks, invisible when the Markdown is rendered:
             [depth=D] field=value|interval|ratio|passkey
             value: the estimate; interval: estimate, lower, upper; ratio: the paired ratio to the
             reference (estimate, lower, upper); passkey: correct, samples
-        table JSON (`ropescope-cli table -o`):  method=NAME length=L field=needle|passkey|retention
+        table JSON (`ropescope-cli table -o`):  method=NAME [length=L] field=needle|needle_interval|ratio|
+            passkey|passkey_interval|short_ppl|short_ppl_interval|retention|retention_interval
+            (passkey shares and retention in per cent)
         factor file (one λ per line):           field=lambda index=I (or index=I..J: every value)
         search log (JSONL):                     field=best_d_rcd|best_fitness
 
@@ -33,7 +35,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-CLAIM = re.compile(r"<!--claim\s+(\S+)((?:\s+[\w_]+=\S+)*)\s*-->(.*?)<!--/claim-->", re.S)
+CLAIM = re.compile(r"<!--claim\s+(\S+?)((?:\s+\w+=\S+?)*?)\s*-->(.*?)<!--/claim-->", re.S)
 GENERATED = re.compile(r"<!--generated\s+(.+?)-->(.*?)<!--/generated-->", re.S)
 
 
@@ -78,15 +80,34 @@ def sweep_figures(result, spec):
 
 
 def table_figures(result, spec):
+    def three(i, scale=1):
+        return [scale * i["estimate"], scale * i["lower"], scale * i["upper"]]
+
     for row in result["rows"]:
-        if row["method"] == spec["method"]:
-            if spec["field"] == "retention":
-                return [row["short_retention_percent"]]
-            for cell in row["cells"]:
-                if cell["length"] == int(spec["length"]):
-                    if spec["field"] == "needle":
-                        return [cell["needle_ppl"]]
+        if row["method"] != spec["method"]:
+            continue
+        field = spec["field"]
+        if field == "retention":
+            return [row["short_retention_percent"]]
+        if field == "retention_interval":
+            return three(row["short_retention_interval"])
+        if field == "short_ppl":
+            return [row["short_ppl"]]
+        if field == "short_ppl_interval":
+            return three(row["short_ppl_interval"])
+        for cell in row["cells"]:
+            if cell["length"] == int(spec["length"]):
+                if field == "needle":
+                    return [cell["needle_ppl"]]
+                if field == "needle_interval":
+                    return three(cell["needle_ppl_interval"])
+                if field == "ratio":
+                    return three(cell["comparison"]["ratio"])
+                if field == "passkey":
                     return [100 * cell["passkey_accuracy"]]
+                if field == "passkey_interval":
+                    return three(cell["passkey_interval"], 100)
+                raise Mismatch(f"unknown field {field}")
     raise Mismatch(f"no row {spec['method']} at {spec.get('length')}")
 
 

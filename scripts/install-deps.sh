@@ -14,6 +14,7 @@ packages=(
   libsimdjson-dev
   libopenmpi-dev openmpi-bin
   xvfb xauth fonts-dejavu-core
+  python3
 )
 if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
