@@ -59,6 +59,9 @@ void parseOrThrow(QCommandLineParser &parser, const QStringList &args, const QSt
     }
     if (!parser.positionalArguments().isEmpty())
         throw UsageError{QStringLiteral("unexpected argument '%1'").arg(parser.positionalArguments().first())};
+    // An engine name is checked before any model loads, in every command that takes one.
+    if (parser.optionNames().contains(QLatin1String("engine")))
+        engineOption(parser);
 }
 
 void addModelOptions(QCommandLineParser &parser)

@@ -192,6 +192,35 @@ private Q_SLOTS:
         QCOMPARE(toVector(back.value("families").toObject().value("config")), readFactors(kPublishedFactors));
     }
 
+    // --engine: the export for vLLM carries its per-side scales, transformers refuses what it cannot
+    // run, and an unknown engine is a usage error naming the option (issue 25).
+    void exportForAnEngine()
+    {
+        QTemporaryDir dir;
+        const QString out = dir.filePath("vllm.json");
+        CliResult r = runCli({"export", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--target", "128k",
+                              "--format", "hf4", "--engine", "vllm", "--attention-factor", "1.2",
+                              "--short-attention-factor", "1", "-o", out});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject rope = readJson(out).value("rope_scaling").toObject();
+        QCOMPARE(rope.value("long_mscale").toDouble(), 1.2);
+        QCOMPARE(rope.value("short_mscale").toDouble(), 1.0);
+        // It says what vLLM will run on each side of L_train = 8192.
+        QVERIFY2(r.err.contains("deployed for vllm") && r.err.contains("attention factor 1;") &&
+                     r.err.contains("attention factor 1.2"), qPrintable(r.err));
+        r = runCli({"export", "--preset", "llama3-8b", "--factors", kPublishedFactors, "--target", "128k", "--format",
+                    "hf4", "--short-attention-factor", "1", "-o", dir.filePath("hf.json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("one attention factor") && r.err.contains("vLLM"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(dir.filePath("hf.json")));
+        for (const char *command : {"export", "eval", "table", "sweep"}) {
+            r = runCli({command, "--engine", "tgi"});
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY2(r.err.contains("--engine") && r.err.contains("\"tgi\"") && r.err.contains("transformers, vllm"),
+                     qPrintable(r.err));
+        }
+    }
+
     void exportCsvAndFactorFile()
     {
         QTemporaryDir dir;
