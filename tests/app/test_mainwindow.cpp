@@ -205,6 +205,25 @@ private slots:
         QCOMPARE(reopened.document()->lambda(), edited);
     }
 
+    // File > Export > HF config for vLLM: the attention factor also as long_mscale (vLLM ignores
+    // attention_factor), and the status bar says what the engine runs on each side of L_train.
+    void exportForVllmCarriesItsScale()
+    {
+        rs::FactorDocument *document = m_window->document();
+        document->applyFamily(rs::FactorDocument::kLongrope2Family);
+        const double attention = document->attentionFactor().value_or(0);
+        const QString path = m_temp.filePath(QStringLiteral("vllm.json"));
+        QVERIFY(m_window->exportConfig(path, rs::ConfigForm::Hf4, rs::Engine::Vllm));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QJsonObject rope = QJsonDocument::fromJson(file.readAll()).object().value(QStringLiteral("rope_scaling")).toObject();
+        QCOMPARE(rope.contains(QStringLiteral("long_mscale")), attention > 0);
+        if (attention > 0)
+            QCOMPARE(rope.value(QStringLiteral("long_mscale")).toDouble(), attention);
+        QVERIFY2(m_window->statusBar()->currentMessage().contains(QStringLiteral("vllm runs it")),
+                 qPrintable(m_window->statusBar()->currentMessage()));
+    }
+
     void exportsCsvFactorFileAndPlots()
     {
         const QString csv = m_temp.filePath(QStringLiteral("factors.csv"));
