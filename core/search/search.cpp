@@ -5,6 +5,7 @@
 // log's writer and loader in runlog.cpp.
 #include "search/search.h"
 #include "search/search_p.h"
+#include "search/runlogcodec.h"
 #include "common/jsonarray.h"
 
 #include "common/error.h"
@@ -25,13 +26,11 @@
 namespace rs {
 
 using search_detail::candidateKey;
-using search_detail::fitnessJson;
 using search_detail::kSettingsSource;
 using search_detail::LoadedLog;
 using search_detail::loadLog;
 using search_detail::RunLog;
 using search_detail::scoreKey;
-using search_detail::settingsJson;
 
 QString stopReasonName(StopReason r)
 {
@@ -150,46 +149,33 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
     const int validationSamples = validating ? validation.samples : 0;
     const bool racing = m_s.racing && samples > 1;
     const bool chooseByValidation = validating && m_s.chooseByValidation;
-    QJsonObject settings = settingsJson(m_s, m_attentionGiven);
-    if (samples > 1)
-        settings.insert(QStringLiteral("samples"), samples);
-    if (validating) {
-        settings.insert(QStringLiteral("validation_samples"), validationSamples);
-        settings.insert(QStringLiteral("validation_top"), m_s.validationTop);
-        settings.insert(QStringLiteral("choose_by"), chooseByValidation ? QStringLiteral("validation") : QStringLiteral("search"));
-    }
-    if (!hooks.baselines.empty()) {
-        QJsonArray baselines;
-        for (const SearchBaseline &b : hooks.baselines) {
-            if (int(b.candidate.lambda.size()) != m_pairs)
-                throw Error(kSettingsSource, QStringLiteral("baseline %1 has %2 factors, the search %3")
-                                                 .arg(b.name).arg(b.candidate.lambda.size()).arg(m_pairs));
-            baselines.append(QJsonObject{{QStringLiteral("name"), b.name},
-                                         {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
-                                         {QStringLiteral("attention_factor"), b.candidate.attentionFactor}});
-        }
-        settings.insert(QStringLiteral("baselines"), baselines);
-    }
-    if (!hooks.context.isEmpty())
-        settings.insert(QStringLiteral("context"), hooks.context);
+    RunSettings runSettings;
+    runSettings.search = m_s;
+    runSettings.attentionGiven = m_attentionGiven;
+    runSettings.samples = samples;
+    runSettings.validationSamples = validationSamples;
+    for (const SearchBaseline &b : hooks.baselines)
+        if (int(b.candidate.lambda.size()) != m_pairs)
+            throw Error(kSettingsSource, QStringLiteral("baseline %1 has %2 factors, the search %3")
+                                             .arg(b.name).arg(b.candidate.lambda.size()).arg(m_pairs));
+    runSettings.baselines = hooks.baselines;
+    runSettings.context = hooks.context;
     std::unordered_map<std::string, double> cache;            // search samples
     std::unordered_map<std::string, double> validationCache;  // validation samples
     RunLog log;
     if (!hooks.logPath.isEmpty()) {
         log.lock(hooks.logPath);
         if (hooks.resume) {
-            LoadedLog loaded = loadLog(hooks.logPath, settings, m_pairs, samples, validationSamples, m_s.attentionFactor);
+            LoadedLog loaded = loadLog(hooks.logPath, runSettings, m_pairs, samples, validationSamples, m_s.attentionFactor);
             cache = std::move(loaded.cache);
             validationCache = std::move(loaded.validationCache);
         }
         log.open(hooks.logPath, hooks.resume);
-        QJsonObject o{{QStringLiteral("event"), hooks.resume ? QStringLiteral("resume") : QStringLiteral("start")},
-                      {QStringLiteral("settings"), settings},
-                      {QStringLiteral("max_evaluations"), m_s.maxEvaluations},
-                      {QStringLiteral("max_seconds"), m_s.maxSeconds}};
-        if (hooks.resume)
-            o.insert(QStringLiteral("cached_evaluations"), qint64(cache.size() + validationCache.size()));
-        log.write(o);
+        StartRecord start;
+        start.resume = hooks.resume;
+        start.settings = runSettings;
+        start.cachedEvaluations = qint64(cache.size() + validationCache.size());
+        log.write(start);
     }
     auto writeCallerEvents = [&](bool atGeneration) {
         if (hooks.logEvents)
@@ -271,15 +257,15 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         f = checked(f);
         ++result.evaluations;
         cache.emplace(key, f);
-        QJsonObject o{{QStringLiteral("event"), QStringLiteral("eval")},
-                      {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
-                      {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
-                      {QStringLiteral("fitness"), fitnessJson(f)}};
-        if (samples > 1)
-            o.insert(QStringLiteral("sample"), k);
-        if (m_s.searchAttentionFactor)
-            o.insert(QStringLiteral("attention_factor"), m.candidate.attentionFactor);
-        log.write(o);
+        EvaluationRecord record;
+        record.lambda = m.candidate.lambda;
+        record.attentionFactor = m.candidate.attentionFactor;
+        record.dRcd = lr2 ? m.genome.dRcd : -1;
+        record.sample = k;
+        record.fitness = f;
+        record.logsSample = samples > 1;
+        record.logsAttention = m_s.searchAttentionFactor;
+        log.write(record);
         accept(m, key, f);
     };
     // Scores every candidate on every sample of `fitness` (sample by sample; in batches when it has
@@ -288,7 +274,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
     // False when a budget or cancellation stops it first.
     auto scoreFully = [&](const SampledFitness &fitness, std::unordered_map<std::string, double> &store,
                           const std::vector<Candidate> &candidates, std::vector<std::vector<double>> &scores,
-                          const std::function<QJsonObject(size_t, int, double)> &entry, int &counter) -> bool {
+                          const std::function<RunLogRecord(size_t, int, double)> &entry, int &counter) -> bool {
         std::vector<std::string> keys;
         for (const Candidate &c : candidates)
             keys.push_back(candidateKey(c));
@@ -467,12 +453,7 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         std::vector<std::vector<double>> scores;
         const bool done = scoreFully(validation, validationCache, candidates, scores, [&](size_t j, int k, double f) {
             const Member &m = pop[fresh[j]];
-            return QJsonObject{{QStringLiteral("event"), QStringLiteral("validation_eval")},
-                               {QStringLiteral("lambda"), toJsonArray(m.candidate.lambda)},
-                               {QStringLiteral("d_rcd"), lr2 ? m.genome.dRcd : -1},
-                               {QStringLiteral("attention_factor"), m.candidate.attentionFactor},
-                               {QStringLiteral("sample"), k},
-                               {QStringLiteral("fitness"), fitnessJson(f)}};
+            return ValidationEvaluationRecord{m.candidate.lambda, m.candidate.attentionFactor, lr2 ? m.genome.dRcd : -1, k, f};
         }, result.validationEvaluations);
         if (!done)
             return false;
@@ -534,32 +515,8 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         r.sampleEvaluations = result.sampleEvaluations;
         r.fullyEvaluated = int(n);
         result.generations = generation + 1;
-        QJsonArray members;
-        for (int d : r.memberDRcd)
-            members.append(d);
-        QJsonObject o{{QStringLiteral("event"), QStringLiteral("generation")},
-                      {QStringLiteral("generation"), generation},
-                      {QStringLiteral("best_fitness"), fitnessJson(r.bestFitness)},
-                      {QStringLiteral("median_fitness"), fitnessJson(r.medianFitness)},
-                      {QStringLiteral("best_lambda"), toJsonArray(r.bestLambda)},
-                      {QStringLiteral("best_d_rcd"), r.bestDRcd},
-                      {QStringLiteral("best_attention_factor"), r.bestAttentionFactor},
-                      {QStringLiteral("member_d_rcd"), members},
-                      {QStringLiteral("evaluations"), r.evaluations},
-                      {QStringLiteral("cache_hits"), r.cacheHits},
-                      {QStringLiteral("candidates"), r.candidates},
-                      {QStringLiteral("sample_evaluations"), r.sampleEvaluations},
-                      {QStringLiteral("fully_evaluated"), r.fullyEvaluated}};
-        if (validating) {
-            o.insert(QStringLiteral("best_validation_fitness"), fitnessJson(r.bestValidationFitness));
-            o.insert(QStringLiteral("search_best_fitness"), fitnessJson(r.searchBestFitness));
-            o.insert(QStringLiteral("search_best_validation_fitness"), fitnessJson(r.searchBestValidationFitness));
-            o.insert(QStringLiteral("validation_evaluations"), r.validationEvaluations);
-        }
-        if (!hooks.baselines.empty())
-            o.insert(QStringLiteral("baseline_evaluations"), r.baselineEvaluations);
         writeCallerEvents(true);
-        log.write(o);
+        log.write(GenerationRecord{r, validating, !hooks.baselines.empty()});
         if (hooks.onGeneration)
             hooks.onGeneration(r);
     };
@@ -579,25 +536,18 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         std::vector<Candidate> candidates;
         for (const SearchBaseline &b : hooks.baselines)
             candidates.push_back(b.candidate);
-        auto entry = [&](const QString &set) {
+        auto entry = [&](SampleSetName set) {
             return [&, set](size_t j, int k, double f) {
                 const SearchBaseline &b = hooks.baselines[j];
-                return QJsonObject{{QStringLiteral("event"), QStringLiteral("baseline_eval")},
-                                   {QStringLiteral("name"), b.name},
-                                   {QStringLiteral("set"), set},
-                                   {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
-                                   {QStringLiteral("attention_factor"), b.candidate.attentionFactor},
-                                   {QStringLiteral("sample"), k},
-                                   {QStringLiteral("fitness"), fitnessJson(f)}};
+                return BaselineEvaluationRecord{b.name, set, b.candidate.lambda, b.candidate.attentionFactor, k, f};
             };
         };
         std::vector<std::vector<double>> searchScores, validationScores;
-        bool done = scoreFully(sampled, cache, candidates, searchScores, entry(QStringLiteral("search")), result.baselineEvaluations);
+        bool done = scoreFully(sampled, cache, candidates, searchScores, entry(SampleSetName::Search), result.baselineEvaluations);
         if (done && validating)
-            done = scoreFully(validation, validationCache, candidates, validationScores, entry(QStringLiteral("validation")),
+            done = scoreFully(validation, validationCache, candidates, validationScores, entry(SampleSetName::Validation),
                               result.baselineEvaluations);
         if (done) {
-            QJsonArray list;
             for (size_t j = 0; j < candidates.size(); ++j) {
                 BaselineScore b;
                 b.name = hooks.baselines[j].name;
@@ -608,18 +558,9 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
                     b.validationScores = validationScores[j];
                     b.validationFitness = aggregateScores(aggregate, b.validationScores);
                 }
-                list.append(QJsonObject{{QStringLiteral("name"), b.name},
-                                        {QStringLiteral("lambda"), toJsonArray(b.candidate.lambda)},
-                                        {QStringLiteral("attention_factor"), b.candidate.attentionFactor},
-                                        {QStringLiteral("search_fitness"), fitnessJson(b.searchFitness)},
-                                        {QStringLiteral("search_scores"), toJsonArray(b.searchScores)},
-                                        {QStringLiteral("validation_fitness"), fitnessJson(b.validationFitness)},
-                                        {QStringLiteral("validation_scores"), toJsonArray(b.validationScores)}});
                 result.baselines.push_back(std::move(b));
             }
-            log.write({{QStringLiteral("event"), QStringLiteral("baselines")},
-                       {QStringLiteral("fitness"), fitnessAggregateName(aggregate)},
-                       {QStringLiteral("baselines"), list}});
+            log.write(BaselinesRecord{aggregate, result.baselines});
             if (hooks.onBaselines)
                 hooks.onBaselines(result.baselines);
         }
@@ -698,34 +639,8 @@ SearchResult EvolutionSearch::run(const SampledFitness &sampled, const SampledFi
         result.searchBestDRcd = searchBest.dRcd;
         result.searchBestAttentionFactor = searchBest.candidate.attentionFactor;
     }
-    QJsonObject finish{{QStringLiteral("event"), QStringLiteral("finish")},
-                       {QStringLiteral("reason"), stopReasonName(result.stopReason)},
-                       {QStringLiteral("best_lambda"), toJsonArray(result.bestLambda)},
-                       {QStringLiteral("best_fitness"), fitnessJson(result.bestFitness)},
-                       {QStringLiteral("best_d_rcd"), result.bestDRcd},
-                       {QStringLiteral("best_attention_factor"), result.bestAttentionFactor},
-                       {QStringLiteral("evaluations"), result.evaluations},
-                       {QStringLiteral("cache_hits"), result.cacheHits},
-                       {QStringLiteral("generations"), result.generations},
-                       {QStringLiteral("samples"), result.samples},
-                       {QStringLiteral("candidates"), result.candidates},
-                       {QStringLiteral("sample_evaluations"), result.sampleEvaluations},
-                       {QStringLiteral("saved_evaluations"), result.savedEvaluations()}};
-    if (validating) {
-        finish.insert(QStringLiteral("best_validation_fitness"), fitnessJson(result.bestValidationFitness));
-        finish.insert(QStringLiteral("chosen_by"), result.chosenByValidation ? QStringLiteral("validation") : QStringLiteral("search"));
-        finish.insert(QStringLiteral("search_best_lambda"), toJsonArray(result.searchBestLambda));
-        finish.insert(QStringLiteral("search_best_fitness"), fitnessJson(result.searchBestFitness));
-        finish.insert(QStringLiteral("search_best_validation_fitness"), fitnessJson(result.searchBestValidationFitness));
-        finish.insert(QStringLiteral("search_best_d_rcd"), result.searchBestDRcd);
-        finish.insert(QStringLiteral("search_best_attention_factor"), result.searchBestAttentionFactor);
-        finish.insert(QStringLiteral("validation_samples"), validationSamples);
-        finish.insert(QStringLiteral("validation_evaluations"), result.validationEvaluations);
-    }
-    if (!hooks.baselines.empty())
-        finish.insert(QStringLiteral("baseline_evaluations"), result.baselineEvaluations);
     writeCallerEvents(true);
-    log.write(finish);
+    log.write(FinishRecord{result, validating, validationSamples, !hooks.baselines.empty()});
     return result;
 }
 
