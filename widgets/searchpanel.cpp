@@ -7,6 +7,7 @@
 #include "rope/factorfamilies.h"
 #include "plotstyle.h"
 #include "searchplot.h"
+#include "worker/searchjobsettings.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -182,23 +183,26 @@ void SearchPanel::buildUi()
 
     auto *settingsBox = new QGroupBox(tr("Evolutionary search"), this);
     auto *grid = new QGridLayout(settingsBox);
+    // Every default is the search job's (worker/searchjobsettings.h), the CLI's too.
+    const SearchJobSettings defaults;
     m_method = new QComboBox(settingsBox);
     m_method->addItem(tr("LongRoPE2 (d_rcd + NTK-left)"), int(SearchMethod::LongRoPE2));
     m_method->addItem(tr("LongRoPE v1 (all dimensions)"), int(SearchMethod::LongRoPEv1));
-    m_population = spinBox(2, 100000, 64, settingsBox);
+    m_method->setCurrentIndex(std::max(0, m_method->findData(int(defaults.search.method))));
+    m_population = spinBox(2, 100000, defaults.search.population, settingsBox);
     // The search counts generations after the initial one (SearchSettings::iterations, the CLI's
     // --iterations); the prefix shows the initial one, so the field reads as the whole run.
-    m_iterations = spinBox(0, 100000, 40, settingsBox);
+    m_iterations = spinBox(0, 100000, defaults.search.iterations, settingsBox);
     m_iterations->setPrefix(tr("1 + "));
     m_iterations->setToolTip(glossaryDefinition(QStringLiteral("generations")));
-    m_samples = spinBox(1, 10000, 4, settingsBox);
+    m_samples = spinBox(1, 10000, defaults.samples.samples, settingsBox);
     m_length = spinBox(2, kLongestLength, 8192, settingsBox);
     m_length->setSingleStep(1024);
     m_length->setToolTip(tr("Tokens per needle sample: the document's target length L"));
     m_population->setToolTip(glossaryDefinition(QStringLiteral("population")));
     m_samples->setToolTip(glossaryDefinition(QStringLiteral("samples")));
     m_method->setToolTip(glossaryDefinition(QStringLiteral("method")));
-    m_seed = spinBox(0, std::numeric_limits<int>::max(), 0, settingsBox);
+    m_seed = spinBox(0, std::numeric_limits<int>::max(), int(defaults.samples.seed), settingsBox);
     m_seed->setToolTip(tr("Seeds both the needle samples and the search"));
     m_corpus = new QLineEdit(settingsBox);
     m_corpus->setPlaceholderText(tr("built-in prose (or a folder of .txt / a .jsonl file)"));
@@ -210,15 +214,19 @@ void SearchPanel::buildUi()
     m_resume = new QCheckBox(tr("Resume"), settingsBox);
     m_resume->setToolTip(tr("Continue the run in the log: its evaluations are not repeated"));
     m_racing = new QCheckBox(tr("Racing over samples"), settingsBox);
+    m_racing->setChecked(defaults.search.racing);
     m_racing->setToolTip(glossaryDefinition(QStringLiteral("racing")) + tr(" Needs more than one sample."));
     m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
+    m_searchAttention->setChecked(defaults.search.searchAttentionFactor);
     m_searchAttention->setToolTip(glossaryDefinition(QStringLiteral("attention_factor")) +
-                                  tr(" Searched: a gene in [1, 1.5] instead of longrope's default."));
-    m_validationSamples = spinBox(-1, 10000, -1, settingsBox);
+                                  tr(" Searched: a gene in [%1, %2] instead of longrope's default.")
+                                      .arg(defaults.search.attentionFactorMin)
+                                      .arg(defaults.search.attentionFactorMax));
+    m_validationSamples = spinBox(-1, 10000, defaults.validationSamples, settingsBox);
     m_validationSamples->setSpecialValueText(tr("auto (2 × samples)"));
     m_validationSamples->setToolTip(glossaryDefinition(QStringLiteral("validation_samples")) +
                                     tr(" Auto: twice the search's samples, as the CLI; 0: no validation."));
-    m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), -1, settingsBox);
+    m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), int(defaults.validationSeed), settingsBox);
     m_validationSeed->setSpecialValueText(tr("auto"));
     m_validationSeed->setToolTip(glossaryDefinition(QStringLiteral("validation_seed")));
     m_fitness = new QComboBox(settingsBox);
@@ -230,13 +238,15 @@ void SearchPanel::buildUi()
                                                                    : tr("median PPL"),
                                int(a));
     }
+    m_fitness->setCurrentIndex(std::max(0, m_fitness->findData(int(defaults.search.fitness))));
     m_fitness->setToolTip(glossaryDefinition(QStringLiteral("fitness")));
     m_chooseBy = new QComboBox(settingsBox);
     m_chooseBy->addItem(tr("validation samples"), true);
     m_chooseBy->addItem(tr("search samples"), false);
+    m_chooseBy->setCurrentIndex(std::max(0, m_chooseBy->findData(defaults.search.chooseByValidation)));
     m_chooseBy->setToolTip(glossaryDefinition(QStringLiteral("answer_by")));
     m_familySeeds = new QCheckBox(tr("Start from the families"), settingsBox);
-    m_familySeeds->setChecked(true);
+    m_familySeeds->setChecked(defaults.search.seedFamilies);
     m_familySeeds->setToolTip(glossaryDefinition(QStringLiteral("family_seeds")));
 
     // Where and in what precision the model runs; a change reloads the loaded model.
@@ -251,8 +261,8 @@ void SearchPanel::buildUi()
         m_dtype->addItem(dtype, dtype);
     m_dtype->setToolTip(glossaryDefinition(QStringLiteral("dtype")));
     const QSettings settings;
-    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey).toString())));
-    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(kDtypeKey).toString())));
+    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey, defaults.device).toString())));
+    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(kDtypeKey, defaults.dtype).toString())));
 
     m_budget = new QLabel(settingsBox);
     m_budget->setWordWrap(true);
@@ -564,10 +574,7 @@ SearchSettings SearchPanel::searchSettings() const
 
 NeedleEvalSettings SearchPanel::validationSettings() const
 {
-    NeedleEvalSettings s = sampleSettings();
-    s.samples = m_validationSamples->value() >= 0 ? m_validationSamples->value() : 2 * m_samples->value();
-    s.seed = m_validationSeed->value() >= 0 ? uint64_t(m_validationSeed->value()) : uint64_t(m_seed->value()) + uint64_t(m_samples->value());
-    return s;
+    return SearchJobSettings::validationFor(sampleSettings(), m_validationSamples->value(), m_validationSeed->value());
 }
 
 void SearchPanel::setState(State state)

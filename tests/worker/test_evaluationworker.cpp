@@ -3,7 +3,10 @@
 // agree with its run log, stop takes effect within one evaluation, pause holds between evaluations
 // (while still serving scores), racing with the attention gene reports per-sample evaluations that
 // add up to the candidates' fitness, the CLI resumes the worker's log, a failed load leaves the
-// worker usable, and destroying the thread mid-search joins cleanly.
+// worker usable, the CLI and the worker write the same log for the same settings, and destroying
+// the thread mid-search joins cleanly.
+#include "runlogentries.h"
+
 #include "common/error.h"
 #include "worker/evaluationworker.h"
 #include "eval/evaluator.h"
@@ -141,7 +144,8 @@ private Q_SLOTS:
         const ModelInfo info = loaded.at(0).at(0).value<ModelInfo>();
         QCOMPARE(info.ropeConfig.pairs(), 8);
         QCOMPARE(info.architecture, QStringLiteral("llama"));
-        QCOMPARE(info.device, cudaAvailable() ? QStringLiteral("cuda:0") : QStringLiteral("cpu"));
+        // A model loads on the search job's default device, the CLI's: the CPU, also where CUDA is.
+        QCOMPARE(info.device, QStringLiteral("cpu"));
         QVERIFY(progress.count() >= 2);
     }
 
@@ -168,7 +172,7 @@ private Q_SLOTS:
         QCOMPARE(r.model, QFileInfo(kModel).absoluteFilePath());
 
         // Independently: another model instance, the tokenizer file, the evaluator on this thread.
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator evaluator(*model, *tokenizer, tokenizer->bosId(), samples);
         const RopeOverride rope{lambda, 1.1};
@@ -221,7 +225,7 @@ private Q_SLOTS:
     {
         const std::vector<double> lambda = ntkFactors(16, 1.6).lambda;
         const NeedleEvalSettings samples = needleSamples(400, 3, 21);
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator evaluator(*model, *tokenizer, tokenizer->bosId(), samples);
         const RopeOverride rope{lambda, 1.05};
@@ -442,7 +446,7 @@ private Q_SLOTS:
         QCOMPARE(sequence.first(), QStringLiteral("B"));
         QCOMPARE(sequence.count(QStringLiteral("B")), 1);
 
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator onSearch(*model, *tokenizer, tokenizer->bosId(), samples);
         const NeedleEvaluator onValidation(*model, *tokenizer, tokenizer->bosId(), validation);
@@ -477,10 +481,64 @@ private Q_SLOTS:
         QVERIFY2(failed.at(0).at(1).toString().contains(QStringLiteral("overlap")), qPrintable(failed.at(0).at(1).toString()));
     }
 
+    // One search, written once: the GUI's worker and `ropescope-cli search`, given the same settings
+    // (the CLI's options and defaults, the worker's SearchJobSettings), start it through the same
+    // search job and write the same log, record for record, on any machine (both default to the
+    // CPU).
+    void theCliAndTheWorkerWriteTheSameLog()
+    {
+        QTemporaryDir modelDir;
+        for (const char *name : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(kModel + QLatin1Char('/') + QLatin1String(name), modelDir.filePath(QLatin1String(name))));
+        QVERIFY(QFile::copy(kTokenizer, modelDir.filePath(QStringLiteral("tokenizer.json"))));
+        EvaluationThread thread;
+        const WorkerRelay relay(thread.worker());
+        QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+        QSignalSpy finished(&relay, &WorkerRelay::searchFinished);
+        thread.loadModel(modelDir.path());
+        QVERIFY(loaded.wait(kWaitMs));
+
+        SearchJobSettings job;  // the defaults the CLI's options have
+        job.search.population = 4;
+        job.search.iterations = 1;
+        job.search.seed = 2;
+        job.samples = needleSamples(kSearchLength, 1, 2);
+        const QString workerLog = m_temp.filePath(QStringLiteral("same-worker.jsonl"));
+        thread.startSearch(job.search, job.samples, workerLog, false, job.validation());
+        QVERIFY(finished.wait(kWaitMs));
+
+        const QString cliLog = m_temp.filePath(QStringLiteral("same-cli.jsonl"));
+        QProcess cli;
+        cli.start(QStringLiteral(ROPESCOPE_CLI),
+                  {QStringLiteral("search"), QStringLiteral("--model"), modelDir.path(), QStringLiteral("--length"),
+                   QString::number(kSearchLength), QStringLiteral("--samples"), QStringLiteral("1"), QStringLiteral("--seed"),
+                   QStringLiteral("2"), QStringLiteral("--population"), QStringLiteral("4"), QStringLiteral("--iterations"),
+                   QStringLiteral("1"), QStringLiteral("--log"), cliLog});
+        QVERIFY(cli.waitForFinished(kWaitMs));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+
+        const QList<QJsonObject> fromWorker = testing::readLog(workerLog);
+        const QList<QJsonObject> fromCli = testing::readLog(cliLog);
+        QVERIFY(fromWorker.size() > 10);
+        QCOMPARE(fromWorker.size(), fromCli.size());
+        for (qsizetype i = 0; i < fromWorker.size(); ++i)
+            QVERIFY2(fromWorker[i] == fromCli[i],
+                     qPrintable(QStringLiteral("record %1:\n  worker %2\n  cli    %3")
+                                    .arg(i + 1)
+                                    .arg(QString::fromUtf8(QJsonDocument(fromWorker[i]).toJson(QJsonDocument::Compact)),
+                                         QString::fromUtf8(QJsonDocument(fromCli[i]).toJson(QJsonDocument::Compact)))));
+        // What the run measured, in both: the model folder, the CPU, two validation samples from seed 3.
+        const QJsonObject start = fromCli.front();
+        QCOMPARE(start.value(QStringLiteral("event")).toString(), QStringLiteral("start"));
+        const QJsonObject context = start.value(QStringLiteral("settings")).toObject().value(QStringLiteral("context")).toObject();
+        QCOMPARE(context.value(QStringLiteral("device")).toString(), QStringLiteral("cpu"));
+        QCOMPARE(context.value(QStringLiteral("model")).toString(), QFileInfo(modelDir.path()).absoluteFilePath());
+        QCOMPARE(context.value(QStringLiteral("validation")).toObject().value(QStringLiteral("samples")).toInt(), 2);
+        QCOMPARE(testing::lastOf(fromCli, QStringLiteral("finish")).value(QStringLiteral("reason")).toString(), QStringLiteral("done"));
+    }
+
     void theCliResumesTheWorkersLog()
     {
-        if (cudaAvailable())
-            QSKIP("the worker picks CUDA here while the CLI defaults to the CPU: their contexts differ");
         // A model folder the CLI can open: the tiny checkpoint with the byte tokenizer inside.
         QTemporaryDir modelDir;
         for (const char *name : {"config.json", "model.safetensors"})
