@@ -7,6 +7,7 @@
 #include "rope/factorfamilies.h"
 #include "plotstyle.h"
 #include "searchplot.h"
+#include "worker/searchjobsettings.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -179,49 +180,92 @@ void SearchPanel::buildUi()
     m_modelLabel = new QLabel(this);
     m_modelLabel->setWordWrap(true);
     m_modelLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    QGroupBox *settingsBox = buildSettingsBox();
+    QHBoxLayout *buttons = buildRunButtons();
+    m_status = new QLabel(this);
+    m_status->setWordWrap(true);  // between the parts only: each part's spaces do not break
+    m_status->setToolTip(glossaryDefinition(QStringLiteral("budget")));
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    QGroupBox *scoresBox = buildScoresBox();
 
-    auto *settingsBox = new QGroupBox(tr("Evolutionary search"), this);
-    auto *grid = new QGridLayout(settingsBox);
-    m_method = new QComboBox(settingsBox);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(m_modelLabel);
+    layout->addWidget(settingsBox);
+    layout->addLayout(buttons);
+    layout->addWidget(m_status);
+    layout->addWidget(scoresBox);
+    m_runLabel = new QLabel(this);
+    m_runLabel->setWordWrap(true);
+    m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_runLabel->setVisible(false);
+    layout->addWidget(m_runLabel);
+    // A followed search over MPI ranks: one row per worker rank, shown once the log has its first
+    // "rank_stats" entry.
+    m_rankTable = new QTableWidget(0, 5, this);
+    m_rankTable->setHorizontalHeaderLabels({tr("Rank"), tr("Host"), tr("Device"), tr("Evaluations/s"), tr("Idle %")});
+    m_rankTable->verticalHeader()->setVisible(false);
+    m_rankTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_rankTable->horizontalHeader()->setStretchLastSection(true);
+    m_rankTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_rankTable->setMaximumHeight(140);
+    m_rankTable->setVisible(false);
+    layout->addWidget(m_rankTable);
+    layout->addWidget(m_plot, 1);
+    connectFields();
+    applyGlossaryTooltips(this);
+}
+
+// The settings' fields, each with the search job's default (the CLI's too); returns the run log's
+// browse button.
+QToolButton *SearchPanel::createSettingsFields(QGroupBox *box)
+{
+    // Every default is the search job's (worker/searchjobsettings.h), the CLI's too.
+    const SearchJobSettings defaults;
+    m_method = new QComboBox(box);
     m_method->addItem(tr("LongRoPE2 (d_rcd + NTK-left)"), int(SearchMethod::LongRoPE2));
     m_method->addItem(tr("LongRoPE v1 (all dimensions)"), int(SearchMethod::LongRoPEv1));
-    m_population = spinBox(2, 100000, 64, settingsBox);
+    m_method->setCurrentIndex(std::max(0, m_method->findData(int(defaults.search.method))));
+    m_population = spinBox(2, 100000, defaults.search.population, box);
     // The search counts generations after the initial one (SearchSettings::iterations, the CLI's
     // --iterations); the prefix shows the initial one, so the field reads as the whole run.
-    m_iterations = spinBox(0, 100000, 40, settingsBox);
+    m_iterations = spinBox(0, 100000, defaults.search.iterations, box);
     m_iterations->setPrefix(tr("1 + "));
     m_iterations->setToolTip(glossaryDefinition(QStringLiteral("generations")));
-    m_samples = spinBox(1, 10000, 4, settingsBox);
-    m_length = spinBox(2, kLongestLength, 8192, settingsBox);
+    m_samples = spinBox(1, 10000, defaults.samples.samples, box);
+    m_length = spinBox(2, kLongestLength, 8192, box);
     m_length->setSingleStep(1024);
     m_length->setToolTip(tr("Tokens per needle sample: the document's target length L"));
     m_population->setToolTip(glossaryDefinition(QStringLiteral("population")));
     m_samples->setToolTip(glossaryDefinition(QStringLiteral("samples")));
     m_method->setToolTip(glossaryDefinition(QStringLiteral("method")));
-    m_seed = spinBox(0, std::numeric_limits<int>::max(), 0, settingsBox);
+    m_seed = spinBox(0, std::numeric_limits<int>::max(), int(defaults.samples.seed), box);
     m_seed->setToolTip(tr("Seeds both the needle samples and the search"));
-    m_corpus = new QLineEdit(settingsBox);
+    m_corpus = new QLineEdit(box);
     m_corpus->setPlaceholderText(tr("built-in prose (or a folder of .txt / a .jsonl file)"));
-    m_logPath = new QLineEdit(settingsBox);
+    m_logPath = new QLineEdit(box);
     m_logPath->setPlaceholderText(tr("no run log"));
-    auto *browseLog = new QToolButton(settingsBox);
+    auto *browseLog = new QToolButton(box);
     browseLog->setText(QStringLiteral("…"));
     browseLog->setToolTip(tr("Choose the run log (JSON Lines) to write or resume"));
-    m_resume = new QCheckBox(tr("Resume"), settingsBox);
+    m_resume = new QCheckBox(tr("Resume"), box);
     m_resume->setToolTip(tr("Continue the run in the log: its evaluations are not repeated"));
-    m_racing = new QCheckBox(tr("Racing over samples"), settingsBox);
+    m_racing = new QCheckBox(tr("Racing over samples"), box);
+    m_racing->setChecked(defaults.search.racing);
     m_racing->setToolTip(glossaryDefinition(QStringLiteral("racing")) + tr(" Needs more than one sample."));
-    m_searchAttention = new QCheckBox(tr("Search the attention factor"), settingsBox);
+    m_searchAttention = new QCheckBox(tr("Search the attention factor"), box);
+    m_searchAttention->setChecked(defaults.search.searchAttentionFactor);
     m_searchAttention->setToolTip(glossaryDefinition(QStringLiteral("attention_factor")) +
-                                  tr(" Searched: a gene in [1, 1.5] instead of longrope's default."));
-    m_validationSamples = spinBox(-1, 10000, -1, settingsBox);
+                                  tr(" Searched: a gene in [%1, %2] instead of longrope's default.")
+                                      .arg(defaults.search.attentionFactorMin)
+                                      .arg(defaults.search.attentionFactorMax));
+    m_validationSamples = spinBox(-1, 10000, defaults.validationSamples, box);
     m_validationSamples->setSpecialValueText(tr("auto (2 × samples)"));
     m_validationSamples->setToolTip(glossaryDefinition(QStringLiteral("validation_samples")) +
                                     tr(" Auto: twice the search's samples, as the CLI; 0: no validation."));
-    m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), -1, settingsBox);
+    m_validationSeed = spinBox(-1, std::numeric_limits<int>::max(), int(defaults.validationSeed), box);
     m_validationSeed->setSpecialValueText(tr("auto"));
     m_validationSeed->setToolTip(glossaryDefinition(QStringLiteral("validation_seed")));
-    m_fitness = new QComboBox(settingsBox);
+    m_fitness = new QComboBox(box);
     for (FitnessAggregate a : {kRecommendedFitness, FitnessAggregate::MeanPpl, FitnessAggregate::ExpMeanNll,
                                FitnessAggregate::MedianPpl}) {
         if (m_fitness->findData(int(a)) < 0)
@@ -230,34 +274,45 @@ void SearchPanel::buildUi()
                                                                    : tr("median PPL"),
                                int(a));
     }
+    m_fitness->setCurrentIndex(std::max(0, m_fitness->findData(int(defaults.search.fitness))));
     m_fitness->setToolTip(glossaryDefinition(QStringLiteral("fitness")));
-    m_chooseBy = new QComboBox(settingsBox);
+    m_chooseBy = new QComboBox(box);
     m_chooseBy->addItem(tr("validation samples"), true);
     m_chooseBy->addItem(tr("search samples"), false);
+    m_chooseBy->setCurrentIndex(std::max(0, m_chooseBy->findData(defaults.search.chooseByValidation)));
     m_chooseBy->setToolTip(glossaryDefinition(QStringLiteral("answer_by")));
-    m_familySeeds = new QCheckBox(tr("Start from the families"), settingsBox);
-    m_familySeeds->setChecked(true);
+    m_familySeeds = new QCheckBox(tr("Start from the families"), box);
+    m_familySeeds->setChecked(defaults.search.seedFamilies);
     m_familySeeds->setToolTip(glossaryDefinition(QStringLiteral("family_seeds")));
 
     // Where and in what precision the model runs; a change reloads the loaded model.
-    m_device = new QComboBox(settingsBox);
+    m_device = new QComboBox(box);
     m_device->addItem(tr("auto"), QStringLiteral("auto"));
     for (const QString &device : m_evaluation->availableDevices())
         m_device->addItem(device, device);
     m_device->setToolTip(glossaryDefinition(QStringLiteral("device")));
-    m_dtype = new QComboBox(settingsBox);
+    m_dtype = new QComboBox(box);
     m_dtype->addItem(tr("auto"), QString());
     for (const QString &dtype : {QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16")})
         m_dtype->addItem(dtype, dtype);
     m_dtype->setToolTip(glossaryDefinition(QStringLiteral("dtype")));
     const QSettings settings;
-    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey).toString())));
-    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(kDtypeKey).toString())));
+    m_device->setCurrentIndex(std::max(0, m_device->findData(settings.value(kDeviceKey, defaults.device).toString())));
+    m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(kDtypeKey, defaults.dtype).toString())));
 
-    m_budget = new QLabel(settingsBox);
+    m_budget = new QLabel(box);
     m_budget->setWordWrap(true);
     m_budget->setToolTip(glossaryDefinition(QStringLiteral("budget")));
+    return browseLog;
+}
 
+// The settings box: its fields as (label, field) pairs, laid out two per row in a wide dock and one
+// per row in a narrow one.
+QGroupBox *SearchPanel::buildSettingsBox()
+{
+    auto *settingsBox = new QGroupBox(tr("Evolutionary search"), this);
+    auto *grid = new QGridLayout(settingsBox);
+    QToolButton *browseLog = createSettingsFields(settingsBox);
     // The fields as (label, field) pairs, laid out two per row in a wide dock and one per row in
     // a narrow one (arrangeSettings); the wide rows (corpus, run log, options, cost) span the box.
     m_settingsGrid = grid;
@@ -298,7 +353,19 @@ void SearchPanel::buildUi()
     m_twoColumnWidth = settingsBox->minimumSizeHint().width();
     arrangeSettings(false);
     m_oneColumnWidth = settingsBox->minimumSizeHint().width();
+    connect(browseLog, &QToolButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
+                                                          tr("Run logs (*.jsonl);;All files (*)"), nullptr,
+                                                          QFileDialog::DontConfirmOverwrite);
+        if (!path.isEmpty())
+            m_logPath->setText(QDir::toNativeSeparators(path));
+    });
+    return settingsBox;
+}
 
+// Start, pause, stop and apply best.
+QHBoxLayout *SearchPanel::buildRunButtons()
+{
     m_start = new QPushButton(tr("Start"), this);
     m_pause = new QPushButton(tr("Pause"), this);
     m_stop = new QPushButton(tr("Stop"), this);
@@ -327,12 +394,12 @@ void SearchPanel::buildUi()
     buttons->addWidget(m_stop);
     buttons->addStretch(1);
     buttons->addWidget(m_applyBest);
+    return buttons;
+}
 
-    m_status = new QLabel(this);
-    m_status->setWordWrap(true);  // between the parts only: each part's spaces do not break
-    m_status->setToolTip(glossaryDefinition(QStringLiteral("budget")));
-    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
-
+// The live scores of the document's λ beside the families', on the same samples.
+QGroupBox *SearchPanel::buildScoresBox()
+{
     // A short title: a group box is never narrower than its title, and the dock must fit 1024 px.
     auto *scoresBox = new QGroupBox(tr("Needle PPL on the same samples"), this);
     auto *scores = new QGridLayout(scoresBox);
@@ -372,31 +439,12 @@ void SearchPanel::buildUi()
     m_note->setStyleSheet(QStringLiteral("color: #8a5a00"));
     m_note->setVisible(false);
     scores->addWidget(m_note, 4, 0, 1, column);
+    return scoresBox;
+}
 
-    auto *layout = new QVBoxLayout(this);
-    layout->addWidget(m_modelLabel);
-    layout->addWidget(settingsBox);
-    layout->addLayout(buttons);
-    layout->addWidget(m_status);
-    layout->addWidget(scoresBox);
-    m_runLabel = new QLabel(this);
-    m_runLabel->setWordWrap(true);
-    m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_runLabel->setVisible(false);
-    layout->addWidget(m_runLabel);
-    // A followed search over MPI ranks: one row per worker rank, shown once the log has its first
-    // "rank_stats" entry.
-    m_rankTable = new QTableWidget(0, 5, this);
-    m_rankTable->setHorizontalHeaderLabels({tr("Rank"), tr("Host"), tr("Device"), tr("Evaluations/s"), tr("Idle %")});
-    m_rankTable->verticalHeader()->setVisible(false);
-    m_rankTable->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_rankTable->horizontalHeader()->setStretchLastSection(true);
-    m_rankTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_rankTable->setMaximumHeight(140);
-    m_rankTable->setVisible(false);
-    layout->addWidget(m_rankTable);
-    layout->addWidget(m_plot, 1);
-
+// What the fields change: the live scores, the budget, the model's device and dtype.
+void SearchPanel::connectFields()
+{
     connect(m_start, &QPushButton::clicked, this, &SearchPanel::startSearch);
     connect(m_pause, &QPushButton::clicked, this, &SearchPanel::togglePause);
     connect(m_stop, &QPushButton::clicked, this, &SearchPanel::stopSearch);
@@ -422,14 +470,6 @@ void SearchPanel::buildUi()
     connect(m_corpus, &QLineEdit::editingFinished, this, &SearchPanel::scheduleScoring);
     connect(m_quickScore, &QCheckBox::toggled, this, &SearchPanel::scheduleScoring);
     connect(m_scoreFully, &QPushButton::clicked, this, &SearchPanel::scoreFully);
-    connect(browseLog, &QToolButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Run log"), m_logPath->text(),
-                                                          tr("Run logs (*.jsonl);;All files (*)"), nullptr,
-                                                          QFileDialog::DontConfirmOverwrite);
-        if (!path.isEmpty())
-            m_logPath->setText(QDir::toNativeSeparators(path));
-    });
-    applyGlossaryTooltips(this);
 }
 
 QSize SearchPanel::minimumSizeHint() const
@@ -564,10 +604,7 @@ SearchSettings SearchPanel::searchSettings() const
 
 NeedleEvalSettings SearchPanel::validationSettings() const
 {
-    NeedleEvalSettings s = sampleSettings();
-    s.samples = m_validationSamples->value() >= 0 ? m_validationSamples->value() : 2 * m_samples->value();
-    s.seed = m_validationSeed->value() >= 0 ? uint64_t(m_validationSeed->value()) : uint64_t(m_seed->value()) + uint64_t(m_samples->value());
-    return s;
+    return SearchJobSettings::validationFor(sampleSettings(), m_validationSamples->value(), m_validationSeed->value());
 }
 
 void SearchPanel::setState(State state)

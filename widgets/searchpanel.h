@@ -33,6 +33,7 @@
 
 class QComboBox;
 class QGridLayout;
+class QGroupBox;
 class QHBoxLayout;
 class QCheckBox;
 class QLabel;
@@ -41,6 +42,7 @@ class QPushButton;
 class QSpinBox;
 class QTableWidget;
 class QTimer;
+class QToolButton;
 
 namespace rs {
 
@@ -177,6 +179,11 @@ private:
     };
 
     void buildUi();
+    QToolButton *createSettingsFields(QGroupBox *box);
+    QGroupBox *buildSettingsBox();
+    QHBoxLayout *buildRunButtons();
+    QGroupBox *buildScoresBox();
+    void connectFields();
     void arrangeSettings(bool twoColumns);
     void setState(State state);
     void updateButtons();

@@ -13,7 +13,7 @@
 #include "search/search.h"
 #include "worker/messages.h"
 #include "worker/runlogfollower.h"
-#include "worker/searchfitness.h"
+#include "job/searchfitness.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>

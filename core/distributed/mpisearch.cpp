@@ -1,4 +1,5 @@
 #include "distributed/mpisearch.h"
+#include "search/runlogcodec.h"
 
 #include "common/error.h"
 
@@ -292,11 +293,7 @@ void Coordinator::lose(Worker &w, const QString &reason, std::vector<Job> &queue
     }
     sendTag(w.rank, kStop);
     const QString host = w.host.isEmpty() ? QStringLiteral("an unknown host") : w.host;
-    m_events.push_back(QJsonObject{{QStringLiteral("event"), QStringLiteral("rank_lost")},
-                                   {QStringLiteral("rank"), w.rank},
-                                   {QStringLiteral("host"), w.host},
-                                   {QStringLiteral("reason"), reason},
-                                   {QStringLiteral("requeued_evaluations"), requeued}});
+    m_events.push_back(RankLostRecord{w.rank, w.host, reason, requeued}.toJson());
     if (m_onLost)
         m_onLost(QStringLiteral("rank %1 on %2 lost (%3)%4")
                      .arg(w.rank)
@@ -443,23 +440,24 @@ SampledFitness Coordinator::fitness(SampleSet set, int samples)
 QJsonObject Coordinator::rankStats() const
 {
     const double wall = std::max(d->now(), 1e-9);
-    QJsonArray ranks;
+    RankStatsRecord record;
     for (const Worker &w : m_workers) {
-        QJsonObject o{{QStringLiteral("rank"), w.rank},
-                      {QStringLiteral("host"), w.host},
-                      {QStringLiteral("pid"), w.pid},
-                      {QStringLiteral("devices"), QJsonArray::fromStringList(w.hello.devices)},
-                      {QStringLiteral("jobs"), w.jobs},
-                      {QStringLiteral("evaluations"), w.evaluations},
-                      {QStringLiteral("seconds"), wall},
-                      {QStringLiteral("busy_seconds"), w.busySeconds},
-                      {QStringLiteral("evaluations_per_second"), double(w.evaluations) / wall},
-                      {QStringLiteral("idle_percent"), std::clamp(100.0 * (1.0 - w.busySeconds / wall), 0.0, 100.0)}};
+        RankStatsRecord::Rank r;
+        r.rank = w.rank;
+        r.host = w.host;
+        r.pid = w.pid;
+        r.devices = w.hello.devices;
+        r.jobs = w.jobs;
+        r.evaluations = w.evaluations;
+        r.seconds = wall;
+        r.busySeconds = w.busySeconds;
+        r.evaluationsPerSecond = double(w.evaluations) / wall;
+        r.idlePercent = std::clamp(100.0 * (1.0 - w.busySeconds / wall), 0.0, 100.0);
         if (w.lost)
-            o.insert(QStringLiteral("lost"), w.lostReason);
-        ranks.append(o);
+            r.lost = w.lostReason;
+        record.ranks.push_back(std::move(r));
     }
-    return QJsonObject{{QStringLiteral("event"), QStringLiteral("rank_stats")}, {QStringLiteral("ranks"), ranks}};
+    return record.toJson();
 }
 
 std::vector<QJsonObject> Coordinator::takeLogEvents(bool atGeneration)

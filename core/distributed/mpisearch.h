@@ -5,7 +5,7 @@
 // into jobs, and each job goes to the next rank that is free, so uneven ranks (mixed GPUs, racing,
 // a slow node) all stay busy. Every other rank calls serveJobs(), which loads the model once (the
 // caller's set-up) and scores jobs with the caller's scoring function: this part sees neither
-// models nor evaluators (the CLI binds the CandidateScorer to it, as worker/searchfitness.h does
+// models nor evaluators (the CLI binds the search job's scorers to it, as job/searchfitness.h does
 // in one process), so its protocol is tested on synthetic fitness.
 //
 // Faults: a rank that goes silent (no heartbeat, no result) past a timeout, or whose job runs past

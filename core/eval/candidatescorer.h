@@ -3,8 +3,8 @@
 // candidate on one sample, the candidates of a call spread over one model replica per device
 // (several GPUs) and, on each replica, scored in one batched forward (CausalLM::targetNllBatch,
 // each row with its own λ), so a small model fills its GPU and several GPUs share a generation.
-// The GUI's worker and `ropescope-cli search` both score through it; worker/searchfitness.h makes
-// it the search's fitness (eval and search stay strangers: they meet in the worker).
+// The GUI's worker and `ropescope-cli search` both score through it (their search job); job/
+// searchfitness.h makes it the search's fitness (eval and search stay strangers: they meet there).
 #include "eval/evaluator.h"
 #include "runtime/model.h"
 

@@ -2,7 +2,7 @@
 // Part eval (core/eval, ropescope_eval): measuring factors on a model — needle samples, the
 // evaluators (needle PPL, sliding perplexity, passkey), the comparison table and the candidate
 // scorer. May use runtime, rope, common and LibTorch in its .cpp files; never search, train or
-// worker (the search meets the scorer in worker/searchfitness.h).
+// worker (the search meets the scorer in job/searchfitness.h).
 //
 // The evaluation engine every caller shares (the GUI's worker thread, the CLI, the search and the
 // benchmarks): needle-driven perplexity over a fixed, seeded set of samples, ordinary perplexity

@@ -1,13 +1,11 @@
-// The search's run log: the fitness cache's keys, the settings record that pins a log to its run,
-// the append-only JSON Lines writer with its lock against a second writer, and the loader that
-// reads a log back into the cache for a resume (dropping a crash's truncated last line). The events
-// themselves are composed by the generation loop in search.cpp; their formats are in DESIGN.md.
+// The search's run log: the fitness cache's keys, the append-only JSON Lines writer with its lock
+// against a second writer, and the loader that reads a log back into the cache for a resume
+// (dropping a crash's truncated last line). The records and their keys are the codec's
+// (runlogcodec.h); the generation loop in search.cpp composes them.
 #include "search/search_p.h"
 #include "common/error.h"
 
-#include <QJsonArray>
 #include <QJsonDocument>
-#include <QJsonParseError>
 
 #include <cmath>
 #include <cstring>
@@ -44,84 +42,23 @@ std::string scoreKey(const std::string &candidate, int sample)
     return key;
 }
 
-QJsonValue fitnessJson(double f) { return std::isfinite(f) ? QJsonValue(f) : QJsonValue(QJsonValue::Null); }
-
-QJsonObject settingsJson(const SearchSettings &s, bool attentionGiven)
-{
-    QJsonObject o;
-    o.insert(QStringLiteral("method"), s.method == SearchMethod::LongRoPE2 ? QStringLiteral("longrope2") : QStringLiteral("longrope"));
-    o.insert(QStringLiteral("rotary_dims"), s.rotaryDims);
-    o.insert(QStringLiteral("base"), s.base);
-    o.insert(QStringLiteral("train_length"), s.trainLength);
-    o.insert(QStringLiteral("target_length"), s.targetLength);
-    o.insert(QStringLiteral("population"), s.population);
-    o.insert(QStringLiteral("iterations"), s.iterations);
-    o.insert(QStringLiteral("parents"), s.parents);
-    o.insert(QStringLiteral("mutations"), s.mutations);
-    o.insert(QStringLiteral("crossovers"), s.crossovers);
-    o.insert(QStringLiteral("mutation_probability"), s.mutationProbability);
-    o.insert(QStringLiteral("d_rcd_mutation_probability"), s.dRcdMutationProbability);
-    o.insert(QStringLiteral("lower_bound_factor"), s.lowerBoundFactor);
-    o.insert(QStringLiteral("upper_bound_factor"), s.upperBoundFactor);
-    o.insert(QStringLiteral("d_rcd_min"), s.dRcdMin);
-    o.insert(QStringLiteral("d_rcd_max"), s.dRcdMax);
-    o.insert(QStringLiteral("grid"), s.grid);
-    o.insert(QStringLiteral("seed"), QString::number(s.seed));
-    if (s.racing) {
-        o.insert(QStringLiteral("racing"), true);
-        o.insert(QStringLiteral("racing_keep_fraction"), s.racingKeepFraction);
-    }
-    if (s.searchAttentionFactor) {
-        o.insert(QStringLiteral("search_attention_factor"), true);
-        o.insert(QStringLiteral("attention_factor_min"), s.attentionFactorMin);
-        o.insert(QStringLiteral("attention_factor_max"), s.attentionFactorMax);
-    } else if (attentionGiven) {
-        o.insert(QStringLiteral("attention_factor"), s.attentionFactor);
-    }
-    if (s.fitness != FitnessAggregate::MeanPpl)
-        o.insert(QStringLiteral("fitness"), fitnessAggregateName(s.fitness));
-    if (s.seedFamilies)
-        o.insert(QStringLiteral("seed_families"), true);
-    return o;
-}
-
 namespace {
 
-// The cache key and score of one logged evaluation ("eval", "validation_eval", "baseline_eval").
-// Entries without "sample" are sample 0 (whole-fitness runs); without "attention_factor", the
-// fixed factor (runs that do not search it).
-std::pair<std::string, double> loggedScore(const QJsonObject &o, const QString &path, int lineNo, int pairs, int samples,
-                                           double fixedAttention)
+// The cache key of one logged evaluation of a run with `samples` samples.
+std::string loggedScoreKey(const std::vector<double> &lambda, double attentionFactor, int sample, int pairs, int samples,
+                           const QString &path, int lineNo)
 {
-    const QJsonValue lv = o.value(QStringLiteral("lambda"));
-    const QJsonValue fv = o.value(QStringLiteral("fitness"));
-    if (!lv.isArray() || (!fv.isDouble() && !fv.isNull()))
-        throw Error(path, QStringLiteral("line %1: eval entry needs a \"lambda\" array and a \"fitness\"").arg(lineNo));
-    const QJsonArray a = lv.toArray();
-    if (a.size() != pairs)
-        throw Error(path, QStringLiteral("line %1: eval entry has %2 factors, expected %3").arg(lineNo).arg(a.size()).arg(pairs));
-    std::vector<double> lambda;
-    lambda.reserve(size_t(a.size()));
-    for (const QJsonValue &v : a) {
-        if (!v.isDouble())
-            throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric factor").arg(lineNo));
-        lambda.push_back(v.toDouble());
-    }
-    const QJsonValue sv = o.value(QStringLiteral("sample"));
-    const QJsonValue av = o.value(QStringLiteral("attention_factor"));
-    if ((!sv.isUndefined() && !sv.isDouble()) || (!av.isUndefined() && !av.isDouble()))
-        throw Error(path, QStringLiteral("line %1: eval entry has a non-numeric \"sample\" or \"attention_factor\"").arg(lineNo));
-    const double sample = sv.isUndefined() ? 0.0 : sv.toDouble();
-    if (sample != std::floor(sample) || sample < 0 || sample >= samples)
+    if (int(lambda.size()) != pairs)
+        throw Error(path, QStringLiteral("line %1: eval entry has %2 factors, expected %3").arg(lineNo).arg(lambda.size()).arg(pairs));
+    if (sample >= samples)
         throw Error(path, QStringLiteral("line %1: eval entry for sample %2, but the fitness has %3 samples")
                               .arg(lineNo).arg(sample).arg(samples));
-    const Candidate c{std::move(lambda), av.isUndefined() ? fixedAttention : av.toDouble()};
-    return {scoreKey(candidateKey(c), int(sample)), fv.isNull() ? std::numeric_limits<double>::infinity() : fv.toDouble()};
+    return scoreKey(candidateKey(Candidate{lambda, attentionFactor}), sample);
 }
 
 } // namespace
 
-LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, int validationSamples,
+LoadedLog loadLog(const QString &path, const RunSettings &expected, int pairs, int samples, int validationSamples,
                   double fixedAttention)
 {
     QFile f(path);
@@ -136,6 +73,9 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
     if (truncatedTail)
         usable = all.lastIndexOf('\n') + 1;
     const QList<QByteArray> lines = all.left(usable).split('\n');
+    // Evaluations that leave out the attention factor ran with the fixed one (runs that do not
+    // search it); those that leave out the sample are sample 0 (whole-fitness runs).
+    const RecordDefaults defaults{fixedAttention, samples};
     LoadedLog out;
     bool sawStart = false;
     int lineNo = 0;
@@ -144,43 +84,37 @@ LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int 
         const QByteArray line = raw.trimmed();
         if (line.isEmpty())
             continue;
-        QJsonParseError err;
-        const QJsonDocument doc = QJsonDocument::fromJson(line, &err);
-        if (err.error != QJsonParseError::NoError || !doc.isObject())
-            throw Error(path, QStringLiteral("line %1: malformed run-log entry (%2)").arg(lineNo).arg(err.errorString()));
-        const QJsonObject o = doc.object();
-        const QString event = o.value(QStringLiteral("event")).toString();
-        if (event == QLatin1String("start")) {
-            const QJsonObject settings = o.value(QStringLiteral("settings")).toObject();
-            if (settings != expectedSettings) {
-                QStringList diffs;
-                for (auto it = expectedSettings.begin(); it != expectedSettings.end(); ++it)
-                    if (settings.value(it.key()) != it.value())
-                        diffs << it.key();
-                for (auto it = settings.begin(); it != settings.end(); ++it)  // keys only the log has
-                    if (!expectedSettings.contains(it.key()))
-                        diffs << it.key();
+        RunLogRecord record;
+        try {
+            record = parseRunLogRecord(line, defaults);
+        } catch (const Error &e) {
+            throw Error(path, QStringLiteral("line %1: %2").arg(lineNo).arg(e.problem()));
+        }
+        if (const auto *start = std::get_if<StartRecord>(&record); start && !start->resume) {
+            const QStringList diffs = expected.differences(start->loggedSettings);
+            if (!diffs.isEmpty())
                 throw Error(path, QStringLiteral("line %1: the run log was written with different search settings (%2)")
                                       .arg(lineNo)
-                                      .arg(diffs.isEmpty() ? QStringLiteral("unknown keys") : diffs.join(QStringLiteral(", "))));
-            }
+                                      .arg(diffs.join(QStringLiteral(", "))));
             sawStart = true;
-        } else if (event == QLatin1String("eval")) {
-            auto [key, value] = loggedScore(o, path, lineNo, pairs, samples, fixedAttention);
-            out.cache.insert_or_assign(std::move(key), value);
-        } else if (event == QLatin1String("validation_eval")
-                   || (event == QLatin1String("baseline_eval") && o.value(QStringLiteral("set")).toString() == QLatin1String("validation"))) {
+        } else if (const auto *e = std::get_if<EvaluationRecord>(&record)) {
+            out.cache.insert_or_assign(loggedScoreKey(e->lambda, e->attentionFactor, e->sample, pairs, samples, path, lineNo),
+                                       e->fitness);
+        } else if (const auto *v = std::get_if<ValidationEvaluationRecord>(&record)) {
             if (validationSamples < 1)
                 throw Error(path, QStringLiteral("line %1: a validation evaluation, but this run has no validation samples").arg(lineNo));
-            auto [key, value] = loggedScore(o, path, lineNo, pairs, validationSamples, fixedAttention);
-            out.validationCache.insert_or_assign(std::move(key), value);
-        } else if (event == QLatin1String("baseline_eval")) {
-            auto [key, value] = loggedScore(o, path, lineNo, pairs, samples, fixedAttention);
-            out.cache.insert_or_assign(std::move(key), value);
-        } else if (event.isEmpty()) {
-            throw Error(path, QStringLiteral("line %1: run-log entry without \"event\"").arg(lineNo));
+            out.validationCache.insert_or_assign(
+                loggedScoreKey(v->lambda, v->attentionFactor, v->sample, pairs, validationSamples, path, lineNo), v->fitness);
+        } else if (const auto *b = std::get_if<BaselineEvaluationRecord>(&record)) {
+            const bool onValidation = b->set == SampleSetName::Validation;
+            if (onValidation && validationSamples < 1)
+                throw Error(path, QStringLiteral("line %1: a validation evaluation, but this run has no validation samples").arg(lineNo));
+            auto &store = onValidation ? out.validationCache : out.cache;
+            store.insert_or_assign(loggedScoreKey(b->lambda, b->attentionFactor, b->sample, pairs,
+                                                  onValidation ? validationSamples : samples, path, lineNo),
+                                   b->fitness);
         }
-        // generation, baselines, finish, resume: informational.
+        // generation, baselines, finish, resume, rank statistics, kinds this build does not know: informational.
     }
     if (!sawStart)
         throw Error(path, QStringLiteral("cannot resume: the run log has no \"start\" entry"));

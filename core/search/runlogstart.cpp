@@ -1,11 +1,11 @@
 #include "search/runlogstart.h"
 
+#include "search/runlogcodec.h"
+
 #include "common/error.h"
 
 #include <QFile>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonParseError>
 
 namespace rs {
 
@@ -22,25 +22,23 @@ RunLogStart readRunLogStart(const QString &path)
     }
     if (line.isEmpty())
         throw Error(path, QStringLiteral("the run log is empty"));
-    QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
-    if (error.error != QJsonParseError::NoError || !doc.isObject())
-        throw Error(path, QStringLiteral("line %1: not a run-log entry (%2)").arg(number).arg(error.errorString()));
-    const QJsonObject start = doc.object();
-    if (start.value(QLatin1String("event")).toString() != QLatin1String("start"))
+    RunLogRecord record;
+    try {
+        record = parseRunLogRecord(line);
+    } catch (const Error &e) {
+        throw Error(path, QStringLiteral("line %1: %2").arg(number).arg(e.problem()));
+    }
+    const auto *start = std::get_if<StartRecord>(&record);
+    if (!start || start->resume)
         throw Error(path, QStringLiteral("line %1: a run log begins with a \"start\" entry").arg(number));
     RunLogStart out;
-    out.context = start.value(QLatin1String("settings")).toObject().value(QLatin1String("context")).toObject();
-    const auto text = [&](const char *key) {
-        const QJsonValue v = out.context.value(QLatin1String(key));
-        if (v.isUndefined() || v.isNull())
-            return QString();
-        if (!v.isString() || v.toString().contains(QChar(0)))
-            throw Error(path, QStringLiteral("line %1: the start entry's \"%2\" is not a path").arg(number).arg(QLatin1String(key)));
-        return v.toString();
-    };
-    out.model = text("model");
-    out.corpus = text("corpus");
+    out.context = start->settings.context;
+    QString badPath;
+    const RunContext context = RunContext::fromJson(out.context, &badPath);
+    if (!badPath.isEmpty())
+        throw Error(path, QStringLiteral("line %1: the start entry's \"%2\" is not a path").arg(number).arg(badPath));
+    out.model = context.model;
+    out.corpus = context.corpus;
     return out;
 }
 

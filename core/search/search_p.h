@@ -1,8 +1,9 @@
 #pragma once
 // Search-internal: what the generation loop (search.cpp), the genome operations (genome.cpp) and
 // the run log (runlog.cpp) share: the settings' error source, the fitness cache's keys, and the run
-// log's writer and resume loader. Not part of search.h: nothing outside the part needs them.
+// log's writer and resume loader (the records themselves: runlogcodec.h). Not part of search.h: nothing outside the part needs them.
 #include "search/search.h"
+#include "search/runlogcodec.h"
 
 #include <QFile>
 #include <QJsonObject>
@@ -26,21 +27,15 @@ std::string candidateKey(const Candidate &c);
 // One (candidate, sample) score's key.
 std::string scoreKey(const std::string &candidate, int sample);
 
-QJsonValue fitnessJson(double f);
-
-// The settings that define the run (budgets excluded: a resumed run may get a new budget). Keys
-// added after the first release appear only when they differ from their defaults, so logs written
-// before them still resume.
-QJsonObject settingsJson(const SearchSettings &s, bool attentionGiven);
-
 struct LoadedLog {
     std::unordered_map<std::string, double> cache;            // search samples
     std::unordered_map<std::string, double> validationCache;  // validation samples
 };
 
-// The logged scores of a run log written with `expectedSettings`, for a resume: throws rs::Error
-// on a log of other settings or a malformed entry, and drops a truncated last line.
-LoadedLog loadLog(const QString &path, const QJsonObject &expectedSettings, int pairs, int samples, int validationSamples,
+// The logged scores of a run log written with `expected` settings, for a resume: throws rs::Error
+// on a log of other settings or a malformed entry, and drops a truncated last line. Reads the log
+// through the codec (runlogcodec.h).
+LoadedLog loadLog(const QString &path, const RunSettings &expected, int pairs, int samples, int validationSamples,
                   double fixedAttention);
 
 class RunLog {
@@ -53,6 +48,7 @@ public:
     void open(const QString &path, bool resume);
     bool isOpen() const { return m_file.isOpen(); }
     void write(const QJsonObject &o);
+    void write(const RunLogRecord &record) { write(toJson(record)); }
 
 private:
     std::unique_ptr<QLockFile> m_lock;  // released after the file is closed (declared first)

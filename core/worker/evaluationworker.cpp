@@ -3,7 +3,7 @@
 #include "eval/candidatescorer.h"
 #include "eval/evaluator.h"
 #include "eval/sweep.h"
-#include "worker/searchfitness.h"
+#include "job/searchjob.h"
 
 #include "common/error.h"
 #include "rope/factorfamilies.h"
@@ -12,7 +12,6 @@
 
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QJsonObject>
 #include <QMutexLocker>
 #include <QThread>
 
@@ -370,59 +369,24 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         m_paused = false;
     }
     try {
-        EvolutionSearch search(settings);
-        const SearchSettings &resolved = search.settings();
-        // Unless it is searched, every candidate runs with longrope's default attention factor for
-        // this scale, as an exported longrope config would (the search's own default, as the CLI).
-        const double attention = search.fixedAttentionFactor();
-        // The CLI's scorer: on a GPU a generation's candidates go through batched forwards (8 rows,
-        // each with its own λ); on the CPU one at a time, so the plot still moves per candidate.
-        const CandidateScorer scorer(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, samples);
-        const int perForward = CandidateScorer::defaultBatch(*m_loaded->model);
-        const int sampleCount = scorer.samples();
-        // The held-out samples: the same length, depth and haystack, their own seed and count.
-        const bool validating = validation.samples > 0;
-        NeedleEvalSettings validationSamples = samples;
-        validationSamples.samples = validation.samples;
-        validationSamples.seed = validation.seed;
-        if (validating && samplesOverlap(samples, validationSamples))
-            throw Error(tr("search"), tr("the validation samples (seeds %1 … %2) overlap the search's (seeds %3 … %4)")
-                                          .arg(validationSamples.seed).arg(validationSamples.seed + validationSamples.samples - 1)
-                                          .arg(samples.seed).arg(samples.seed + samples.samples - 1));
-        std::optional<CandidateScorer> validationScorer;
-        if (validating)
-            validationScorer.emplace(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, validationSamples);
+        // The search job the CLI starts its searches through: the loaded model is its only
+        // replica (batched forwards of 8 candidates on a GPU; one at a time on the CPU, so the plot
+        // moves per candidate).
+        SearchJobSettings jobSettings;
+        jobSettings.search = settings;
+        jobSettings.samples = samples;
+        jobSettings.validationSamples = validation.samples;
+        jobSettings.validationSeed = qint64(validation.seed);
+        jobSettings.device = m_loaded->info.device;
+        jobSettings.dtype = m_loaded->info.dtype;
+        jobSettings.logPath = logPath;
+        jobSettings.resume = resume;
+        SearchJob job(jobSettings, m_loaded->model->ropeConfig());
+        job.useModel(*m_loaded->model, *m_loaded->tokenizer, m_loaded->bosId, m_loaded->info.directory);
+        const SearchSettings &resolved = job.engine().settings();
+        const int sampleCount = samples.samples;
 
-        SearchPlan plan;
-        plan.settings = resolved;
-        plan.samples = sampleCount;
-        plan.expectedEvaluations = expectedEvaluations(resolved, sampleCount);
-        plan.targetLength = samples.length;
-        plan.attentionFactor = attention;
-        plan.logPath = logPath;
-        plan.resumed = resume;
-        plan.model = m_loaded->info.directory;
-        plan.searchSamples = samples;
-        if (validating)
-            plan.validationSamples = validationSamples;
-
-        SearchHooks hooks;
-        hooks.logPath = logPath;
-        hooks.resume = resume;
-        hooks.baselines = searchBaselines(m_loaded->model->ropeConfig(), samples.length);
-        // The same context as `ropescope-cli search`, so either can resume the other's log.
-        hooks.context = QJsonObject{{QStringLiteral("model"), m_loaded->info.directory},
-                                    {QStringLiteral("corpus"), samples.corpus},
-                                    {QStringLiteral("samples"), samples.samples},
-                                    {QStringLiteral("depth"), samples.depth},
-                                    {QStringLiteral("length"), samples.length},
-                                    {QStringLiteral("device"), m_loaded->model->device()},
-                                    {QStringLiteral("dtype"), m_loaded->model->dtype()}};
-        if (!resolved.searchAttentionFactor)
-            hooks.context.insert(QStringLiteral("attention_factor"), attention);
-        if (validating)
-            hooks.context.insert(QStringLiteral("validation"), QJsonObject{{QStringLiteral("samples"), validationSamples.samples},
-                                                                           {QStringLiteral("seed"), QString::number(validationSamples.seed)}});
+        SearchHooks hooks = job.hooks();
         // Stop and abort are seen before every batch of real evaluations (one candidate on one
         // sample on the CPU, up to 8 candidates on a GPU), pause holds there.
         hooks.cancelled = [this] { return holdBetweenEvaluations(); };
@@ -443,9 +407,8 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
             generation = report.generation + 1;
             newInGeneration = 0;
         };
-        // Wrapping the fitness sees every real evaluation (cache hits never reach it). A candidate's
-        // fitness is the mean of its per-sample needle PPLs: NeedleEvaluator::evaluate's mean PPL.
-        SampledFitness fitness = searchFitness(scorer, perForward);
+        // Wrapping the fitness sees every real evaluation (cache hits never reach it).
+        SampledFitness fitness = job.searchFitness();
         const BatchSampleFitness scoreBatch = fitness.batch;
         const auto report = [&](const Candidate &c, int sample, double ppl, double seconds) {
             const CandidateScoreBook::Entry entry = book.add(c.lambda, c.attentionFactor, sample, ppl);
@@ -478,12 +441,8 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
             }
             return ppl;
         };
-        SampledFitness validationFitness;
-        validationFitness.samples = 0;
-        if (validationScorer)
-            validationFitness = searchFitness(*validationScorer, perForward);
-        Q_EMIT searchStarted(plan);
-        const SearchResult result = search.run(fitness, validationFitness, hooks);
+        Q_EMIT searchStarted(job.plan());
+        const SearchResult result = job.engine().run(fitness, job.validationFitness(), hooks);
         Q_EMIT searchFinished(SearchOutcome{result, samples.length, logPath});
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Search, messageOf(tr("search"), e));

@@ -1,6 +1,6 @@
 #pragma once
 // Part worker (core/worker, ropescope_worker): the GUI's evaluation thread, which owns the model
-// and binds the search to the evaluators (searchfitness.h). May use every part of core; never
+// and starts searches through the search job (job/searchjob.h), as the CLI does. May use every part of core; never
 // widgets or app, and no LibTorch headers (models are reached through runtime/model.h).
 //
 // The GUI's background evaluation thread (DESIGN.md §2): one QObject worker that owns the model,

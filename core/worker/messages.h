@@ -12,6 +12,7 @@
 #include "eval/sweepresult.h"
 #include "rope/ropeconfig.h"
 #include "search/search.h"
+#include "worker/searchjobsettings.h"
 
 #include <QMetaType>
 #include <QString>
@@ -25,8 +26,10 @@ namespace rs {
 
 // What loading a model needs besides its folder.
 struct ModelLoadSettings {
-    QString device = QStringLiteral("auto");  // "auto": CUDA when available, else CPU
-    QString dtype;                            // empty: float32 on CPU, bfloat16 on CUDA
+    // "cpu", "cuda:N", or "auto" (CUDA when available, else the CPU). The default is a search's
+    // (SearchJobSettings: the CPU, in the GUI as in the CLI; it says why).
+    QString device = SearchJobSettings::defaultDevice();
+    QString dtype;  // empty: float32 on CPU, bfloat16 on CUDA
 };
 
 // What a loaded model is, for the GUI to show and to build search settings from.

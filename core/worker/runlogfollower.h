@@ -2,9 +2,11 @@
 // Follows a search's JSON Lines run log (written by `ropescope-cli search` or the GUI) while it
 // grows: what the file holds is replayed at once, then every appended complete line is read as it
 // arrives (QFileSystemWatcher, with a polling timer as the fallback for file systems that do not
-// report changes). Events come out as the same structs the evaluation worker emits, so one set of
-// plots serves both a local search and a headless one.
+// report changes). Lines are read through the run log's codec (search/runlogcodec.h). Events come
+// out as the same structs the evaluation worker emits, so one set of plots serves both a local
+// search and a headless one.
 #include "worker/messages.h"
+#include "search/runlogcodec.h"
 
 #include <QByteArray>
 #include <QJsonObject>
@@ -58,6 +60,9 @@ private:
     };
     // Throws rs::Error for a line that is not a JSON object with an "event".
     Line parseLine(const QByteArray &raw, int number) const;
+    // The line's record (runlogcodec.h), with the followed run's defaults; throws rs::Error naming
+    // the file and line for a malformed one.
+    RunLogRecord recordOf(const Line &line) const;
     void dispatch(const Line &line, bool live);
     void resetRunState();
 
@@ -68,6 +73,7 @@ private:
     QTimer *m_pollTimer;
     // The run being replayed.
     SearchPlan m_plan;
+    RecordDefaults m_defaults;
     int m_generation = 0;
     int m_newInGeneration = 0;
     int m_evaluations = 0;

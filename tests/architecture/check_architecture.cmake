@@ -20,8 +20,12 @@ set(allowed_ropescope_eval_settings ropescope_common)
 set(allowed_ropescope_search ropescope_rope ropescope_common)
 set(allowed_ropescope_train ropescope_eval ropescope_runtime ropescope_rope ropescope_common ropescope_torch)
 set(allowed_ropescope_worker_api ropescope_search ropescope_eval_settings ropescope_rope ropescope_common)
-set(allowed_ropescope_worker ropescope_worker_api ropescope_eval ropescope_runtime ropescope_search ropescope_rope
-    ropescope_common)
+set(allowed_ropescope_worker ropescope_worker_api ropescope_job ropescope_eval ropescope_runtime ropescope_search
+    ropescope_rope ropescope_common)
+# The search job: settings in, a ready run out, for the CLI, the GUI's worker and the MPI ranks; the
+# thread (worker) and MPI (distributed) are its callers, never its dependencies.
+set(allowed_ropescope_job ropescope_worker_api ropescope_search ropescope_eval ropescope_eval_settings ropescope_runtime
+    ropescope_rope ropescope_common)
 # MPI: the launcher's library; the scoring is injected (the CLI binds the CandidateScorer to it).
 set(allowed_ropescope_distributed ropescope_search ropescope_rope ropescope_common MPI::MPI_CXX)
 set(allowed_ropescope_widgets ropescope_rope ropescope_worker_api ropescope_common ropescope_help_data)
@@ -57,7 +61,7 @@ set(torch_include_regex "#[ \t]*include[ \t]*[<\"](torch|ATen|c10|caffe2)/")
 file(GLOB_RECURSE core_headers RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/core/*.h")
 file(GLOB_RECURSE torch_free RELATIVE "${SOURCE_DIR}"
      "${SOURCE_DIR}/core/common/*" "${SOURCE_DIR}/core/rope/*" "${SOURCE_DIR}/core/search/*" "${SOURCE_DIR}/core/distributed/*"
-     "${SOURCE_DIR}/core/worker/*" "${SOURCE_DIR}/widgets/*" "${SOURCE_DIR}/app/*")
+     "${SOURCE_DIR}/core/worker/*" "${SOURCE_DIR}/core/job/*" "${SOURCE_DIR}/widgets/*" "${SOURCE_DIR}/app/*")
 set(checked "")
 foreach(file IN LISTS core_headers)
   if(NOT file MATCHES "_p\\.h$")

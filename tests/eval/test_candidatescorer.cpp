@@ -9,7 +9,7 @@
 #include "eval/evaluator.h"
 #include "runtime/model.h"
 #include "search/search.h"
-#include "worker/searchfitness.h"
+#include "job/searchfitness.h"
 #include "runtime/tokenizer.h"
 
 #include <QTest>

@@ -183,7 +183,9 @@ private slots:
         for (int i = 0; i < dtype->count(); ++i)
             dtypes << dtype->itemData(i).toString();
         QCOMPARE(dtypes, (QStringList{QString(), QStringLiteral("float32"), QStringLiteral("bfloat16"), QStringLiteral("float16")}));
-        QCOMPARE(m_panel->modelLoadSettings().device, QStringLiteral("auto"));
+        // The search job's default device (the CLI's too), not "auto": see SearchJobSettings.
+        QCOMPARE(m_panel->modelLoadSettings().device, SearchJobSettings::defaultDevice());
+        QCOMPARE(m_panel->modelLoadSettings().device, QStringLiteral("cpu"));
         QVERIFY(m_panel->modelLoadSettings().dtype.isEmpty());
         QVERIFY(!device->toolTip().isEmpty());
         QVERIFY(!dtype->toolTip().isEmpty());

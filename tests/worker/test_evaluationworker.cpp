@@ -3,7 +3,10 @@
 // agree with its run log, stop takes effect within one evaluation, pause holds between evaluations
 // (while still serving scores), racing with the attention gene reports per-sample evaluations that
 // add up to the candidates' fitness, the CLI resumes the worker's log, a failed load leaves the
-// worker usable, and destroying the thread mid-search joins cleanly.
+// worker usable, the CLI and the worker write the same log for the same settings, and destroying
+// the thread mid-search joins cleanly.
+#include "runlogentries.h"
+
 #include "common/error.h"
 #include "worker/evaluationworker.h"
 #include "eval/evaluator.h"
@@ -84,44 +87,11 @@ std::vector<QJsonObject> logEvents(const QString &path, const QString &event)
 
 // QSignalSpy records through a direct connection, which for the worker's signals would run on the
 // worker's thread, racing with this one (a signal could even be recorded before wait() starts).
-// The relay lives on this thread: the worker's signals reach it queued, in order, and it re-emits
-// them for the spies.
-class WorkerRelay : public QObject {
-    Q_OBJECT
-
-public:
-    explicit WorkerRelay(EvaluationWorker *worker)
-    {
-        connect(worker, &EvaluationWorker::loadProgress, this, &WorkerRelay::loadProgress);
-        connect(worker, &EvaluationWorker::modelLoaded, this, &WorkerRelay::modelLoaded);
-        connect(worker, &EvaluationWorker::searchStarted, this, &WorkerRelay::searchStarted);
-        connect(worker, &EvaluationWorker::candidateEvaluated, this, &WorkerRelay::candidateEvaluated);
-        connect(worker, &EvaluationWorker::generationFinished, this, &WorkerRelay::generationFinished);
-        connect(worker, &EvaluationWorker::baselinesScored, this, &WorkerRelay::baselinesScored);
-        connect(worker, &EvaluationWorker::searchPausedChanged, this, &WorkerRelay::searchPausedChanged);
-        connect(worker, &EvaluationWorker::searchFinished, this, &WorkerRelay::searchFinished);
-        connect(worker, &EvaluationWorker::scoreProgress, this, &WorkerRelay::scoreProgress);
-        connect(worker, &EvaluationWorker::scoreReady, this, &WorkerRelay::scoreReady);
-        connect(worker, &EvaluationWorker::referencesProgress, this, &WorkerRelay::referencesProgress);
-        connect(worker, &EvaluationWorker::referencesReady, this, &WorkerRelay::referencesReady);
-        connect(worker, &EvaluationWorker::failed, this, &WorkerRelay::failed);
-    }
-
-Q_SIGNALS:
-    void loadProgress(const QString &message);
-    void modelLoaded(const rs::ModelInfo &info);
-    void searchStarted(const rs::SearchPlan &plan);
-    void candidateEvaluated(const rs::CandidateEvaluation &candidate);
-    void generationFinished(const rs::GenerationReport &report);
-    void baselinesScored(const rs::SearchBaselines &baselines);
-    void searchPausedChanged(bool paused);
-    void searchFinished(const rs::SearchOutcome &outcome);
-    void scoreProgress(const rs::ScoreResult &partial);
-    void scoreReady(const rs::ScoreResult &score);
-    void referencesProgress(const rs::ReferenceScores &partial);
-    void referencesReady(const rs::ReferenceScores &references);
-    void failed(rs::WorkerTask task, const QString &message);
-};
+// The tests spy on the EvaluationThread instead: the service the GUI uses, which lives on this
+// thread and relays the worker's signals queued, in order, with the one signal list its interface
+// (worker/evaluationservice.h) declares. A test that needs the exact moment a signal is emitted
+// connects to the worker itself.
+using WorkerRelay = EvaluationService;
 
 } // namespace
 
@@ -133,21 +103,22 @@ private Q_SLOTS:
     {
         QVERIFY(m_temp.isValid());
         m_thread = std::make_unique<EvaluationThread>();
-        m_relay = std::make_unique<WorkerRelay>(m_thread->worker());
-        QSignalSpy loaded(m_relay.get(), &WorkerRelay::modelLoaded);
-        QSignalSpy progress(m_relay.get(), &WorkerRelay::loadProgress);
+        m_relay = m_thread.get();
+        QSignalSpy loaded(m_relay, &WorkerRelay::modelLoaded);
+        QSignalSpy progress(m_relay, &WorkerRelay::loadProgress);
         m_thread->loadModel(kModel, kTokenizer);
         QVERIFY(loaded.wait(kWaitMs));
         const ModelInfo info = loaded.at(0).at(0).value<ModelInfo>();
         QCOMPARE(info.ropeConfig.pairs(), 8);
         QCOMPARE(info.architecture, QStringLiteral("llama"));
-        QCOMPARE(info.device, cudaAvailable() ? QStringLiteral("cuda:0") : QStringLiteral("cpu"));
+        // A model loads on the search job's default device, the CLI's: the CPU, also where CUDA is.
+        QCOMPARE(info.device, QStringLiteral("cpu"));
         QVERIFY(progress.count() >= 2);
     }
 
     void cleanupTestCase()
     {
-        m_relay.reset();
+        m_relay = nullptr;
         m_thread.reset();
     }
 
@@ -155,7 +126,7 @@ private Q_SLOTS:
     {
         const std::vector<double> lambda = ntkFactors(16, 2.0).lambda;
         const NeedleEvalSettings samples = needleSamples(400, 2, 5);
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(7, lambda, 1.1, samples);
         QVERIFY(scores.wait(kWaitMs));
         const ScoreResult r = scores.at(0).at(0).value<ScoreResult>();
@@ -168,7 +139,7 @@ private Q_SLOTS:
         QCOMPARE(r.model, QFileInfo(kModel).absoluteFilePath());
 
         // Independently: another model instance, the tokenizer file, the evaluator on this thread.
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator evaluator(*model, *tokenizer, tokenizer->bosId(), samples);
         const RopeOverride rope{lambda, 1.1};
@@ -181,7 +152,7 @@ private Q_SLOTS:
     void referencesAreTheFamiliesOnTheSameSamples()
     {
         const NeedleEvalSettings samples = needleSamples(kSearchLength, 1, 9);
-        QSignalSpy references(m_relay.get(), &WorkerRelay::referencesReady);
+        QSignalSpy references(m_relay, &WorkerRelay::referencesReady);
         m_thread->scoreReferences(11, samples);
         QVERIFY(references.wait(kWaitMs));
         const ReferenceScores r = references.at(0).at(0).value<ReferenceScores>();
@@ -207,7 +178,7 @@ private Q_SLOTS:
         const double scale = double(kSearchLength) / 1024.0;
         const FactorSet pi = piFactors(16, scale);
         QCOMPARE(r.scores[1].lambda, pi.lambda);
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(12, pi.lambda, pi.attentionFactor, samples);
         QVERIFY(scores.wait(kWaitMs));
         QVERIFY(nearlyEqual(scores.at(0).at(0).value<ScoreResult>().ppl, r.scores[1].ppl));
@@ -221,14 +192,14 @@ private Q_SLOTS:
     {
         const std::vector<double> lambda = ntkFactors(16, 1.6).lambda;
         const NeedleEvalSettings samples = needleSamples(400, 3, 21);
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator evaluator(*model, *tokenizer, tokenizer->bosId(), samples);
         const RopeOverride rope{lambda, 1.05};
         const NeedleEvalResult expected = evaluator.evaluate(&rope);
 
-        QSignalSpy progress(m_relay.get(), &WorkerRelay::scoreProgress);
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy progress(m_relay, &WorkerRelay::scoreProgress);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(201, lambda, 1.05, samples, 1);
         QVERIFY(scores.wait(kWaitMs));
         const ScoreResult quick = scores.at(0).at(0).value<ScoreResult>();
@@ -262,13 +233,13 @@ private Q_SLOTS:
         const NeedleEvalSettings fresh = needleSamples(400, 2, 40);
         QStringList order;
         QObject receiver;
-        connect(m_relay.get(), &WorkerRelay::scoreReady, &receiver, [&](const ScoreResult &r) { order << QStringLiteral("score %1").arg(r.requestId); });
-        connect(m_relay.get(), &WorkerRelay::referencesProgress, &receiver, [&](const ReferenceScores &r) {
+        connect(m_relay, &WorkerRelay::scoreReady, &receiver, [&](const ScoreResult &r) { order << QStringLiteral("score %1").arg(r.requestId); });
+        connect(m_relay, &WorkerRelay::referencesProgress, &receiver, [&](const ReferenceScores &r) {
             order << QStringLiteral("references %1/%2").arg(r.samplesScored).arg(r.samples.samples);
             for (const ReferenceScore &s : r.scores)
                 QCOMPARE(int(s.perSamplePpl.size()), r.samplesScored);
         });
-        connect(m_relay.get(), &WorkerRelay::referencesReady, &receiver, [&](const ReferenceScores &r) { order << QStringLiteral("references done %1").arg(r.samplesScored); });
+        connect(m_relay, &WorkerRelay::referencesReady, &receiver, [&](const ReferenceScores &r) { order << QStringLiteral("references done %1").arg(r.samplesScored); });
         m_thread->scoreReferences(203, fresh);
         m_thread->score(204, lambda, 1.0, fresh, 1);
         QTRY_VERIFY_WITH_TIMEOUT(order.contains(QStringLiteral("references done 2")), kWaitMs);
@@ -277,7 +248,7 @@ private Q_SLOTS:
 
     void staleScoresAreDropped()
     {
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         const NeedleEvalSettings samples = needleSamples(kSearchLength, 2, 1);
         for (int k = 1; k <= 20; ++k)
             m_thread->score(100 + k, std::vector<double>(8, 1.0 + 0.05 * k), 1.0, samples);
@@ -291,9 +262,9 @@ private Q_SLOTS:
     void searchEventsArriveInOrderAndMatchTheLog()
     {
         const QString logPath = m_temp.filePath(QStringLiteral("ordered.jsonl"));
-        QSignalSpy started(m_relay.get(), &WorkerRelay::searchStarted);
-        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
-        QSignalSpy generations(m_relay.get(), &WorkerRelay::generationFinished);
+        QSignalSpy started(m_relay, &WorkerRelay::searchStarted);
+        QSignalSpy finished(m_relay, &WorkerRelay::searchFinished);
+        QSignalSpy generations(m_relay, &WorkerRelay::generationFinished);
         // One receiver for both kinds, so their relative order is recorded.
         std::vector<CandidateEvaluation> candidates;
         QStringList sequence;
@@ -363,9 +334,9 @@ private Q_SLOTS:
     void racingOverSamplesWithTheAttentionGene()
     {
         const QString logPath = m_temp.filePath(QStringLiteral("racing.jsonl"));
-        QSignalSpy started(m_relay.get(), &WorkerRelay::searchStarted);
-        QSignalSpy candidates(m_relay.get(), &WorkerRelay::candidateEvaluated);
-        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
+        QSignalSpy started(m_relay, &WorkerRelay::searchStarted);
+        QSignalSpy candidates(m_relay, &WorkerRelay::candidateEvaluated);
+        QSignalSpy finished(m_relay, &WorkerRelay::searchFinished);
         SearchSettings settings = tinySearch(6, 1, 8);
         settings.racing = true;
         settings.searchAttentionFactor = true;
@@ -418,8 +389,8 @@ private Q_SLOTS:
     void searchScoresItsBaselinesAndValidates()
     {
         const QString logPath = m_temp.filePath(QStringLiteral("validated.jsonl"));
-        QSignalSpy started(m_relay.get(), &WorkerRelay::searchStarted);
-        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
+        QSignalSpy started(m_relay, &WorkerRelay::searchStarted);
+        QSignalSpy finished(m_relay, &WorkerRelay::searchFinished);
         QStringList sequence;
         std::vector<SearchBaselines> baselines;
         QObject receiver;
@@ -442,7 +413,7 @@ private Q_SLOTS:
         QCOMPARE(sequence.first(), QStringLiteral("B"));
         QCOMPARE(sequence.count(QStringLiteral("B")), 1);
 
-        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {QStringLiteral("auto"), {}});
+        const std::unique_ptr<CausalLM> model = CausalLM::load(kModel, {SearchJobSettings::defaultDevice(), {}});
         const std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(kTokenizer);
         const NeedleEvaluator onSearch(*model, *tokenizer, tokenizer->bosId(), samples);
         const NeedleEvaluator onValidation(*model, *tokenizer, tokenizer->bosId(), validation);
@@ -471,23 +442,77 @@ private Q_SLOTS:
         QCOMPARE(context.value(QStringLiteral("validation")).toObject().value(QStringLiteral("samples")).toInt(), 2);
 
         // Validation samples that overlap the search's are refused before anything is scored.
-        QSignalSpy failed(m_relay.get(), &WorkerRelay::failed);
+        QSignalSpy failed(m_relay, &WorkerRelay::failed);
         m_thread->startSearch(tinySearch(6, 1, 2), samples, {}, false, needleSamples(kSearchLength, 2, 1));
         QVERIFY(failed.wait(kWaitMs));
         QVERIFY2(failed.at(0).at(1).toString().contains(QStringLiteral("overlap")), qPrintable(failed.at(0).at(1).toString()));
     }
 
+    // One search, written once: the GUI's worker and `ropescope-cli search`, given the same settings
+    // (the CLI's options and defaults, the worker's SearchJobSettings), start it through the same
+    // search job and write the same log, record for record, on any machine (both default to the
+    // CPU).
+    void theCliAndTheWorkerWriteTheSameLog()
+    {
+        QTemporaryDir modelDir;
+        for (const char *name : {"config.json", "model.safetensors"})
+            QVERIFY(QFile::copy(kModel + QLatin1Char('/') + QLatin1String(name), modelDir.filePath(QLatin1String(name))));
+        QVERIFY(QFile::copy(kTokenizer, modelDir.filePath(QStringLiteral("tokenizer.json"))));
+        EvaluationThread thread;
+        const WorkerRelay &relay = thread;
+        QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+        QSignalSpy finished(&relay, &WorkerRelay::searchFinished);
+        thread.loadModel(modelDir.path());
+        QVERIFY(loaded.wait(kWaitMs));
+
+        SearchJobSettings job;  // the defaults the CLI's options have
+        job.search.population = 4;
+        job.search.iterations = 1;
+        job.search.seed = 2;
+        job.samples = needleSamples(kSearchLength, 1, 2);
+        const QString workerLog = m_temp.filePath(QStringLiteral("same-worker.jsonl"));
+        thread.startSearch(job.search, job.samples, workerLog, false, job.validation());
+        QVERIFY(finished.wait(kWaitMs));
+
+        const QString cliLog = m_temp.filePath(QStringLiteral("same-cli.jsonl"));
+        QProcess cli;
+        cli.start(QStringLiteral(ROPESCOPE_CLI),
+                  {QStringLiteral("search"), QStringLiteral("--model"), modelDir.path(), QStringLiteral("--length"),
+                   QString::number(kSearchLength), QStringLiteral("--samples"), QStringLiteral("1"), QStringLiteral("--seed"),
+                   QStringLiteral("2"), QStringLiteral("--population"), QStringLiteral("4"), QStringLiteral("--iterations"),
+                   QStringLiteral("1"), QStringLiteral("--log"), cliLog});
+        QVERIFY(cli.waitForFinished(kWaitMs));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+
+        const QList<QJsonObject> fromWorker = testing::readLog(workerLog);
+        const QList<QJsonObject> fromCli = testing::readLog(cliLog);
+        QVERIFY(fromWorker.size() > 10);
+        QCOMPARE(fromWorker.size(), fromCli.size());
+        for (qsizetype i = 0; i < fromWorker.size(); ++i)
+            QVERIFY2(fromWorker[i] == fromCli[i],
+                     qPrintable(QStringLiteral("record %1:\n  worker %2\n  cli    %3")
+                                    .arg(i + 1)
+                                    .arg(QString::fromUtf8(QJsonDocument(fromWorker[i]).toJson(QJsonDocument::Compact)),
+                                         QString::fromUtf8(QJsonDocument(fromCli[i]).toJson(QJsonDocument::Compact)))));
+        // What the run measured, in both: the model folder, the CPU, two validation samples from seed 3.
+        const QJsonObject start = fromCli.front();
+        QCOMPARE(start.value(QStringLiteral("event")).toString(), QStringLiteral("start"));
+        const QJsonObject context = start.value(QStringLiteral("settings")).toObject().value(QStringLiteral("context")).toObject();
+        QCOMPARE(context.value(QStringLiteral("device")).toString(), QStringLiteral("cpu"));
+        QCOMPARE(context.value(QStringLiteral("model")).toString(), QFileInfo(modelDir.path()).absoluteFilePath());
+        QCOMPARE(context.value(QStringLiteral("validation")).toObject().value(QStringLiteral("samples")).toInt(), 2);
+        QCOMPARE(testing::lastOf(fromCli, QStringLiteral("finish")).value(QStringLiteral("reason")).toString(), QStringLiteral("done"));
+    }
+
     void theCliResumesTheWorkersLog()
     {
-        if (cudaAvailable())
-            QSKIP("the worker picks CUDA here while the CLI defaults to the CPU: their contexts differ");
         // A model folder the CLI can open: the tiny checkpoint with the byte tokenizer inside.
         QTemporaryDir modelDir;
         for (const char *name : {"config.json", "model.safetensors"})
             QVERIFY(QFile::copy(kModel + QLatin1Char('/') + QLatin1String(name), modelDir.filePath(QLatin1String(name))));
         QVERIFY(QFile::copy(kTokenizer, modelDir.filePath(QStringLiteral("tokenizer.json"))));
         EvaluationThread thread;
-        const WorkerRelay relay(thread.worker());
+        const WorkerRelay &relay = thread;
         QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
         QSignalSpy finished(&relay, &WorkerRelay::searchFinished);
         thread.loadModel(modelDir.path());
@@ -521,7 +546,7 @@ private Q_SLOTS:
         // the count is exact, not delayed by the queue to this thread.
         const QMetaObject::Connection counter = connect(m_thread->worker(), &EvaluationWorker::candidateEvaluated,
                                                         [&emitted](const CandidateEvaluation &) { ++emitted; });
-        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
+        QSignalSpy finished(m_relay, &WorkerRelay::searchFinished);
         m_thread->startSearch(tinySearch(6, 200, 5), needleSamples(kSearchLength, 1, 2));
         QTRY_VERIFY_WITH_TIMEOUT(emitted.load() >= 3, kWaitMs);
         const int atStop = emitted.load();
@@ -541,8 +566,8 @@ private Q_SLOTS:
         std::atomic<int> emitted{0};
         const QMetaObject::Connection counter = connect(m_thread->worker(), &EvaluationWorker::candidateEvaluated,
                                                         [&emitted](const CandidateEvaluation &) { ++emitted; });
-        QSignalSpy paused(m_relay.get(), &WorkerRelay::searchPausedChanged);
-        QSignalSpy finished(m_relay.get(), &WorkerRelay::searchFinished);
+        QSignalSpy paused(m_relay, &WorkerRelay::searchPausedChanged);
+        QSignalSpy finished(m_relay, &WorkerRelay::searchFinished);
         m_thread->startSearch(tinySearch(6, 200, 6), needleSamples(kSearchLength, 1, 2));
         QTRY_VERIFY_WITH_TIMEOUT(emitted.load() >= 1, kWaitMs);
         m_thread->pause();
@@ -551,7 +576,7 @@ private Q_SLOTS:
         QCOMPARE(paused.at(0).at(0).toBool(), true);
         const int atPause = emitted.load();
         // Hand tuning goes on while the search is held.
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(900, std::vector<double>(8, 1.0), 1.0, needleSamples(kSearchLength, 1, 2));
         QVERIFY(scores.wait(kWaitMs));
         QTest::qWait(300);
@@ -568,7 +593,7 @@ private Q_SLOTS:
 
     void failedLoadLeavesTheWorkerUsable()
     {
-        QSignalSpy failed(m_relay.get(), &WorkerRelay::failed);
+        QSignalSpy failed(m_relay, &WorkerRelay::failed);
         const QString missing = m_temp.filePath(QStringLiteral("no-such-model"));
         m_thread->loadModel(missing);
         QVERIFY(failed.wait(kWaitMs));
@@ -584,7 +609,7 @@ private Q_SLOTS:
         QCOMPARE(failed.at(1).at(0).value<WorkerTask>(), WorkerTask::LoadModel);
 
         // The model loaded before is still there.
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(31, std::vector<double>(8, 1.0), 1.0, needleSamples(400, 1, 1));
         QVERIFY(scores.wait(kWaitMs));
         QCOMPARE(scores.at(0).at(0).value<ScoreResult>().requestId, quint64(31));
@@ -593,7 +618,7 @@ private Q_SLOTS:
     void requestsWithoutAModelFail()
     {
         EvaluationThread fresh;
-        const WorkerRelay relay(fresh.worker());
+        const WorkerRelay &relay = fresh;
         QSignalSpy failed(&relay, &WorkerRelay::failed);
         fresh.startSearch(tinySearch(6, 2, 1), needleSamples(kSearchLength, 1, 1));
         QVERIFY(failed.wait(kWaitMs));
@@ -608,7 +633,7 @@ private Q_SLOTS:
     // and the worker goes on with the model it has.
     void whatCannotFitIsRefusedAndTheWorkerStays()
     {
-        QSignalSpy failed(m_relay.get(), &WorkerRelay::failed);
+        QSignalSpy failed(m_relay, &WorkerRelay::failed);
         m_thread->score(41, std::vector<double>(8, 1.0), 1.0, needleSamples(1000000000, 1, 1));
         QVERIFY(failed.wait(kWaitMs));
         QCOMPARE(failed.at(0).at(0).value<WorkerTask>(), WorkerTask::Score);
@@ -632,7 +657,7 @@ private Q_SLOTS:
         QCOMPARE(failed.at(1).at(0).value<WorkerTask>(), WorkerTask::LoadModel);
         QVERIFY2(failed.at(1).at(1).toString().contains(QLatin1String("GiB")), qPrintable(failed.at(1).at(1).toString()));
 
-        QSignalSpy scores(m_relay.get(), &WorkerRelay::scoreReady);
+        QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
         m_thread->score(42, std::vector<double>(8, 1.0), 1.0, needleSamples(400, 1, 1));
         QVERIFY(scores.wait(kWaitMs));
         QCOMPARE(scores.at(0).at(0).value<ScoreResult>().requestId, quint64(42));
@@ -641,11 +666,11 @@ private Q_SLOTS:
     void destroyingTheThreadMidSearchJoinsCleanly()
     {
         auto thread = std::make_unique<EvaluationThread>();
-        const WorkerRelay relay(thread->worker());
-        QSignalSpy loaded(&relay, &WorkerRelay::modelLoaded);
+        const WorkerRelay *relay = thread.get();
+        QSignalSpy loaded(relay, &WorkerRelay::modelLoaded);
         thread->loadModel(kModel, kTokenizer);
         QVERIFY(loaded.wait(kWaitMs));
-        QSignalSpy candidates(&relay, &WorkerRelay::candidateEvaluated);
+        QSignalSpy candidates(relay, &WorkerRelay::candidateEvaluated);
         const QString logPath = m_temp.filePath(QStringLiteral("interrupted.jsonl"));
         thread->startSearch(tinySearch(6, 500, 7), needleSamples(kSearchLength, 2, 2), logPath);
         QVERIFY(candidates.wait(kWaitMs));
@@ -687,7 +712,7 @@ private Q_SLOTS:
 private:
     QTemporaryDir m_temp;
     std::unique_ptr<EvaluationThread> m_thread;
-    std::unique_ptr<WorkerRelay> m_relay;
+    WorkerRelay *m_relay = nullptr;  // m_thread itself
 };
 
 QTEST_GUILESS_MAIN(TestEvaluationWorker)

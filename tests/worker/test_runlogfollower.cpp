@@ -1,7 +1,10 @@
 // Following a search's run log: the backlog replays as the same events a live search emits
 // (checked against a real search's own calls, per sample for a racing one), appended lines arrive as they are completed, a
 // partial line waits for its newline, a malformed appended line is reported and skipped, a
-// rewritten file starts over, and a file that is not a run log changes nothing.
+// rewritten file starts over, a file that is not a run log changes nothing, and every run log
+// committed in the repository replays.
+#include "committedlogs.h"
+
 #include "common/error.h"
 #include "worker/runlogfollower.h"
 #include "search/search.h"
@@ -370,6 +373,32 @@ private Q_SLOTS:
 
         QVERIFY_THROWS_EXCEPTION(Error, follower.follow(m_temp.filePath(QStringLiteral("missing.jsonl"))));
         QCOMPARE(follower.path(), m_logPath);
+    }
+
+    // Every run log committed in the repository (the recipes' results, wherever they are kept)
+    // replays whole: one start, its evaluations and generations, one finish, nothing refused.
+    void committedLogsReplay()
+    {
+        const QStringList logs = testing::committedRunLogs();
+        QVERIFY2(!logs.isEmpty(), "no run log found below " ROPESCOPE_SOURCE_DIR);
+        for (const QString &path : logs) {
+            RunLogFollower follower;
+            QSignalSpy started(&follower, &RunLogFollower::searchStarted);
+            QSignalSpy candidates(&follower, &RunLogFollower::candidateEvaluated);
+            QSignalSpy generations(&follower, &RunLogFollower::generationFinished);
+            QSignalSpy finished(&follower, &RunLogFollower::searchFinished);
+            QSignalSpy failed(&follower, &RunLogFollower::failed);
+            try {
+                follower.follow(path);
+            } catch (const Error &e) {
+                QFAIL(qPrintable(e.message()));
+            }
+            QVERIFY2(started.count() >= 1 && finished.count() >= 1, qPrintable(path));
+            QVERIFY2(candidates.count() > 0 && generations.count() > 0, qPrintable(path));
+            QCOMPARE(failed.count(), 0);
+            const SearchOutcome outcome = finished.last().at(0).value<SearchOutcome>();
+            QVERIFY2(!outcome.result.bestLambda.empty(), qPrintable(path));
+        }
     }
 
     void emptyLogIsFollowedUntilItStarts()

@@ -1,7 +1,7 @@
 #pragma once
-// Where the search meets the models: a CandidateScorer (eval) as the search's SampledFitness
-// (search). The two parts never see each other; the worker, the CLI and the benchmarks bind them
-// here, as PlotJuggler's app wires its plugins.
+// Part job (core/job): where the search meets the models: a CandidateScorer (eval) as the search's
+// SampledFitness (search). The two parts never see each other; the search job (searchjob.h), and
+// through it the CLI and the GUI's worker, binds them here, as PlotJuggler's app wires its plugins.
 #include "eval/candidatescorer.h"
 #include "search/search.h"
 

@@ -1,4 +1,4 @@
-#include "worker/searchfitness.h"
+#include "job/searchfitness.h"
 
 #include <algorithm>
 
