@@ -1271,14 +1271,19 @@ void SearchPanel::onRunFinished(const SearchOutcome &outcome)
                   .arg(formatNumber(outcome.result.bestValidationFitness),
                        outcome.result.chosenByValidation ? tr("validation") : tr("search"))
             : QString();
-    const QString summary = tr("Search %1: best needle PPL %2%7%3 after %4 evaluations (+%5 from the cache), %6 generations.")
+    // An answer on a bound of the space says the fitness wanted a point outside it (issue 25).
+    const QString bounds = outcome.result.spaceBounds.isEmpty()
+                               ? QString()
+                               : tr(" On a bound of the search space: %1.").arg(outcome.result.spaceBounds.join(QStringLiteral("; ")));
+    const QString summary = tr("Search %1: best needle PPL %2%7%3 after %4 evaluations (+%5 from the cache), %6 generations.%8")
                                 .arg(stopReasonName(outcome.result.stopReason))
                                 .arg(formatNumber(outcome.result.bestFitness))
                                 .arg(outcome.result.bestDRcd >= 0 ? tr(", d_rcd %1").arg(outcome.result.bestDRcd) : QString())
                                 .arg(outcome.result.evaluations)
                                 .arg(outcome.result.cacheHits)
                                 .arg(outcome.result.generations)
-                                .arg(validation);
+                                .arg(validation)
+                                .arg(bounds);
     m_statusText = summary;
     m_status->setText(summary);
     Q_EMIT statusMessage(summary);

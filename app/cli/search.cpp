@@ -416,6 +416,8 @@ int report(const SearchResult &result, const SearchJob &job, const QCommandLineP
           << (attentionSearched ? QStringLiteral("  attention factor %1").arg(number(result.bestAttentionFactor)) : QString())
           << "  (" << stopReasonName(result.stopReason) << ", " << result.evaluations << " evaluations, " << result.cacheHits
           << " from the cache, " << result.generations << " generations)\n";
+    for (const QString &bound : result.spaceBounds)
+        out() << "on a bound of the search space: " << bound << "\n";
     if (validating || !result.baselines.empty()) {
         out() << "search's own best: needle PPL " << number(result.searchBestFitness) << " (search samples), "
               << number(result.searchBestValidationFitness) << " (validation samples); " << result.validationEvaluations

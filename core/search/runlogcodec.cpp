@@ -506,6 +506,8 @@ QJsonObject FinishRecord::toJson() const
     }
     if (baselines)
         o.insert(key("baseline_evaluations"), r.baselineEvaluations);
+    if (!r.spaceBounds.isEmpty())
+        o.insert(key("space_bounds"), QJsonArray::fromStringList(r.spaceBounds));
     return o;
 }
 
@@ -538,6 +540,8 @@ FinishRecord FinishRecord::fromJson(const QJsonObject &o, const RecordDefaults &
     r.validationEvaluations = o.value(key("validation_evaluations")).toInt();
     out.baselines = o.contains(key("baseline_evaluations"));
     r.baselineEvaluations = o.value(key("baseline_evaluations")).toInt();
+    for (const QJsonValue &v : o.value(key("space_bounds")).toArray())
+        r.spaceBounds << v.toString();
     return out;
 }
 

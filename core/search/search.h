@@ -17,6 +17,7 @@
 
 #include <QJsonObject>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 #include <functional>
@@ -191,6 +192,9 @@ QString stopReasonName(StopReason r);
 struct SearchResult {
     // The answer (see GenerationReport): chosen by validation fitness when there is one.
     std::vector<double> bestLambda;
+    // The bounds of LongRoPE2's space the answer sits on, one sentence each (search/spacebounds.h);
+    // logged in `finish` as "space_bounds" when there is one.
+    QStringList spaceBounds;
     double bestFitness = 0;  // its search fitness
     double bestValidationFitness = std::numeric_limits<double>::quiet_NaN();
     int bestDRcd = -1;

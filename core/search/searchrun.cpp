@@ -2,6 +2,7 @@
 // generation raced over the samples through the fitness cache, its best validated on held-out
 // samples, reported and bred into the next, every real evaluation logged and the budgets kept.
 #include "search/searchrun_p.h"
+#include "search/spacebounds.h"
 
 #include "common/error.h"
 
@@ -323,6 +324,7 @@ SearchResult SearchRun::finish()
         m_result.searchBestDRcd = m_searchBest.dRcd;
         m_result.searchBestAttentionFactor = m_searchBest.candidate.attentionFactor;
     }
+    m_result.spaceBounds = searchSpaceBounds(m_settings, m_result.bestDRcd, m_result.bestLambda);
     writeCallerEvents(true);
     m_log.write(FinishRecord{m_result, m_validating, m_validationSamples, !m_hooks.baselines.empty()});
     return m_result;

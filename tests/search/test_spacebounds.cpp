@@ -1,9 +1,11 @@
 // Where a LongRoPE2 answer sits on its search space's bounds (search/spacebounds.h). The critical
 // dimensions come from the paper's formulas computed here, and the answer under test is the fair
 // miniature's committed LongRoPE2 factor file (d_rcd = 18, λ_18 = 4 = s).
+#include "search/runlogcodec.h"
 #include "search/spacebounds.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QTest>
 
 #include <cmath>
@@ -88,6 +90,18 @@ private Q_SLOTS:
         // Factors of the wrong length or a d_rcd outside the pairs are no answer of this space.
         QVERIFY(searchSpaceBounds(embedded(), 18, std::vector<double>(5, 4.0)).isEmpty());
         QVERIFY(searchSpaceBounds(embedded(), 40, lambda).isEmpty());
+    }
+
+    // `finish` logs them as "space_bounds" (only when there is one), and reads them back.
+    void finishLogsTheBounds()
+    {
+        FinishRecord r;
+        r.result.bestLambda = {1.0, 2.0};
+        QVERIFY(!r.toJson().contains(QStringLiteral("space_bounds")));
+        r.result.spaceBounds = {QStringLiteral("d_rcd = 18 at its upper limit 18 (d_tcd)"), QStringLiteral("λ at d_rcd = 4 = s, its lower bound")};
+        const QJsonObject json = r.toJson();
+        QCOMPARE(json.value(QStringLiteral("space_bounds")).toArray().size(), 2);
+        QCOMPARE(FinishRecord::fromJson(json).result.spaceBounds, r.result.spaceBounds);
     }
 };
 

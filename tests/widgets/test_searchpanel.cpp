@@ -133,6 +133,9 @@ private slots:
             QCOMPARE(generations.at(g).at(0).value<GenerationReport>().generation, g);
         const SearchOutcome outcome = finished.at(0).at(0).value<SearchOutcome>();
         QCOMPARE(outcome.result.stopReason, StopReason::Done);
+        // Where the answer sits on a bound of the space, the status says so (issue 25).
+        for (const QString &bound : outcome.result.spaceBounds)
+            QVERIFY2(m_panel->statusLabel()->text().contains(bound), qPrintable(m_panel->statusLabel()->text()));
         QCOMPARE(candidates.count(), outcome.result.evaluations);
         QCOMPARE(m_panel->plot()->candidateGraph()->dataCount(), outcome.result.evaluations);
         QCOMPARE(m_panel->plot()->bestGraph()->dataCount(), 3);
