@@ -305,7 +305,10 @@ int searchBody(const QStringList &args, Role role)
             perReplica = perReplicaOption > 0 ? perReplicaOption : CandidateScorer::defaultBatch(*model);
             // Validation candidates are few per generation: one replica scores them.
             if (validation.samples > 0)
-                validationScorer.emplace(*model, *tokenizer.tokenizer, tokenizer.bosId, validation);
+                withMemoryAdvice(QStringLiteral("the samples of --validation-samples %1; fewer need less").arg(validation.samples), [&] {
+                    validationScorer.emplace(*model, *tokenizer.tokenizer, tokenizer.bosId, validation);
+                    return 0;
+                });
         };
 #ifdef ROPESCOPE_HAVE_MPI
         mpi::Timeouts timeouts;
@@ -498,7 +501,7 @@ int searchBody(const QStringList &args, Role role)
             return kBadInput;
         }
         return kOk;
-    });
+    }, QStringLiteral("a shorter --length, fewer --samples or --validation-samples, a smaller --candidate-batch or --dtype need less"));
 }
 
 } // namespace
