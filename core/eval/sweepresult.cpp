@@ -476,7 +476,11 @@ SweepResult SweepResult::fromCsv(const QString &text, const QString &source)
         c.method = col("method");
         if (!names.contains(c.method))
             r.fail(QStringLiteral("line %1 names the method \"%2\", which the header does not list").arg(lineNo).arg(c.method));
-        c.length = int(colReal("length"));
+        // The JSON reader's checks, so that a CSV this accepts also saves as JSON that re-opens.
+        const double length = colReal("length");
+        if (length != std::floor(length) || std::abs(length) > std::numeric_limits<int>::max())
+            r.fail(QStringLiteral("line %1: \"%2\" in column length is not a whole number").arg(lineNo).arg(col("length")));
+        c.length = int(length);
         c.depth = c.measure == SweepMeasure::Needle ? colReal("depth") : -1;
         c.value = colReal("value");
         c.interval.estimate = c.value;
@@ -484,6 +488,9 @@ SweepResult SweepResult::fromCsv(const QString &text, const QString &source)
         c.interval.upper = colReal("upper");
         c.values = values(col("per_sample"), lineNo, QStringLiteral("per_sample"));
         c.nll = values(col("per_sample_nll"), lineNo, QStringLiteral("per_sample_nll"));
+        if (c.values.size() != c.nll.size())
+            r.fail(QStringLiteral("line %1: a cell of \"%2\" at %3 tokens has %4 per-sample values but %5 NLLs")
+                       .arg(lineNo).arg(c.method).arg(c.length).arg(c.values.size()).arg(c.nll.size()));
         for (double v : values(col("per_sample_passkey"), lineNo, QStringLiteral("per_sample_passkey")))
             c.passkey.push_back(v != 0 ? 1 : 0);
         if (!c.passkey.empty()) {

@@ -239,6 +239,12 @@ private Q_SLOTS:
                            "--validation-samples", "2000000000"}
             << 1 << QStringLiteral("needs ~[0-9]+ GiB of memory, this machine has .*\\(the samples of --validation-samples 2000000000; fewer need less\\)")
             << QString();
+        // Found by fuzzing (fuzz_sweepresult): a CSV whose cell has fewer NLLs than values opened,
+        // and its JSON save then did not re-open.
+        QTest::newRow("sweep --open a CSV with 12 values and 6 NLLs")
+            << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nll-count-mismatch.csv")} << 1
+            << QStringLiteral("nll-count-mismatch\\.csv: line 3: a cell of \"YaRN\" at 512 tokens has 12 per-sample values but 6 NLLs")
+            << QString();
         const QStringList tinySearch{"search", "--length", "512", "--samples", "1", "--validation-samples", "0",
                                      "--population", "2", "--iterations", "0"};
         QTest::newRow("search --log into a missing folder (the lock lost the reason)")
