@@ -109,16 +109,28 @@ QJsonObject settingsToJson(const SweepSettings &s)
                                     {QStringLiteral("level"), BootstrapOptions{}.level}}}};
 }
 
+// A seed as written (a JSON number): a whole number that fits uint64_t, else refused (casting
+// 1e90 to uint64_t is undefined; found by fuzz_sweepresult).
+uint64_t seedFrom(double v, const Reader &r, const char *key)
+{
+    if (!(v >= 0 && v < 18446744073709551616.0) || v != std::floor(v))
+        r.fail(QStringLiteral("\"%1\" must be a whole number from 0 to 2^64 - 1").arg(QLatin1String(key)));
+    return uint64_t(v);
+}
+
 SweepSettings settingsFromJson(const QJsonObject &o, const Reader &r)
 {
     SweepSettings s;
-    for (double v : r.reals(r.need(o, "lengths"), "lengths"))
+    for (double v : r.reals(r.need(o, "lengths"), "lengths")) {
+        if (v != std::floor(v) || std::abs(v) > std::numeric_limits<int>::max())
+            r.fail(QStringLiteral("\"lengths\" must hold whole numbers of tokens"));
         s.lengths.push_back(int(v));
+    }
     s.depths = r.reals(r.need(o, "depths"), "depths");
     s.curveDepth = r.real(o, "curve_depth");
     s.samples = r.whole(o, "samples");
-    s.seed = uint64_t(r.real(o, "seed"));
-    s.heldOutSeed = uint64_t(o.value(QLatin1String("held_out_seed")).toDouble(double(s.heldOutSeed)));
+    s.seed = seedFrom(r.real(o, "seed"), r, "seed");
+    s.heldOutSeed = seedFrom(o.value(QLatin1String("held_out_seed")).toDouble(double(s.heldOutSeed)), r, "held_out_seed");
     s.corpus = o.value(QLatin1String("corpus")).toString();
     s.targetLength = r.whole(o, "target_length");
     s.needle = o.value(QLatin1String("needle")).toBool(true);
@@ -127,7 +139,7 @@ SweepSettings settingsFromJson(const QJsonObject &o, const Reader &r)
     s.reference = o.value(QLatin1String("reference")).toString();
     const QJsonObject b = o.value(QLatin1String("bootstrap")).toObject();
     s.resamples = b.value(QLatin1String("resamples")).toInt(s.resamples);
-    s.bootstrapSeed = uint64_t(b.value(QLatin1String("seed")).toDouble(double(s.bootstrapSeed)));
+    s.bootstrapSeed = seedFrom(b.value(QLatin1String("seed")).toDouble(double(s.bootstrapSeed)), r, "seed");
     return s;
 }
 
@@ -251,6 +263,8 @@ SweepCell cellFromJson(const QJsonObject &o, const Reader &r)
     if (o.contains(QLatin1String("comparison"))) {
         const QJsonObject cmp = o.value(QLatin1String("comparison")).toObject();
         c.reference = cmp.value(QLatin1String("reference")).toString();
+        if (cmp.contains(QLatin1String("bootstrap_seed")))
+            seedFrom(cmp.value(QLatin1String("bootstrap_seed")).toDouble(-1), r, "bootstrap_seed");
         c.vsReference = comparisonFromJson(cmp);
     }
     c.seconds = o.value(QLatin1String("seconds")).toDouble(0);

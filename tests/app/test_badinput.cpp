@@ -245,6 +245,9 @@ private Q_SLOTS:
             << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nll-count-mismatch.csv")} << 1
             << QStringLiteral("nll-count-mismatch\\.csv: line 3: a cell of \"YaRN\" at 512 tokens has 12 per-sample values but 6 NLLs")
             << QString();
+        QTest::newRow("sweep --open a JSON with held_out_seed 1e90")
+            << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/seed-1e90.json")} << 1
+            << QStringLiteral("seed-1e90\\.json: \"held_out_seed\" must be a whole number from 0 to 2\\^64 - 1") << QString();
         const QStringList tinySearch{"search", "--length", "512", "--samples", "1", "--validation-samples", "0",
                                      "--population", "2", "--iterations", "0"};
         QTest::newRow("search --log into a missing folder (the lock lost the reason)")
