@@ -326,7 +326,7 @@ int bench(const QStringList &args)
             out().flush();
         }
         return kOk;
-    });
+    }, QStringLiteral("shorter --lengths, fewer --candidates or a smaller --dtype need less"));
 }
 
 } // namespace rs::cli

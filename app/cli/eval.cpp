@@ -214,7 +214,7 @@ int eval(const QStringList &args)
         }
         out().flush();
         return finish();
-    });
+    }, QStringLiteral("a shorter --length, fewer --samples or a smaller --dtype need less"));
 }
 
 } // namespace rs::cli

@@ -4,6 +4,7 @@
 // that cannot be used; the message on stderr), 2 usage error (a command-line mistake; the message
 // on stderr). Helpers only one command uses stay in that command's file.
 #include "common/error.h"
+#include "common/memoryerror.h"
 #include "eval/evaluator.h"
 #include "rope/engine.h"
 #include "rope/ropeconfig.h"
@@ -120,32 +121,56 @@ QString modelDir(const QCommandLineParser &parser);
 // Prints what loading the model warned about (e.g. weights that are not finite) on stderr.
 void printWarnings(const CausalLM &model);
 
-// Runs a command body, mapping errors to messages and exit codes.
+// " (ADVICE)" for a memory message, or nothing without advice.
+inline QString adviceSuffix(const QString &advice)
+{
+    return advice.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(advice);
+}
+
+// Runs `f`; a memory refusal from it gets `advice` (the options that sized that part, e.g.
+// "fewer --validation-samples need less") in place of the command's own.
+template <typename F>
+auto withMemoryAdvice(const QString &advice, F f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const MemoryError &e) {
+        throw Error(e.source(), e.problem() + adviceSuffix(advice));
+    }
+}
+
+// Runs a command body, mapping errors to messages and exit codes. `memoryAdvice` names the
+// command's own options that make it need less memory ("a shorter --length, fewer --samples or a
+// smaller --dtype need less"); it closes every memory refusal and out-of-memory message.
 template <typename Body>
-int run(Body body)
+int run(Body body, const QString &memoryAdvice = QString())
 {
     try {
         return checkedOutput(body());
     } catch (const UsageError &e) {
         err() << "ropescope-cli: " << e.message << "\n";
         return kUsage;
+    } catch (const MemoryError &e) {
+        err() << "ropescope-cli: " << e.message() << adviceSuffix(memoryAdvice) << "\n";
+        return kBadInput;
     } catch (const Error &e) {
         err() << "ropescope-cli: " << e.message() << "\n";
         return kBadInput;
     } catch (const std::bad_alloc &) {
         // An allocation the memory estimates let through (they err low) and the machine refused.
-        err() << "ropescope-cli: out of memory: this machine could not allocate what the command needs "
-                 "(a shorter --length, fewer --samples or a smaller --dtype need less)\n";
+        err() << "ropescope-cli: out of memory: this machine could not allocate what the command needs"
+              << adviceSuffix(memoryAdvice) << "\n";
         return kBadInput;
     } catch (const std::length_error &) {
-        err() << "ropescope-cli: out of memory: a buffer larger than this program can hold was asked for\n";
+        err() << "ropescope-cli: out of memory: a buffer larger than this program can hold was asked for"
+              << adviceSuffix(memoryAdvice) << "\n";
         return kBadInput;
     } catch (const std::exception &e) {
         // LibTorch's errors outside the model's own guard, its out-of-memory errors among them.
         const QString what = QString::fromLocal8Bit(e.what()).section(QLatin1Char('\n'), 0, 0);
-        err() << "ropescope-cli: "
-              << (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive) ? "out of memory: " : "error: ") << what
-              << "\n";
+        const bool memory = what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive);
+        err() << "ropescope-cli: " << (memory ? "out of memory: " : "error: ") << what
+              << (memory ? adviceSuffix(memoryAdvice) : QString()) << "\n";
         return kBadInput;
     }
 }

@@ -232,7 +232,7 @@ int rankStability(const QStringList &args)
             out() << QJsonDocument(o).toJson(QJsonDocument::Indented);
         }
         return kOk;
-    });
+    }, QStringLiteral("a shorter --length, fewer --samples or a smaller --dtype need less"));
 }
 
 } // namespace rs::cli

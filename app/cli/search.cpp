@@ -495,7 +495,7 @@ int searchBody(const QStringList &args, Role role)
         clock.start();
         addProgress(hooks, job, clock);
         return report(job.run(hooks), job, parser, o);
-    });
+    }, QStringLiteral("a shorter --length, fewer --samples or --validation-samples, a smaller --candidate-batch or --dtype need less"));
 }
 
 } // namespace

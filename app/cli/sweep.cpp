@@ -24,6 +24,8 @@
 namespace rs::cli {
 namespace {
 
+constexpr int kMaxResamples = 10'000'000;
+
 // The labels of the named methods, as the table and the GUI show them.
 QString methodLabel(const QString &kind)
 {
@@ -179,12 +181,20 @@ int sweep(const QStringList &args)
         settings.needle = !parser.isSet(noNeedle);
         settings.heldOut = !parser.isSet(noHeldOut);
         settings.curveDepth = numberList(parser.value(depth), QStringLiteral("depth"), 0, 1).front();
-        if (parser.isSet(depths))
+        // "none" (the help's word for no heatmap) is the same as leaving --depths out.
+        if (parser.isSet(depths) && parser.value(depths).trimmed().compare(QLatin1String("none"), Qt::CaseInsensitive) != 0)
             settings.depths = numberList(parser.value(depths), QStringLiteral("depths"), 0, 1);
         if (!settings.needle && !settings.heldOut && settings.depths.empty())
             throw UsageError{QStringLiteral("nothing to measure: --no-needle and --no-held-out without --depths")};
         settings.reference = parser.value(reference);
         settings.resamples = wholeNumber(parser, resamples, 2);
+        // Each interval holds one value per resample and draws samples × resamples indices: beyond
+        // 10⁷ (76 MiB and seconds per interval) a sweep of hundreds of intervals runs out of memory
+        // or time long after its model cells, which is where the figures it would refine were made.
+        if (settings.resamples > kMaxResamples)
+            throw UsageError{QStringLiteral("--resamples needs a whole number from 2 to %1, got '%2' (each of the "
+                                            "sweep's intervals keeps one value per resample)")
+                                 .arg(kMaxResamples).arg(parser.value(resamples))};
         const Engine engine = engineOption(parser);
         settings.engine = engineName(engine);
 
@@ -268,7 +278,7 @@ int sweep(const QStringList &args)
             result.save(parser.value(kOutputOption));
         printResult(result, json, csv);
         return kOk;
-    });
+    }, QStringLiteral("shorter --lengths, fewer --samples or --resamples, or a smaller --dtype need less"));
 }
 
 } // namespace rs::cli

@@ -237,7 +237,7 @@ int table(const QStringList &args)
               << result.intervalMarkdown(trainLength);
         out().flush();
         return finish();
-    });
+    }, QStringLiteral("smaller --multiples, fewer --samples or a smaller --dtype need less"));
 }
 
 } // namespace rs::cli

@@ -4,12 +4,11 @@
 #include "options.h"
 
 #include "common/error.h"
-#include "common/savefile.h"
 #include "rope/factorfile.h"
 #include "runtime/model.h"
+#include "train/modeloutput.h"
 #include "train/trainer.h"
 
-#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -27,8 +26,12 @@ int train(const QStringList &args)
                                         QStringLiteral("CONFIG.json"));
         const QCommandLineOption init(QStringLiteral("init"), QStringLiteral("Hugging Face model folder to start from."),
                                       QStringLiteral("DIR"));
-        const QCommandLineOption outDir(QStringLiteral("out"), QStringLiteral("Folder to write the trained model to."),
+        const QCommandLineOption outDir(QStringLiteral("out"),
+                                        QStringLiteral("Folder to write the trained model to: a new or empty folder "
+                                                       "(written whole at the end, or not at all)."),
                                         QStringLiteral("DIR"));
+        const QCommandLineOption force(QStringLiteral("force"),
+                                       QStringLiteral("Replace --out when it already holds files (another model's)."));
         const QCommandLineOption tokenizer(QStringLiteral("tokenizer"),
                                            QStringLiteral("tokenizer.json to train with and copy (default: --init's)."),
                                            QStringLiteral("FILE"));
@@ -99,7 +102,7 @@ int train(const QStringList &args)
                                              QStringLiteral("DEV"), QStringLiteral("cpu"));
         parser.addOptions({config, init, outDir, tokenizer, steps, batch, seqLen, lr, minLr, warmup, weightDecay, clip,
                            trainSeed, kCorpusOption, needles, drill, answerWeight, saveDtype, mixed, plain, kFactorsOption, attention, targetLength,
-                           longFraction, originalShort, logEvery, trainDevice});
+                           longFraction, originalShort, logEvery, trainDevice, force});
         parseOrThrow(parser, args,
                      QStringLiteral("Pretrain a small Llama-family model from scratch on built-in English-like text "
                                     "with needles (or a corpus), or fine-tune one with LongRoPE2's mixed context "
@@ -173,10 +176,12 @@ int train(const QStringList &args)
             o.initDir = parser.value(init);
         }
 
-        // Found now, not after the training: a folder that cannot be made or written.
-        if (!QDir().mkpath(parser.value(outDir)))
-            throw Error(parser.value(outDir), QStringLiteral("cannot create the output folder"));
-        checkOutputPath(QDir(parser.value(outDir)).filePath(QStringLiteral("model.safetensors")));
+        // Found now, not after the training: a folder that cannot be written, or that holds another
+        // model's files. Nothing is made before the model is saved, whole (train/modeloutput.h).
+        ModelOutputOptions output;
+        output.replace = parser.isSet(force);
+        output.howToReplace = QStringLiteral("--force");
+        checkModelOutput(parser.value(outDir), output);
         Trainer trainer(o);
         const CausalLM &lm = trainer.model();
         err() << "train   " << (o.initDir.isEmpty() ? o.configSource : o.initDir) << " (" << lm.architecture() << ", "
@@ -224,11 +229,11 @@ int train(const QStringList &args)
                 err().flush();
             }
         });
-        trainer.save(parser.value(outDir), dtype);
+        trainer.save(parser.value(outDir), dtype, output.replace);
         err() << "saved   " << parser.value(outDir) << " after " << r.steps << " steps, " << number(r.seconds, 4)
               << " s, " << number(r.tokensPerSecond, 4) << " tok/s\n";
         return kOk;
-    });
+    }, QStringLiteral("a smaller --batch or --seq-len (--target-length with --mixed-window or --plain-window) needs less"));
 }
 
 } // namespace rs::cli

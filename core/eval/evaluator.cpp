@@ -69,7 +69,8 @@ NeedleEvaluator::NeedleEvaluator(CausalLM &model, const Tokenizer &tokenizer, in
     const double sampleBytes = double(settings.samples) * settings.length * sizeof(int) + double(settings.length) * 6 * 2 * 2;
     model.requireMemoryFor(settings.length, 1, sampleBytes);
     const Haystack haystack = settings.corpus.isEmpty() ? Haystack::builtin() : Haystack::fromPath(settings.corpus);
-    const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, haystack);
+    const NeedleBuilder builder([&tokenizer](const QString &text) { return tokenizer.encode(text); }, haystack,
+                                tokenizer.source());
     NeedleOptions options;
     options.length = settings.length;
     options.depth = settings.depth;

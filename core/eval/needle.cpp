@@ -273,8 +273,8 @@ QString NeedleBuilder::answer(const QString &value)
     return QStringLiteral(" ") + value;
 }
 
-NeedleBuilder::NeedleBuilder(Encoder encode, Haystack haystack)
-    : m_encode(std::move(encode)), m_haystack(std::move(haystack))
+NeedleBuilder::NeedleBuilder(Encoder encode, Haystack haystack, QString tokenizerSource)
+    : m_encode(std::move(encode)), m_haystack(std::move(haystack)), m_tokenizerSource(std::move(tokenizerSource))
 {
 }
 
@@ -294,9 +294,10 @@ NeedleSample NeedleBuilder::build(const NeedleOptions &options) const
     // The digits must add tokens beyond the space before them: a tokenizer that drops what it
     // cannot write would otherwise leave no answer, or only the space, to score.
     if (answerIds.empty() || tail == m_encode(question(s.key) + QStringLiteral(" ")))
-        throw Error(QStringLiteral("needle"), QStringLiteral("the tokenizer cannot encode the digits of the needle's "
-                                                             "value \"%1\" (they give no tokens), so there is no "
-                                                             "answer to score").arg(s.value));
+        throw Error(m_tokenizerSource.isEmpty() ? QStringLiteral("needle") : m_tokenizerSource,
+                    QStringLiteral("the tokenizer cannot encode the digits of the needle's value \"%1\" (they give "
+                                   "no tokens), so there is no answer to score; a tokenizer with digits is needed")
+                        .arg(s.value));
     const std::vector<int> questionPart(tail.begin(), tail.end() - long(answerIds.size()));
 
     const int bos = options.bosId >= 0 ? 1 : 0;

@@ -59,7 +59,8 @@ struct NeedleOptions {
 class NeedleBuilder {
 public:
     using Encoder = std::function<std::vector<int>(const QString &)>;
-    NeedleBuilder(Encoder encode, Haystack haystack);
+    // `tokenizerSource` names the tokenizer (its tokenizer.json) in the errors it causes.
+    NeedleBuilder(Encoder encode, Haystack haystack, QString tokenizerSource = QString());
 
     // Throws rs::Error when the length cannot hold the instruction, needle and question.
     NeedleSample build(const NeedleOptions &options) const;
@@ -78,6 +79,7 @@ public:
 private:
     Encoder m_encode;
     Haystack m_haystack;
+    QString m_tokenizerSource;
 };
 
 // The key and value a seed gives: an adjective-noun pair and a 7-digit number.

@@ -110,16 +110,28 @@ QJsonObject settingsToJson(const SweepSettings &s)
                                     {QStringLiteral("level"), BootstrapOptions{}.level}}}};
 }
 
+// A seed as written (a JSON number): a whole number that fits uint64_t, else refused (casting
+// 1e90 to uint64_t is undefined; found by fuzz_sweepresult).
+uint64_t seedFrom(double v, const Reader &r, const char *key)
+{
+    if (!(v >= 0 && v < 18446744073709551616.0) || v != std::floor(v))
+        r.fail(QStringLiteral("\"%1\" must be a whole number from 0 to 2^64 - 1").arg(QLatin1String(key)));
+    return uint64_t(v);
+}
+
 SweepSettings settingsFromJson(const QJsonObject &o, const Reader &r)
 {
     SweepSettings s;
-    for (double v : r.reals(r.need(o, "lengths"), "lengths"))
+    for (double v : r.reals(r.need(o, "lengths"), "lengths")) {
+        if (v != std::floor(v) || std::abs(v) > std::numeric_limits<int>::max())
+            r.fail(QStringLiteral("\"lengths\" must hold whole numbers of tokens"));
         s.lengths.push_back(int(v));
+    }
     s.depths = r.reals(r.need(o, "depths"), "depths");
     s.curveDepth = r.real(o, "curve_depth");
     s.samples = r.whole(o, "samples");
-    s.seed = uint64_t(r.real(o, "seed"));
-    s.heldOutSeed = uint64_t(o.value(QLatin1String("held_out_seed")).toDouble(double(s.heldOutSeed)));
+    s.seed = seedFrom(r.real(o, "seed"), r, "seed");
+    s.heldOutSeed = seedFrom(o.value(QLatin1String("held_out_seed")).toDouble(double(s.heldOutSeed)), r, "held_out_seed");
     s.corpus = o.value(QLatin1String("corpus")).toString();
     s.targetLength = r.whole(o, "target_length");
     // Absent in results from before engines were modelled: say so rather than guess one.
@@ -130,7 +142,7 @@ SweepSettings settingsFromJson(const QJsonObject &o, const Reader &r)
     s.reference = o.value(QLatin1String("reference")).toString();
     const QJsonObject b = o.value(QLatin1String("bootstrap")).toObject();
     s.resamples = b.value(QLatin1String("resamples")).toInt(s.resamples);
-    s.bootstrapSeed = uint64_t(b.value(QLatin1String("seed")).toDouble(double(s.bootstrapSeed)));
+    s.bootstrapSeed = seedFrom(b.value(QLatin1String("seed")).toDouble(double(s.bootstrapSeed)), r, "seed");
     return s;
 }
 
@@ -254,6 +266,8 @@ SweepCell cellFromJson(const QJsonObject &o, const Reader &r)
     if (o.contains(QLatin1String("comparison"))) {
         const QJsonObject cmp = o.value(QLatin1String("comparison")).toObject();
         c.reference = cmp.value(QLatin1String("reference")).toString();
+        if (cmp.contains(QLatin1String("bootstrap_seed")))
+            seedFrom(cmp.value(QLatin1String("bootstrap_seed")).toDouble(-1), r, "bootstrap_seed");
         c.vsReference = comparisonFromJson(cmp);
     }
     c.seconds = o.value(QLatin1String("seconds")).toDouble(0);
@@ -479,7 +493,11 @@ SweepResult SweepResult::fromCsv(const QString &text, const QString &source)
         c.method = col("method");
         if (!names.contains(c.method))
             r.fail(QStringLiteral("line %1 names the method \"%2\", which the header does not list").arg(lineNo).arg(c.method));
-        c.length = int(colReal("length"));
+        // The JSON reader's checks, so that a CSV this accepts also saves as JSON that re-opens.
+        const double length = colReal("length");
+        if (length != std::floor(length) || std::abs(length) > std::numeric_limits<int>::max())
+            r.fail(QStringLiteral("line %1: \"%2\" in column length is not a whole number").arg(lineNo).arg(col("length")));
+        c.length = int(length);
         c.depth = c.measure == SweepMeasure::Needle ? colReal("depth") : -1;
         c.value = colReal("value");
         c.interval.estimate = c.value;
@@ -487,6 +505,9 @@ SweepResult SweepResult::fromCsv(const QString &text, const QString &source)
         c.interval.upper = colReal("upper");
         c.values = values(col("per_sample"), lineNo, QStringLiteral("per_sample"));
         c.nll = values(col("per_sample_nll"), lineNo, QStringLiteral("per_sample_nll"));
+        if (c.values.size() != c.nll.size())
+            r.fail(QStringLiteral("line %1: a cell of \"%2\" at %3 tokens has %4 per-sample values but %5 NLLs")
+                       .arg(lineNo).arg(c.method).arg(c.length).arg(c.values.size()).arg(c.nll.size()));
         for (double v : values(col("per_sample_passkey"), lineNo, QStringLiteral("per_sample_passkey")))
             c.passkey.push_back(v != 0 ? 1 : 0);
         if (!c.passkey.empty()) {

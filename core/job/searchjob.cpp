@@ -3,6 +3,7 @@
 #include "job/searchfitness.h"
 
 #include "common/error.h"
+#include "common/memoryerror.h"
 #include "eval/candidatescorer.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer.h"
@@ -16,6 +17,18 @@
 namespace rs {
 
 namespace {
+
+// A memory refusal while the validation samples' scorer is built says that set made it so large
+// (the search's own samples are built before it); the front end adds its own advice.
+template <typename Build>
+void buildValidationScorer(int samples, Build build)
+{
+    try {
+        build();
+    } catch (const MemoryError &e) {
+        throw MemoryError(e.source(), QStringLiteral("the %1 validation samples: %2").arg(samples).arg(e.problem()));
+    }
+}
 
 const QString kSource = QStringLiteral("search");
 
@@ -82,7 +95,7 @@ void SearchJob::loadScorers(std::unique_ptr<CausalLM> model, ModelTokenizer toke
     m_scorers->search.emplace(*m_scorers->model, t, bosId, m_settings.samples, modelDir, devices);
     // Validation candidates are few per generation: one replica scores them.
     if (validating())
-        m_scorers->validation.emplace(*m_scorers->model, t, bosId, m_validation);
+        buildValidationScorer(m_validation.samples, [&] { m_scorers->validation.emplace(*m_scorers->model, t, bosId, m_validation); });
     m_perReplica = m_settings.candidateBatch > 0 ? m_settings.candidateBatch : CandidateScorer::defaultBatch(*m_scorers->model);
     m_modelDir = modelDir;
     m_device = m_scorers->model->device();
@@ -100,7 +113,7 @@ void SearchJob::useModel(CausalLM &model, const Tokenizer &tokenizer, int bosId,
     // λ); on the CPU one at a time.
     m_scorers->search.emplace(model, tokenizer, bosId, m_settings.samples);
     if (validating())
-        m_scorers->validation.emplace(model, tokenizer, bosId, m_validation);
+        buildValidationScorer(m_validation.samples, [&] { m_scorers->validation.emplace(model, tokenizer, bosId, m_validation); });
     m_perReplica = m_settings.candidateBatch > 0 ? m_settings.candidateBatch : CandidateScorer::defaultBatch(model);
     m_modelDir = modelDir;
     m_device = model.device();

@@ -35,6 +35,22 @@ namespace rs {
 namespace detail {
 namespace {
 
+// Whether this LibTorch multiplies float16 matrices on the CPU (the ops a forward uses), asked once.
+bool cpuHasFloat16MatrixProducts()
+{
+    static const bool available = [] {
+        try {
+            const torch::Tensor a = torch::ones({2, 2}, torch::kFloat16);
+            (void)torch::addmm(a, a, a);
+            (void)torch::bmm(a.unsqueeze(0), a.unsqueeze(0));
+            return true;
+        } catch (const c10::Error &) {
+            return false;
+        }
+    }();
+    return available;
+}
+
 const QStringList kArchitectures = {QStringLiteral("llama"), QStringLiteral("mistral"), QStringLiteral("qwen2"),
                                     QStringLiteral("phi3")};
 
@@ -145,6 +161,12 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
         m.dtype = torch::kFloat16;
     else
         throw Error(m.directory, QStringLiteral("unknown dtype \"%1\" (use float32, bfloat16 or float16)").arg(options.dtype));
+    // LibTorch builds whose CPU kernels have no float16 matrix products fail at the first forward
+    // with "addmm_impl_cpu_ not implemented for 'Half'": found here, before anything is read.
+    if (m.dtype == torch::kFloat16 && m.device.is_cpu() && !cpuHasFloat16MatrixProducts())
+        throw Error(m.directory, QStringLiteral("float16 is not available on the CPU with this LibTorch (its CPU matrix "
+                                                "products have no float16): use float32 or bfloat16 on the CPU, "
+                                                "float16 on a GPU"));
 }
 
 } // namespace

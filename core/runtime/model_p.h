@@ -2,6 +2,7 @@
 // Core-internal: the LibTorch pieces of the causal LM (model.h), for the evaluator and trainer.
 // Include this before any Qt header that could define the `slots` keyword (core builds with
 // QT_NO_KEYWORDS).
+#include "common/memoryerror.h"
 #include "runtime/model.h"
 
 #include <torch/torch.h>
@@ -154,7 +155,9 @@ double parameterCount(const ModelSpec &s);
 int64_t weightBytes(const TorchModel &m);
 // CausalLM::forwardBytes.
 double forwardBytes(const TorchModel &m, double tokens, double rows);
-// Throws rs::Error(source, "<what> needs ~N GiB …, this machine has M GiB") when `deviceBytes`
+// Bytes as GiB the way the memory refusals write them: "0.4", "7629", "1.2e+09".
+QString gibText(double bytes);
+// Throws rs::MemoryError(source, "<what> needs ~N GiB …, this machine has M GiB") when `deviceBytes`
 // exceed the memory of m's device or `hostBytes` that of the machine (on the CPU their sum).
 // A device whose memory this build cannot tell (0) passes.
 void requireMemory(const TorchModel &m, const QString &source, const QString &what, double deviceBytes, double hostBytes);

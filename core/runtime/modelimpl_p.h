@@ -41,17 +41,17 @@ struct CausalLM::Impl {
         } catch (const Error &) {
             throw;
         } catch (const c10::OutOfMemoryError &e) {
-            throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
+            throw MemoryError(m.directory, QStringLiteral("out of memory on %1: %2")
                                          .arg(QString::fromStdString(m.device.str()),
                                               QString::fromStdString(e.what_without_backtrace())));
         } catch (const c10::Error &e) {
             const QString what = QString::fromStdString(e.what_without_backtrace());
             if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
-                throw Error(m.directory, QStringLiteral("out of memory on %1: %2")
+                throw MemoryError(m.directory, QStringLiteral("out of memory on %1: %2")
                                              .arg(QString::fromStdString(m.device.str()), what));
             throw Error(m.directory, QStringLiteral("LibTorch error: %1").arg(what));
         } catch (const std::bad_alloc &) {
-            throw Error(m.directory, QStringLiteral("out of host memory"));
+            throw MemoryError(m.directory, QStringLiteral("out of host memory"));
         }
     }
 

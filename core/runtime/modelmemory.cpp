@@ -45,7 +45,6 @@ int64_t physicalMemoryBytes()
 }
 
 namespace detail {
-namespace {
 
 QString gibText(double bytes)
 {
@@ -54,8 +53,6 @@ QString gibText(double bytes)
         return QString::number(gib, 'f', 1);
     return gib < 1e7 ? QString::number(std::llround(gib)) : QString::number(gib, 'g', 3);
 }
-
-} // namespace
 
 // Total memory of a device: physical memory for the CPU, the GPU's for CUDA (0 when this build
 // cannot ask: then only an allocation failure tells).
@@ -78,14 +75,14 @@ void requireMemory(const TorchModel &m, const QString &source, const QString &wh
     const int64_t deviceHas = cpu ? physicalMemoryBytes() : m.deviceMemory;
     if (deviceHas > 0 && onDevice > double(deviceHas)) {
         if (cpu)
-            throw Error(source, QStringLiteral("%1 needs ~%2 GiB of memory, this machine has %3 GiB")
-                                    .arg(what, gibText(onDevice), gibText(double(deviceHas))));
-        throw Error(source, QStringLiteral("%1 needs ~%2 GiB on %3, which has %4 GiB")
+            throw MemoryError(source, QStringLiteral("%1 needs ~%2 GiB of memory, this machine has %3 GiB")
+                                          .arg(what, gibText(onDevice), gibText(double(deviceHas))));
+        throw MemoryError(source, QStringLiteral("%1 needs ~%2 GiB on %3, which has %4 GiB")
                                 .arg(what, gibText(onDevice), QString::fromStdString(m.device.str()), gibText(double(deviceHas))));
     }
     const int64_t hostHas = physicalMemoryBytes();
     if (!cpu && hostHas > 0 && hostBytes > double(hostHas))
-        throw Error(source, QStringLiteral("%1 needs ~%2 GiB of host memory, this machine has %3 GiB")
+        throw MemoryError(source, QStringLiteral("%1 needs ~%2 GiB of host memory, this machine has %3 GiB")
                                 .arg(what, gibText(hostBytes), gibText(double(hostHas))));
 }
 

@@ -214,7 +214,16 @@ std::unique_ptr<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const QString
     // Every file below is resolved by the folder first: nothing outside it is ever opened.
     const ModelFolder folder(directory);
     const std::optional<QString> indexPath = folder.optionalFile(QStringLiteral("model.safetensors.index.json"));
-    const std::optional<QString> singlePath = indexPath ? std::nullopt : folder.optionalFile(QStringLiteral("model.safetensors"));
+    const std::optional<QString> singlePath = folder.optionalFile(QStringLiteral("model.safetensors"));
+    // Both layouts at once mean two models in one folder (a train written over a sharded
+    // checkpoint, a half-finished conversion), and either choice would silently score one of them.
+    // transformers loads the single file (modeling_utils.py, _get_resolved_checkpoint_files: a
+    // local folder's model.safetensors is tried before model.safetensors.index.json); this loader
+    // used to take the index. Neither is safe to guess: refuse, naming both.
+    if (indexPath && singlePath)
+        throw Error(directory, QStringLiteral("holds both model.safetensors and model.safetensors.index.json, two "
+                                              "checkpoints in one folder (transformers would load model.safetensors "
+                                              "and ignore the index); remove the one that is not this model's"));
 
     auto adopt = [&](std::unique_ptr<SafetensorsFile> file) {
         for (const auto &[name, info] : file->tensors()) {

@@ -41,9 +41,12 @@ LoadedLog loadLog(const QString &path, const RunSettings &expected, int pairs, i
 class RunLog {
 public:
     // Taken before the log is read for a resume and held until the run ends, so two processes
-    // never append to one log (duplicate evaluations, two "finish" lines). The lock file's age
-    // never makes it stale (a search runs for hours); a holder that died on this host is detected
-    // by its pid and the lock taken over.
+    // never append to one log (duplicate evaluations, two "finish" lines), whatever name each
+    // gives it: the lock is keyed on the log's real identity — a lock file beside its canonical
+    // path (symlinks and ".." resolved) and a lock on the file itself, which a hard link shares.
+    // The lock file's age never makes it stale (a search runs for hours); a holder that died on
+    // this host is detected by its pid and the lock taken over. Refusals name the holder, or keep
+    // the system's reason ("No such file or directory", "Permission denied").
     void lock(const QString &path);
     void open(const QString &path, bool resume);
     bool isOpen() const { return m_file.isOpen(); }
@@ -51,7 +54,19 @@ public:
     void write(const RunLogRecord &record) { write(toJson(record)); }
 
 private:
+    // flock(2) on the log's file, held through an fd of its own until the run ends.
+    struct InodeLock {
+        int fd = -1;
+        InodeLock() = default;
+        InodeLock(const InodeLock &) = delete;
+        InodeLock &operator=(const InodeLock &) = delete;
+        ~InodeLock();
+    };
+    // Locks `file` (the log's real path); errors name `path`, the name the user gave.
+    void lockInode(const QString &file, const QString &path);
+
     std::unique_ptr<QLockFile> m_lock;  // released after the file is closed (declared first)
+    InodeLock m_inodeLock;
     QFile m_file;
 };
 

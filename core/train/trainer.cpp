@@ -1,5 +1,6 @@
 // Training: corpus, packing, the AdamW loop and the checkpoint writer (trainer.h).
 #include "train/trainer_p.h"
+#include "train/modeloutput.h"
 
 #include "rope/configexport.h"
 #include "common/error.h"
@@ -60,10 +61,10 @@ auto guarded(const QString &source, F &&f) -> decltype(f())
     } catch (const c10::Error &e) {
         const QString what = QString::fromStdString(e.what_without_backtrace());
         if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
-            throw Error(source, QStringLiteral("out of memory: %1").arg(what));
+            throw MemoryError(source, QStringLiteral("out of memory: %1").arg(what));
         throw Error(source, QStringLiteral("LibTorch error: %1").arg(what));
     } catch (const std::bad_alloc &) {
-        throw Error(source, QStringLiteral("out of host memory"));
+        throw MemoryError(source, QStringLiteral("out of host memory"));
     }
 }
 
@@ -424,10 +425,6 @@ void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointO
     } else {
         throw Error(dir, QStringLiteral("unknown storage dtype \"%1\" (use float32 or bfloat16)").arg(options.dtype));
     }
-    if (!QDir().mkpath(dir))
-        throw Error(dir, QStringLiteral("cannot create the folder"));
-    const QDir out(dir);
-
     // config.json: the model's own config (the longrope one after mixed-window training) with
     // everything transformers needs to rebuild the architecture spelled out.
     QJsonObject config = m.rope.json;
@@ -502,14 +499,21 @@ void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointO
     for (const auto &[name, t] : named)
         tensors.push_back(TensorBytes{name, stDtype, t.sizes().vec(), t.data_ptr(), int64_t(t.nbytes())});
 
-    writeSafetensors(out.filePath(QStringLiteral("model.safetensors")), tensors, QJsonObject{{QStringLiteral("format"), QStringLiteral("pt")}});
-    writeJsonFile(out.filePath(QStringLiteral("config.json")), config);
-    if (!options.tokenizerJson.isEmpty()) {
-        QFile f(options.tokenizerJson);
-        if (!f.open(QIODevice::ReadOnly))
-            throw Error(options.tokenizerJson, QStringLiteral("cannot open: %1").arg(f.errorString()));
-        writeBytesFile(out.filePath(QStringLiteral("tokenizer.json")), f.readAll());
-    }
+    // The folder whole or not at all: written beside `dir`, then renamed into place.
+    ModelOutputOptions output;
+    output.replace = options.replace;
+    writeModelFolder(dir, [&](const QString &folder) {
+        const QDir out(folder);
+        writeSafetensors(out.filePath(QStringLiteral("model.safetensors")), tensors,
+                         QJsonObject{{QStringLiteral("format"), QStringLiteral("pt")}});
+        writeJsonFile(out.filePath(QStringLiteral("config.json")), config);
+        if (!options.tokenizerJson.isEmpty()) {
+            QFile f(options.tokenizerJson);
+            if (!f.open(QIODevice::ReadOnly))
+                throw Error(options.tokenizerJson, QStringLiteral("cannot open: %1").arg(f.errorString()));
+            writeBytesFile(out.filePath(QStringLiteral("tokenizer.json")), f.readAll());
+        }
+    }, output);
 }
 
 // ---- the trainer -------------------------------------------------------------------------------
@@ -566,6 +570,9 @@ Trainer::Trainer(const TrainOptions &options) : d(std::make_unique<Impl>())
     mo.dtype = QStringLiteral("float32");  // master weights; the models are small
     d->model = o.initDir.isEmpty() ? CausalLM::createRandom(o.config, mo, o.seed, o.configSource) : CausalLM::load(o.initDir, mo);
     detail::TorchModel &m = d->model->torchModel();
+    // Refused with the figures before the corpus is made or a row packed (a batch of 2·10⁹ rows
+    // would otherwise be assembled for minutes before the first step ran out of memory).
+    detail::requireTrainingMemory(m, o.batch, o.seqLen, src);
     // Attention runs in the runtime's chunks (2^22 elements on the CPU, 2^26 on a GPU). Autograd
     // keeps every chunk's scores for the backward pass, so chunking saves no memory here; 2^22
     // also measured fastest for training on 2 cores: 1120 tokens/s on rows of 2048 against 400
@@ -756,11 +763,12 @@ TrainResult Trainer::run(const Progress &progress, const std::atomic<bool> *canc
     return r;
 }
 
-void Trainer::save(const QString &dir, const QString &dtype) const
+void Trainer::save(const QString &dir, const QString &dtype, bool replace) const
 {
     CheckpointOptions c;
     c.dtype = dtype;
     c.tokenizerJson = d->tokenizerJson;
+    c.replace = replace;
     saveCheckpoint(*d->model, dir, c);
 }
 

@@ -190,11 +190,13 @@ struct TrainResult {
 struct CheckpointOptions {
     QString dtype = QStringLiteral("float32");  // storage: float32 or bfloat16
     QString tokenizerJson;                      // copied as tokenizer.json when set
+    bool replace = false;                       // an existing folder holding files is replaced, not refused
 };
 
 // Writes an HF folder (config.json with architectures, model_type, sizes, RoPE, torch_dtype;
-// model.safetensors with transformers' tensor names; tokenizer.json), each file atomically.
-// Creates the folder. Throws rs::Error naming the file.
+// model.safetensors with transformers' tensor names; tokenizer.json) whole or not at all: into a
+// temporary folder beside `dir`, renamed into place (train/modeloutput.h). A `dir` that already
+// holds files is refused unless options.replace. Throws rs::Error naming the folder or file.
 void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointOptions &options = {});
 
 class Trainer {
@@ -220,8 +222,9 @@ public:
     std::vector<PackedRow> batchRows(int batchIndex) const;
     // Mean next-token loss (within documents) on `rows`, no gradients.
     double loss(const std::vector<PackedRow> &rows);
-    // Saves the model (the longrope config when mixedWindow or plainWindow) with the tokenizer.json.
-    void save(const QString &dir, const QString &dtype = QStringLiteral("float32")) const;
+    // Saves the model (the longrope config when mixedWindow or plainWindow) with the tokenizer.json
+    // (saveCheckpoint; `replace`: CheckpointOptions::replace).
+    void save(const QString &dir, const QString &dtype = QStringLiteral("float32"), bool replace = false) const;
 
     CausalLM &model();
     const Tokenizer &tokenizer() const;

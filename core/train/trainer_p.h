@@ -30,4 +30,9 @@ TrainBatch makeTrainBatch(const TorchModel &m, const std::vector<PackedRow> &row
                           const RopeTable &longTable, double answerWeight = 1.0);
 BatchLoss batchLoss(const TorchModel &m, const TrainBatch &batch);
 
+// Refuses (rs::MemoryError, with the figures) a step of `batch` rows of `seqLen` tokens that this
+// machine cannot hold: the float32 weights, their gradients and AdamW's moments, and what autograd
+// keeps for the backward pass. `source` names the model (the config or the starting folder).
+void requireTrainingMemory(const TorchModel &m, int batch, int seqLen, const QString &source);
+
 } // namespace rs::detail

@@ -1,4 +1,4 @@
-// ropescope-cli against bad input, one row per case of issue 15 that the command line shows: the
+// ropescope-cli against bad input, one row per case of issues 15 and 26 that the command line shows: the
 // exit code (0 ok, 1 bad input, 2 usage error, README "Command-line reference") and a pattern the
 // stderr must match. Every row failed before the fix (a silent fallback, a nonsense value accepted,
 // exit 1 for a usage mistake, or "wrote …" with exit 0 for a write that went nowhere).
@@ -229,6 +229,35 @@ private Q_SLOTS:
         QTest::newRow("table -o to a FIFO, before the model loads")
             << QStringList{"table", "--multiples", "1,2", "--samples", "1", "-o", "{fifo}"} << 1
             << QStringLiteral("^ropescope-cli: .*: is not a regular file.*\\n$") << QString();
+
+        // Issue 26: refusals that name the option or keep the system's reason.
+        QTest::newRow("sweep --resamples 2e9 (ran out of memory advising --length)")
+            << QStringList{"sweep", "--lengths", "512", "--samples", "1", "--resamples", "2000000000"} << 2
+            << QStringLiteral("--resamples needs a whole number from 2 to 10000000, got '2000000000'") << QString();
+        QTest::newRow("search --validation-samples 2e9 (named no option)")
+            << QStringList{"search", "--length", "1024", "--samples", "1", "--log", "{tmp}/validation.jsonl",
+                           "--validation-samples", "2000000000"}
+            << 1 << QStringLiteral("the 2000000000 validation samples: .*needs ~[0-9]+ GiB of memory, this machine has .*--validation-samples")
+            << QString();
+        // Found by fuzzing (fuzz_sweepresult): a CSV whose cell has fewer NLLs than values opened,
+        // and its JSON save then did not re-open.
+        QTest::newRow("sweep --open a CSV with 12 values and 6 NLLs")
+            << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nll-count-mismatch.csv")} << 1
+            << QStringLiteral("nll-count-mismatch\\.csv: line 3: a cell of \"YaRN\" at 512 tokens has 12 per-sample values but 6 NLLs")
+            << QString();
+        QTest::newRow("sweep --open a JSON with held_out_seed 1e90")
+            << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/seed-1e90.json")} << 1
+            << QStringLiteral("seed-1e90\\.json: \"held_out_seed\" must be a whole number from 0 to 2\\^64 - 1") << QString();
+        const QStringList tinySearch{"search", "--length", "512", "--samples", "1", "--validation-samples", "0",
+                                     "--population", "2", "--iterations", "0"};
+        QTest::newRow("search --log into a missing folder (the lock lost the reason)")
+            << (tinySearch + QStringList{"--log", "{tmp}/missing/run.jsonl"}) << 1
+            << QStringLiteral("cannot create the lock file .*missing/run\\.jsonl\\.lock \\(No such file or directory\\)") << QString();
+        if (::geteuid() != 0) {
+            QTest::newRow("search --log into a read-only folder (the lock lost the reason)")
+                << (tinySearch + QStringList{"--log", "{tmp}/readonly/run.jsonl"}) << 1
+                << QStringLiteral("cannot create the lock file .*run\\.jsonl\\.lock \\(Permission denied\\)") << QString();
+        }
         if (::geteuid() != 0)  // root writes into a read-only folder, so there it is no error
             QTest::newRow("search --out into a read-only folder") << (search + QStringList{"--out", "{tmp}/readonly/best.txt"}) << 1
                                                                   << QStringLiteral("cannot write in the folder") << QString();

@@ -375,6 +375,23 @@ private Q_SLOTS:
         QVERIFY2(refused.message.contains(QLatin1String("leads out of the folder")), qPrintable(refused.message));
     }
 
+    // Both checkpoint layouts in one folder (issue 26: train wrote model.safetensors beside an old
+    // index, and the loader silently took the index). transformers would take model.safetensors;
+    // either choice scores one of two models without a word, so the loader refuses, naming both.
+    void bothLayoutsRefused()
+    {
+        const auto weightMap = freshModel(QStringLiteral("both-layouts"));
+        writeText(indexPath(), indexJson(weightMap));
+        QVERIFY(QFile::copy(kFixture + QStringLiteral("/model.safetensors"), m_model + QStringLiteral("/model.safetensors")));
+        const Outcome o = runLoad([dir = m_model] { CausalLM::load(dir); }, m_fifos);
+        QVERIFY2(o.kind == Outcome::Refused, "loaded a folder holding two checkpoints");
+        for (const QString &word : {m_model, QStringLiteral("model.safetensors and model.safetensors.index.json")})
+            QVERIFY2(o.message.contains(word), qPrintable(QStringLiteral("\"%1\" lacks \"%2\"").arg(o.message, word)));
+        // Either one alone loads.
+        QVERIFY(QFile::remove(indexPath()));
+        QCOMPARE(runLoad([dir = m_model] { CausalLM::load(dir); }, m_fifos).kind, Outcome::Loaded);
+    }
+
     // The helper itself, for names a loader might build.
     void helper()
     {
