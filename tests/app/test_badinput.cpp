@@ -248,6 +248,10 @@ private Q_SLOTS:
         QTest::newRow("sweep --open a JSON with held_out_seed 1e90")
             << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/seed-1e90.json")} << 1
             << QStringLiteral("seed-1e90\\.json: \"held_out_seed\" must be a whole number from 0 to 2\\^64 - 1") << QString();
+        // A reference with a line break saved as a CSV that did not re-open (fuzz_sweepresult's third finding).
+        QTest::newRow("sweep --open, a reference holding a line break")
+            << QStringList{"sweep", "--open", QStringLiteral(ROPESCOPE_FIXTURES "/sweep/reference-linebreak.json")} << 1
+            << QStringLiteral("reference-linebreak\\.json: the reference \"Ya RN\" holds a line break") << QString();
         const QStringList tinySearch{"search", "--length", "512", "--samples", "1", "--validation-samples", "0",
                                      "--population", "2", "--iterations", "0"};
         QTest::newRow("search --log into a missing folder (the lock lost the reason)")

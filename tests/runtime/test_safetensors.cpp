@@ -359,9 +359,6 @@ private Q_SLOTS:
                  R"({"y":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                  R"("ids":{"dtype":"I64","shape":[1],"data_offsets":[8,16]}})",
                  floatsF32({2.5f, 3.5f}) + i64s({31999}));
-        // A stray model.safetensors must be ignored: the index wins.
-        writeRaw(dir.filePath("model.safetensors"), R"({"stray":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
-                 QByteArray(1, '\0'));
         const QString indexPath = dir.filePath("model.safetensors.index.json");
         writeText(indexPath, R"({"metadata":{"total_size":28},"weight_map":{"x":"model-00001-of-00002.safetensors",)"
                              R"("z":"model-00001-of-00002.safetensors","y":"model-00002-of-00002.safetensors",)"
@@ -378,7 +375,11 @@ private Q_SLOTS:
         QCOMPARE(bytesOf(c->data("y"), 8), floatsF32({2.5f, 3.5f}));
         QCOMPARE(qFromLittleEndian<qint64>(c->data("ids")), qint64(31999));
         QCOMPARE(c->info("z").dtype, QStringLiteral("BF16"));
-        QVERIFY(!c->contains("stray"));
+        // A model.safetensors beside the index makes two checkpoints in one folder: refused, not
+        // silently resolved to the index (issue 26; test_modelfolder checks the message).
+        writeRaw(dir.filePath("model.safetensors"), R"({"stray":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
+                 QByteArray(1, '\0'));
+        QVERIFY_THROWS_EXCEPTION(Error, SafetensorsCheckpoint::open(dir.path()));
     }
 
     void indexErrors_data()
