@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "search/runlogstart.h"
 #include "search/search.h"
+#include "search/runlogcodec.h"
 #include "search/search_p.h"
 #include "worker/runlogfollower.h"
 #include "scratch.h"
@@ -136,7 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int validationSamples =
         clamped(context.value(QLatin1String("validation")).toObject().value(QLatin1String("samples")), 0, 1 << 20, 0);
     try {
-        rs::search_detail::loadLog(path, settings, pairs, samples, validationSamples, 1.0);
+        rs::search_detail::loadLog(path, rs::RunSettings::fromJson(settings), pairs, samples, validationSamples, 1.0);
         QFile after(path);
         if (!after.open(QIODevice::ReadOnly))
             std::abort();
