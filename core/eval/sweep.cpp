@@ -41,7 +41,7 @@ ResolvedSweepMethods resolveSweepMethods(const std::vector<SweepMethodSpec> &spe
     for (const SweepMethodSpec &spec : specs) {
         if (spec.name.isEmpty())
             throw Error(kSource, QStringLiteral("a method needs a name"));
-        if (spec.name.contains(QLatin1Char('\n')) || spec.name.contains(QLatin1Char('\r')))
+        if (holdsLineBreak(spec.name))
             throw Error(kSource, QStringLiteral("the method name \"%1\" holds a line break").arg(spec.name.simplified()));
         if (names.contains(spec.name))
             throw Error(kSource, QStringLiteral("two methods are named \"%1\"").arg(spec.name));

@@ -167,9 +167,7 @@ SweepMethodSpec methodFromJson(const QJsonObject &o, const Reader &r)
     m.kind = r.need(o, "kind").toString();
     if (m.name.isEmpty() || !sweepMethodKinds().contains(m.kind))
         r.fail(QStringLiteral("a method needs a name and a kind (%1)").arg(sweepMethodKinds().join(QStringLiteral(", "))));
-    // A name is a label on one line: a line break would split the row it heads in the CSV form,
-    // which then would not re-open (found by fuzz_sweepresult).
-    if (m.name.contains(QLatin1Char('\n')) || m.name.contains(QLatin1Char('\r')))
+    if (holdsLineBreak(m.name))
         r.fail(QStringLiteral("the method name \"%1\" holds a line break").arg(m.name.simplified()));
     if (o.contains(QLatin1String("lambda")))
         m.lambda = r.reals(o.value(QLatin1String("lambda")), "lambda");
@@ -270,7 +268,7 @@ SweepCell cellFromJson(const QJsonObject &o, const Reader &r)
     if (o.contains(QLatin1String("comparison"))) {
         const QJsonObject cmp = o.value(QLatin1String("comparison")).toObject();
         c.reference = cmp.value(QLatin1String("reference")).toString();
-        if (c.reference.contains(QLatin1Char('\n')) || c.reference.contains(QLatin1Char('\r')))
+        if (holdsLineBreak(c.reference))
             r.fail(QStringLiteral("the reference \"%1\" holds a line break").arg(c.reference.simplified()));
         if (cmp.contains(QLatin1String("bootstrap_seed")))
             seedFrom(cmp.value(QLatin1String("bootstrap_seed")).toDouble(-1), r, "bootstrap_seed");

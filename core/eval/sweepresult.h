@@ -34,6 +34,13 @@ struct SweepMethodSpec {
     QString modelDir;            // empty: the sweep's model; else another model folder (e.g. fine-tuned)
 };
 
+// A method's name and a cell's reference are one-line labels: a line break would split the CSV row
+// they head, which then would not re-open (found by fuzz_sweepresult).
+inline bool holdsLineBreak(const QString &label)
+{
+    return label.contains(QLatin1Char('\n')) || label.contains(QLatin1Char('\r'));
+}
+
 // The method kinds a spec may name, in the order the CLI documents them.
 QStringList sweepMethodKinds();
 
