@@ -74,7 +74,8 @@ struct SearchOptions {
 
     QCommandLineOption method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
         searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch, validationSamples, validationSeed,
-        validationTop, chooseBy, fitness, noSeeds, fixDrcd, rankTimeout, jobTimeout;
+        validationTop, chooseBy, fitness, noSeeds, fixDrcd, rankTimeout, jobTimeout, decoupleAnchor, dRcdAboveTcd,
+        keepOriginalDims;
 };
 
 SearchOptions::SearchOptions(const SearchJobSettings &d)
@@ -149,7 +150,18 @@ SearchOptions::SearchOptions(const SearchJobSettings &d)
       jobTimeout(QStringLiteral("job-timeout"),
                  QStringLiteral("Under MPI: a job (a few candidates on one sample) running longer than this many seconds "
                                 "loses its rank (default: no limit)."),
-                 QStringLiteral("S"))
+                 QStringLiteral("S")),
+      decoupleAnchor(QStringLiteral("decouple-anchor"),
+                     QStringLiteral("Extension, not in the paper (LongRoPE2): anchor the NTK-left curve below d_rcd at a "
+                                    "searched dimension a ≥ d_rcd (λ_i = min(λ_a^(i/a), λ_d_rcd)), as the published "
+                                    "LLaMA3-8B factors do, instead of at d_rcd itself.")),
+      dRcdAboveTcd(QStringLiteral("d-rcd-above-tcd"),
+                   QStringLiteral("Extension, not in the paper (LongRoPE2): let d_rcd range up to d/2 − 1 instead of "
+                                  "stopping at d_tcd.")),
+      keepOriginalDims(QStringLiteral("keep-original-dims"),
+                       QStringLiteral("Extension, not in the paper (LongRoPE2): the first K (fastest-rotating) dimensions "
+                                      "keep λ = 1, as YaRN leaves them (default %1: none).").arg(d.search.keepOriginalDims),
+                       QStringLiteral("K"), QString::number(d.search.keepOriginalDims))
 {
 }
 
@@ -159,7 +171,8 @@ void SearchOptions::addTo(QCommandLineParser &parser) const
     parser.addOptions({rankTimeout, jobTimeout});
     parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
                        searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch, validationSamples,
-                       validationSeed, validationTop, chooseBy, fitness, noSeeds, fixDrcd});
+                       validationSeed, validationTop, chooseBy, fitness, noSeeds, fixDrcd, decoupleAnchor, dRcdAboveTcd,
+                       keepOriginalDims});
 }
 
 // The log names a model and a corpus and may come from anyone: resuming loads only the model the
@@ -252,6 +265,18 @@ SearchJobSettings jobSettings(const QCommandLineParser &parser, const SearchOpti
             throw UsageError{QStringLiteral("--fix-d-rcd needs --method longrope2")};
         s.dRcdMin = s.dRcdMax = fixedDRcd(parser, o, config);
     }
+    s.decoupleAnchor = parser.isSet(o.decoupleAnchor);
+    s.dRcdAboveTcd = parser.isSet(o.dRcdAboveTcd);
+    s.keepOriginalDims = wholeNumber(parser, o.keepOriginalDims, 0);
+    if ((s.decoupleAnchor || s.dRcdAboveTcd || s.keepOriginalDims > 0) && s.method != SearchMethod::LongRoPE2)
+        throw UsageError{QStringLiteral("--decouple-anchor, --d-rcd-above-tcd and --keep-original-dims need --method longrope2")};
+    if (s.dRcdAboveTcd && parser.isSet(o.fixDrcd))
+        throw UsageError{QStringLiteral("--d-rcd-above-tcd widens the d_rcd range that --fix-d-rcd holds fixed: give one of them")};
+    // The kept dimensions lie below every d_rcd the search may choose (the NTK-left part).
+    const int dRcdBottom = s.dRcdMin >= 0 ? s.dRcdMin : tenPeriodDimension(config.rotaryDims, config.base, config.trainLength);
+    if (s.keepOriginalDims > dRcdBottom)
+        throw UsageError{QStringLiteral("--keep-original-dims %1 reaches past the lowest d_rcd the search may choose (%2)")
+                             .arg(s.keepOriginalDims).arg(dRcdBottom)};
     s.validationTop = wholeNumber(parser, o.validationTop, 1);
     const QString chooseName = parser.value(o.chooseBy);
     if (chooseName != QLatin1String("validation") && chooseName != QLatin1String("search"))

@@ -131,6 +131,23 @@ FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &
     return FactorSet{QStringLiteral("longrope2"), std::move(lambda), longropeAttentionFactor(scale, trainLength)};
 }
 
+FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &upper, double scale, double trainLength,
+                           const Longrope2Shape &shape)
+{
+    FactorSet f = longrope2Factors(rotaryDims, dRcd, upper, scale, trainLength);
+    std::vector<double> &lambda = f.lambda;
+    const int pairs = int(lambda.size());
+    dRcd = std::clamp(dRcd, 0, pairs);
+    if (shape.anchor > dRcd && shape.anchor < pairs) {
+        const double atAnchor = lambda[size_t(shape.anchor)], atBoundary = lambda[size_t(dRcd)];
+        for (int i = 0; i < dRcd; ++i)
+            lambda[size_t(i)] = std::min(std::pow(atAnchor, double(i) / double(shape.anchor)), atBoundary);
+    }
+    for (int i = 0; i < std::min(shape.keepOriginal, pairs); ++i)
+        lambda[size_t(i)] = 1.0;
+    return f;
+}
+
 std::optional<FactorSet> configFactors(const RopeConfig &config, double targetLength)
 {
     const RopeScaling &sc = config.scaling;

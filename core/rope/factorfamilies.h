@@ -46,6 +46,17 @@ FactorSet llama3Factors(int rotaryDims, double base, double trainLength, const L
 // LongRoPE2 structure: λ_i = upper_i for i ≥ dRcd (upper has d/2 − dRcd entries, or one entry
 // used for all of them) and NTK-left below: λ_i = λ_dRcd^(i/dRcd). Attention factor as longrope.
 FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &upper, double scale, double trainLength);
+// Extensions of that shape beyond the paper's search space (off in the defaults, which give the
+// shape above exactly). The published LLaMA3-8B LongRoPE2 factors anchor their NTK-left curve at
+// index 33 while λ ≥ s holds from 30: `anchor` ≥ dRcd moves the curve's anchor there, so that
+// below dRcd λ_i = min(λ_anchor^(i/anchor), λ_dRcd) (the min keeps λ monotone); the first
+// `keepOriginal` dimensions (the fastest-rotating, which YaRN also leaves alone) keep λ = 1.
+struct Longrope2Shape {
+    int anchor = -1;       // -1 (or dRcd): the anchor is d_rcd itself
+    int keepOriginal = 0;  // λ_i = 1 for i < keepOriginal
+};
+FactorSet longrope2Factors(int rotaryDims, int dRcd, const std::vector<double> &upper, double scale, double trainLength,
+                           const Longrope2Shape &shape);
 
 // HF longrope default: sqrt(1 + ln s / ln L_train) for s > 1, else 1.
 double longropeAttentionFactor(double scale, double trainLength);

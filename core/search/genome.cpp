@@ -62,9 +62,9 @@ std::vector<double> isotonic(const std::vector<double> &y, const std::vector<dou
 
 } // namespace
 
-EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
+EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_settings(settings)
 {
-    SearchSettings &s = m_s;
+    SearchSettings &s = m_settings;
     if (s.rotaryDims < 4 || s.rotaryDims % 2 != 0)
         throw Error(kSettingsSource, QStringLiteral("rotary dimensions must be even and at least 4 (got %1)").arg(s.rotaryDims));
     if (!(s.base > 1) || !std::isfinite(s.base))
@@ -103,6 +103,11 @@ EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
         && (!(s.attentionFactorMin > 0) || !(s.attentionFactorMax >= s.attentionFactorMin) || !std::isfinite(s.attentionFactorMax)))
         throw Error(kSettingsSource, QStringLiteral("need 0 < attention factor min ≤ max (got %1, %2)")
                                          .arg(s.attentionFactorMin).arg(s.attentionFactorMax));
+    if (s.keepOriginalDims < 0)
+        throw Error(kSettingsSource, QStringLiteral("the dimensions kept at λ = 1 must be ≥ 0 (got %1)").arg(s.keepOriginalDims));
+    if (s.method != SearchMethod::LongRoPE2 && (s.decoupleAnchor || s.dRcdAboveTcd || s.keepOriginalDims > 0))
+        throw Error(kSettingsSource, QStringLiteral("the extensions of the search space (a decoupled anchor, d_rcd above "
+                                                    "d_tcd, dimensions kept at λ = 1) are LongRoPE2's"));
     m_pairs = s.rotaryDims / 2;
     m_scale = s.scale();
     m_attentionGiven = s.attentionFactor > 0;
@@ -112,11 +117,14 @@ EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
         if (s.dRcdMin < 0)
             s.dRcdMin = tenPeriodDimension(s.rotaryDims, s.base, s.trainLength);
         if (s.dRcdMax < 0)
-            s.dRcdMax = theoreticalCriticalDimension(s.rotaryDims, s.base, s.trainLength);
+            s.dRcdMax = s.dRcdAboveTcd ? m_pairs - 1 : theoreticalCriticalDimension(s.rotaryDims, s.base, s.trainLength);
         s.dRcdMax = std::min(s.dRcdMax, m_pairs - 1);
         s.dRcdMin = std::min(s.dRcdMin, s.dRcdMax);
         if (s.dRcdMin < 0 || s.dRcdMax < s.dRcdMin)
             throw Error(kSettingsSource, QStringLiteral("invalid d_rcd range [%1, %2]").arg(s.dRcdMin).arg(s.dRcdMax));
+        if (s.keepOriginalDims > s.dRcdMin)
+            throw Error(kSettingsSource, QStringLiteral("%1 dimensions kept at λ = 1 reach past the bottom of the d_rcd range (%2)")
+                                             .arg(s.keepOriginalDims).arg(s.dRcdMin));
         m_lo = m_scale * s.lowerBoundFactor;
         m_hi = m_scale * s.upperBoundFactor;
     } else {
@@ -133,27 +141,29 @@ EvolutionSearch::EvolutionSearch(const SearchSettings &settings) : m_s(settings)
 double EvolutionSearch::snap(double v, double lo, double hi) const
 {
     v = std::clamp(v, lo, hi);
-    if (m_s.method != SearchMethod::LongRoPEv1)
+    if (m_settings.method != SearchMethod::LongRoPEv1)
         return v;
-    const double g = m_s.grid;
+    const double g = m_settings.grid;
     const double kLo = std::ceil(lo / g - 1e-9), kHi = std::floor(hi / g + 1e-9);
     return std::clamp(std::round(v / g), kLo, std::max(kLo, kHi)) * g;
 }
 
 std::vector<double> EvolutionSearch::lambdaOf(const SearchGenome &g) const
 {
-    if (m_s.method == SearchMethod::LongRoPEv1)
+    if (m_settings.method == SearchMethod::LongRoPEv1)
         return g.upper;
-    return longrope2Factors(m_s.rotaryDims, g.dRcd, g.upper, m_scale, m_s.trainLength).lambda;
+    return longrope2Factors(m_settings.rotaryDims, g.dRcd, g.upper, m_scale, m_settings.trainLength,
+                            Longrope2Shape{g.anchor, m_settings.keepOriginalDims})
+        .lambda;
 }
 
 SearchGenome EvolutionSearch::initialMember(int index, SearchRng &rng) const
 {
     SearchGenome g;
-    g.attentionFactor = m_s.attentionFactor;
-    if (m_s.method == SearchMethod::LongRoPE2) {
-        const int candidates = m_s.dRcdMax - m_s.dRcdMin + 1;
-        g.dRcd = m_s.dRcdMin + index % candidates;
+    g.attentionFactor = m_settings.attentionFactor;
+    if (m_settings.method == SearchMethod::LongRoPE2) {
+        const int candidates = m_settings.dRcdMax - m_settings.dRcdMin + 1;
+        g.dRcd = m_settings.dRcdMin + index % candidates;
         g.upper.assign(size_t(m_pairs - g.dRcd), rng.uniform(m_lo, m_hi));
     } else if (index == 0) {  // PI
         g.dRcd = 0;
@@ -166,9 +176,13 @@ SearchGenome EvolutionSearch::initialMember(int index, SearchRng &rng) const
         std::sort(g.upper.begin(), g.upper.end());
     }
     // Drawn after the factors, so runs that do not search it keep their random stream.
-    if (m_s.searchAttentionFactor)
-        g.attentionFactor = index == 0 ? std::clamp(m_s.attentionFactor, m_s.attentionFactorMin, m_s.attentionFactorMax)
-                                       : rng.uniform(m_s.attentionFactorMin, m_s.attentionFactorMax);
+    if (m_settings.searchAttentionFactor)
+        g.attentionFactor = index == 0 ? std::clamp(m_settings.attentionFactor, m_settings.attentionFactorMin, m_settings.attentionFactorMax)
+                                       : rng.uniform(m_settings.attentionFactorMin, m_settings.attentionFactorMax);
+    // Likewise last: member 0 starts coupled (the paper's shape; so do the seeded families), the
+    // others anywhere from d_rcd up.
+    if (m_settings.decoupleAnchor)
+        g.anchor = index == 0 ? g.dRcd : g.dRcd + rng.below(m_pairs - g.dRcd);
     return g;
 }
 
@@ -176,9 +190,9 @@ SearchGenome EvolutionSearch::mutate(const SearchGenome &parent, SearchRng &rng)
 {
     SearchGenome g = parent;
     bool changed = false;
-    if (m_s.method == SearchMethod::LongRoPE2 && m_s.dRcdMax > m_s.dRcdMin && rng.uniform() < m_s.dRcdMutationProbability) {
+    if (m_settings.method == SearchMethod::LongRoPE2 && m_settings.dRcdMax > m_settings.dRcdMin && rng.uniform() < m_settings.dRcdMutationProbability) {
         int step = rng.uniform() < 0.5 ? -1 : 1;
-        if (g.dRcd + step < m_s.dRcdMin || g.dRcd + step > m_s.dRcdMax)
+        if (g.dRcd + step < m_settings.dRcdMin || g.dRcd + step > m_settings.dRcdMax)
             step = -step;
         if (step < 0)  // one more searched dimension: it takes the old λ_dRcd (stays monotone, ≥ s)
             g.upper.insert(g.upper.begin(), g.upper.front());
@@ -187,6 +201,8 @@ SearchGenome EvolutionSearch::mutate(const SearchGenome &parent, SearchRng &rng)
         g.dRcd += step;
         changed = true;
     }
+    if (m_settings.decoupleAnchor)
+        g.anchor = std::max(g.anchor, g.dRcd);
     const int n = int(g.upper.size());
     auto mutateAt = [&](int k) {
         const double lo = k > 0 ? std::max(m_lo, g.upper[size_t(k - 1)]) : m_lo;
@@ -194,22 +210,30 @@ SearchGenome EvolutionSearch::mutate(const SearchGenome &parent, SearchRng &rng)
         g.upper[size_t(k)] = snap(rng.uniform(lo, std::max(lo, hi)), lo, std::max(lo, hi));
     };
     for (int k = 0; k < n; ++k) {
-        if (rng.uniform() < m_s.mutationProbability) {
+        if (rng.uniform() < m_settings.mutationProbability) {
             mutateAt(k);
             changed = true;
         }
     }
-    const bool attention = m_s.searchAttentionFactor;
+    const bool attention = m_settings.searchAttentionFactor;
     // Uniform within a quarter of the range either side of the parent's value (clamped to the
     // bounds): wide enough to cross the range in a few generations, local enough to refine.
     auto mutateAttention = [&] {
-        const double w = 0.25 * (m_s.attentionFactorMax - m_s.attentionFactorMin);
-        const double lo = std::max(m_s.attentionFactorMin, g.attentionFactor - w);
-        const double hi = std::min(m_s.attentionFactorMax, g.attentionFactor + w);
+        const double w = 0.25 * (m_settings.attentionFactorMax - m_settings.attentionFactorMin);
+        const double lo = std::max(m_settings.attentionFactorMin, g.attentionFactor - w);
+        const double hi = std::min(m_settings.attentionFactorMax, g.attentionFactor + w);
         g.attentionFactor = rng.uniform(lo, std::max(lo, hi));
     };
-    if (attention && rng.uniform() < m_s.mutationProbability) {
+    if (attention && rng.uniform() < m_settings.mutationProbability) {
         mutateAttention();
+        changed = true;
+    }
+    // The anchor shifts by ±1 as d_rcd does, within [d_rcd, d/2 − 1]; drawn last (see initialMember).
+    if (m_settings.decoupleAnchor && m_pairs - 1 > g.dRcd && rng.uniform() < m_settings.dRcdMutationProbability) {
+        int step = rng.uniform() < 0.5 ? -1 : 1;
+        if (g.anchor + step < g.dRcd || g.anchor + step > m_pairs - 1)
+            step = -step;
+        g.anchor += step;
         changed = true;
     }
     if (!changed && n + (attention ? 1 : 0) > 0) {
@@ -233,22 +257,24 @@ SearchGenome EvolutionSearch::crossover(const SearchGenome &a, const SearchGenom
         runningMax = std::max(runningMax, v);
         g.upper[k] = snap(runningMax, m_lo, m_hi);
     }
-    if (m_s.searchAttentionFactor)
+    if (m_settings.searchAttentionFactor)
         g.attentionFactor = rng.uniform() < 0.5 ? a.attentionFactor : b.attentionFactor;
+    if (m_settings.decoupleAnchor)
+        g.anchor = rng.uniform() < 0.5 ? a.anchor : b.anchor;
     return g;
 }
 
 std::vector<SearchBaseline> EvolutionSearch::defaultBaselines() const
 {
-    const int d = m_s.rotaryDims;
+    const int d = m_settings.rotaryDims;
     const auto asBaseline = [](const QString &name, const FactorSet &f) {
         return SearchBaseline{name, Candidate{f.lambda, f.attentionFactor}};
     };
     return {asBaseline(QStringLiteral("original"), identityFactors(d)),
             asBaseline(QStringLiteral("pi"), piFactors(d, m_scale)),
             asBaseline(QStringLiteral("ntk"), ntkFactors(d, m_scale)),
-            asBaseline(QStringLiteral("yarn"), yarnFactors(d, m_s.base, m_s.trainLength, m_scale)),
-            asBaseline(QStringLiteral("llama3"), llama3Factors(d, m_s.base, m_s.trainLength, Llama3Params{m_scale, 1.0, 4.0}))};
+            asBaseline(QStringLiteral("yarn"), yarnFactors(d, m_settings.base, m_settings.trainLength, m_scale)),
+            asBaseline(QStringLiteral("llama3"), llama3Factors(d, m_settings.base, m_settings.trainLength, Llama3Params{m_scale, 1.0, 4.0}))};
 }
 
 SearchGenome EvolutionSearch::project(const Candidate &family, int dRcd) const
@@ -263,14 +289,14 @@ SearchGenome EvolutionSearch::project(const Candidate &family, int dRcd) const
         t.push_back(std::log(v));
     }
     SearchGenome g;
-    g.attentionFactor = m_s.searchAttentionFactor ? std::clamp(family.attentionFactor, m_s.attentionFactorMin, m_s.attentionFactorMax)
-                                                  : m_s.attentionFactor;
-    const bool lr2 = m_s.method == SearchMethod::LongRoPE2;
-    const int c = lr2 ? std::clamp(dRcd, m_s.dRcdMin, m_s.dRcdMax) : 0;
+    g.attentionFactor = m_settings.searchAttentionFactor ? std::clamp(family.attentionFactor, m_settings.attentionFactorMin, m_settings.attentionFactorMax)
+                                                  : m_settings.attentionFactor;
+    const bool lr2 = m_settings.method == SearchMethod::LongRoPE2;
+    const int c = lr2 ? std::clamp(dRcd, m_settings.dRcdMin, m_settings.dRcdMax) : 0;
     // x_k = ln upper_k. Below d_rcd, ln λ_i = (i/c)·x_0: those terms fold into x_0's weight and target.
     std::vector<double> y(t.begin() + c, t.end()), w(y.size(), 1.0);
     double numerator = y[0], weight = 1.0;
-    for (int i = 1; i < c; ++i) {
+    for (int i = std::max(1, m_settings.keepOriginalDims); i < c; ++i) {  // the kept dimensions are 1 whatever x_0 is
         const double a = double(i) / c;
         numerator += a * t[size_t(i)];
         weight += a * a;
@@ -280,6 +306,7 @@ SearchGenome EvolutionSearch::project(const Candidate &family, int dRcd) const
     // The box constraint keeps the isotonic solution's shape: clamping it is the constrained optimum.
     std::vector<double> x = isotonic(y, w);
     g.dRcd = c;
+    g.anchor = lr2 && m_settings.decoupleAnchor ? c : -1;  // the families project onto the coupled shape
     g.upper.reserve(x.size());
     for (double v : x)
         g.upper.push_back(snap(std::exp(std::clamp(v, std::log(m_lo), std::log(m_hi))), m_lo, m_hi));
@@ -294,9 +321,9 @@ std::vector<SearchGenome> EvolutionSearch::familySeeds(const std::vector<SearchB
         if (keys.insert(candidateKey(candidateOf(g))).second)
             out.push_back(g);
     };
-    if (m_s.method == SearchMethod::LongRoPEv1) {
+    if (m_settings.method == SearchMethod::LongRoPEv1) {
         for (const SearchBaseline &f : families)
-            if (int(out.size()) < m_s.population)
+            if (int(out.size()) < m_settings.population)
                 add(project(f.candidate));
         return out;
     }
@@ -307,7 +334,7 @@ std::vector<SearchGenome> EvolutionSearch::familySeeds(const std::vector<SearchB
     };
     std::vector<Option> options;
     for (size_t f = 0; f < families.size(); ++f) {
-        for (int c = m_s.dRcdMin; c <= m_s.dRcdMax; ++c) {
+        for (int c = m_settings.dRcdMin; c <= m_settings.dRcdMax; ++c) {
             SearchGenome g = project(families[f].candidate, c);
             const std::vector<double> lambda = lambdaOf(g);
             double distance = 0;
@@ -319,7 +346,7 @@ std::vector<SearchGenome> EvolutionSearch::familySeeds(const std::vector<SearchB
         }
     }
     // Every family's nearest member (the smallest d_rcd among equals) …
-    for (size_t f = 0; f < families.size() && int(out.size()) < m_s.population; ++f) {
+    for (size_t f = 0; f < families.size() && int(out.size()) < m_settings.population; ++f) {
         const Option *best = nullptr;
         for (const Option &o : options)
             if (o.family == f && (!best || o.distance < best->distance))
@@ -329,7 +356,7 @@ std::vector<SearchGenome> EvolutionSearch::familySeeds(const std::vector<SearchB
     }
     // … then the other projections, nearest first, up to a quarter of the population: the rest
     // stays random, the spread the search explores from (more seeds crowd it out in small runs).
-    const size_t limit = std::max(out.size(), size_t(m_s.population / 4));
+    const size_t limit = std::max(out.size(), size_t(m_settings.population / 4));
     std::stable_sort(options.begin(), options.end(), [](const Option &a, const Option &b) { return a.distance < b.distance; });
     for (const Option &o : options) {
         if (out.size() >= limit)

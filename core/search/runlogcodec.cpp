@@ -204,6 +204,13 @@ QJsonObject RunSettings::toJson() const
         o.insert(key("fitness"), fitnessAggregateName(s.fitness));
     if (s.seedFamilies)
         o.insert(key("seed_families"), true);
+    // The space's extensions, each only when on, so that logs of the paper's space stay as they were.
+    if (s.decoupleAnchor)
+        o.insert(key("decouple_anchor"), true);
+    if (s.dRcdAboveTcd)
+        o.insert(key("d_rcd_above_tcd"), true);
+    if (s.keepOriginalDims > 0)
+        o.insert(key("keep_original_dims"), s.keepOriginalDims);
     if (samples > 1)
         o.insert(key("samples"), samples);
     if (validationSamples > 0) {
@@ -255,6 +262,9 @@ RunSettings RunSettings::fromJson(const QJsonObject &o)
     // Written only when they differ from what logs before them meant (the mean, no seeding).
     s.fitness = fitnessAggregateFromName(o.value(key("fitness")).toString()).value_or(FitnessAggregate::MeanPpl);
     s.seedFamilies = o.value(key("seed_families")).toBool(false);
+    s.decoupleAnchor = o.value(key("decouple_anchor")).toBool(false);
+    s.dRcdAboveTcd = o.value(key("d_rcd_above_tcd")).toBool(false);
+    s.keepOriginalDims = o.value(key("keep_original_dims")).toInt(0);
     s.validationTop = o.value(key("validation_top")).toInt(s.validationTop);
     s.chooseByValidation = o.value(key("choose_by")).toString() != chosenByName(false);
     // A sampled search writes its K; a whole-fitness one scores each candidate once.

@@ -115,6 +115,17 @@ struct SearchSettings {
     // best search fitness (false). Without a validation fitness always the latter.
     bool chooseByValidation = true;
 
+    // Extensions of LongRoPE2's space beyond the paper (issue 25: the answers at 2×, 4× and 8× sat
+    // on its bounds), each off by default; the run log records those that are on.
+    //  - decoupleAnchor: the NTK-left curve below d_rcd is anchored at a searched index a ≥ d_rcd
+    //    (λ_i = min(λ_a^(i/a), λ_d_rcd), as the published LLaMA3-8B factors anchor at 33 while
+    //    λ ≥ s holds from 30) instead of at d_rcd itself;
+    //  - dRcdAboveTcd: the d_rcd range's default top is d/2 − 1 instead of d_tcd;
+    //  - keepOriginalDims: the first k dimensions keep λ = 1 (k ≤ the d_rcd range's bottom).
+    bool decoupleAnchor = false;
+    bool dRcdAboveTcd = false;
+    int keepOriginalDims = 0;
+
     double scale() const { return trainLength > 0 ? targetLength / trainLength : 0.0; }
 };
 
@@ -137,6 +148,7 @@ struct SearchGenome {
     int dRcd = 0;
     std::vector<double> upper;
     double attentionFactor = 1.0;  // the fixed factor unless searchAttentionFactor
+    int anchor = -1;  // SearchSettings::decoupleAnchor: the NTK-left anchor, in [dRcd, d/2 − 1]; else -1
 };
 
 // What a fitness scores: the factors and the attention factor they run with — the same struct a
@@ -279,13 +291,13 @@ public:
     // Validates and resolves the defaults; throws rs::Error.
     explicit EvolutionSearch(const SearchSettings &settings);
 
-    const SearchSettings &settings() const { return m_s; }  // defaults resolved
+    const SearchSettings &settings() const { return m_settings; }  // defaults resolved
     double scale() const { return m_scale; }
     double lowerBound() const { return m_lo; }  // of the searched factors
     double upperBound() const { return m_hi; }
 
     // The attention factor candidates get when it is not searched (the resolved default).
-    double fixedAttentionFactor() const { return m_s.attentionFactor; }
+    double fixedAttentionFactor() const { return m_settings.attentionFactor; }
 
     std::vector<double> lambdaOf(const SearchGenome &g) const;
     Candidate candidateOf(const SearchGenome &g) const { return {lambdaOf(g), g.attentionFactor}; }
@@ -321,7 +333,7 @@ public:
 
 private:
     double snap(double v, double lo, double hi) const;
-    SearchSettings m_s;
+    SearchSettings m_settings;
     double m_scale = 1;
     double m_lo = 1;
     double m_hi = 2;

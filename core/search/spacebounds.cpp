@@ -16,7 +16,7 @@ QStringList searchSpaceBounds(const SearchSettings &s, int dRcd, const std::vect
     // The range the search used, resolved as EvolutionSearch resolves it.
     const int d10 = tenPeriodDimension(s.rotaryDims, s.base, s.trainLength);
     const int dtcd = theoreticalCriticalDimension(s.rotaryDims, s.base, s.trainLength);
-    int hi = std::min(s.dRcdMax < 0 ? dtcd : s.dRcdMax, pairs - 1);
+    int hi = std::min(s.dRcdMax < 0 ? (s.dRcdAboveTcd ? pairs - 1 : dtcd) : s.dRcdMax, pairs - 1);
     const int lo = std::min(s.dRcdMin < 0 ? d10 : s.dRcdMin, hi);
     const auto named = [&](int d) {
         return d == dtcd ? QStringLiteral(" (d_tcd)") : d == d10 ? QStringLiteral(" (d_10)") : QString();

@@ -48,6 +48,9 @@ dtype=float32
 
 mkdir -p "$out/factors" "$out/models" "$out/logs"
 : > "$out/recipe.txt"
+# The thread count changes the order of floating-point sums, so a run reproduces another bit for bit
+# only with the same count: record it.
+echo "OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset (all cores)}" >> "$out/recipe.txt"
 run() { echo "+ $*" | tee -a "$out/recipe.txt"; "$@"; }
 stamp() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$out/recipe.txt"; }
 

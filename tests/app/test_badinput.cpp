@@ -180,6 +180,15 @@ private Q_SLOTS:
         QTest::newRow("search --fix-d-rcd beyond d/2") << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--fix-d-rcd", "32"} << 2
                                                        << QStringLiteral("--fix-d-rcd needs tcd, d10 or a whole number from 0 to 31, got '32'")
                                                        << QString();
+        QTest::newRow("search extension with v1")
+            << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--method", "longrope", "--decouple-anchor"} << 2
+            << QStringLiteral("--decouple-anchor, --d-rcd-above-tcd and --keep-original-dims need --method longrope2") << QString();
+        QTest::newRow("search --d-rcd-above-tcd with --fix-d-rcd")
+            << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--d-rcd-above-tcd", "--fix-d-rcd", "tcd"} << 2
+            << QStringLiteral("--d-rcd-above-tcd widens the d_rcd range that --fix-d-rcd holds fixed") << QString();
+        QTest::newRow("search --keep-original-dims past d_rcd")
+            << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--keep-original-dims", "30"} << 2
+            << QStringLiteral("--keep-original-dims 30 reaches past the lowest d_rcd the search may choose \\(\\d+\\)") << QString();
         QTest::newRow("search --fix-d-rcd with v1") << QStringList{"search", "--length", "1024", "--log", "{tmp}/d.jsonl", "--method", "longrope", "--fix-d-rcd", "tcd"} << 2
                                                     << QStringLiteral("--fix-d-rcd needs --method longrope2") << QString();
         QTest::newRow("train with both window kinds")

@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -255,6 +256,52 @@ private Q_SLOTS:
             }
         }
         QVERIFY2(members >= 4, "the log should hold the members' d_rcd");
+    }
+
+    // The search space's extensions (issue 25), all three on: the start record names them, d_rcd
+    // ranges up to d/2 − 1 = 7 (not d_tcd = 3), and every logged candidate has the extended shape:
+    // λ_0 = 1 kept, and below its d_rcd the curve min(λ_a^(i/a), λ_d_rcd) of some anchor a ≥ d_rcd.
+    void searchWithTheExtensions()
+    {
+        const QString model = makeModel(m_tmp.filePath(QStringLiteral("extensions")));
+        const QString log = m_tmp.filePath(QStringLiteral("extensions.jsonl"));
+        const CliResult r = runCli({"search", "--model", model, "--length", "512", "--samples", "1", "--population", "8",
+                                    "--iterations", "2", "--validation-samples", "0", "--decouple-anchor", "--d-rcd-above-tcd",
+                                    "--keep-original-dims", "1", "--log", log},
+                                   120000);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile f(log);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        int members = 0;
+        while (!f.atEnd()) {
+            const QJsonObject entry = QJsonDocument::fromJson(f.readLine()).object();
+            if (entry.value(QLatin1String("event")).toString() == QLatin1String("start")) {
+                const QJsonObject settings = entry.value(QLatin1String("settings")).toObject();
+                QCOMPARE(settings.value(QLatin1String("d_rcd_max")).toInt(), 7);
+                QCOMPARE(settings.value(QLatin1String("decouple_anchor")).toBool(), true);
+                QCOMPARE(settings.value(QLatin1String("d_rcd_above_tcd")).toBool(), true);
+                QCOMPARE(settings.value(QLatin1String("keep_original_dims")).toInt(), 1);
+            }
+            if (entry.value(QLatin1String("event")).toString() != QLatin1String("eval"))
+                continue;
+            ++members;
+            std::vector<double> lambda;
+            for (const QJsonValue &v : entry.value(QLatin1String("lambda")).toArray())
+                lambda.push_back(v.toDouble());
+            QCOMPARE(int(lambda.size()), 8);
+            QCOMPARE(lambda[0], 1.0);
+            const int d = entry.value(QLatin1String("d_rcd")).toInt();
+            bool onACurve = false;
+            for (int a = d; a < 8 && !onACurve; ++a) {
+                onACurve = true;
+                for (int i = 1; i < d; ++i) {
+                    const double expected = std::min(std::pow(lambda[size_t(a)], double(i) / a), lambda[size_t(d)]);
+                    onACurve = onACurve && std::abs(lambda[size_t(i)] - expected) <= 1e-6 * expected;
+                }
+            }
+            QVERIFY2(onACurve, qPrintable(QStringLiteral("a candidate with d_rcd %1 is on no anchored curve").arg(d)));
+        }
+        QVERIFY2(members >= 8, "the log should hold the members");
     }
 
     // `search --resume` loads the model the user names, and only when it is the log's: another
