@@ -156,6 +156,17 @@ private Q_SLOTS:
         QTest::newRow("factor file 1e-300 (rope)")
             << QStringList{"rope", "--preset", "llama3-8b", "--factors", "{tmp}/tiny-factor.txt"} << 1
             << QStringLiteral("tiny-factor\\.txt.*outside") << QString();
+        // Factors whose length does not match the model (the published LLaMA3 factors hold 64, the
+        // embedded model has 32 pairs): one sentence naming the file and both counts, before any scoring.
+        QTest::newRow("eval --factors of another model")
+            << QStringList{"eval", "--length", "1024", "--factors", "{factors}", "--samples", "1"} << 1
+            << QStringLiteral("llama3_8b_longrope2_128k_long_factor\\.txt: has 64 factors but the model has 32 rotary pairs") << QString();
+        QTest::newRow("table --factors of another model")
+            << QStringList{"table", "--factors", "{factors}", "--samples", "1"} << 1
+            << QStringLiteral("llama3_8b_longrope2_128k_long_factor\\.txt: has 64 factors but the model has 32 rotary pairs") << QString();
+        QTest::newRow("sweep --factors of another model")
+            << QStringList{"sweep", "--factors", "LLaMA3={factors}", "--lengths", "1024", "--samples", "1"} << 1
+            << QStringLiteral(": has 64 factors but the model has 32 rotary pairs") << QString();
 
         // Usage errors: exit 2, the option named.
         QTest::newRow("--target 2048M") << QStringList{"export", "--preset", "llama3-8b", "--factors", "{factors}", "--target",
