@@ -10,6 +10,10 @@ only picks cells and reads the verdict off the ratio's interval:
   better  the whole interval is below 1,   worse  the whole interval is above 1,   level  otherwise.
 
     python3 scripts/embedded-model/space_ablation.py results/space-ablation
+    python3 scripts/embedded-model/space_ablation.py --brief results/space-ablation
+
+--brief prints only the verdicts: one row per search space, one column per scale, each cell the
+ratio to YaRN at needle depths 0 · 0.5 · 1 with its verdict (the README's table).
 """
 import json
 import math
@@ -51,14 +55,21 @@ def verdict(ratio):
     return "level"
 
 
-def main(folder):
+def main(folder, brief=False):
+    # The detailed tables go through say(), which --brief silences.
+    say = (lambda *args, **kwargs: None) if brief else print
     lengths = sorted(int(name[1:]) for name in os.listdir(folder) if name.startswith("L") and name[1:].isdigit())
     summary = []
+    samples = None
     for length in lengths:
         here = os.path.join(folder, f"L{length}")
+        if not os.path.exists(os.path.join(here, "sweep.json")):
+            print(f"space_ablation.py: {here} has no sweep.json yet; left out", file=sys.stderr)
+            continue
         with open(os.path.join(here, "sweep.json"), encoding="utf-8") as f:
             sweep = json.load(f)
         settings = sweep["settings"]
+        samples = settings["samples"]
         depths = settings["depths"]
         reference = settings["reference"]
         train = sweep["train_length"]
@@ -67,24 +78,24 @@ def main(folder):
         def cell(method, depth):
             return next(c for c in cells if c["method"] == method and abs(c.get("depth", 0) - depth) < 1e-9)
 
-        print(f"### {length} tokens ({length // train} × L_train)")
-        print()
-        print(f"{settings['samples']} fresh needle samples per cell (seed {settings['seed']}); 95 % intervals; "
+        say(f"### {length} tokens ({length // train} × L_train)")
+        say()
+        say(f"{settings['samples']} fresh needle samples per cell (seed {settings['seed']}); 95 % intervals; "
               f"x: paired ratio to {reference} on the same samples.")
-        print()
+        say()
         header = "| factors | d_rcd | anchor | on a bound of its space |"
         rule = "| --- | ---: | ---: | --- |"
         for depth in depths:
             header += f" needle PPL, depth {depth:g} | x {reference} | passkey |"
             rule += " ---: | ---: | ---: |"
-        print(header)
-        print(rule)
+        say(header)
+        say(rule)
         ref = [cell(reference, depth) for depth in depths]
         row = f"| {reference} | | | |"
         for c in ref:
             row += f" {fmt(c['interval']['estimate'])} [{fmt(c['interval']['lower'])}, {fmt(c['interval']['upper'])}] |" \
                    f" (reference) | {sum(c['per_sample_passkey'])}/{len(c['per_sample_passkey'])} |"
-        print(row)
+        say(row)
         for slug, name in VARIANTS:
             finish = finish_record(os.path.join(here, f"{slug}.jsonl"))
             lam, d = finish["best_lambda"], finish["best_d_rcd"]
@@ -98,8 +109,24 @@ def main(folder):
                        f" ×{fmt(r['estimate'])} [{fmt(r['lower'])}, {fmt(r['upper'])}] ({verdict(r)}) |" \
                        f" {sum(c['per_sample_passkey'])}/{len(c['per_sample_passkey'])} |"
                 summary.append((length // train, name, depth, verdict(r), r))
-            print(row)
+            say(row)
+        say()
+    if brief:
+        multiples = sorted({m for m, *_ in summary})
+        depths = sorted({d for _, _, d, _, _ in summary})
+        print("Needle PPL of each search's answer against YaRN's factors, un-fine-tuned: the paired ratio at "
+              "needle depths " + " · ".join(f"{d:g}" for d in depths) + f" (below 1: better), {samples} fresh samples per cell "
+              "(the verdict: better or worse when the 95 % interval excludes 1, else level).")
         print()
+        print("| search space | " + " | ".join(f"{m}× L_train" for m in multiples) + " |")
+        print("| --- |" + " --- |" * len(multiples))
+        for _, name in VARIANTS:
+            cells = []
+            for m in multiples:
+                found = [(d, v, r) for mm, n, d, v, r in summary if mm == m and n == name]
+                cells.append(" · ".join(f"×{fmt(r['estimate'])} {v}" for _, v, r in sorted(found, key=lambda x: x[0])))
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        return
     print("### Against YaRN, by depth")
     print()
     for multiple in sorted({m for m, *_ in summary}):
@@ -116,4 +143,5 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "results/space-ablation")
+    args = [a for a in sys.argv[1:] if a != "--brief"]
+    main(args[0] if args else "results/space-ablation", brief="--brief" in sys.argv[1:])
