@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Compares two runs of fair-miniature.sh, step by step, and prints the comparison as Markdown.
 
-    compare_runs.py RUN_A RUN_B
+    compare_runs.py [--search-only] RUN_A RUN_B
 
 For each step it says whether the second run reproduced the first and, where it did not exactly,
 by how much: the factor files and search run logs (every evaluation, in order: the same candidates,
 the largest relative difference of a fitness), the fine-tuned models (sha256 of the weights), and
 the sweep (every cell, every sample: the largest relative difference, and whether the summary
 table printed from each run is the same text). Exit status 0 when the tables agree, 1 otherwise.
+--search-only stops after the factors and the searches (for runs whose fine-tuning recipes differ,
+or a run that has not finished): exit status 0 when every search made the same decisions.
 """
 
 import hashlib
@@ -50,21 +52,41 @@ def skeleton(value):
     return {k: skeleton(value[k]) for k in sorted(value)}
 
 
+def common_fields(la, lb):
+    """The records restricted to the top-level fields both runs wrote, and the fields only one wrote.
+
+    A log written by a later version of the code carries fields the earlier one did not (the start
+    record's format version, the finish record's space bounds); those say nothing about the
+    search's decisions, so they are named in the report and left out of the comparison."""
+    only = set()
+    ra, rb = [], []
+    for x, y in zip(la, lb):
+        if x.get("event") == y.get("event"):
+            for k in set(x) ^ set(y):
+                only.add(f"{k} ({x.get('event')})")
+            keep = set(x) & set(y)
+            x, y = {k: x[k] for k in keep}, {k: y[k] for k in keep}
+        ra.append(x)
+        rb.append(y)
+    return ra, rb, sorted(only)
+
+
 def compare_logs(a, b):
-    """(same records?, same bytes?, evaluations, largest relative difference of any number)."""
+    """(same records?, same bytes?, evaluations, largest relative difference of any number, fields in one run only)."""
     la = [json.loads(line) for line in open(a) if line.strip()]
     lb = [json.loads(line) for line in open(b) if line.strip()]
     same_bytes = open(a, "rb").read() == open(b, "rb").read()
+    la, lb, only = common_fields(la, lb)
     if len(la) != len(lb) or [skeleton(r) for r in la] != [skeleton(r) for r in lb]:
-        return False, same_bytes, len(la), float("nan")
+        return False, same_bytes, len(la), float("nan"), only
     worst = 0.0
     for ra, rb in zip(la, lb):
         na, nb = numbers(ra), numbers(rb)
         if len(na) != len(nb):
-            return False, same_bytes, len(la), float("nan")
+            return False, same_bytes, len(la), float("nan"), only
         worst = max([worst] + [rel(x, y) for x, y in zip(na, nb)])
     evaluations = sum(1 for r in la if r.get("event") in ("eval", "validation_eval", "baseline_eval"))
-    return True, same_bytes, evaluations, worst
+    return True, same_bytes, evaluations, worst, only
 
 
 def factor_values(path):
@@ -82,26 +104,32 @@ def summary_table(run):
                            os.path.join(run, "sweep.json")], capture_output=True, text=True, check=True).stdout
 
 
-def main(run_a, run_b):
+def main(run_a, run_b, search_only=False):
     out = []
     agree = True
     out.append(f"# Two runs of the fair miniature, compared\n\n`compare_runs.py {run_a} {run_b}`\n")
 
     out.append("## Factors and searches\n")
-    out.append("| file | same bytes | same records (candidates, choices) | evaluations | largest relative difference |")
-    out.append("| --- | --- | --- | ---: | ---: |")
+    out.append("| file | same bytes | same records (candidates, choices) | evaluations | largest relative difference | fields one run only wrote |")
+    out.append("| --- | --- | --- | ---: | ---: | --- |")
     for name in sorted(os.listdir(os.path.join(run_a, "factors"))):
         fa, fb = os.path.join(run_a, "factors", name), os.path.join(run_b, "factors", name)
         va, vb = factor_values(fa), factor_values(fb)
         same = len(va) == len(vb)
         worst = max((rel(x, y) for x, y in zip(va, vb)), default=0.0) if same else float("nan")
-        out.append(f"| factors/{name} | {'yes' if sha256(fa) == sha256(fb) else 'no'} | {'yes' if same else 'NO'} | | {worst:.2g} |")
+        out.append(f"| factors/{name} | {'yes' if sha256(fa) == sha256(fb) else 'no'} | {'yes' if same else 'NO'} | | {worst:.2g} | |")
     for name in sorted(os.listdir(os.path.join(run_a, "logs"))):
         if not name.endswith(".jsonl"):
             continue
-        same, same_bytes, evaluations, worst = compare_logs(os.path.join(run_a, "logs", name), os.path.join(run_b, "logs", name))
+        same, same_bytes, evaluations, worst, only = compare_logs(os.path.join(run_a, "logs", name),
+                                                                  os.path.join(run_b, "logs", name))
         agree &= same
-        out.append(f"| logs/{name} | {'yes' if same_bytes else 'no'} | {'yes' if same else 'NO'} | {evaluations} | {worst:.2g} |")
+        out.append(f"| logs/{name} | {'yes' if same_bytes else 'no'} | {'yes' if same else 'NO'} | {evaluations} | {worst:.2g} "
+                   f"| {', '.join(only) or 'none'} |")
+    if search_only:
+        out.append(f"\n**Verdict: {'every search made the same decisions' if agree else 'the searches differ (see above)'}.**")
+        print("\n".join(out))
+        return 0 if agree else 1
 
     out.append("\n## Fine-tuned models (sha256 of model.safetensors)\n")
     out.append("| model | run A | run B | same |")
@@ -143,6 +171,7 @@ def main(run_a, run_b):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = [a for a in sys.argv[1:] if a != "--search-only"]
+    if len(args) != 2:
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(args[0], args[1], search_only="--search-only" in sys.argv[1:]))
