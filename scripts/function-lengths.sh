@@ -6,7 +6,8 @@
 #
 # The search's path (issue 24: no function over 120 lines):
 #   scripts/function-lengths.sh 120 core/search/*.cpp core/worker/*.cpp core/distributed/*.cpp \
-#       core/job/*.cpp app/cli/search.cpp widgets/searchpanel.cpp
+#       core/job/*.cpp app/cli/search.cpp widgets/searchpanel.cpp widgets/searchruncontroller.cpp \
+#       widgets/livescores.cpp widgets/searchsettingsform.cpp
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
 limit=$1
