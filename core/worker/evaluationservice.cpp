@@ -3,6 +3,7 @@
 namespace rs {
 
 // Out of line so that the vtable and the moc output live in one object file.
+EvaluationSignals::~EvaluationSignals() = default;
 EvaluationService::~EvaluationService() = default;
 
 void EvaluationService::startSweep(quint64, const SweepSettings &, const std::vector<SweepMethodSpec> &)

@@ -14,11 +14,46 @@
 
 namespace rs {
 
-class EvaluationService : public QObject {
+// The evaluation thread's signals, declared once: the worker (worker/evaluationworker.h) emits
+// them on its thread, and the service below, which derives from this too, relays every one of them
+// to the GUI's thread (EvaluationThread connects each signal this class declares, found through
+// its meta-object, so a signal added here is relayed without another list). Tests spy on either
+// through this type.
+class EvaluationSignals : public QObject {
     Q_OBJECT
 
 public:
     using QObject::QObject;
+    ~EvaluationSignals() override;
+
+Q_SIGNALS:
+    void loadProgress(const QString &message);
+    void modelLoaded(const rs::ModelInfo &info);
+    void searchStarted(const rs::SearchPlan &plan);
+    void candidateEvaluated(const rs::CandidateEvaluation &candidate);
+    void generationFinished(const rs::GenerationReport &report);
+    // The run's baselines, scored on its own samples before its first candidate.
+    void baselinesScored(const rs::SearchBaselines &baselines);
+    void searchPausedChanged(bool paused);
+    void searchFinished(const rs::SearchOutcome &outcome);
+    // Every sample of a score but its last (partial figures), then the complete score.
+    void scoreProgress(const rs::ScoreResult &partial);
+    void scoreReady(const rs::ScoreResult &score);
+    // After each sample of the references but the last, then the complete set.
+    void referencesProgress(const rs::ReferenceScores &partial);
+    void referencesReady(const rs::ReferenceScores &references);
+    void sweepStarted(const rs::SweepPlan &plan);
+    void sweepCellReady(const rs::SweepCellReport &report);
+    void sweepFinished(const rs::SweepOutcome &outcome);
+    // An rs::Error's message (it names the file or source).
+    void failed(rs::WorkerTask task, const QString &message);
+};
+
+class EvaluationService : public EvaluationSignals {
+    Q_OBJECT
+
+public:
+    using EvaluationSignals::EvaluationSignals;
     ~EvaluationService() override;
 
     // All requests return at once; none waits for the evaluation.
@@ -48,28 +83,6 @@ public:
     // The devices loadModel's settings may name, as ModelLoadSettings::device spells them: "cpu",
     // then "cuda:0" … for every GPU this build can use. Answers at once (the default: "cpu" only).
     virtual QStringList availableDevices() const;
-
-Q_SIGNALS:
-    void loadProgress(const QString &message);
-    void modelLoaded(const rs::ModelInfo &info);
-    void searchStarted(const rs::SearchPlan &plan);
-    void candidateEvaluated(const rs::CandidateEvaluation &candidate);
-    void generationFinished(const rs::GenerationReport &report);
-    // The run's baselines, scored on its own samples before its first candidate.
-    void baselinesScored(const rs::SearchBaselines &baselines);
-    void searchPausedChanged(bool paused);
-    void searchFinished(const rs::SearchOutcome &outcome);
-    // Every sample of a score but its last (partial figures), then the complete score.
-    void scoreProgress(const rs::ScoreResult &partial);
-    void scoreReady(const rs::ScoreResult &score);
-    // After each sample of the references but the last, then the complete set.
-    void referencesProgress(const rs::ReferenceScores &partial);
-    void referencesReady(const rs::ReferenceScores &references);
-    void sweepStarted(const rs::SweepPlan &plan);
-    void sweepCellReady(const rs::SweepCellReport &report);
-    void sweepFinished(const rs::SweepOutcome &outcome);
-    // An rs::Error's message (it names the file or source).
-    void failed(rs::WorkerTask task, const QString &message);
 };
 
 } // namespace rs

@@ -11,6 +11,7 @@
 #include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
+#include <QMetaMethod>
 #include <QFileInfo>
 #include <QMutexLocker>
 #include <QThread>
@@ -68,7 +69,7 @@ struct EvaluationWorker::Loaded {
     ModelInfo info;
 };
 
-EvaluationWorker::EvaluationWorker(QObject *parent) : QObject(parent) { registerEvaluationMetaTypes(); }
+EvaluationWorker::EvaluationWorker(QObject *parent) : EvaluationSignals(parent) { registerEvaluationMetaTypes(); }
 
 EvaluationWorker::~EvaluationWorker()
 {
@@ -491,6 +492,21 @@ void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settin
     }
 }
 
+namespace {
+
+// Connects every signal EvaluationSignals declares on `from` to the same signal on `to`.
+void relaySignals(const EvaluationSignals *from, const EvaluationSignals *to)
+{
+    const QMetaObject &signalList = EvaluationSignals::staticMetaObject;
+    for (int i = signalList.methodOffset(); i < signalList.methodCount(); ++i) {
+        const QMetaMethod method = signalList.method(i);
+        if (method.methodType() == QMetaMethod::Signal)
+            QObject::connect(from, method, to, method);
+    }
+}
+
+} // namespace
+
 EvaluationThread::EvaluationThread(QObject *parent)
     : EvaluationService(parent), m_thread(new QThread(this)), m_worker(new EvaluationWorker)
 {
@@ -500,22 +516,7 @@ EvaluationThread::EvaluationThread(QObject *parent)
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     // The service's signals relay the worker's: queued from the worker's thread to this object's,
     // then emitted on to whoever listens, in the order the worker sent them.
-    connect(m_worker, &EvaluationWorker::loadProgress, this, &EvaluationService::loadProgress);
-    connect(m_worker, &EvaluationWorker::modelLoaded, this, &EvaluationService::modelLoaded);
-    connect(m_worker, &EvaluationWorker::searchStarted, this, &EvaluationService::searchStarted);
-    connect(m_worker, &EvaluationWorker::candidateEvaluated, this, &EvaluationService::candidateEvaluated);
-    connect(m_worker, &EvaluationWorker::generationFinished, this, &EvaluationService::generationFinished);
-    connect(m_worker, &EvaluationWorker::baselinesScored, this, &EvaluationService::baselinesScored);
-    connect(m_worker, &EvaluationWorker::searchPausedChanged, this, &EvaluationService::searchPausedChanged);
-    connect(m_worker, &EvaluationWorker::searchFinished, this, &EvaluationService::searchFinished);
-    connect(m_worker, &EvaluationWorker::scoreProgress, this, &EvaluationService::scoreProgress);
-    connect(m_worker, &EvaluationWorker::scoreReady, this, &EvaluationService::scoreReady);
-    connect(m_worker, &EvaluationWorker::referencesProgress, this, &EvaluationService::referencesProgress);
-    connect(m_worker, &EvaluationWorker::referencesReady, this, &EvaluationService::referencesReady);
-    connect(m_worker, &EvaluationWorker::sweepStarted, this, &EvaluationService::sweepStarted);
-    connect(m_worker, &EvaluationWorker::sweepCellReady, this, &EvaluationService::sweepCellReady);
-    connect(m_worker, &EvaluationWorker::sweepFinished, this, &EvaluationService::sweepFinished);
-    connect(m_worker, &EvaluationWorker::failed, this, &EvaluationService::failed);
+    relaySignals(m_worker, this);
     m_thread->start();
 }
 

@@ -37,7 +37,9 @@ class CausalLM;
 class NeedleEvaluator;
 class Tokenizer;
 
-class EvaluationWorker : public QObject {
+// Its signals are EvaluationSignals' (worker/evaluationservice.h): the one list the service relays.
+// An rs::Error reported by `failed` leaves the worker and its model unharmed.
+class EvaluationWorker : public EvaluationSignals {
     Q_OBJECT
 
 public:
@@ -75,25 +77,6 @@ public Q_SLOTS:
     void startSearch(const rs::SearchSettings &settings, const rs::NeedleEvalSettings &samples,
                      const QString &logPath, bool resume, const rs::NeedleEvalSettings &validation = NeedleEvalSettings{0, 0});
     void startSweep(quint64 requestId, const rs::SweepSettings &settings, const std::vector<rs::SweepMethodSpec> &methods);
-
-Q_SIGNALS:
-    void loadProgress(const QString &message);
-    void modelLoaded(const rs::ModelInfo &info);
-    void searchStarted(const rs::SearchPlan &plan);
-    void candidateEvaluated(const rs::CandidateEvaluation &candidate);
-    void generationFinished(const rs::GenerationReport &report);
-    void baselinesScored(const rs::SearchBaselines &baselines);
-    void searchPausedChanged(bool paused);
-    void searchFinished(const rs::SearchOutcome &outcome);
-    void scoreProgress(const rs::ScoreResult &partial);
-    void scoreReady(const rs::ScoreResult &score);
-    void referencesProgress(const rs::ReferenceScores &partial);
-    void referencesReady(const rs::ReferenceScores &references);
-    void sweepStarted(const rs::SweepPlan &plan);
-    void sweepCellReady(const rs::SweepCellReport &report);
-    void sweepFinished(const rs::SweepOutcome &outcome);
-    // An rs::Error's message (it names the file or source); the worker and its model are unharmed.
-    void failed(rs::WorkerTask task, const QString &message);
 
 private:
     struct Loaded;
