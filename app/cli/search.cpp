@@ -532,6 +532,7 @@ int searchBody(const QStringList &args, Role role)
         } else if (simulated) {
             job.useSimulated(*simulated, modelDir(parser));
             err() << "scoring on the simulated fitness: " << number(simulated->seconds, 3) << " s per evaluation\n";
+            err().flush();
         } else {
             loadScorers(job, parser, local);
             err() << "scoring on " << job.devices().join(QStringLiteral(", ")) << ", " << job.perReplica()
