@@ -15,12 +15,12 @@
 #include "rope/ropegeometry.h"
 #include "runtime/embeddedmodel.h"
 #include "runtime/model.h"
+#include "runtime/modelfolder.h"
 #include "search/runlogstart.h"
 #include "search/search.h"
 #include "worker/searchjobsettings.h"
 #ifdef ROPESCOPE_HAVE_MPI
 #include "distributed/mpisearch.h"
-#include "runtime/modelfolder.h"
 #endif
 
 #include <QElapsedTimer>
@@ -75,7 +75,7 @@ struct SearchOptions {
     QCommandLineOption method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
         searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch, validationSamples, validationSeed,
         validationTop, chooseBy, fitness, noSeeds, fixDrcd, rankTimeout, jobTimeout, decoupleAnchor, dRcdAboveTcd,
-        keepOriginalDims;
+        keepOriginalDims, simulateFitness;
 };
 
 SearchOptions::SearchOptions(const SearchJobSettings &d)
@@ -161,7 +161,12 @@ SearchOptions::SearchOptions(const SearchJobSettings &d)
       keepOriginalDims(QStringLiteral("keep-original-dims"),
                        QStringLiteral("Extension, not in the paper (LongRoPE2): the first K (fastest-rotating) dimensions "
                                       "keep λ = 1, as YaRN leaves them (default %1: none).").arg(d.search.keepOriginalDims),
-                       QStringLiteral("K"), QString::number(d.search.keepOriginalDims))
+                       QStringLiteral("K"), QString::number(d.search.keepOriginalDims)),
+      simulateFitness(QStringLiteral("simulate-fitness"),
+                      QStringLiteral("For scale tests: no model is loaded (only its config.json, for the RoPE shape); each "
+                                     "evaluation sleeps DURATION (0.5s, 100ms), jittered by ±F of it, and scores a known "
+                                     "function of λ (docs/cli.md); fail=P: that share of evaluations gives NaN."),
+                      QStringLiteral("DURATION[,jitter=F][,fail=P]"))
 {
 }
 
@@ -172,7 +177,7 @@ void SearchOptions::addTo(QCommandLineParser &parser) const
     parser.addOptions({method, population, iterations, maxEvaluations, log, resume, outFile, racing, racingKeep,
                        searchAttention, attentionMin, attentionMax, replicaDevices, candidateBatch, validationSamples,
                        validationSeed, validationTop, chooseBy, fitness, noSeeds, fixDrcd, decoupleAnchor, dRcdAboveTcd,
-                       keepOriginalDims});
+                       keepOriginalDims, simulateFitness});
 }
 
 // The log names a model and a corpus and may come from anyone: resuming loads only the model the
@@ -194,6 +199,19 @@ void checkResumedLog(const QCommandLineParser &parser, const SearchOptions &o)
                                   resumed.corpus.isEmpty() ? QStringLiteral("\"\" (built-in prose)") : resumed.corpus,
                                   parser.isSet(kCorpusOption) ? QStringLiteral("--corpus %1").arg(parser.value(kCorpusOption))
                                                               : QStringLiteral("none"))};
+}
+
+// --simulate-fitness, if given.
+std::optional<SimulatedFitnessSpec> simulatedSpec(const QCommandLineParser &parser, const SearchOptions &o)
+{
+    if (!parser.isSet(o.simulateFitness))
+        return std::nullopt;
+    SimulatedFitnessSpec spec;
+    if (const QString problem = parseSimulatedFitness(parser.value(o.simulateFitness), spec); !problem.isEmpty())
+        throw UsageError{QStringLiteral("--simulate-fitness %1").arg(problem)};
+    if (parser.isSet(o.replicaDevices))
+        throw UsageError{QStringLiteral("--simulate-fitness loads no model: --devices has nothing to place")};
+    return spec;
 }
 
 // The command-line mistakes found before the model loads (and an unwritable --out, before the search).
@@ -219,6 +237,7 @@ void checkOptions(const QCommandLineParser &parser, const SearchOptions &o, Role
         positiveNumber(parser, o.jobTimeout);
     if (parser.isSet(o.resume) && !role.worker)
         checkResumedLog(parser, o);
+    simulatedSpec(parser, o);
 }
 
 // --fix-d-rcd as a dimension of this model.
@@ -327,8 +346,13 @@ mpi::Timeouts timeoutsOf(const QCommandLineParser &parser, const SearchOptions &
 int serveJobs(SearchJob &job, const QCommandLineParser &parser, const SearchOptions &o, const Session &session)
 {
     std::optional<EvaluationSetup> setup;
+    const std::optional<SimulatedFitnessSpec> simulated = simulatedSpec(parser, o);
     const auto setupWorker = [&]() -> std::variant<mpi::WorkerHello, mpi::SetupFailure> {
         try {
+            if (simulated) {
+                job.useSimulated(*simulated, modelDir(parser));
+                return mpi::WorkerHello{job.devices(), QStringLiteral("none"), job.perReplica()};
+            }
             loadScorers(job, parser, setup);
             return mpi::WorkerHello{job.devices(), job.model().dtype(), job.perReplica() * int(job.devices().size())};
         } catch (const UsageError &e) {
@@ -483,13 +507,12 @@ int searchBody(const QStringList &args, Role role)
         const NeedleEvalSettings needle = evaluationSettings(parser);
         std::optional<EvaluationSetup> local;
         RopeConfig config;
-        if (role.coordinator || role.worker) {
-#ifdef ROPESCOPE_HAVE_MPI
+        const std::optional<SimulatedFitnessSpec> simulated = simulatedSpec(parser, o);
+        if (role.coordinator || role.worker || simulated) {
             modelOptions(parser);  // --device and --dtype checked here too
             config = loadRopeConfig(ModelFolder(QDir::cleanPath(modelDir(parser))).file(QStringLiteral("config.json")));
-            if (role.coordinator)
+            if (!role.worker)
                 printWarnings(config);
-#endif
         } else {
             local.emplace(loadEvaluationSetup(parser));
             config = local->model->ropeConfig();
@@ -506,6 +529,10 @@ int searchBody(const QStringList &args, Role role)
 #ifdef ROPESCOPE_HAVE_MPI
             startCoordinator(job, *role.coordinator, parser, o);
 #endif
+        } else if (simulated) {
+            job.useSimulated(*simulated, modelDir(parser));
+            err() << "scoring on the simulated fitness: " << number(simulated->seconds, 3) << " s per evaluation\n";
+            err().flush();
         } else {
             loadScorers(job, parser, local);
             err() << "scoring on " << job.devices().join(QStringLiteral(", ")) << ", " << job.perReplica()

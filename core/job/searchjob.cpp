@@ -135,8 +135,22 @@ void SearchJob::useFitness(SampledFitness search, SampledFitness validation, con
     m_dtype = dtype;
 }
 
+void SearchJob::useSimulated(const SimulatedFitnessSpec &spec, const QString &modelDir)
+{
+    m_simulated = std::make_unique<SimulatedFitness>(spec, m_engine.settings());
+    m_perReplica = std::max(1, m_settings.candidateBatch);
+    m_searchFitness = m_simulated->fitness(SampleSetName::Search, m_settings.samples.samples, m_perReplica);
+    if (validating())
+        m_validationFitness = m_simulated->fitness(SampleSetName::Validation, m_validation.samples, m_perReplica);
+    m_modelDir = modelDir;
+    m_device = QStringLiteral("simulated");
+    m_dtype = QStringLiteral("none");
+}
+
 QStringList SearchJob::devices() const
 {
+    if (m_simulated)
+        return {m_device};
     return m_scorers && m_scorers->search ? m_scorers->search->devices() : QStringList{m_device};
 }
 
@@ -149,6 +163,8 @@ CausalLM &SearchJob::model() const
 
 std::vector<double> SearchJob::score(SampleSetName set, const std::vector<Candidate> &candidates, int sample) const
 {
+    if (m_simulated)
+        return m_simulated->score(set, candidates, sample);
     if (!m_scorers || !m_scorers->search)
         throw Error(kSource, QStringLiteral("internal: the job has no scorers of its own"));
     if (set == SampleSetName::Search)

@@ -8,10 +8,11 @@
 // model's RoPE (the engine), the search and validation samples with their overlap check, the
 // baselines, the model replicas and scorers, the run context and the log. The front ends differ
 // only in how they show progress (the hooks they add) and in where the scoring runs: the model
-// this process loaded (loadScorers), a model someone else owns (useModel), or remote ranks
-// (useFitness).
+// this process loaded (loadScorers), a model someone else owns (useModel), remote ranks
+// (useFitness), or a simulated fitness that needs no model (useSimulated, for scale tests).
 #include "worker/messages.h"
 #include "worker/searchjobsettings.h"
+#include "job/simulatedfitness.h"
 #include "rope/ropeconfig.h"
 #include "search/runlogcodec.h"
 #include "search/search.h"
@@ -50,7 +51,7 @@ public:
     bool validating() const { return m_validation.samples > 0; }
     const std::vector<SearchBaseline> &baselines() const { return m_baselines; }
 
-    // Where the candidates are scored; one of the three, once.
+    // Where the candidates are scored; one of the four, once.
     // The model this process loaded from `modelDir`: one replica per device of settings().devices
     // (default: every visible GPU with CUDA, else the model's device; the model itself moves to
     // the first device when it is elsewhere), the search samples spread over them in batches of
@@ -62,7 +63,12 @@ public:
     void useFitness(SampledFitness search, SampledFitness validation, const QString &modelDir, const QString &device,
                     const QString &dtype);
 
-    // After loadScorers or useModel: the replicas' devices, candidates per forward and replica,
+    // The simulated fitness (simulatedfitness.h) in this process, candidateBatch (default 1)
+    // candidates per job: no model is loaded; the device is "simulated", the dtype "none".
+    void useSimulated(const SimulatedFitnessSpec &spec, const QString &modelDir);
+    const SimulatedFitness *simulated() const { return m_simulated.get(); }
+
+    // After loadScorers, useModel or useSimulated: the replicas' devices, candidates per forward and replica,
     // and the needle PPLs of `candidates` on one sample of either set (an MPI worker rank's job).
     QStringList devices() const;
     int perReplica() const { return m_perReplica; }
@@ -89,6 +95,7 @@ private:
     NeedleEvalSettings m_validation;
     std::vector<SearchBaseline> m_baselines;
     std::unique_ptr<Scorers> m_scorers;
+    std::unique_ptr<SimulatedFitness> m_simulated;
     int m_perReplica = 1;
     SampledFitness m_searchFitness;
     SampledFitness m_validationFitness;
