@@ -4,6 +4,7 @@
 // CUDA allocator's peak statistics. The CUDA-only parts compile where CMake found their headers
 // (ROPESCOPE_CUDA_MEMORY_STATS, ROPESCOPE_CUDA_MEMINFO in CMakeLists.txt).
 #include "runtime/modelimpl_p.h"
+#include "runtime/modelcost.h"
 
 #ifdef ROPESCOPE_CUDA_MEMORY_STATS
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -94,19 +95,44 @@ void requireWeightMemory(const TorchModel &m, const ModelSpec &s, const QString 
                   parameters * double(c10::elementSize(m.dtype)), 0);
 }
 
-double forwardBytes(const TorchModel &m, double tokens, double rows)
+namespace {
+
+// The figures common/forwardcost.h computes a forward's bytes and FLOPs from.
+ForwardCostFigures costFigures(const TorchModel &m)
 {
     const ModelSpec &s = m.spec;
     const double e = double(c10::elementSize(m.dtype));
+    const double H = s.hiddenSize, I = s.intermediateSize;
     const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
-    const double widest = std::max(2.0 * s.intermediateSize, q + 2 * kv);
+    ForwardCostFigures f;
+    f.device = QString::fromStdString(m.device.str());
+    f.weightBytes = double(weightBytes(m));
+    f.deviceBytes = double(m.device.is_cpu() ? physicalMemoryBytes() : m.deviceMemory);
+    f.hostBytes = double(physicalMemoryBytes());
     // Alive together once a layer's attention has run: the residual stream, q/k/v, the rotated q
     // and k, the attention output and the rotary cos and sin; and the token ids and positions.
-    const double perToken = e * (s.hiddenSize + (q + 2 * kv) + (q + kv) + q + 2.0 * s.rotaryDims) + 16;
+    f.bytesPerToken = e * (H + (q + 2 * kv) + (q + kv) + q + 2.0 * s.rotaryDims) + 16;
     // One chunk of attention scores (with their float32 softmax) and one of token-wise intermediates.
-    const double scores = std::min(double(m.attentionChunkElements), rows * s.numHeads * tokens * tokens) * (4 + e);
-    const double tokenwise = std::min(double(m.tokenwiseChunkElements), rows * tokens * widest) * e;
-    return rows * tokens * perToken + scores + tokenwise;
+    f.attentionChunkElements = double(m.attentionChunkElements);
+    f.scoreBytesPerElement = 4 + e;
+    f.heads = s.numHeads;
+    f.tokenwiseChunkElements = double(m.tokenwiseChunkElements);
+    f.tokenwiseWidth = std::max(2.0 * I, q + 2 * kv);
+    f.elementBytes = e;
+    f.flopsPerToken = (2 * H * (q + 2 * kv) + 2 * q * H + 2 * 3 * H * I) * s.numLayers;
+    // QKᵀ and PV each cost 2·q FLOPs per key a query sees.
+    f.attentionFlopsPerKey = 4 * q;
+    for (const int w : s.slidingWindow)
+        f.slidingWindow.push_back(double(w));
+    f.headFlopsPerRow = 2 * H * double(s.vocabSize);
+    return f;
+}
+
+} // namespace
+
+double forwardBytes(const TorchModel &m, double tokens, double rows)
+{
+    return rs::forwardBytes(costFigures(m), tokens, rows);
 }
 
 int64_t weightBytes(const TorchModel &m)
@@ -157,21 +183,9 @@ void CausalLM::Impl::requireForward(double tokens, double rows, double hostBytes
 
 double CausalLM::forwardFlops(int64_t tokens, int64_t headRows) const
 {
-    const detail::ModelSpec &s = d->m.spec;
-    const double H = s.hiddenSize, I = s.intermediateSize, T = double(tokens);
-    const double q = double(s.numHeads) * s.headDim, kv = double(s.numKvHeads) * s.headDim;
-    const double perTokenPerLayer = 2 * H * (q + 2 * kv) + 2 * q * H + 2 * 3 * H * I;
-    double total = perTokenPerLayer * T * s.numLayers;
-    for (int l = 0; l < s.numLayers; ++l) {
-        // Query i (0-based) sees min(i + 1, window) keys; QKᵀ and PV each cost 2·q FLOPs per key.
-        const double w = s.slidingWindow[size_t(l)];
-        double keys = T * (T + 1) / 2;
-        if (w > 0 && T > w)
-            keys = w * (w + 1) / 2 + (T - w) * w;
-        total += 4 * q * keys;
-    }
-    return total + 2 * H * double(s.vocabSize) * double(headRows);
+    return rs::forwardFlops(costFigures(*this), double(tokens), double(headRows));
 }
+
 
 int64_t CausalLM::weightBytes() const
 {
@@ -186,6 +200,11 @@ double CausalLM::forwardBytes(int64_t tokens, int64_t rows) const
 void CausalLM::requireMemoryFor(int64_t tokens, int64_t rows, double hostBytes) const
 {
     d->requireForward(double(tokens), double(rows), hostBytes);
+}
+
+ForwardCostFigures costFigures(const CausalLM &model)
+{
+    return detail::costFigures(model.torchModel());
 }
 
 int64_t CausalLM::peakDeviceMemory() const
