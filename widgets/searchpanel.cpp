@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "factordocument.h"
 #include "glossary.h"
+#include "modelfolders.h"
 #include "plotstyle.h"
 #include "rope/factorfamilies.h"
 #include "searchplot.h"
@@ -190,10 +191,12 @@ void SearchPanel::connectParts()
         m_live->schedule();
         updateButtons();
         updateBudget();
+        onContextChanged();
     });
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
         syncLengthFromDocument();
         m_live->schedule();
+        onContextChanged();
     });
     connect(m_form, &SearchSettingsForm::lengthEdited, this, &SearchPanel::commitLength);
     connect(m_form, &SearchSettingsForm::samplesChanged, m_live, &LiveScores::schedule);
@@ -234,6 +237,11 @@ void SearchPanel::connectRun()
     connect(m_stop, &QPushButton::clicked, this, &SearchPanel::stopSearch);
     connect(m_applyBest, &QPushButton::clicked, this, &SearchPanel::applyBest);
     connect(m_run, &SearchRunController::stateChanged, this, [this](State state) {
+        // A followed run's own settings show in the form, read-only; the user's come back after.
+        if (state == State::Following && hasRun())
+            m_form->showRun(m_run->plan(), m_run->follower()->path());
+        else if (state != State::Following)
+            m_form->showOwn();
         updateButtons();
         Q_EMIT stateChanged(state);
     });
@@ -259,10 +267,12 @@ void SearchPanel::connectRun()
         m_plot->clearReferences(QStringLiteral("run/"));
     });
     connect(m_run, &SearchRunController::bestChanged, this, [this] {
+        m_bestApplied = bestApplies();
         updateButtons();
+        showStatus();
         Q_EMIT bestChanged();
     });
-    connect(m_run, &SearchRunController::statusChanged, this, [this] { m_status->setText(m_run->statusDisplay()); });
+    connect(m_run, &SearchRunController::statusChanged, this, &SearchPanel::showStatus);
     connect(m_run, &SearchRunController::statusMessage, this, &SearchPanel::statusMessage);
     connect(m_run, &SearchRunController::rankStatistics, this, &SearchPanel::showRankStatistics);
     connect(m_run, &SearchRunController::noteChanged, this, &SearchPanel::showNote);
@@ -285,12 +295,20 @@ void SearchPanel::updateButtons()
     const State state = m_run->state();
     const bool running = m_run->isRunning();
     const bool stopping = m_run->isStopping();
-    m_start->setEnabled(!running && hasModel());
+    const QString blocked = state == State::Following
+                                ? tr("Following a run: the form shows its settings. Stop following to start a search here.")
+                                : startBlockedReason();
+    m_start->setEnabled(!running && blocked.isEmpty());
+    m_start->setToolTip(blocked.isEmpty() ? tr("Search the factors with these settings on the loaded model") : blocked);
     m_pause->setEnabled(!stopping && (state == State::Searching || state == State::Paused));
     m_pause->setText(state == State::Paused ? tr("Resume") : tr("Pause"));
     m_stop->setEnabled(!stopping && (running || state == State::Following));
     m_stop->setText(state == State::Following ? tr("Stop following") : tr("Stop"));
-    m_applyBest->setEnabled(hasBest() && int(bestLambda().size()) == m_document->pairs());
+    const QString elsewhere = bestContextMismatch();
+    m_applyBest->setEnabled(bestApplies());
+    m_applyBest->setToolTip(elsewhere.isEmpty()
+                                ? tr("Put the best factors found (with their d_rcd and L) into the document: one undo step")
+                                : elsewhere);
     m_form->setRunning(running);
 }
 
@@ -343,13 +361,11 @@ void SearchPanel::setEmbeddedModel(const QString &directory, const QString &name
 
 // A model is named by its folder, except the shipped one, which is unpacked into a cache folder
 // whose name ("embedded-model-0010f5…") means nothing to a user.
+// Recognised by content, whatever folder holds it (the CLI unpacks it into its own cache).
 QString SearchPanel::modelName(const QString &directory) const
 {
-    if (!m_embeddedModelDir.isEmpty()) {
-        const QString a = QFileInfo(directory).canonicalFilePath(), b = QFileInfo(m_embeddedModelDir).canonicalFilePath();
-        if (!a.isEmpty() && a == b)
-            return m_embeddedModelName;
-    }
+    if (!m_embeddedModelDir.isEmpty() && sameModelFolder(directory, m_embeddedModelDir))
+        return m_embeddedModelName;
     return QFileInfo(directory).fileName();
 }
 
@@ -401,15 +417,92 @@ void SearchPanel::onModelLoaded(const ModelInfo &info)
     updateModelLabel();
     updateButtons();
     updateBudget();
+    onContextChanged();
 }
 
+// A search's answer belongs to the model, the RoPE and the target length it was found for.
+QString SearchPanel::bestContextMismatch() const
+{
+    if (!hasBest())
+        return {};
+    const SearchPlan &plan = m_run->plan();
+    const SearchSettings &run = plan.settings;
+    const RopeConfig &document = m_document->config();
+    if (run.rotaryDims > 0 && (document.rotaryDims != run.rotaryDims || document.base != run.base
+                               || document.trainLength != run.trainLength))
+        return tr("The search's answer is for another RoPE (d = %1, b = %2, L_train = %3) than the document's "
+                  "(d = %4, b = %5, L_train = %6): it is not applied or drawn.")
+            .arg(run.rotaryDims)
+            .arg(formatNumber(run.base), formatNumber(run.trainLength))
+            .arg(document.rotaryDims)
+            .arg(formatNumber(document.base), formatNumber(document.trainLength));
+    const int target = m_run->best()->targetLength;
+    if (target > 0 && std::llround(m_document->targetLength()) != target)
+        return tr("The search's answer is for L = %1, the document's target is now %2: it is not applied or drawn "
+                  "(set L back to %1 to use it).")
+            .arg(formatNumber(target), formatNumber(m_document->targetLength()));
+    if (hasModel() && !plan.model.isEmpty() && !sameModelFolder(plan.model, model()->directory))
+        return tr("The search's answer was found on %1, the loaded model is %2: it is not applied or drawn.")
+            .arg(modelName(plan.model), modelName(model()->directory));
+    return {};
+}
+
+bool SearchPanel::bestApplies() const
+{
+    return hasBest() && int(bestLambda().size()) == m_document->pairs() && bestContextMismatch().isEmpty();
+}
+
+
+// The model, the document's RoPE or its target changed: a search's answer made for another one is
+// marked and disabled (and comes back if the context does).
+void SearchPanel::onContextChanged()
+{
+    const bool applies = bestApplies();
+    updateButtons();
+    showStatus();
+    if (applies != m_bestApplied) {
+        m_bestApplied = applies;
+        Q_EMIT bestChanged();
+    }
+}
+
+void SearchPanel::showStatus()
+{
+    const QString elsewhere = bestContextMismatch();
+    m_status->setText(elsewhere.isEmpty() ? m_run->statusDisplay()
+                                          : m_run->statusDisplay() + QLatin1Char('\n') + elsewhere);
+}
+
+QString SearchPanel::startBlockedReason() const
+{
+    if (!hasModel())
+        return tr("Load a model first (File › Load Model…): the search scores candidates with it.");
+    // The search runs on the model's RoPE and its answer goes into the document: both must agree.
+    const RopeConfig &model = this->model()->ropeConfig;
+    const RopeConfig &document = m_document->config();
+    if (m_document->pairs() != model.pairs())
+        return tr("The document has %1 rotary dimensions, the model %2: open the model's config (File › Open config.json…) so that "
+                  "the search's answer fits the document.")
+            .arg(m_document->pairs())
+            .arg(model.pairs());
+    if (document.base != model.base || document.trainLength != model.trainLength)
+        return tr("The document's RoPE (b = %1, L_train = %2) is not the model's (b = %3, L_train = %4): open the "
+                  "model's config (File › Open) so that the search's answer fits the document.")
+            .arg(formatNumber(document.base), formatNumber(document.trainLength))
+            .arg(formatNumber(model.base), formatNumber(model.trainLength));
+    return {};
+}
 
 bool SearchPanel::startSearch()
 {
     if (m_run->isRunning())
         return false;
-    if (!hasModel()) {
-        Q_EMIT errorOccurred(tr("Load a model first (File › Load Model…): the search scores candidates with it."));
+    if (m_run->state() == State::Following) {
+        Q_EMIT errorOccurred(tr("Following a run: stop following to start a search here."));
+        return false;
+    }
+    if (const QString blocked = startBlockedReason(); !blocked.isEmpty()) {
+        Q_EMIT errorOccurred(blocked);
         return false;
     }
     return m_run->start({searchSettings(), sampleSettings(), validationSettings(), m_form->logPath(), m_form->resume()});
@@ -425,6 +518,10 @@ bool SearchPanel::applyBest()
 {
     if (!hasBest()) {
         Q_EMIT errorOccurred(tr("There is no search result to apply yet."));
+        return false;
+    }
+    if (const QString elsewhere = bestContextMismatch(); !elsewhere.isEmpty()) {
+        Q_EMIT errorOccurred(elsewhere);
         return false;
     }
     const SearchRunController::Best best = *m_run->best();
@@ -459,6 +556,8 @@ bool SearchPanel::applyBest()
 
 void SearchPanel::onRunStarted(const SearchPlan &plan)
 {
+    if (m_run->state() == State::Following)  // the followed log started over
+        m_form->showRun(plan, m_run->follower()->path());
     m_plot->beginRun(plan);
     m_plot->clearReferences(QStringLiteral("run/"));
     updatePlotReferences();
@@ -467,7 +566,9 @@ void SearchPanel::onRunStarted(const SearchPlan &plan)
 
 bool SearchPanel::liveScoresMatchRun() const
 {
-    return hasRun() && m_live->isOn(m_run->plan().model, m_run->plan().searchSamples);
+    // The run's model may be the loaded one in another folder (the embedded model in the CLI's cache).
+    return hasRun() && hasModel() && sameModelFolder(m_run->plan().model, model()->directory)
+           && m_live->isOn(model()->directory, m_run->plan().searchSamples);
 }
 
 void SearchPanel::updatePlotReferences()
@@ -505,7 +606,7 @@ QString SearchPanel::runText() const
     const SearchPlan &plan = m_run->plan();
     const NeedleEvalSettings &s = plan.searchSamples;
     QStringList parts;
-    parts << (plan.model.isEmpty() ? tr("model not logged") : QFileInfo(plan.model).fileName());
+    parts << (plan.model.isEmpty() ? tr("model not logged") : modelName(plan.model));
     parts << tr("L = %1").arg(formatNumber(plan.targetLength));
     const auto seeds = [](const NeedleEvalSettings &n) {
         return n.samples > 1 ? QStringLiteral("%1…%2").arg(n.seed).arg(n.seed + uint64_t(n.samples) - 1) : QString::number(n.seed);
@@ -541,7 +642,7 @@ void SearchPanel::updateRunLabel()
                     .arg(m_live->sampleCount())
                     .arg(formatNumber(m_form->lengthSpinBox()->value()))
                     .arg(m_form->seedSpinBox()->value())
-                    .arg(m_run->plan().model == model()->directory ? QString() : tr(", another model"));
+                    .arg(sameModelFolder(m_run->plan().model, model()->directory) ? QString() : tr(", another model"));
     m_runLabel->setText(text);
     m_runLabel->setVisible(true);
 }

@@ -69,6 +69,9 @@ public:
 
     // Each reports errorOccurred and returns false when it cannot start.
     bool startSearch();
+    // Why Start cannot run now (no model; a document whose RoPE is not the model's, so the answer
+    // would not fit it); empty when it can. Start's tooltip says it.
+    QString startBlockedReason() const;
     void togglePause() { m_run->togglePause(); }
     void stopSearch();
     // Replays the log and follows it live. Throws rs::Error (naming the file) when it is not a run
@@ -78,6 +81,12 @@ public:
     bool applyBest();
 
     bool hasBest() const { return m_run->best().has_value(); }
+    // Why the search's answer does not belong to what is open now (another model, RoPE or target
+    // length than it was found for); empty when it does or there is none. Apply best is then off,
+    // the status says so, and bestApplies() is false (the window drops its overlay).
+    QString bestContextMismatch() const;
+    // There is an answer, it fits the document and belongs to the present context.
+    bool bestApplies() const;
     std::vector<double> bestLambda() const { return hasBest() ? m_run->best()->lambda : std::vector<double>{}; }
     double bestPpl() const { return hasBest() ? m_run->best()->ppl : 0.0; }
     int bestDRcd() const { return hasBest() ? m_run->best()->dRcd : -1; }
@@ -141,7 +150,8 @@ signals:
     void generationAdded(const rs::GenerationReport &report);
     void searchFinished(const rs::SearchOutcome &outcome);
     void stateChanged(rs::SearchRunController::State state);
-    // The best factors found so far changed (bestLambda()); empty when a new run begins.
+    // The best factors found so far changed (bestLambda()), or whether they apply (bestApplies());
+    // empty when a new run begins.
     void bestChanged();
     // Needle PPL of the document's λ arrived (handTunedPpl()).
     void handTunedScored(double ppl);
@@ -170,6 +180,8 @@ private:
     void showNote(const QString &text);
     void showRankStatistics(const RankStatistics &statistics);
     void onModelLoaded(const ModelInfo &info);
+    void onContextChanged();
+    void showStatus();
     void onRunStarted(const SearchPlan &plan);
     // True when the live scores (the dock's samples on the loaded model) are on the run's samples.
     bool liveScoresMatchRun() const;
@@ -186,6 +198,7 @@ private:
 
     QString m_embeddedModelDir, m_embeddedModelName;
     QString m_loadingMessage;
+    bool m_bestApplied = false;  // bestApplies() as last announced by bestChanged
     QLabel *m_modelLabel;
     QLabel *m_runLabel;
     QPushButton *m_start;

@@ -275,9 +275,12 @@ void SearchRunController::setStatus(const QString &oneLine, const QString &displ
 QStringList SearchRunController::progressParts() const
 {
     QStringList parts;
-    // Generations as the run has them: the initial one plus settings.iterations bred ones.
-    const int generations = m_plan.settings.iterations + 1;
-    parts << unbroken(tr("generation %1 of %2").arg(std::min(m_generationsDone, generations)).arg(generations));
+    // Numbered as the CLI prints them ("generation 3/6"): 0 is the initial population, then
+    // settings.iterations bred ones; the latest finished one, or 0 while the initial is scored.
+    const int last = m_plan.settings.iterations;
+    parts << unbroken(m_generationsDone > 0
+                          ? tr("generation %1/%2 done").arg(std::min(m_generationsDone - 1, last)).arg(last)
+                          : tr("generation 0/%1 running").arg(last));
     // Racing drops candidates early, so a full run's count is only an upper bound then.
     const bool racing = m_plan.settings.racing && m_plan.samples > 1;
     parts << unbroken(tr("%1 of %2%3 evaluations")

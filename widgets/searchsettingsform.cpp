@@ -20,6 +20,7 @@
 #include <QToolButton>
 
 #include <algorithm>
+#include <memory>
 #include <limits>
 
 namespace rs {
@@ -203,7 +204,7 @@ void SearchSettingsForm::connectFields()
     connect(m_samples, &QSpinBox::valueChanged, this, &SearchSettingsForm::samplesChanged);
     connect(m_seed, &QSpinBox::valueChanged, this, &SearchSettingsForm::samplesChanged);
     connect(m_corpus, &QLineEdit::editingFinished, this, &SearchSettingsForm::samplesChanged);
-    connect(m_validationSamples, &QSpinBox::valueChanged, this, [this] { setRunning(m_running); });
+    connect(m_validationSamples, &QSpinBox::valueChanged, this, &SearchSettingsForm::applyEnabled);
     for (QSpinBox *field : {m_population, m_iterations, m_samples, m_length, m_validationSamples})
         connect(field, &QSpinBox::valueChanged, this, &SearchSettingsForm::budgetInputsChanged);
     connect(m_method, &QComboBox::currentIndexChanged, this, &SearchSettingsForm::budgetInputsChanged);
@@ -280,12 +281,16 @@ ModelLoadSettings SearchSettingsForm::modelLoadSettings() const
     return settings;
 }
 
-QString SearchSettingsForm::logPath() const { return QDir::fromNativeSeparators(m_logPath->text().trimmed()); }
+QString SearchSettingsForm::logPath() const { return QDir::fromNativeSeparators(own().logPath.trimmed()); }
 
-bool SearchSettingsForm::resume() const { return m_resume->isChecked(); }
+bool SearchSettingsForm::resume() const { return own().resume; }
 
 void SearchSettingsForm::showLength(int length)
 {
+    if (m_own) {  // the field shows the followed run's L meanwhile
+        m_own->length = std::min(length, kLongestLength);
+        return;
+    }
     const QSignalBlocker blocker(m_length);
     m_length->setValue(std::min(length, kLongestLength));
 }
@@ -293,10 +298,10 @@ void SearchSettingsForm::showLength(int length)
 void SearchSettingsForm::updateBudget(const RopeConfig &rope)
 {
     SearchSettings settings = searchSettings(rope);
-    const int samples = m_samples->value();
+    const int samples = own().samples;
     const int validation = validationSettings().samples;
     try {
-        const int baselines = int(searchBaselines(rope, m_length->value()).size());
+        const int baselines = int(searchBaselines(rope, own().length).size());
         const EvaluationBudget b = evaluationBudget(settings, samples, validation, baselines);
         QString text = tr("%1 on the search samples").arg(formatNumber(b.search));
         if (validation > 0)
@@ -311,51 +316,147 @@ void SearchSettingsForm::updateBudget(const RopeConfig &rope)
 void SearchSettingsForm::setRunning(bool running)
 {
     m_running = running;
-    m_device->setEnabled(!running);
-    m_dtype->setEnabled(!running);
+    applyEnabled();
+}
+
+void SearchSettingsForm::applyEnabled()
+{
+    const bool fixed = m_running || m_own;
+    m_device->setEnabled(!m_running);
+    m_dtype->setEnabled(!m_running);
     for (QWidget *field : std::initializer_list<QWidget *>{m_method, m_population, m_iterations, m_samples, m_length,
                                                            m_seed, m_corpus, m_logPath, m_resume, m_racing,
                                                            m_searchAttention, m_validationSamples, m_validationSeed,
                                                            m_fitness, m_familySeeds})
-        field->setEnabled(!running);
-    m_chooseBy->setEnabled(!running && m_validationSamples->value() != 0);
+        field->setEnabled(!fixed);
+    m_chooseBy->setEnabled(!fixed && m_validationSamples->value() != 0);
+}
+
+SearchSettingsForm::Values SearchSettingsForm::read() const
+{
+    Values v;
+    v.method = m_method->currentData().toInt();
+    v.population = m_population->value();
+    v.iterations = m_iterations->value();
+    v.samples = m_samples->value();
+    v.length = m_length->value();
+    v.seed = m_seed->value();
+    v.validationSamples = m_validationSamples->value();
+    v.validationSeed = m_validationSeed->value();
+    v.corpus = m_corpus->text();
+    v.logPath = m_logPath->text();
+    v.resume = m_resume->isChecked();
+    v.racing = m_racing->isChecked();
+    v.searchAttention = m_searchAttention->isChecked();
+    v.familySeeds = m_familySeeds->isChecked();
+    v.fitness = m_fitness->currentData().toInt();
+    v.chooseByValidation = m_chooseBy->currentData().toBool();
+    return v;
+}
+
+// Shows `v` without announcing an edit: nothing the fields drive (the document's L, the live
+// scores) follows.
+void SearchSettingsForm::write(const Values &v)
+{
+    const QList<QWidget *> fields{m_method, m_population, m_iterations, m_samples, m_length, m_seed,
+                                  m_validationSamples, m_validationSeed, m_corpus, m_logPath, m_resume,
+                                  m_racing, m_searchAttention, m_familySeeds, m_fitness, m_chooseBy};
+    std::vector<std::unique_ptr<QSignalBlocker>> blockers;
+    for (QWidget *field : fields)
+        blockers.push_back(std::make_unique<QSignalBlocker>(field));
+    m_method->setCurrentIndex(std::max(0, m_method->findData(v.method)));
+    m_population->setValue(v.population);
+    m_iterations->setValue(v.iterations);
+    m_samples->setValue(v.samples);
+    m_length->setValue(std::min(v.length, kLongestLength));
+    m_seed->setValue(v.seed);
+    m_validationSamples->setValue(v.validationSamples);
+    m_validationSeed->setValue(v.validationSeed);
+    m_corpus->setText(v.corpus);
+    m_logPath->setText(v.logPath);
+    m_resume->setChecked(v.resume);
+    m_racing->setChecked(v.racing);
+    m_searchAttention->setChecked(v.searchAttention);
+    m_familySeeds->setChecked(v.familySeeds);
+    m_fitness->setCurrentIndex(std::max(0, m_fitness->findData(v.fitness)));
+    m_chooseBy->setCurrentIndex(std::max(0, m_chooseBy->findData(v.chooseByValidation)));
+}
+
+void SearchSettingsForm::showRun(const SearchPlan &plan, const QString &logPath)
+{
+    if (!m_own)
+        m_own = read();
+    const SearchSettings &s = plan.settings;
+    const auto clampInt = [](uint64_t x) { return int(std::min<uint64_t>(x, uint64_t(std::numeric_limits<int>::max()))); };
+    Values v = *m_own;
+    v.method = int(s.method);
+    v.population = s.population;
+    v.iterations = s.iterations;
+    v.samples = std::max(1, plan.searchSamples.samples);
+    v.length = plan.targetLength;
+    v.seed = clampInt(plan.searchSamples.seed);
+    v.validationSamples = plan.validationSamples.samples;
+    v.validationSeed = plan.validationSamples.samples > 0 ? clampInt(plan.validationSamples.seed) : -1;
+    v.corpus = QDir::toNativeSeparators(plan.searchSamples.corpus);
+    v.logPath = QDir::toNativeSeparators(logPath);
+    v.resume = false;
+    v.racing = s.racing;
+    v.searchAttention = s.searchAttentionFactor;
+    v.familySeeds = s.seedFamilies;
+    v.fitness = int(s.fitness);
+    v.chooseByValidation = s.chooseByValidation;
+    write(v);
+    applyEnabled();
+}
+
+void SearchSettingsForm::showOwn()
+{
+    if (!m_own)
+        return;
+    const Values own = *m_own;
+    m_own.reset();
+    write(own);
+    applyEnabled();
 }
 
 NeedleEvalSettings SearchSettingsForm::sampleSettings() const
 {
+    const Values v = own();
     NeedleEvalSettings s;
-    s.length = m_length->value();
-    s.samples = m_samples->value();
+    s.length = v.length;
+    s.samples = v.samples;
     s.depth = 0.0;
-    s.seed = uint64_t(m_seed->value());
-    s.corpus = m_corpus->text().trimmed();
+    s.seed = uint64_t(v.seed);
+    s.corpus = v.corpus.trimmed();
     return s;
 }
 
 SearchSettings SearchSettingsForm::searchSettings(const std::optional<RopeConfig> &rope) const
 {
+    const Values v = own();
     SearchSettings s;
-    s.method = SearchMethod(m_method->currentData().toInt());
+    s.method = SearchMethod(v.method);
     if (rope) {
         s.rotaryDims = rope->rotaryDims;
         s.base = rope->base;
         s.trainLength = rope->trainLength;
     }
-    s.targetLength = m_length->value();
-    s.population = m_population->value();
-    s.iterations = m_iterations->value();
-    s.seed = uint64_t(m_seed->value());
-    s.racing = m_racing->isChecked();
-    s.searchAttentionFactor = m_searchAttention->isChecked();
-    s.fitness = FitnessAggregate(m_fitness->currentData().toInt());
-    s.chooseByValidation = m_chooseBy->currentData().toBool();
-    s.seedFamilies = m_familySeeds->isChecked();
+    s.targetLength = v.length;
+    s.population = v.population;
+    s.iterations = v.iterations;
+    s.seed = uint64_t(v.seed);
+    s.racing = v.racing;
+    s.searchAttentionFactor = v.searchAttention;
+    s.fitness = FitnessAggregate(v.fitness);
+    s.chooseByValidation = v.chooseByValidation;
+    s.seedFamilies = v.familySeeds;
     return s;
 }
 
 NeedleEvalSettings SearchSettingsForm::validationSettings() const
 {
-    return SearchJobSettings::validationFor(sampleSettings(), m_validationSamples->value(), m_validationSeed->value());
+    const Values v = own();
+    return SearchJobSettings::validationFor(sampleSettings(), v.validationSamples, v.validationSeed);
 }
 
 } // namespace rs

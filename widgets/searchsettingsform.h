@@ -49,6 +49,12 @@ public:
     void updateBudget(const RopeConfig &rope);
     // While a search runs its settings cannot change.
     void setRunning(bool running);
+    // While a run is followed the form shows its settings, read-only (logPath: the followed log);
+    // the user's own come back with showOwn(). Meanwhile sampleSettings(), searchSettings() and
+    // validationSettings() still answer with the user's.
+    void showRun(const SearchPlan &plan, const QString &logPath);
+    void showOwn();
+    bool showsRun() const { return m_own.has_value(); }
 
     QComboBox *methodCombo() const { return m_method; }
     QSpinBox *populationSpinBox() const { return m_population; }
@@ -87,6 +93,22 @@ protected:
     void resizeEvent(QResizeEvent *event) override;
 
 private:
+    // What the fields hold.
+    struct Values {
+        int method = 0;
+        int population = 0, iterations = 0, samples = 0, length = 0, seed = 0;
+        int validationSamples = 0, validationSeed = 0;
+        QString corpus, logPath;
+        bool resume = false, racing = false, searchAttention = false, familySeeds = false;
+        int fitness = 0;
+        bool chooseByValidation = true;
+    };
+    Values read() const;
+    void write(const Values &values);
+    // The user's values: read from the fields, or held while a followed run's are shown.
+    Values own() const { return m_own ? *m_own : read(); }
+    void applyEnabled();
+
     QWidget *createFields();
     void createChoices();
     void pairFields(QWidget *browseLog);
@@ -123,6 +145,7 @@ private:
     bool m_twoColumns = false;
     int m_twoColumnWidth = 0;  // the minimum width in each arrangement
     int m_oneColumnWidth = 0;
+    std::optional<Values> m_own;  // the user's, while a followed run's settings are shown
 };
 
 } // namespace rs

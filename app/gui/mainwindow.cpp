@@ -224,7 +224,9 @@ void MainWindow::createWorkbenchDock()
     connect(m_document, &rs::FactorDocument::targetLengthChanged, this, editedToWorkbench);
     connect(m_document, &rs::FactorDocument::configChanged, this, editedToWorkbench);
     connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, [this] {
-        m_workbench->setSearchBest(m_searchPanel->bestLambda(), m_searchPanel->bestAttentionFactor());
+        // Only an answer found for what is open now (model, RoPE, target length).
+        m_workbench->setSearchBest(m_searchPanel->bestApplies() ? m_searchPanel->bestLambda() : std::vector<double>{},
+                                   m_searchPanel->bestAttentionFactor());
     });
     editedToWorkbench();
 }
@@ -253,7 +255,8 @@ void MainWindow::showSearchDock()
 
 void MainWindow::updateBestOverlay()
 {
-    const std::vector<double> best = m_searchPanel->bestLambda();
+    // Only an answer found for what is open now (model, RoPE, target length): the panel says why not.
+    const std::vector<double> best = m_searchPanel->bestApplies() ? m_searchPanel->bestLambda() : std::vector<double>{};
     rs::FactorsPlot *plot = m_factorsView->plot();
     if (best.empty() || int(best.size()) != m_document->pairs()) {
         plot->removeOverlayCurve(kSearchBestCurve);

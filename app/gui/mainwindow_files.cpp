@@ -19,6 +19,7 @@
 #include "searchpanel.h"
 #include "glossary.h"
 #include "helpmenu.h"
+#include "modelfolders.h"
 #include "workbenchpanel.h"
 #include "searchplot.h"
 #include "rope/session.h"
@@ -359,22 +360,35 @@ void MainWindow::offerRunModel(const QString &logPath)
     } catch (const rs::Error &) {
         return;  // a log that begins with a resume, or one without a model: the plots need none
     }
-    if (start.model.isEmpty() || rs::samePath(start.model, m_loadedModelDir))
+    // The same model by content counts as loaded: the CLI unpacks the embedded model into its own cache.
+    if (start.model.isEmpty() || rs::sameModelFolder(start.model, m_loadedModelDir))
         return;
-    const QString model = QDir::toNativeSeparators(start.model);
+    QString embedded;
+    try {
+        if (rs::hasEmbeddedModel())
+            embedded = rs::embeddedModelDir();
+    } catch (const rs::Error &) {
+    }
+    const bool isEmbedded = !embedded.isEmpty() && rs::sameModelFolder(start.model, embedded);
+    const QString model = isEmbedded ? tr("the %1").arg(embeddedModelName())
+                                     : tr("the model in %1").arg(QDir::toNativeSeparators(start.model));
     if (!m_promptsEnabled) {
-        statusBar()->showMessage(tr("The followed run scored the model in %1, which is not loaded (File › Load Model…)").arg(model),
+        statusBar()->showMessage(tr("The followed run scored %1, which is not loaded (%2)")
+                                     .arg(model, isEmbedded ? tr("File › Open Embedded Model") : tr("File › Load Model…")),
                                  kStatusTimeoutMs);
         return;
     }
     const QString corpus = start.corpus.isEmpty() ? tr("the built-in prose") : QDir::toNativeSeparators(start.corpus);
     const auto answer = QMessageBox::question(
         this, tr("Load the run's model?"),
-        tr("The search in %1 scored the model in\n%2\non %3.\n\nLoad that model here, to score factors on it? "
+        tr("The search in %1 scored\n%2\non %3.\n\nLoad that model here, to score factors on it? "
            "Following the log does not need it.")
             .arg(QDir::toNativeSeparators(logPath), model, corpus),
         QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
-    if (answer == QMessageBox::Yes)
+    if (answer == QMessageBox::Yes && isEmbedded) {
+        if (maybeSaveChanges())
+            openEmbeddedModel();
+    } else if (answer == QMessageBox::Yes)
         loadModel(start.model);
 }
 

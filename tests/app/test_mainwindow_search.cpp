@@ -3,6 +3,7 @@
 // overlaid on the factors plot, closing the window mid-search joins the thread promptly, and a
 // screenshot of a finished search (saved to $ROPESCOPE_SEARCH_SCREENSHOT when set).
 #include "mainwindow.h"
+#include "runtime/embeddedmodel.h"
 
 #include "worker/evaluationworker.h"
 #include "factordocument.h"
@@ -23,6 +24,7 @@
 #include <QMessageBox>
 #include <QSet>
 #include <QSettings>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -188,6 +190,42 @@ private slots:
         m_window->setPromptsEnabled(false);
     }
 
+    // A CLI run on the embedded model names the CLI's cache folder: the window recognises the model
+    // by its content, names it, and asks nothing once it is loaded (issue 30).
+    void followingACliRunOfTheEmbeddedModel()
+    {
+        if (!rs::hasEmbeddedModel())
+            QSKIP("this build carries no embedded model");
+        const QString embedded = rs::embeddedModelDir();
+        QTemporaryDir cliCache;
+        const QString copy = cliCache.filePath(QStringLiteral("embedded-model-cli"));
+        QVERIFY(QDir().mkpath(copy));
+        for (const char *name : {"config.json", "model.safetensors", "tokenizer.json"})
+            QVERIFY(QFile::copy(embedded + QLatin1Char('/') + QLatin1String(name), copy + QLatin1Char('/') + QLatin1String(name)));
+        const QString log = m_temp.filePath(QStringLiteral("cli-embedded.jsonl"));
+        writeRunLog(log, copy);
+        m_window->setPromptsEnabled(true);
+        {
+            BoxAnswerer no(QMessageBox::No);
+            QVERIFY(m_window->followSearchLog(log));
+            QTRY_COMPARE(no.texts.size(), 1);
+            QVERIFY2(no.texts.first().contains(MainWindow::embeddedModelName()), qPrintable(no.texts.first()));
+            QVERIFY2(!no.texts.first().contains(copy), qPrintable(no.texts.first()));
+        }
+        m_window->searchPanel()->stopSearch();
+        QVERIFY(m_window->openEmbeddedModel());
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->searchPanel()->hasModel(), kWaitMs);
+        {
+            BoxAnswerer yes(QMessageBox::Yes);
+            QVERIFY(m_window->followSearchLog(log));
+            QTest::qWait(200);
+            QVERIFY2(yes.texts.isEmpty(), qPrintable(yes.texts.join(QLatin1Char('\n'))));
+        }
+        QVERIFY2(m_window->searchPanel()->runText().startsWith(MainWindow::embeddedModelName()),
+                 qPrintable(m_window->searchPanel()->runText()));
+        m_window->setPromptsEnabled(false);
+    }
+
     void loadingAModelOpensItsConfigAndScoresTheDocument()
     {
         QSignalSpy scored(m_window->searchPanel(), &rs::SearchPanel::handTunedScored);
@@ -273,6 +311,16 @@ private slots:
                 colors.insert(shot.pixel(x, y));
         }
         QVERIFY2(colors.size() > 200, qPrintable(QString::number(colors.size())));
+
+        // No leftovers (issue 30): at another target length the answer leaves the factors plot and
+        // Apply best is off; back at the L it was found for, both return.
+        const double runLength = document->targetLength();
+        document->setTargetLength(2 * runLength);
+        QVERIFY(!m_window->factorsView()->plot()->overlayCurve(QStringLiteral("searchBest")));
+        QVERIFY(!panel->applyBestButton()->isEnabled());
+        document->setTargetLength(runLength);
+        QVERIFY(m_window->factorsView()->plot()->overlayCurve(QStringLiteral("searchBest")));
+        QVERIFY(panel->applyBestButton()->isEnabled());
     }
 
 private:

@@ -152,7 +152,7 @@ private slots:
         const QStringList lines = status->text().split(QLatin1Char('\n'));
         QCOMPARE(lines.size(), 2);
         const QString progress = lines.first();
-        QVERIFY2(QString(progress).replace(QChar::Nbsp, QLatin1Char(' ')).contains(QStringLiteral("generation 1 of 41")),
+        QVERIFY2(QString(progress).replace(QChar::Nbsp, QLatin1Char(' ')).contains(QStringLiteral("generation 0/40 done")),
                  qPrintable(progress));
         QVERIFY2(progress.contains(QStringLiteral("ETA")), qPrintable(progress));
         QVERIFY(progress.contains(QString(QStringLiteral("3 of 5,376 evaluations")).replace(QLatin1Char(' '), QChar::Nbsp)));

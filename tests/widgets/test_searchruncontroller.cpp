@@ -205,7 +205,7 @@ private slots:
             Q_EMIT m_service.candidateEvaluated(candidate(50 - i, 1 + 0.01 * i));
         }
         const QString status = plain(m_run->statusText());
-        QVERIFY2(status.contains(QStringLiteral("generation 0 of 3")), qPrintable(status));
+        QVERIFY2(status.contains(QStringLiteral("generation 0/2 running")), qPrintable(status));
         QVERIFY2(status.contains(QStringLiteral("11 of 100 evaluations")), qPrintable(status));
         QVERIFY2(status.contains(QStringLiteral("10 eval/s")), qPrintable(status));
         QVERIFY2(status.contains(QStringLiteral("ETA 9 s")), qPrintable(status));
@@ -218,7 +218,7 @@ private slots:
         report.bestLambda = std::vector<double>(8, 1.1);
         report.cacheHits = 3;
         Q_EMIT m_service.generationFinished(report);
-        QVERIFY2(plain(m_run->statusText()).contains(QStringLiteral("generation 1 of 3")), qPrintable(m_run->statusText()));
+        QVERIFY2(plain(m_run->statusText()).contains(QStringLiteral("generation 0/2 done")), qPrintable(m_run->statusText()));
         QVERIFY(plain(m_run->statusText()).contains(QStringLiteral("3 from the cache")));
         // Paused: no ETA.
         m_run->togglePause();
@@ -282,7 +282,7 @@ private slots:
         QCOMPARE(candidates.size(), 1);
         QCOMPARE(m_run->best()->ppl, 30.0);
         QVERIFY(plain(m_run->statusText()).contains(QStringLiteral("following run.jsonl")));
-        QVERIFY(plain(m_run->statusText()).contains(QStringLiteral("generation 0 of 4")));
+        QVERIFY(plain(m_run->statusText()).contains(QStringLiteral("generation 0/3 running")));
 
         QVERIFY(m_run->start(request()));
         QCOMPARE(m_run->state(), State::Starting);
