@@ -3,7 +3,8 @@
 // Rank 0 runs the search and owns its log; its Coordinator makes the other ranks the search's
 // batch fitness through a dynamic work queue: a batch of (candidate, sample) evaluations is cut
 // into jobs, and each job goes to the next rank that is free, so uneven ranks (mixed GPUs, racing,
-// a slow node) all stay busy. Every other rank calls serveJobs(), which loads the model once (the
+// a slow node) all stay busy; while the batch holds work for every rank, each also gets its next
+// job ahead, so it goes on without waiting for rank 0's answer to its result. Every other rank calls serveJobs(), which loads the model once (the
 // caller's set-up) and scores jobs with the caller's scoring function: this part sees neither
 // models nor evaluators (the CLI binds the search job's scorers to it, as job/searchfitness.h does
 // in one process), so its protocol is tested on synthetic fitness.
@@ -134,6 +135,7 @@ public:
 
 private:
     struct Job;
+    void dispatch(std::vector<Job> &queue, const std::vector<Candidate> &candidates, int alive);
     void handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
                        std::vector<double> &scores, size_t &remaining);
     void lose(Worker &w, const QString &reason, std::vector<Job> &queue);

@@ -117,7 +117,8 @@ private Q_SLOTS:
         QVERIFY(m_tmp.isValid());
         m_mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
         if (m_mpirun.isEmpty())
-            QSKIP("no mpirun (scripts/install-deps.sh installs openmpi-bin): the MPI fault test is skipped");
+            QSKIP("no mpirun: mpirun is not installed (scripts/install-deps.sh installs openmpi-bin); "
+                  "the MPI fault test is skipped");
         g_model = m_tmp.filePath(QStringLiteral("model"));
         QVERIFY(QDir().mkpath(g_model));
         QVERIFY(QFile::copy(QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain/config.json"), g_model + "/config.json"));
