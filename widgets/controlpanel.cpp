@@ -13,6 +13,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
 #include <QRegularExpression>
@@ -51,6 +52,12 @@ public:
         return hasTokenCountForm(input) ? Acceptable : Intermediate;
     }
 };
+
+QString kTargetToolTip()
+{
+    return QObject::tr("Target context length L in tokens: type 131072, 128k or 1M "
+                       "(k = 1024 and M = 1048576, as \"128k context\" means 131072 in transformers and vLLM)");
+}
 
 QLabel *valueLabel(QWidget *parent)
 {
@@ -120,7 +127,7 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
       m_scale(valueLabel(this)), m_dTcd(valueLabel(this)), m_d10(valueLabel(this)), m_ntkLeft(valueLabel(this)),
       m_attention(new QDoubleSpinBox(this)), m_attentionDefault(new QToolButton(this)), m_dRcd(new QSpinBox(this)),
       m_targetLength(new QComboBox(this)), m_targetNote(new QLabel(this)), m_familyGrid(new QGridLayout),
-      m_constraintSummary(new QLabel(this)), m_violations(new QLabel(this))
+      m_constraintSummary(new QLabel(this)), m_violations(new QLabel(this)), m_loadedModel(valueLabel(this))
 {
     m_source->setObjectName(QStringLiteral("sourceLabel"));
     m_source->setWordWrap(true);
@@ -129,8 +136,7 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     m_targetLength->setEditable(true);
     m_targetLength->setInsertPolicy(QComboBox::NoInsert);
     m_targetLength->lineEdit()->setValidator(new TokenCountValidator(m_targetLength));
-    m_targetLength->setToolTip(tr("Target context length L in tokens: type 131072, 128k or 1M "
-                                  "(k = 1024 and M = 1048576, as \"128k context\" means 131072 in transformers and vLLM)"));
+    m_targetLength->setToolTip(kTargetToolTip());
     m_targetNote->setObjectName(QStringLiteral("targetLengthNote"));
     m_targetNote->setWordWrap(true);
     m_targetNote->setVisible(false);
@@ -150,6 +156,11 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     configForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     configForm->addRow(tr("Model type"), m_model);
     configForm->addRow(tr("Source"), m_source);
+    m_loadedModel->setObjectName(QStringLiteral("loadedModelLabel"));
+    m_loadedModel->setWordWrap(true);
+    m_loadedModel->setText(tr("none loaded"));
+    m_loadedModel->setToolTip(tr("The model live scores and the search run on"));
+    configForm->addRow(tr("Live scores"), m_loadedModel);
     configForm->addRow(tr("Rotary dims d"), m_rotaryDims);
     configForm->addRow(tr("Base b"), m_base);
     configForm->addRow(tr("L_train"), m_trainLength);
@@ -200,6 +211,7 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
 
     connect(m_document, &FactorDocument::configChanged, this, [this] {
         m_refusedTarget.clear();
+        m_targetWarning = priceWarning(m_document->targetLength());
         refreshSummary();
         refreshTargetChoices();
         rebuildFamilyRows();
@@ -207,6 +219,7 @@ ControlPanel::ControlPanel(FactorDocument *document, QWidget *parent)
     });
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
         m_refusedTarget.clear();
+        m_targetWarning = priceWarning(m_document->targetLength());
         refreshSummary();
         refreshTargetChoices();
         refreshViolations();
@@ -286,9 +299,68 @@ void ControlPanel::refreshTargetNote()
     if (note.isEmpty() && g.targetLength < g.trainLength)
         note = tr("L = %1 is below L_train = %2: s = %3 < 1 extends nothing, and exports need L ≥ L_train.")
                    .arg(formatNumber(g.targetLength), formatNumber(g.trainLength), formatNumber(g.scale));
+    if (note.isEmpty())
+        note = m_targetWarning;
     m_targetNote->setText(note.isEmpty() ? QString() : QStringLiteral("<font color='%1'>⚠ %2</font>")
                                                            .arg(plotcolors::violation.name(), note.toHtmlEscaped()));
     m_targetNote->setVisible(!note.isEmpty());
+    // A refused value is marked at the field itself, the reason in its tooltip.
+    const bool refused = !m_refusedTarget.isEmpty();
+    m_targetLength->setProperty("invalid", refused);
+    m_targetLength->setStyleSheet(refused ? QStringLiteral("QComboBox { border: 2px solid %1; }").arg(plotcolors::violation.name())
+                                          : QString());
+    m_targetLength->setToolTip(refused ? m_refusedTarget : kTargetToolTip());
+}
+
+QString ControlPanel::priceRefusal(double length) const
+{
+    if (!m_cost.isValid())
+        return {};
+    const CostEstimate e = estimateForwards(m_cost, length, 1);
+    if (e.fits)
+        return {};
+    // The longest target whose forward fits, by halving from the refused one.
+    double fits = length;
+    while (fits > 1 && !estimateForwards(m_cost, fits, 1).fits)
+        fits = std::floor(fits / 2);
+    return tr("Target L = %1: a live score's forward on %2 needs %3; choose a smaller Target L (%4 fits).")
+        .arg(formatNumber(length), m_loadedModel->text(), e.summary(), formatNumber(fits));
+}
+
+QString ControlPanel::priceWarning(double length) const
+{
+    if (!m_cost.isValid())
+        return {};
+    const CostEstimate e = estimateForwards(m_cost, length, 1);
+    if (e.secondsPerForward <= kAskSeconds && !(e.availableBytes > 0 && e.peakBytes > e.availableBytes / 2))
+        return {};
+    return tr("Live scores at L = %1 are costly: %2 per sample (and the families' references as much again each).")
+        .arg(formatNumber(length), e.summary());
+}
+
+bool ControlPanel::confirmPrice(const QString &warning)
+{
+    if (warning.isEmpty() || !m_promptsEnabled)
+        return true;
+    return QMessageBox::question(this, tr("Set Target L?"), warning + QLatin1Char('\n') + tr("Set Target L anyway?"),
+                                 QMessageBox::Yes | QMessageBox::No, QMessageBox::No) == QMessageBox::Yes;
+}
+
+void ControlPanel::setLoadedModel(const QString &name, const ForwardCostFigures &cost)
+{
+    m_cost = cost;
+    m_loadedModel->setText(cost.device.isEmpty() ? name : tr("%1 (%2)").arg(name, cost.device));
+    m_loadedModel->setToolTip(tr("Live scores and the search run on %1").arg(name));
+    m_targetWarning = priceWarning(m_document->targetLength());
+    refreshTargetNote();
+}
+
+void ControlPanel::clearLoadedModel()
+{
+    m_cost = {};
+    m_loadedModel->setText(tr("none loaded"));
+    m_targetWarning.clear();
+    refreshTargetNote();
 }
 
 void ControlPanel::refreshTargetChoices()
@@ -323,6 +395,20 @@ void ControlPanel::commitTargetLength()
             m_refusedTarget.clear();
         if (double(*length) == m_document->targetLength())
             refreshTargetChoices();  // "128k" typed over 131072: show the number it means
+        // The price of live scores at this length on the loaded model, before any forward starts.
+        const QString refusal = priceRefusal(double(*length));
+        if (!refusal.isEmpty()) {
+            m_refusedTarget = refusal;
+            refreshTargetChoices();
+            refreshTargetNote();
+            return;
+        }
+        const QString warning = priceWarning(double(*length));
+        if (double(*length) != m_document->targetLength() && !confirmPrice(warning)) {
+            refreshTargetChoices();
+            return;
+        }
+        m_targetWarning = warning;
         m_document->setTargetLength(double(*length));
         refreshTargetNote();
         return;
@@ -371,6 +457,21 @@ void ControlPanel::rebuildFamilyRows()
         ++row;
     }
     refreshFamilyChecks();
+    refreshTabOrder();
+}
+
+void ControlPanel::refreshTabOrder()
+{
+    // Tab follows the panel as it reads: Target L, d_rcd, the attention factor and its Default,
+    // then each overlay's Show and Apply. The overlay rows are made again for every config, after
+    // the other docks' controls, so the order is set here rather than left to creation order.
+    QList<QWidget *> chain{m_targetLength, m_dRcd, m_attention, m_attentionDefault};
+    for (int row = 0; row < m_familyGrid->rowCount(); ++row)
+        for (int column = 0; column < 2; ++column)
+            if (QLayoutItem *item = m_familyGrid->itemAtPosition(row, column); item && item->widget())
+                chain << item->widget();
+    for (qsizetype i = 1; i < chain.size(); ++i)
+        setTabOrder(chain[i - 1], chain[i]);
 }
 
 void ControlPanel::refreshFamilyChecks()

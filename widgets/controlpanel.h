@@ -2,6 +2,8 @@
 // The side panel: what the open config says (model, d, base, L_train, d_tcd, d_10, …), the
 // target length, d_rcd and attention factor controls, the family overlays (show / apply) and the
 // constraint check.
+#include "common/forwardcost.h"
+
 #include <QMap>
 #include <QWidget>
 
@@ -36,16 +38,32 @@ public:
     QCheckBox *familyCheckBox(const QString &name) const { return m_familyChecks.value(name); }
     QPushButton *applyButton(const QString &name) const { return m_applyButtons.value(name); }
     QLabel *violationLabel() const { return m_violations; }
+    // The model live scores run on: named in the Model box ("Live scores"), and priced before a
+    // target length is set (common/forwardcost.h). A Target L whose forward cannot fit is refused at
+    // the field, naming the largest that fits; one above kAskSeconds per forward or half the
+    // device's memory is asked about (or, with prompts off, set with a warning at the field).
+    void setLoadedModel(const QString &name, const ForwardCostFigures &cost);
+    void clearLoadedModel();
+    QLabel *loadedModelLabel() const { return m_loadedModel; }
+    // Whether a question may be asked (off for tests and screenshots: the answer is yes).
+    void setPromptsEnabled(bool enabled) { m_promptsEnabled = enabled; }
+    static constexpr double kAskSeconds = 60;
 
 private:
     void refreshSummary();
     void refreshTargetChoices();
     void rebuildFamilyRows();
     void refreshFamilyChecks();
+    void refreshTabOrder();
     void refreshViolations();
     void commitTargetLength();
     void refreshTargetNote();
     void refreshAttentionFactor();
+    // Empty when the loaded model's live scores can run at `length`; else why not, naming Target L.
+    QString priceRefusal(double length) const;
+    // Empty, or the warning for a length above the ask threshold.
+    QString priceWarning(double length) const;
+    bool confirmPrice(const QString &warning);
 
     FactorDocument *m_document;
     QLabel *m_model;
@@ -63,6 +81,10 @@ private:
     QComboBox *m_targetLength;
     QLabel *m_targetNote;
     QString m_refusedTarget;  // the last typed target that was refused, with the reason
+    QString m_targetWarning;  // the price of live scores at the current target, when high
+    QLabel *m_loadedModel;
+    ForwardCostFigures m_cost;  // of the loaded model; invalid when none
+    bool m_promptsEnabled = true;
     QGridLayout *m_familyGrid;
     QMap<QString, QCheckBox *> m_familyChecks;
     QMap<QString, QPushButton *> m_applyButtons;

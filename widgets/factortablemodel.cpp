@@ -2,6 +2,7 @@
 
 #include "factordocument.h"
 #include "plotstyle.h"
+#include "rope/factorvalue.h"
 
 #include <QBrush>
 #include <QLocale>
@@ -126,6 +127,9 @@ QString FactorTableModel::rejectionReason(const QString &input, double *value)
         return tr("%1; %2 is not finite").arg(rule, text);
     if (number <= 0)
         return tr("%1; %2 is not positive (λ multiplies the period)").arg(rule, text);
+    // The exports' own rule (rope/factorvalue.h), so the table never holds what they refuse.
+    if (const QString problem = factorValueProblem(number); !problem.isEmpty())
+        return tr("%1; %2 %3, and the exports would refuse it").arg(rule, text, problem);
     return {};
 }
 

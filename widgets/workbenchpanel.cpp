@@ -1,4 +1,5 @@
 #include "workbenchpanel.h"
+#include "common/counting.h"
 
 #include "plotstyle.h"
 #include "workbenchplots.h"
@@ -11,6 +12,8 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
+#include <QDialogButtonBox>
+#include <QDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -151,6 +154,13 @@ void WorkbenchPanel::buildUi()
     m_tabs->addTab(m_curves, tr("PPL vs length"));
     m_tabs->addTab(heatmapPage, tr("Needle heatmap"));
 
+    // Tab follows the panel as it reads (the form's rows were created in another order).
+    const QList<QWidget *> chain{m_methods, m_addFactors, m_reference, m_engine, m_lengths, m_depths, m_samples, m_seed,
+                                 m_passkey, m_heldOut, m_run, m_cancel, m_open, m_save, m_export, m_tabs,
+                                 m_heatmapMethod, m_heatmapMetric};
+    for (qsizetype i = 1; i < chain.size(); ++i)
+        setTabOrder(chain[i - 1], chain[i]);
+
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_modelLabel);
     layout->addLayout(form);
@@ -179,12 +189,7 @@ void WorkbenchPanel::buildUi()
         if (!path.isEmpty())
             saveResult(path);
     });
-    connect(m_export, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export Plot"), QStringLiteral("sweep.png"),
-                                                          tr("PNG image (*.png);;PDF (*.pdf)"));
-        if (!path.isEmpty())
-            exportPlot(path, m_tabs->currentIndex() == 0 ? Plot::Curves : Plot::Heatmap);
-    });
+    connect(m_export, &QPushButton::clicked, this, &WorkbenchPanel::askExport);
     connect(m_methods, &QListWidget::itemChanged, this, &WorkbenchPanel::rebuildReferences);
     connect(m_heatmapMethod, &QComboBox::currentIndexChanged, this, [this](int index) {
         m_heatmap->setShownMethod(index <= 0 ? QString() : m_heatmapMethod->itemText(index));
@@ -381,7 +386,7 @@ bool WorkbenchPanel::startSweep()
     m_result = SweepResult{};
     m_result.settings = settings;
     m_result.methods = methods;
-    m_result.model = m_model->directory;
+    m_result.model = m_model->name.isEmpty() ? m_model->directory : m_model->name;
     m_result.trainLength = int(m_model->ropeConfig.trainLength);
     showResult();
     m_progress->setRange(0, std::max(1, sweepCellCount(settings, int(methods.size()))));
@@ -427,30 +432,86 @@ bool WorkbenchPanel::openResult(const QString &path)
         return false;
     }
     showResult();
+    // The bar is this result's, not a sweep's before it: all of its cells are there.
+    const int cells = int(m_result.cells.size());
+    m_progress->setRange(0, std::max(1, cells));
+    m_progress->setValue(cells);
     const QString engine = m_result.settings.engine.isEmpty()
                                ? tr("factor sets scored before engines were modelled (original RoPE within L_train)")
                                : tr("factor sets scored as %1 runs their export").arg(m_result.settings.engine);
     if (const int index = m_engine->findText(m_result.settings.engine); index >= 0)
         m_engine->setCurrentIndex(index);
-    m_status->setText(tr("Opened %1: %2 cells of %3, %4 samples each (seed %5); %6")
+    m_status->setText(tr("Opened %1: %2 cells of %3, %4 each (seed %5); %6")
                           .arg(QDir::toNativeSeparators(path))
                           .arg(m_result.cells.size())
                           .arg(QDir::toNativeSeparators(m_result.model))
-                          .arg(m_result.settings.samples)
+                          .arg(samplesText(m_result.settings.samples))
                           .arg(m_result.settings.seed)
                           .arg(engine));
     updateButtons();
     return true;
 }
 
-bool WorkbenchPanel::exportPlot(const QString &path, Plot plot)
+bool WorkbenchPanel::exportPlot(const QString &path, Plot plot, QSize size)
 {
     QCustomPlot *source = plot == Plot::Curves ? static_cast<QCustomPlot *>(m_curves) : static_cast<QCustomPlot *>(m_heatmap);
-    if (!savePlot(source, path)) {
+    if (!savePlot(source, path, size)) {
         Q_EMIT errorOccurred(tr("%1: cannot write the plot").arg(QDir::toNativeSeparators(path)));
         return false;
     }
     return true;
+}
+
+QStringList WorkbenchPanel::allPlotPaths(const QString &path)
+{
+    const QFileInfo info(path);
+    const QString suffix = info.suffix().isEmpty() ? QStringLiteral("png") : info.suffix();
+    const QString base = info.dir().filePath(info.completeBaseName());
+    return {base + QStringLiteral("-lengths.") + suffix, base + QStringLiteral("-heatmap.") + suffix};
+}
+
+bool WorkbenchPanel::exportAllPlots(const QString &path, QSize size)
+{
+    const QStringList paths = allPlotPaths(path);
+    return exportPlot(paths[0], Plot::Curves, size) && exportPlot(paths[1], Plot::Heatmap, size);
+}
+
+void WorkbenchPanel::askExport()
+{
+    // The size and which plots first, then the file (PNG or PDF by its suffix).
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Export Plot"));
+    auto *width = new QSpinBox(&dialog);
+    auto *height = new QSpinBox(&dialog);
+    for (QSpinBox *box : {width, height}) {
+        box->setRange(200, 10000);
+        box->setSuffix(tr(" px"));
+    }
+    const QWidget *shown = m_tabs->currentWidget();
+    width->setValue(std::max(1600, shown->width()));
+    height->setValue(std::max(1000, shown->height()));
+    auto *all = new QCheckBox(tr("All plots (PPL vs length and the heatmap, one file each)"), &dialog);
+    all->setChecked(true);
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    auto *form = new QFormLayout(&dialog);
+    form->addRow(tr("Width"), width);
+    form->addRow(tr("Height"), height);
+    form->addRow(all);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Plot"), QStringLiteral("sweep.png"),
+                                                      tr("PNG image (*.png);;PDF (*.pdf)"));
+    if (path.isEmpty())
+        return;
+    const QSize size(width->value(), height->value());
+    const bool saved = all->isChecked() ? exportAllPlots(path, size)
+                                        : exportPlot(path, m_tabs->currentIndex() == 0 ? Plot::Curves : Plot::Heatmap, size);
+    if (saved)
+        Q_EMIT statusMessage(all->isChecked() ? tr("Exported %1").arg(allPlotPaths(path).join(QStringLiteral(", ")))
+                                              : tr("Exported %1").arg(QDir::toNativeSeparators(path)));
 }
 
 void WorkbenchPanel::showResult()
@@ -514,7 +575,7 @@ void WorkbenchPanel::onSweepStarted(const SweepPlan &plan)
     if (plan.requestId != m_request)
         return;
     m_progress->setRange(0, std::max(1, plan.cells));
-    m_status->setText(tr("Sweep: %1 cells of %2 samples").arg(plan.cells).arg(plan.settings.samples));
+    m_status->setText(tr("Sweep: %1 cells of %2").arg(plan.cells).arg(samplesText(plan.settings.samples)));
     Q_EMIT sweepStarted(plan);
 }
 

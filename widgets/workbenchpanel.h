@@ -9,6 +9,7 @@
 #include "eval/sweepresult.h"
 #include "worker/evaluationservice.h"
 
+#include <QSize>
 #include <QWidget>
 
 #include <optional>
@@ -64,7 +65,13 @@ public:
     bool saveResult(const QString &path);
     // A saved result (JSON or CSV) replaces the shown one; rs::Error's message on failure.
     bool openResult(const QString &path);
-    bool exportPlot(const QString &path, Plot plot);
+    // PNG or PDF by the suffix; at `size` (pixels; PDF: points) or, when empty, as shown.
+    bool exportPlot(const QString &path, Plot plot, QSize size = {});
+    // Every plot at `size`: PATH's base name with -lengths and -heatmap before the suffix
+    // (sweep.pdf → sweep-lengths.pdf, sweep-heatmap.pdf).
+    bool exportAllPlots(const QString &path, QSize size = {});
+    // The paths exportAllPlots writes for `path`.
+    static QStringList allPlotPaths(const QString &path);
 
     const SweepResult &result() const { return m_result; }
 
@@ -95,6 +102,8 @@ Q_SIGNALS:
     void statusMessage(const QString &text);
 
 private:
+    // The Export plot… button: size and which plots, then the file.
+    void askExport();
     struct FactorSource {
         QString name;
         std::vector<double> lambda;

@@ -394,7 +394,9 @@ void SweepHeatmapPlot::rebuild()
         x->setRange(-0.5, double(m_lengths.size()) - 0.5);
         y->setRange(-0.5, double(m_depths.size()) - 0.5);
         y->setRangeReversed(true);  // 0 % (near the start of the document) at the top
-        x->setLabel(tr("context length (tokens)"));
+        // One x title under the whole row: side by side, each map's own title ran into its
+        // neighbours' (every map is narrower than the words).
+        x->setLabel(shown.size() == 1 ? tr("context length (tokens)") : QString());
         QFont tickFont = font();
         tickFont.setPointSizeF(std::max(6.0, tickFont.pointSizeF() - 1));
         x->setTickLabelFont(tickFont);
@@ -425,6 +427,12 @@ void SweepHeatmapPlot::rebuild()
     }
     row->addElement(0, int(shown.size()), m_scale);
     m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
+    if (shown.size() > 1) {
+        auto *xTitle = new QCPTextElement(this, tr("context length (tokens)"), font());
+        xTitle->setObjectName(QStringLiteral("heatmapLengthTitle"));
+        plotLayout()->addElement(2, 0, xTitle);
+        plotLayout()->setRowStretchFactor(2, 0.001);
+    }
     fillMaps();
     m_replot->request();
 }
@@ -473,13 +481,17 @@ bool SweepHeatmapPlot::isReplotPending() const { return m_replot->isPending(); }
 
 // ---------------------------------------------------------------------------------------------
 
-bool savePlot(QCustomPlot *plot, const QString &path)
+bool savePlot(QCustomPlot *plot, const QString &path, QSize size)
 {
-    const int width = std::max(plot->width(), 200), height = std::max(plot->height(), 150);
-    // A plot never shown (--export-sweep-plots) has no viewport of its size yet, and the legend
-    // is arranged for the viewport's width before each replot.
+    const bool sized = size.width() > 0 && size.height() > 0;
+    const int width = sized ? size.width() : std::max(plot->width(), 200);
+    const int height = sized ? size.height() : std::max(plot->height(), 150);
+    // A plot never shown (--export-sweep-plots) has no viewport of its size yet, and one exported
+    // at another size needs its layout for that size: the legend is arranged for the viewport's
+    // width before each replot.
     const bool hidden = !plot->isVisible();
-    if (hidden) {
+    const bool relayout = hidden || sized;
+    if (relayout) {
         plot->setProperty(kExportingProperty, true);
         plot->setViewport(QRect(0, 0, width, height));
     }
@@ -488,8 +500,13 @@ bool savePlot(QCustomPlot *plot, const QString &path)
     const bool saved = suffix == QLatin1String("pdf")
                            ? plot->savePdf(path, width, height, QCP::epNoCosmetic, QStringLiteral("RopeScope"))
                            : plot->savePng(path, width, height);
-    if (hidden)
+    if (relayout) {
         plot->setProperty(kExportingProperty, false);
+        if (!hidden) {  // back to the screen's size
+            plot->setViewport(plot->rect());
+            plot->replot(QCustomPlot::rpQueuedReplot);
+        }
+    }
     return saved;
 }
 

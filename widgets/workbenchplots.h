@@ -114,7 +114,8 @@ private:
     bool m_havePasskey = false;
 };
 
-// Writes a plot to PNG or PDF (by the file's suffix) at its on-screen size; false on failure.
-bool savePlot(QCustomPlot *plot, const QString &path);
+// Writes a plot to PNG or PDF (by the file's suffix) at `size` (laid out for it), or at its
+// on-screen size when `size` is empty; false on failure.
+bool savePlot(QCustomPlot *plot, const QString &path, QSize size = {});
 
 } // namespace rs

@@ -1,6 +1,7 @@
 // ropescope-cli eval: needle-driven perplexity (and passkey accuracy) of a model with the given
 // factors, a factor family or its own RoPE.
 #include "commands.h"
+#include "common/counting.h"
 #include "options.h"
 
 #include "eval/evaluator.h"
@@ -189,7 +190,7 @@ int eval(const QStringList &args)
         }
         out() << "model   " << dir << " (" << lm->architecture() << ", " << lm->device() << ", " << lm->dtype() << ")\n"
               << "rope    " << ropeName << "\n"
-              << "length  " << result.length << " tokens, " << result.perSamplePpl.size() << " samples, depth "
+              << "length  " << result.length << " tokens, " << samplesText(qint64(result.perSamplePpl.size())) << ", depth "
               << number(settings.depth) << "\n\n";
         for (size_t i = 0; i < result.perSamplePpl.size(); ++i) {
             const NeedleSample &s = evaluator.samples()[i];

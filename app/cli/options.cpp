@@ -164,14 +164,15 @@ std::vector<int> lengthListOption(const QCommandLineParser &parser, const QComma
     return lengths;
 }
 
-// --target, else the preset's suggested target, else the config's own context.
+// --target, else the preset's suggested target, else the one the GUI opens the config at
+// (rs::suggestedTargetLength, rope/presets.h).
 double targetLength(const QCommandLineParser &parser, const RopeConfig &config)
 {
     if (parser.isSet(kTargetOption))
         return lengthOption(parser, kTargetOption);
     if (parser.isSet(kPresetOption))
         return presetInfo(parser.value(kPresetOption)).targetLength;
-    return config.defaultTargetLength();
+    return suggestedTargetLength(config);
 }
 
 int criticalDimension(const QCommandLineParser &parser, const RopeGeometry &g)

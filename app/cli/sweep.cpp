@@ -2,6 +2,7 @@
 // held-out perplexity) and the needle-in-a-haystack heatmap (depth × length → passkey accuracy and
 // needle PPL), every figure with its interval; saved as JSON or CSV and re-openable.
 #include "commands.h"
+#include "common/counting.h"
 #include "options.h"
 
 #include "common/error.h"
@@ -255,7 +256,7 @@ int sweep(const QStringList &args)
         callbacks.started = [&](int cells) {
             total = cells;
             err() << "sweep: " << specs.size() << " methods, " << settings.lengths.size() << " lengths, " << total
-                  << " cells of " << settings.samples << " samples\n";
+                  << " cells of " << samplesText(settings.samples) << "\n";
             err().flush();
         };
         callbacks.cellDone = [&](const SweepCell &cell) {

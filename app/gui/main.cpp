@@ -14,12 +14,31 @@
 #include <QImage>
 #include <QTimer>
 #include <cstdio>
+#include <memory>
 #include <utility>
+
+namespace {
+
+// --help and --version print and exit: they are answered without a display, by a core application
+// (a QApplication needs a display, or an explicit QT_QPA_PLATFORM, to start at all).
+bool onlyPrints(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray arg(argv[i]);
+        if (arg == "-h" || arg == "--help" || arg == "-?" || arg == "--help-all" || arg == "-v" || arg == "--version")
+            return true;
+    }
+    return false;
+}
+
+} // namespace
 
 int main(int argc, char *argv[])
 {
     rs::tuneHostAllocator();  // before LibTorch allocates anything
-    QApplication app(argc, argv);
+    const std::unique_ptr<QCoreApplication> application =
+        onlyPrints(argc, argv) ? std::make_unique<QCoreApplication>(argc, argv) : std::make_unique<QApplication>(argc, argv);
+    QCoreApplication &app = *application;
     QApplication::setOrganizationName(QStringLiteral("RopeScope"));
     QApplication::setApplicationName(QStringLiteral("RopeScope"));
     QApplication::setApplicationVersion(QStringLiteral(ROPESCOPE_VERSION));
@@ -35,9 +54,10 @@ int main(int argc, char *argv[])
     const QCommandLineOption presetOption(QStringLiteral("preset"), QObject::tr("Open a built-in model preset."),
                                           QStringLiteral("name"));
     // For documentation: render the window once and save it instead of running interactively.
-    QCommandLineOption screenshotOption(QStringLiteral("screenshot"), QObject::tr("Save a screenshot and quit."),
+    const QCommandLineOption screenshotOption(QStringLiteral("screenshot"),
+                                              QObject::tr("Save a screenshot of the window (once the model has loaded) "
+                                                          "and quit."),
                                         QStringLiteral("png"));
-    screenshotOption.setFlags(QCommandLineOption::HiddenFromHelp);
     const QCommandLineOption modelOption(QStringLiteral("model"),
                                          QObject::tr("Load a Hugging Face model folder for live needle PPL and the search."),
                                          QStringLiteral("dir"));
@@ -53,10 +73,10 @@ int main(int argc, char *argv[])
                                          QStringLiteral("file"));
     // For documentation: write the workbench's plots of --sweep-result as PREFIX-lengths.png and
     // PREFIX-heatmap.png and quit.
-    QCommandLineOption exportSweepOption(QStringLiteral("export-sweep-plots"),
-                                         QObject::tr("Save the sweep's plots as PREFIX-lengths.png and PREFIX-heatmap.png and quit."),
+    const QCommandLineOption exportSweepOption(QStringLiteral("export-sweep-plots"),
+                                               QObject::tr("With --sweep-result: save the sweep's plots as "
+                                                           "PREFIX-lengths.png and PREFIX-heatmap.png and quit."),
                                          QStringLiteral("prefix"));
-    exportSweepOption.setFlags(QCommandLineOption::HiddenFromHelp);
     parser.addOptions({presetOption, modelOption, tokenizerOption, followOption, screenshotOption, sweepOption,
                        exportSweepOption});
     parser.process(app);
@@ -135,5 +155,5 @@ int main(int argc, char *argv[])
             QTimer::singleShot(0, &window, shoot);
         }
     }
-    return app.exec();
+    return QApplication::exec();
 }

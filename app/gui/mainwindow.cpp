@@ -44,6 +44,7 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTimer>
 #include <QTableView>
 #include <QUndoStack>
 #include <cmath>
@@ -179,6 +180,11 @@ void MainWindow::createSearchDock()
     connect(worker, &rs::EvaluationService::modelLoaded, this, [this](const rs::ModelInfo &info) {
         m_loadedModelDir = info.directory;
         const bool embedded = !m_embeddedModelDir.isEmpty() && rs::samePath(info.directory, m_embeddedModelDir);
+        // The side panel names the model live scores run on (after Load Model the config's source
+        // may still be another one's) and prices Target L with its figures.
+        m_controlPanel->setLoadedModel(embedded ? embeddedModelName()
+                                                : QDir::toNativeSeparators(info.name.isEmpty() ? info.directory : info.name),
+                                       info.cost);
         statusBar()->showMessage(tr("Loaded %1 (%2, %3 on %4) in %5 s")
                                      .arg(embedded ? embeddedModelName() : tr("model %1").arg(QDir::toNativeSeparators(info.directory)),
                                           info.architecture, info.dtype, info.device)
@@ -235,6 +241,9 @@ void MainWindow::showWorkbenchDock()
 {
     m_workbenchDock->show();
     m_workbenchDock->raise();
+    // A dock shown into a tab group becomes its current tab only once the group has it back: raise
+    // it again after this pass of the event loop, so it is not left behind the search dock.
+    QTimer::singleShot(0, m_workbenchDock, &QDockWidget::raise);
 }
 
 void MainWindow::showSearchDock()
@@ -369,14 +378,21 @@ QString MainWindow::suggestedBaseName() const
     return info.completeBaseName().isEmpty() ? QStringLiteral("ropescope") : info.completeBaseName();
 }
 
+void MainWindow::setPromptsEnabled(bool enabled)
+{
+    m_promptsEnabled = enabled;
+    m_controlPanel->setPromptsEnabled(enabled);
+}
+
 void MainWindow::closeEvent(QCloseEvent *event)
 {
     if (!maybeSaveChanges()) {
         event->ignore();
         return;
     }
-    // A running search stops within its current evaluation and the thread is joined here, so the
-    // application quits without leaving a LibTorch computation behind.
-    m_evaluation->shutdown();
+    // The window closes at once: whatever runs is told to stop (it gives up inside its forward,
+    // within a chunk) and the thread ends on its own; the evaluation thread's destructor, after the
+    // window is gone, joins what is left, so no LibTorch computation outlives the application.
+    m_evaluation->requestShutdown();
     event->accept();
 }

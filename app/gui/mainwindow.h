@@ -39,7 +39,7 @@ public:
 
     // With prompts off nothing modal ever opens: errors go only to lastError(), errorOccurred()
     // and the status bar, and unsaved edits are discarded without asking (tests, --screenshot).
-    void setPromptsEnabled(bool enabled) { m_promptsEnabled = enabled; }
+    void setPromptsEnabled(bool enabled);
     bool promptsEnabled() const { return m_promptsEnabled; }
 
     // Each returns false after reporting the error; the current document is then left untouched.

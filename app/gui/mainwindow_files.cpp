@@ -121,8 +121,7 @@ bool MainWindow::openRecent(const QString &entry)
 
 double MainWindow::defaultTargetLength(const rs::RopeConfig &config) const
 {
-    const double own = config.defaultTargetLength();
-    return own > config.trainLength ? own : kDefaultExtension * config.trainLength;
+    return rs::suggestedTargetLength(config);  // the CLI's default too (rope/presets.h)
 }
 
 bool MainWindow::openConfig(const QString &path)

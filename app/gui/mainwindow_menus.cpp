@@ -225,6 +225,11 @@ void MainWindow::createMenus()
     QAction *workbenchAction = m_workbenchDock->toggleViewAction();
     workbenchAction->setText(tr("Evaluation &Workbench"));
     workbenchAction->setShortcut(QKeySequence(tr("Ctrl+Shift+W")));
+    // Opening it shows it: brought in front of the search dock it shares a tab group with.
+    connect(workbenchAction, &QAction::triggered, this, [this](bool shown) {
+        if (shown)
+            showWorkbenchDock();
+    });
     viewMenu->addAction(workbenchAction);
 
     rs::addHelpMenu(this);

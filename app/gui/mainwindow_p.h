@@ -15,9 +15,6 @@ inline const QString kSearchBestCurve = QStringLiteral("searchBest");
 inline constexpr int kStatusTimeoutMs = 6000;
 // The search dock as it opens: wide enough for the search fields and a readable plot.
 inline constexpr int kSearchDockWidth = 540;
-// A config that is not scaled says nothing about the context it should reach; 16× is the
-// LongRoPE2 paper's LLaMA3-8B extension (8k → 128k).
-inline constexpr double kDefaultExtension = 16.0;
 // The embedded model was trained at a short context; at 8 × that its high dimensions go out of
 // distribution, which is what the tool is for.
 inline constexpr double kEmbeddedModelExtension = 8.0;

@@ -1,5 +1,6 @@
 #include "eval/candidatescorer.h"
 
+#include "common/cancellation.h"
 #include "common/error.h"
 
 #include <cmath>
@@ -46,8 +47,13 @@ std::vector<double> CandidateScorer::samplePpl(const std::vector<RopeOverride> &
             out[begin(j) + i] = std::exp(nll[i]);
     };
     std::vector<std::future<void>> others;
+    // The other replicas' threads stop when this one is told to (common/cancellation.h).
+    const CancelCheck check = currentCancelCheck();
     for (size_t j = 1; j < r; ++j)
-        others.push_back(std::async(std::launch::async, share, j));
+        others.push_back(std::async(std::launch::async, [&share, check](size_t k) {
+            const CancelScope scope(check);
+            share(k);
+        }, j));
     // Replica 0 on this thread; every other share is waited for (and its error rethrown) even when
     // this one throws, so no thread outlives the call.
     std::exception_ptr error;

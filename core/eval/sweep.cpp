@@ -1,11 +1,13 @@
 // The workbench's engine (sweep.h): methods × lengths × depths, cell by cell.
 #include "eval/sweep.h"
 
+#include "common/cancellation.h"
 #include "common/error.h"
 #include "eval/evaluator.h"
 #include "eval/needle.h"
 #include "rope/deployment.h"
 #include "rope/factorfamilies.h"
+#include "runtime/embeddedmodel.h"
 #include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
@@ -170,7 +172,7 @@ SweepResult runSweep(const std::vector<ComparedMethod> &methods, const std::vect
     size_t home = 0;
     while (home + 1 < specs.size() && !specs[home].modelDir.isEmpty())
         ++home;
-    result.model = methods[home].model->directory();
+    result.model = modelDisplayName(methods[home].model->directory());
     result.device = methods[home].model->device();
     result.dtype = methods[home].model->dtype();
     result.trainLength = int(methods[home].model->ropeConfig().trainLength);
@@ -245,7 +247,12 @@ SweepResult runSweep(const std::vector<ComparedMethod> &methods, const std::vect
                 if (!slot)
                     slot = std::make_unique<NeedleEvaluator>(*m.model, tokenizer, bosId, ns);
                 const std::optional<RopeOverride> rope = m.rope ? m.rope(length) : std::nullopt;
-                const NeedleEvalResult r = slot->evaluate(rope ? &*rope : nullptr, callbacks.cancelled, {}, settings.passkey);
+                NeedleEvalResult r;
+                try {
+                    r = slot->evaluate(rope ? &*rope : nullptr, callbacks.cancelled, {}, settings.passkey);
+                } catch (const Cancelled &) {  // inside a forward (common/cancellation.h)
+                    return stop();
+                }
                 if (r.cancelled)
                     return stop();
                 SweepCell cell;
@@ -282,7 +289,12 @@ SweepResult runSweep(const std::vector<ComparedMethod> &methods, const std::vect
                 if (isCancelled())
                     return stop();
                 const std::vector<int> prefix(doc.begin(), doc.begin() + length);
-                const SlidingWindowScore score = slidingWindowNll(*m.model, prefix, length, length, &rope);
+                SlidingWindowScore score;
+                try {
+                    score = slidingWindowNll(*m.model, prefix, length, length, &rope);
+                } catch (const Cancelled &) {
+                    return stop();
+                }
                 cell.nll.push_back(score.meanNll());
                 cell.values.push_back(std::exp(cell.nll.back()));
             }

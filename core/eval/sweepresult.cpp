@@ -1,5 +1,6 @@
 // The sweep's plain types: summaries, comparisons, and the JSON / CSV files (see sweepresult.h).
 #include "eval/sweepresult.h"
+#include "common/counting.h"
 
 #include "common/error.h"
 #include "common/jsonarray.h"
@@ -597,15 +598,15 @@ QString SweepResult::markdown() const
         }
         md += QLatin1Char('\n');
     };
-    const QString samplesText = QStringLiteral("%1 samples per cell, needle seed %2, held-out seed %3, 95 % BCa intervals "
+    const QString samplesNote = QStringLiteral("%1 per cell, needle seed %2, held-out seed %3, 95 % BCa intervals "
                                                "(%4 resamples, seed %5); ×: ratio to %6 on the same samples")
-                                    .arg(settings.samples)
+                                    .arg(samplesText(settings.samples))
                                     .arg(settings.seed)
                                     .arg(settings.heldOutSeed)
                                     .arg(settings.resamples)
                                     .arg(settings.bootstrapSeed)
                                     .arg(reference);
-    md += samplesText + QStringLiteral("\n\n");
+    md += samplesNote + QStringLiteral("\n\n");
     md += settings.engine.isEmpty()
               ? QStringLiteral("Factor files scored as before engines were modelled: the original RoPE and attention "
                                "factor 1 within L_train, which no exported config reproduces in transformers.\n\n")

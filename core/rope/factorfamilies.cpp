@@ -2,6 +2,7 @@
 // step by step so that the numbers line up with what a model loaded by transformers or vLLM would
 // compute. Plain doubles: the rope part never needs a tensor.
 #include "rope/factorfamilies.h"
+#include "rope/factorvalue.h"
 #include "rope/engine.h"
 #include "rope/ropeconfig.h"
 #include "rope/ropemath_p.h"
@@ -234,6 +235,17 @@ NtkLeftFit detectNtkLeft(const std::vector<double> &lambda, double relativeToler
     return best;
 }
 
+QString factorValueProblem(double lambda)
+{
+    if (!std::isfinite(lambda))
+        return QStringLiteral("is not finite");
+    if (lambda <= 0.0)
+        return QStringLiteral("is not positive");
+    if (lambda < kMinFactor || lambda > kMaxFactor)
+        return QStringLiteral("is outside [%1, %2], not a usable rescale factor").arg(kMinFactor).arg(kMaxFactor);
+    return {};
+}
+
 std::vector<ConstraintViolation> checkConstraints(const std::vector<double> &lambda, int expectedLength,
                                                   double scale, int dRcd)
 {
@@ -249,11 +261,8 @@ std::vector<ConstraintViolation> checkConstraints(const std::vector<double> &lam
             out.push_back({Kind::NotFinite, i, QStringLiteral("λ[%1] is not finite").arg(i)});
             continue;
         }
-        if (v <= 0.0)
-            out.push_back({Kind::NotPositive, i, QStringLiteral("λ[%1] = %2 is not positive").arg(i).arg(v)});
-        else if (v < kMinFactor || v > kMaxFactor)
-            out.push_back({Kind::OutOfRange, i, QStringLiteral("λ[%1] = %2 is outside [%3, %4], not a usable rescale factor")
-                                                    .arg(i).arg(v).arg(kMinFactor).arg(kMaxFactor)});
+        if (const QString problem = factorValueProblem(v); !problem.isEmpty())
+            out.push_back({v <= 0.0 ? Kind::NotPositive : Kind::OutOfRange, i, QStringLiteral("λ[%1] = %2 %3").arg(i).arg(v).arg(problem)});
         if (k > 0 && std::isfinite(lambda[k - 1]) && v < lambda[k - 1])
             out.push_back({Kind::NotMonotone, i,
                            QStringLiteral("λ[%1] = %2 is below λ[%3] = %4 (factors must not decrease)")

@@ -59,3 +59,30 @@ QString embeddedModelDir()
 }
 
 } // namespace rs
+
+namespace rs {
+
+bool isEmbeddedModelDir(const QString &dir)
+{
+    if (dir.isEmpty() || !hasEmbeddedModel())
+        return false;
+    // By content, whatever folder holds it (the GUI's and the CLI's caches differ): sizes first.
+    for (const QString &f : kFiles) {
+        QFile resource(kResourceDir + f), file(dir + QLatin1Char('/') + f);
+        if (!file.open(QIODevice::ReadOnly) || !resource.open(QIODevice::ReadOnly) || file.size() != resource.size())
+            return false;
+    }
+    for (const QString &f : kFiles) {
+        QFile resource(kResourceDir + f), file(dir + QLatin1Char('/') + f);
+        if (!file.open(QIODevice::ReadOnly) || !resource.open(QIODevice::ReadOnly) || file.readAll() != resource.readAll())
+            return false;
+    }
+    return true;
+}
+
+QString modelDisplayName(const QString &dir)
+{
+    return isEmbeddedModelDir(dir) ? QStringLiteral("embedded model") : dir;
+}
+
+} // namespace rs

@@ -11,5 +11,10 @@ bool hasEmbeddedModel();
 // The folder holding the embedded model's files; throws rs::Error when this build carries none or
 // the cache folder cannot be written.
 QString embeddedModelDir();
+// Whether `dir` holds the embedded model's files (compared by content, whatever folder it is).
+bool isEmbeddedModelDir(const QString &dir);
+// How sweep files, the workbench and the side panel name a model: "embedded model" for the
+// embedded one (not its cache folder), else the folder as given.
+QString modelDisplayName(const QString &dir);
 
 } // namespace rs

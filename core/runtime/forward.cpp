@@ -4,6 +4,7 @@
 // model.cpp, its public evaluation calls in modelinference.cpp.
 #include "runtime/model_p.h"
 
+#include "common/cancellation.h"
 #include "common/error.h"
 #include "rope/factorfamilies.h"
 
@@ -102,6 +103,9 @@ torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const to
     const int64_t chunk = queryChunk(chunkElements, B * nh, S, T);
     std::vector<torch::Tensor> outs;
     for (int64_t a = 0; a < T; a += chunk) {
+        // A cancellation point per chunk (common/cancellation.h): at 128k tokens one layer's
+        // attention is thousands of chunks, and a stop must not wait for all of them.
+        checkCancelled([&] { return "attention rows " + std::to_string(a) + " of " + std::to_string(T); });
         const int64_t b = std::min(T, a + chunk);
         // Keys this chunk can see: causal up to its last query, the window from its first.
         int64_t lo = 0, hi = S;
@@ -182,7 +186,13 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
     const int64_t qRows = int64_t(s.numHeads) * s.headDim, kvRows = int64_t(s.numKvHeads) * s.headDim;
     // Token-wise work in chunks of tokens (see TorchModel::tokenwiseChunkElements).
     const int64_t widest = std::max<int64_t>({2 * int64_t(s.intermediateSize), qRows + 2 * kvRows, 1});
-    const int64_t chunkTokens = std::max<int64_t>(1, m.tokenwiseChunkElements / (widest * B));
+    int64_t chunkTokens = std::max<int64_t>(1, m.tokenwiseChunkElements / (widest * B));
+    // On the CPU also few enough tokens that a chunk's widest product stays near 2^31 FLOPs (a
+    // tenth of a second or so), since each chunk is a cancellation point: at 128k tokens the
+    // embedded model's MLP in one piece took several seconds. At least 256 tokens, so that a large
+    // model's weights are not re-read for a handful of rows.
+    if (m.device.is_cpu())
+        chunkTokens = std::min(chunkTokens, std::max<int64_t>(256, (int64_t(1) << 31) / (2 * int64_t(s.hiddenSize) * widest * B)));
     // Without autograd (evaluation) the residual stream is updated in place; training keeps the
     // out-of-place form that autograd needs.
     const bool inPlace = !at::GradMode::is_enabled();
@@ -190,8 +200,10 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
         if (T <= chunkTokens)
             return f(0, T);
         std::vector<torch::Tensor> parts;
-        for (int64_t a = 0; a < T; a += chunkTokens)
+        for (int64_t a = 0; a < T; a += chunkTokens) {
+            checkCancelled([&] { return "token-wise chunk at " + std::to_string(a) + " of " + std::to_string(T); });
             parts.push_back(f(a, std::min(chunkTokens, T - a)));
+        }
         return torch::cat(parts, 1);
     };
     const auto mlp = [&](const LayerWeights &w, const torch::Tensor &x) {
@@ -203,6 +215,8 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
 
     torch::Tensor x = torch::embedding(m.embed, ids.to(m.device));
     for (int l = 0; l < s.numLayers; ++l) {
+        // Cancellation points between layers and inside them (attention and token-wise chunks).
+        checkCancelled([&] { return "layer " + std::to_string(l + 1) + " of " + std::to_string(s.numLayers); });
         const LayerWeights &w = m.layers[size_t(l)];
         const torch::Tensor qkv = overChunks([&](int64_t a, int64_t n) {
             return torch::linear(rmsNorm(x.narrow(1, a, n), w.inputNorm, s.rmsNormEps), w.qkv, w.qkvBias);
@@ -240,6 +254,7 @@ torch::Tensor forwardHidden(const TorchModel &m, const torch::Tensor &ids, const
             x = x.narrow(1, T - kept, kept);
         if (inPlace) {
             for (int64_t c = 0; c < rows; c += chunkTokens) {
+                checkCancelled([&] { return "MLP rows " + std::to_string(c) + " of " + std::to_string(rows); });
                 const int64_t n = std::min(chunkTokens, rows - c);
                 torch::Tensor xc = x.narrow(1, c, n);
                 xc.add_(torch::linear(a.narrow(1, c, n), w.o, w.oBias));

@@ -4,6 +4,7 @@
 #include "search/searchrun_p.h"
 #include "search/spacebounds.h"
 
+#include "common/cancellation.h"
 #include "common/error.h"
 
 #include <QJsonObject>
@@ -390,6 +391,20 @@ int SearchRun::allowance()
     return m_settings.maxEvaluations > 0 ? m_settings.maxEvaluations - spent : std::numeric_limits<int>::max();
 }
 
+// Runs one call of the fitness; false when it was cancelled from inside (rs::Cancelled, thrown by
+// a forward whose thread was told to stop: common/cancellation.h). Nothing of that evaluation is
+// cached or logged, so the log stays exact and resumable, as after a stop between evaluations.
+bool SearchRun::cancellable(const std::function<void()> &call)
+{
+    try {
+        call();
+        return true;
+    } catch (const Cancelled &) {
+        m_stop = StopReason::Cancelled;
+        return false;
+    }
+}
+
 // Records a real evaluation of `m`'s next sample: cached, counted, logged, accepted.
 void SearchRun::evaluated(Member &m, double f)
 {
@@ -444,12 +459,14 @@ bool SearchRun::scoreFully(const SampledFitness &fitness, Store &store, const st
                 std::vector<Candidate> group;
                 for (size_t j = done; j < done + count; ++j)
                     group.push_back(candidates[pending[j]]);
-                got = fitness.batch(group, k);
+                if (!cancellable([&] { got = fitness.batch(group, k); }))
+                    return false;
                 if (got.size() != count)
                     throw Error(kSettingsSource, QStringLiteral("the batch fitness returned %1 scores for %2 candidates")
                                                      .arg(got.size()).arg(count));
             } else {
-                got = {fitness.fitness(candidates[pending[done]], k)};
+                if (!cancellable([&] { got = {fitness.fitness(candidates[pending[done]], k)}; }))
+                    return false;
             }
             for (size_t j = 0; j < count; ++j) {
                 const size_t i = pending[done + j];
@@ -478,7 +495,10 @@ bool SearchRun::scoreNext(Member &m)
         return true;
     if (allowance() == 0)
         return false;
-    evaluated(m, m_sampled.fitness(m.candidate, int(m.scores.size())));
+    double f = 0;
+    if (!cancellable([&] { f = m_sampled.fitness(m.candidate, int(m.scores.size())); }))
+        return false;
+    evaluated(m, f);
     return true;
 }
 
@@ -539,7 +559,9 @@ bool SearchRun::scoreBatch(Population &pop, const std::vector<size_t> &pending, 
         std::vector<Candidate> group;
         for (size_t j = done; j < done + count; ++j)
             group.push_back(pop[pending[j]].candidate);
-        const std::vector<double> scores = m_sampled.batch(group, n - 1);
+        std::vector<double> scores;
+        if (!cancellable([&] { scores = m_sampled.batch(group, n - 1); }))
+            return false;
         if (scores.size() != count)
             throw Error(kSettingsSource,
                         QStringLiteral("the batch fitness returned %1 scores for %2 candidates").arg(scores.size()).arg(count));

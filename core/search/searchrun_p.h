@@ -66,6 +66,7 @@ private:
     void accept(Member &m, const std::string &key, double f);
     bool fromCache(Member &m);
     int allowance();
+    bool cancellable(const std::function<void()> &call);
     void evaluated(Member &m, double f);
     bool scoreFully(const SampledFitness &fitness, Store &store, const std::vector<Candidate> &candidates, Scores &scores,
                     const RecordOf &record, int &counter);

@@ -5,9 +5,12 @@
 #include "eval/sweep.h"
 #include "job/searchjob.h"
 
+#include "common/cancellation.h"
 #include "common/error.h"
 #include "rope/factorfamilies.h"
+#include "runtime/embeddedmodel.h"
 #include "runtime/model.h"
+#include "runtime/modelcost.h"
 #include "runtime/tokenizer.h"
 
 #include <QElapsedTimer>
@@ -101,6 +104,10 @@ void EvaluationWorker::abort()
     m_stop = true;
     m_wake.wakeAll();
 }
+
+void EvaluationWorker::noteModelRequested() { ++m_pendingLoads; }
+
+bool EvaluationWorker::superseded() const { return m_abort.load() || m_pendingLoads.load() > 0; }
 
 void EvaluationWorker::requestScore(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
                                     const NeedleEvalSettings &samples, int sampleCount)
@@ -206,6 +213,15 @@ void EvaluationWorker::serveScore(ScoreRequest request)
         Q_EMIT failed(WorkerTask::Score, tr("no model is loaded: choose a model folder first"));
         return;
     }
+    // A newer request, another model, quitting, or a stop of the search this score is served in
+    // cancel the forward from inside (common/cancellation.h): a 1M-token score gives up within a
+    // chunk, not after its end.
+    const CancelScope scope([this] {
+        if (superseded() || (m_searching.load() && m_stop.load()))
+            return true;
+        QMutexLocker lock(&m_mutex);
+        return m_pendingScore.has_value();
+    });
     try {
         QElapsedTimer clock;
         clock.start();
@@ -221,7 +237,7 @@ void EvaluationWorker::serveScore(ScoreRequest request)
             {
                 // A newer request makes this one stale: give up between samples and serve that one.
                 QMutexLocker lock(&m_mutex);
-                if (m_abort || m_pendingScore)
+                if (superseded() || m_pendingScore)
                     return;
             }
             out.perSamplePpl.push_back(samplePpl(rope, request.samples, i));
@@ -231,6 +247,8 @@ void EvaluationWorker::serveScore(ScoreRequest request)
                 Q_EMIT scoreProgress(out);
         }
         Q_EMIT scoreReady(out);
+    } catch (const Cancelled &) {
+        // Whoever cancelled it has a newer request pending, or wants the worker idle.
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Score, messageOf(tr("needle score"), e));
     }
@@ -262,16 +280,32 @@ void EvaluationWorker::serveReferences(const ReferenceRequest &request)
         }
         (void)scoringEvaluator(request.samples);
         // Sample by sample, every family on a sample before the next one: a quick score (sample 0)
-        // finds its comparison after one round. A pending hand-tuned score waits one forward at most.
+        // finds its comparison after one round. A pending hand-tuned score interrupts the forward
+        // (and is served before it runs again); newer references, another model or quitting end it.
+        const auto stale = [this] {
+            QMutexLocker lock(&m_mutex);
+            return superseded() || m_pendingReferences.has_value();
+        };
+        const CancelScope scope([this, stale] {
+            if (stale())
+                return true;
+            QMutexLocker lock(&m_mutex);
+            return m_pendingScore.has_value();
+        });
         for (int i = 0; i < request.samples.samples; ++i) {
             for (ReferenceScore &reference : out.scores) {
-                {
-                    QMutexLocker lock(&m_mutex);
-                    if (m_abort || m_pendingReferences)
-                        return;
-                }
                 const RopeOverride rope{reference.lambda, reference.attentionFactor};
-                reference.perSamplePpl.push_back(samplePpl(rope, request.samples, i));
+                std::optional<double> ppl;
+                while (!ppl) {
+                    if (stale())
+                        return;
+                    try {
+                        ppl = samplePpl(rope, request.samples, i);
+                    } catch (const Cancelled &) {
+                        serveScoreIfPending();  // then this sample again, unless it went stale
+                    }
+                }
+                reference.perSamplePpl.push_back(*ppl);
                 reference.ppl = std::accumulate(reference.perSamplePpl.begin(), reference.perSamplePpl.end(), 0.0)
                                 / double(reference.perSamplePpl.size());
                 serveScoreIfPending();
@@ -312,6 +346,9 @@ bool EvaluationWorker::holdBetweenEvaluations()
 
 void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokenizerPath, const ModelLoadSettings &settings)
 {
+    // This request is being served: it no longer cancels what runs (noteModelRequested).
+    for (int n = m_pendingLoads.load(); n > 0 && !m_pendingLoads.compare_exchange_weak(n, n - 1);) {
+    }
     if (m_abort)
         return;
     QElapsedTimer clock;
@@ -334,6 +371,7 @@ void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokeniz
         }
         ModelInfo &info = loaded->info;
         info.directory = QFileInfo(modelDir).absoluteFilePath();
+        info.name = modelDisplayName(info.directory);
         info.architecture = loaded->model->architecture();
         info.device = loaded->model->device();
         info.dtype = loaded->model->dtype();
@@ -343,6 +381,7 @@ void EvaluationWorker::loadModel(const QString &modelDir, const QString &tokeniz
         info.vocabSize = loaded->model->vocabSize();
         info.ropeConfig = loaded->model->ropeConfig();
         info.warnings = loaded->model->warnings();
+        info.cost = costFigures(*loaded->model);
         info.seconds = clock.nsecsElapsed() / 1e9;
         // Only a complete load replaces the current model: a failure leaves the worker as it was.
         m_scoring.reset();
@@ -389,8 +428,12 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
 
         SearchHooks hooks = job.hooks();
         // Stop and abort are seen before every batch of real evaluations (one candidate on one
-        // sample on the CPU, up to 8 candidates on a GPU), pause holds there.
+        // sample on the CPU, up to 8 candidates on a GPU), pause holds there; stop, abort and
+        // another model also cancel the running evaluation from inside its forward, which the
+        // search drops unlogged (common/cancellation.h).
         hooks.cancelled = [this] { return holdBetweenEvaluations(); };
+        const CancelScope scope([this] { return m_stop.load() || superseded(); });
+        m_searching = true;
 
         int generation = 0;
         int newInGeneration = 0;
@@ -445,9 +488,13 @@ void EvaluationWorker::startSearch(const SearchSettings &settings, const NeedleE
         Q_EMIT searchStarted(job.plan());
         const SearchResult result = job.engine().run(fitness, job.validationFitness(), hooks);
         Q_EMIT searchFinished(SearchOutcome{result, samples.length, logPath});
+    } catch (const Cancelled &) {
+        // Cut short outside an evaluation the search itself guards (setting up): say so.
+        Q_EMIT failed(WorkerTask::Search, tr("search: stopped before it started"));
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Search, messageOf(tr("search"), e));
     }
+    m_searching = false;
     m_paused = false;
 }
 
@@ -470,7 +517,7 @@ void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settin
         plan.requestId = requestId;
         plan.settings = settings;
         plan.methods = methods;
-        plan.model = m_loaded->info.directory;
+        plan.model = m_loaded->info.name;
         plan.trainLength = int(m_loaded->info.ropeConfig.trainLength);
         int done = 0;
         SweepCallbacks callbacks;
@@ -478,15 +525,19 @@ void EvaluationWorker::startSweep(quint64 requestId, const SweepSettings &settin
             plan.cells = cells;
             Q_EMIT sweepStarted(plan);
         };
-        callbacks.cancelled = [this, requestId] { return m_abort.load() || m_cancelledSweep.load() >= requestId; };
+        callbacks.cancelled = [this, requestId] { return superseded() || m_cancelledSweep.load() >= requestId; };
+        // The same check inside each forward: a cancelled sweep stops within a chunk.
+        const CancelScope scope(callbacks.cancelled);
         callbacks.cellDone = [&](const SweepCell &cell) {
             Q_EMIT sweepCellReady(SweepCellReport{requestId, cell, ++done, plan.cells});
             // Keep hand tuning live while the sweep runs: the score requests wait a cell at most.
             serveWhatIsPending();
         };
         SweepResult result = runSweep(resolved.methods, methods, *m_loaded->tokenizer, m_loaded->bosId, settings, callbacks);
-        result.model = m_loaded->info.directory;
+        result.model = m_loaded->info.name;
         Q_EMIT sweepFinished(SweepOutcome{requestId, std::move(result)});
+    } catch (const Cancelled &) {
+        Q_EMIT failed(WorkerTask::Sweep, tr("sweep: stopped before its first cell"));
     } catch (const std::exception &e) {
         Q_EMIT failed(WorkerTask::Sweep, messageOf(tr("sweep"), e));
     }
@@ -522,16 +573,28 @@ EvaluationThread::EvaluationThread(QObject *parent)
 
 EvaluationThread::~EvaluationThread() { shutdown(); }
 
+void EvaluationThread::requestShutdown()
+{
+    if (!m_worker || m_closing)
+        return;
+    m_closing = true;
+    // Whatever runs gives up at its next cancellation point (inside the forward); the thread's
+    // event loop then ends and the worker is deleted on it. Nothing here waits.
+    m_worker->abort();
+    m_thread->quit();
+}
+
 void EvaluationThread::shutdown()
 {
     if (!m_worker)
         return;
-    m_worker->abort();
-    m_thread->quit();
+    requestShutdown();
     m_thread->wait();
     // The thread's finished() has run the worker's deleteLater by now.
     m_worker = nullptr;
 }
+
+bool EvaluationThread::isIdle() const { return !m_worker || m_thread->isFinished(); }
 
 QStringList EvaluationThread::availableDevices() const
 {
@@ -544,8 +607,10 @@ QStringList EvaluationThread::availableDevices() const
 
 void EvaluationThread::loadModel(const QString &modelDir, const QString &tokenizerPath, const ModelLoadSettings &settings)
 {
-    if (!m_worker)
+    if (!accepting())
         return;
+    // What runs belongs to the model being replaced: it stops within a chunk of its forward.
+    m_worker->noteModelRequested();
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, modelDir, tokenizerPath, settings] {
         worker->loadModel(modelDir, tokenizerPath, settings);
     }, Qt::QueuedConnection);
@@ -554,7 +619,7 @@ void EvaluationThread::loadModel(const QString &modelDir, const QString &tokeniz
 void EvaluationThread::startSearch(const SearchSettings &settings, const NeedleEvalSettings &samples,
                                    const QString &logPath, bool resume, const NeedleEvalSettings &validation)
 {
-    if (!m_worker)
+    if (!accepting())
         return;
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, settings, samples, logPath, resume, validation] {
         worker->startSearch(settings, samples, logPath, resume, validation);
@@ -564,19 +629,19 @@ void EvaluationThread::startSearch(const SearchSettings &settings, const NeedleE
 void EvaluationThread::score(quint64 requestId, const std::vector<double> &lambda, double attentionFactor,
                              const NeedleEvalSettings &samples, int sampleCount)
 {
-    if (m_worker)
+    if (accepting())
         m_worker->requestScore(requestId, lambda, attentionFactor, samples, sampleCount);
 }
 
 void EvaluationThread::scoreReferences(quint64 requestId, const NeedleEvalSettings &samples)
 {
-    if (m_worker)
+    if (accepting())
         m_worker->requestReferences(requestId, samples);
 }
 
 void EvaluationThread::startSweep(quint64 requestId, const SweepSettings &settings, const std::vector<SweepMethodSpec> &methods)
 {
-    if (!m_worker)
+    if (!accepting())
         return;
     QMetaObject::invokeMethod(m_worker, [worker = m_worker, requestId, settings, methods] {
         worker->startSweep(requestId, settings, methods);
@@ -585,25 +650,25 @@ void EvaluationThread::startSweep(quint64 requestId, const SweepSettings &settin
 
 void EvaluationThread::cancelSweep(quint64 requestId)
 {
-    if (m_worker)
+    if (accepting())
         m_worker->cancelSweep(requestId);
 }
 
 void EvaluationThread::pause()
 {
-    if (m_worker)
+    if (accepting())
         m_worker->pause();
 }
 
 void EvaluationThread::resume()
 {
-    if (m_worker)
+    if (accepting())
         m_worker->resume();
 }
 
 void EvaluationThread::stop()
 {
-    if (m_worker)
+    if (accepting())
         m_worker->stop();
 }
 

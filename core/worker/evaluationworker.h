@@ -8,7 +8,9 @@
 // on LibTorch. Requests arrive as queued calls; results leave as queued signals carrying the plain
 // structs below. Stop, pause and the superseding of hand-tuning scores are thread-safe flags the
 // worker polls between evaluations (and between samples), because while a search runs the worker's
-// event loop is busy inside it and queued calls would only be seen after the search.
+// event loop is busy inside it and queued calls would only be seen after the search. The same flags
+// are the check each computation installs for its forward (common/cancellation.h), so a stop, a
+// newer score, another model or quitting ends even a million-token forward within a chunk.
 //
 // QtCore and plain C++ types only: LibTorch stays in the .cpp files behind model.h / evaluator.h.
 // The widgets see it only as an EvaluationService (worker/evaluationservice.h).
@@ -47,15 +49,19 @@ public:
     ~EvaluationWorker() override;
 
     // Thread-safe: callable from any thread while the worker is busy. stop() ends a running search
-    // before its next evaluation (the running one, a single sample, completes, so the run log stays
-    // exact); pause() blocks the search between evaluations until resume() or stop().
+    // inside its running evaluation's forward (that evaluation is dropped unlogged, so the run log
+    // stays exact and resumable); pause() blocks the search between evaluations until resume() or stop().
     void stop();
     void pause();
     void resume();
     bool isPaused() const { return m_paused.load(); }
-    // Thread-safe: ends whatever runs as soon as possible (a search, a score or the references, all
-    // between samples) and refuses later requests. For shutdown.
+    // Thread-safe: ends whatever runs as soon as possible (a search, a score, the references or a
+    // sweep, from inside the running forward: common/cancellation.h) and refuses later requests.
+    // For shutdown.
     void abort();
+    // Thread-safe: a loadModel call is on its way (queued). Until the worker starts serving it,
+    // whatever runs for the current model is cancelled from inside its forward.
+    void noteModelRequested();
 
     // Thread-safe: only the latest pending request of each kind is kept. The scores are computed by
     // the worker as soon as it is free, or between two evaluations of a running search; a newer
@@ -106,12 +112,16 @@ private:
     double samplePpl(const RopeOverride &rope, const NeedleEvalSettings &samples, int index);
     // Serves a pending score request, if any (between two samples of something else).
     void serveScoreIfPending();
+    // Quitting, or another model on its way: everything that runs now is stale.
+    bool superseded() const;
 
     std::unique_ptr<Loaded> m_loaded;           // worker thread only
     std::unique_ptr<NeedleEvaluator> m_scoring;  // worker thread only; samples for scores
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_abort{false};
     std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_searching{false};  // inside startSearch: a stop also cancels scores served there
+    std::atomic<int> m_pendingLoads{0};    // loadModel calls queued and not yet started
     std::atomic<quint64> m_cancelledSweep{0};  // sweeps with this request id or lower stop
 
     mutable QMutex m_mutex;  // guards the pending requests and the pause wait
@@ -137,11 +147,18 @@ public:
     // which relay the worker's in order.
     EvaluationWorker *worker() const { return m_worker; }
 
-    // Aborts whatever runs (within one evaluation, or between samples of it), quits the thread and
-    // joins it; the worker and its model are gone afterwards and later requests are ignored. The
-    // destructor does this too.
+    // Aborts whatever runs (inside its forward, within a chunk), quits the thread and joins it; the
+    // worker and its model are gone afterwards and later requests are ignored. The destructor does
+    // this too.
     void shutdown();
-    bool isRunning() const { return m_worker != nullptr; }
+    // The same without waiting, for a window that closes at once: the worker is told to abort and
+    // its thread to end, later requests are ignored, and the worker and its model are deleted on
+    // their own thread as it ends (typically within a second, inside a running forward). A later
+    // shutdown() or the destructor joins what is left.
+    void requestShutdown();
+    bool isRunning() const { return m_worker != nullptr && !m_closing; }
+    // True once the worker's thread has ended (after requestShutdown) or when there is none.
+    bool isIdle() const;
 
     void loadModel(const QString &modelDir, const QString &tokenizerPath = {},
                    const ModelLoadSettings &settings = {}) override;
@@ -158,8 +175,11 @@ public:
     QStringList availableDevices() const override;
 
 private:
+    bool accepting() const { return m_worker != nullptr && !m_closing; }
+
     QThread *m_thread;
     EvaluationWorker *m_worker;
+    bool m_closing = false;  // requestShutdown() was called
 };
 
 } // namespace rs

@@ -8,6 +8,7 @@
 // signal arguments (model info, per-sample candidate evaluations, scores, search plans and
 // outcomes), and the small pure functions both the worker and a followed run log need to turn
 // them into figures. QtCore, rope and search settings only: what the widgets may see.
+#include "common/forwardcost.h"
 #include "eval/needlesettings.h"
 #include "eval/sweepresult.h"
 #include "rope/ropeconfig.h"
@@ -35,6 +36,7 @@ struct ModelLoadSettings {
 // What a loaded model is, for the GUI to show and to build search settings from.
 struct ModelInfo {
     QString directory;
+    QString name;  // "embedded model" for the embedded one, else the folder (runtime/embeddedmodel.h)
     QString architecture;
     QString device;
     QString dtype;
@@ -45,6 +47,9 @@ struct ModelInfo {
     RopeConfig ropeConfig;
     double seconds = 0;  // load time
     QStringList warnings;  // what loading warned about (weights that are not finite …), one sentence each
+    // The engine's figures for pricing a forward on this model's device before it starts
+    // (common/forwardcost.h: estimateForwards).
+    ForwardCostFigures cost;
 };
 
 // One real evaluation of the search: one candidate (λ and attention factor) scored on one needle

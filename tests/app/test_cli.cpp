@@ -84,6 +84,27 @@ class TestCli : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // The usage's command list: each summary two spaces after its name, the longest included
+    // (issue 30 saw "rank-stabilityhow").
+    void usageSeparatesNamesFromSummaries()
+    {
+        const CliResult r = runCli({"--help"});
+        QCOMPARE(r.exitCode, 0);
+        const QString text = QString::fromUtf8(r.out);
+        QVERIFY2(text.contains(QLatin1String("  rank-stability  how stably")), qPrintable(text));
+        QVERIFY(!text.contains(QLatin1String("rank-stabilityhow")));
+    }
+
+    // A config that names no context beyond L_train starts at 16 × L_train, as the GUI opens it
+    // (RopeConfig::suggestedTargetLength): GPT-NeoX's 2048 → 32768, not s = 1.
+    void aConfigWithoutTargetStartsWhereTheGuiDoes()
+    {
+        const CliResult r = runCli({"rope", "--config", ROPESCOPE_PRESETS "/pythia-6.9b.json"});
+        QCOMPARE(r.exitCode, 0);
+        const QString text = QString::fromUtf8(r.out);
+        QVERIFY2(text.contains(QLatin1String("target L = 32768")) && text.contains(QLatin1String("s = 16")), qPrintable(text));
+    }
+
     void ropeGeometryMatchesFormulas_data()
     {
         QTest::addColumn<QString>("preset");

@@ -31,6 +31,9 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTemporaryDir>
+#include <QElapsedTimer>
+#include <QDockWidget>
+#include <QFileInfo>
 #include <QTest>
 #include <QToolButton>
 #include <QUndoStack>
@@ -329,6 +332,59 @@ private slots:
         m_window->document()->setLambdaAt(1, 3.0);
         m_window->show();
         QVERIFY(m_window->close());
+    }
+
+    // Quit never waits on the worker: closing tells it to stop and returns; the thread ends on its
+    // own (test_cancellation measures that within a forward).
+    void closingDoesNotWaitForTheWorker()
+    {
+        m_window->show();
+        QVERIFY(m_window->evaluationThread()->isRunning());
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(m_window->close());
+        QVERIFY(clock.elapsed() < 1000);
+        QVERIFY(!m_window->evaluationThread()->isRunning());
+        QTRY_VERIFY(m_window->evaluationThread()->isIdle());
+    }
+
+    // Issue 30: after Load Model the side panel names the model live scores run on, not the
+    // config's source.
+    void loadedModelIsNamedInTheSidePanel()
+    {
+        const QString dir = QStringLiteral(ROPESCOPE_FIXTURES "/models/llama-plain");
+        QSignalSpy loaded(m_window->evaluationThread(), &rs::EvaluationService::modelLoaded);
+        QLabel *label = m_window->controlPanel()->loadedModelLabel();
+        QVERIFY2(label->text().contains(QLatin1String("none")), qPrintable(label->text()));
+        QVERIFY(m_window->loadModel(dir, QStringLiteral(ROPESCOPE_FIXTURES "/tokenizers/bytes-256-tokenizer.json")));
+        QVERIFY(loaded.wait(60000));
+        QVERIFY2(label->text().contains(QDir::toNativeSeparators(QFileInfo(dir).absoluteFilePath())), qPrintable(label->text()));
+        m_window->evaluationThread()->shutdown();
+    }
+
+    // View › Evaluation Workbench (Ctrl+Shift+W) brings the dock in front of the search dock it
+    // shares a tab group with.
+    void openingTheWorkbenchShowsIt()
+    {
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        auto *search = m_window->findChild<QDockWidget *>(QStringLiteral("searchDock"));
+        QVERIFY(search);
+        search->show();
+        search->raise();
+        QTRY_VERIFY(!search->visibleRegion().isEmpty());
+        auto *workbench = m_window->findChild<QDockWidget *>(QStringLiteral("workbenchDock"));
+        QVERIFY(workbench);
+        QVERIFY(workbench->isHidden());
+        QAction *action = workbench->toggleViewAction();
+        QCOMPARE(action->shortcut(), QKeySequence(QStringLiteral("Ctrl+Shift+W")));
+        action->trigger();
+        QTRY_VERIFY(workbench->isVisible() && !workbench->visibleRegion().isEmpty());
+        QTest::qWait(50);  // and it stays in front after the event loop has run
+        QVERIFY(!workbench->visibleRegion().isEmpty());
+        QVERIFY(workbench->widget()->isVisible());
+        QVERIFY(search->visibleRegion().isEmpty());  // behind it, in the same tab group
     }
 
     // Issue 14: the attention factor is part of what an export and a session carry.

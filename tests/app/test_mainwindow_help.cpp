@@ -27,6 +27,7 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QProcess>
 #include <QSettings>
 #include <QScrollArea>
 #include <QSplitter>
@@ -93,6 +94,24 @@ class TestMainWindowHelp : public QObject {
     Q_OBJECT
 
 private slots:
+    // `ropescope --help` answers without a display (no QT_QPA_PLATFORM, no DISPLAY) and lists the
+    // options that write pictures.
+    void helpNeedsNoDisplay()
+    {
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        for (const char *name : {"QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"})
+            env.remove(QString::fromLatin1(name));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(ROPESCOPE_GUI_BINARY), {QStringLiteral("--help")});
+        QVERIFY(p.waitForFinished(60000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(p.exitCode() == 0, qPrintable(QString::fromUtf8(p.readAllStandardError())));
+        for (const char *option : {"--screenshot", "--export-sweep-plots", "--sweep-result", "--follow-log"})
+            QVERIFY2(out.contains(QLatin1String(option)), qPrintable(out));
+    }
+
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true);

@@ -4,6 +4,7 @@
 #include "controlpanel.h"
 #include "factordocument.h"
 #include "rope/presets.h"
+#include "taborder.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -67,6 +68,7 @@ private slots:
         QTest::addColumn<QString>("reason");
         QTest::newRow("beyond 16M") << QStringLiteral("32M") << QStringLiteral("16M");
         QTest::newRow("fraction") << QStringLiteral("1.3k") << QStringLiteral("whole number");
+        QTest::newRow("zero") << QStringLiteral("0") << QStringLiteral("positive whole number");
     }
 
     void refusedTargetSaysWhy()
@@ -83,6 +85,77 @@ private slots:
         QLabel *note = m_panel->targetLengthNote();
         QVERIFY(note->isVisibleTo(m_panel.get()));
         QVERIFY2(note->text().contains(typed) && note->text().contains(reason), qPrintable(note->text()));
+        // Marked at the field itself, the reason in its tooltip.
+        QComboBox *combo = m_panel->targetLengthCombo();
+        QVERIFY(combo->property("invalid").toBool());
+        QVERIFY2(combo->toolTip().contains(reason), qPrintable(combo->toolTip()));
+        QVERIFY(!combo->styleSheet().isEmpty());
+        // A valid value clears the mark.
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("64k"));
+        QTest::keyClick(edit, Qt::Key_Return);
+        QVERIFY(!combo->property("invalid").toBool());
+        QVERIFY(combo->styleSheet().isEmpty());
+        QVERIFY(combo->toolTip().contains(QLatin1String("Target context length")));
+    }
+
+    // Typing "abc" or "-1" into Target L: the field takes no such character at all.
+    void junkCannotBeTyped()
+    {
+        QLineEdit *edit = m_panel->targetLengthCombo()->lineEdit();
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("-abc"));
+        QVERIFY2(!edit->text().contains(QLatin1Char('-')) && !edit->text().contains(QLatin1Char('a')), qPrintable(edit->text()));
+    }
+
+    // A model whose figures (common/forwardcost.h) make a forward over L cost ~8 kB per token on a
+    // device of 8 GiB with 1 GiB of weights: 1M tokens (8.4 GB + 1 GiB) cannot fit and are refused
+    // at the field, naming Target L and a length that fits (512k: 4.2 GB + 1 GiB ≤ 8 GiB).
+    void targetWhoseLiveScoreCannotFitIsRefused()
+    {
+        m_panel->setLoadedModel(QStringLiteral("test model"), figures());
+        QVERIFY(m_panel->loadedModelLabel()->text().contains(QLatin1String("test model")));
+        QLineEdit *edit = m_panel->targetLengthCombo()->lineEdit();
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("1M"));
+        QTest::keyClick(edit, Qt::Key_Return);
+        QCOMPARE(m_document->targetLength(), 131072.0);
+        QCOMPARE(m_document->undoStack()->count(), 0);
+        const QString tip = m_panel->targetLengthCombo()->toolTip();
+        QVERIFY2(tip.contains(QLatin1String("Target L")) && tip.contains(QLatin1String("524,288 fits"))
+                     && tip.contains(QLatin1String("of 8.0 GiB")),
+                 qPrintable(tip));
+        QVERIFY(m_panel->targetLengthNote()->isVisibleTo(m_panel.get()));
+        QVERIFY(m_panel->targetLengthCombo()->property("invalid").toBool());
+        // Without a model nothing is priced: the geometry may go anywhere.
+        m_panel->clearLoadedModel();
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("1M"));
+        QTest::keyClick(edit, Qt::Key_Return);
+        QCOMPARE(m_document->targetLength(), 1048576.0);
+    }
+
+    // Above a minute per forward (by the documented 37 GFLOP/s of the CPU) the user is asked; with
+    // prompts off the target is set and the price stays at the field.
+    void costlyTargetIsSetWithItsPrice()
+    {
+        ForwardCostFigures f = figures();
+        f.flopsPerToken = 1e7;  // 256k tokens: 2.6e12 FLOPs, 71 s at 37 GFLOP/s
+        m_panel->setPromptsEnabled(false);
+        m_panel->setLoadedModel(QStringLiteral("test model"), f);
+        QVERIFY(!m_panel->targetLengthNote()->isVisibleTo(m_panel.get()));  // 128k: 35 s
+        QLineEdit *edit = m_panel->targetLengthCombo()->lineEdit();
+        edit->selectAll();
+        QTest::keyClicks(edit, QStringLiteral("256k"));
+        QTest::keyClick(edit, Qt::Key_Return);
+        QCOMPARE(m_document->targetLength(), 262144.0);
+        const QString note = m_panel->targetLengthNote()->text();
+        QVERIFY(m_panel->targetLengthNote()->isVisibleTo(m_panel.get()));
+        QVERIFY2(note.contains(QLatin1String("costly")) && note.contains(QLatin1String("71 s per forward"))
+                     && note.contains(QLatin1String("37 GFLOP/s")),
+                 qPrintable(note));
+        m_document->undoStack()->undo();
+        QVERIFY(!m_panel->targetLengthNote()->isVisibleTo(m_panel.get()));
     }
 
     void warnsWhenTargetIsBelowTrainingLength()
@@ -150,7 +223,38 @@ private slots:
         QCOMPARE(m_document->undoStack()->count(), 1);  // showing the new default is no edit
     }
 
+private slots:
+    // Tab walks the panel as it reads — Target L, d_rcd, the attention factor, then each overlay's
+    // Show and Apply — and reaches every control, also after the overlay rows were made again.
+    void tabFollowsTheVisualOrder()
+    {
+        for (int pass = 0; pass < 2; ++pass) {
+            if (pass == 1)
+                m_document->open(loadPreset(QStringLiteral("phi3-mini-4k")), 65536);  // new overlay rows
+            m_document->setAttentionFactor(1.2);  // Default enabled: one more control
+            m_panel->activateWindow();
+            QVERIFY(QTest::qWaitForWindowActive(m_panel.get()));
+            // Rows made again show on the next pass of the event loop.
+            QTRY_VERIFY(testing::controlsInVisualOrder(m_panel.get()).size() >= 8);
+            const std::vector<QWidget *> controls = testing::controlsInVisualOrder(m_panel.get());
+            QCOMPARE(controls.front(), static_cast<QWidget *>(m_panel->targetLengthCombo()));
+            QCOMPARE(testing::describeControls(testing::walkTabOrder(m_panel.get(), controls)),
+                     testing::describeControls(controls));
+        }
+    }
+
 private:
+    static ForwardCostFigures figures()
+    {
+        ForwardCostFigures f;
+        f.device = QStringLiteral("cpu");
+        f.weightBytes = double(int64_t(1) << 30);
+        f.deviceBytes = 8.0 * double(int64_t(1) << 30);
+        f.bytesPerToken = 8000;
+        f.flopsPerToken = 1000;
+        return f;
+    }
+
     std::unique_ptr<FactorDocument> m_document;
     std::unique_ptr<ControlPanel> m_panel;
 };

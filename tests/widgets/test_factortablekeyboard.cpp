@@ -4,6 +4,9 @@
 #include "factordocument.h"
 #include "factorsview.h"
 #include "factortablemodel.h"
+#include "common/error.h"
+#include "rope/configexport.h"
+#include "rope/factorvalue.h"
 #include "rope/presets.h"
 
 #include <QAbstractItemDelegate>
@@ -14,6 +17,8 @@
 #include <QTest>
 #include <QUndoStack>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 using namespace rs;
 
@@ -88,6 +93,38 @@ private slots:
         QTest::newRow("negative") << QStringLiteral("-3") << QStringLiteral("-3 is not positive");
         QTest::newRow("infinite") << QStringLiteral("inf") << QStringLiteral("inf is not finite");
         QTest::newRow("empty") << QString() << QStringLiteral("left empty");
+        // Positive and finite, yet refused by the exports: the same rule refuses them here.
+        QTest::newRow("tiny") << QStringLiteral("1e-12") << QStringLiteral("1e-12 is outside [1e-09, 1e+09]");
+        QTest::newRow("huge") << QStringLiteral("1e12") << QStringLiteral("1e12 is outside [1e-09, 1e+09]");
+    }
+
+    // One rule (rope/factorvalue.h factorValueProblem): what the table refuses, the export
+    // refuses with the same words, and what the table accepts, the export accepts.
+    void theTableAndTheExportShareOneRule()
+    {
+        for (const double v : {1e-12, 1e-9, 0.5, 1e9, 2e9}) {
+            const QString problem = factorValueProblem(v);
+            const QString tableReason = FactorTableModel::rejectionReason(QString::number(v, 'g', 17));
+            QCOMPARE(tableReason.isEmpty(), problem.isEmpty());
+            std::vector<double> lambda = m_document->lambda();
+            std::sort(lambda.begin(), lambda.end());
+            lambda[0] = std::min(v, lambda[0]);
+            lambda.back() = std::max(v, lambda.back());
+            LongropeExport what;
+            what.longFactor = lambda;
+            what.targetLength = 131072;
+            QString exportError;
+            try {
+                exportLongropeConfig(m_document->config(), what);
+            } catch (const Error &e) {
+                exportError = e.message();
+            }
+            QCOMPARE(exportError.isEmpty(), problem.isEmpty());
+            if (!problem.isEmpty()) {
+                QVERIFY2(tableReason.contains(problem) && exportError.contains(problem),
+                         qPrintable(tableReason + QLatin1String(" | ") + exportError));
+            }
+        }
     }
 
     void rejectedValuesSayWhy()

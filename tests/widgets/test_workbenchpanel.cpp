@@ -6,6 +6,7 @@
 #include "worker/evaluationworker.h"
 #include "workbenchpanel.h"
 #include "workbenchplots.h"
+#include "taborder.h"
 
 #include <QCheckBox>
 #include <QElapsedTimer>
@@ -287,6 +288,78 @@ private Q_SLOTS:
         QCOMPARE(int(result.cells.size()), cells.count());
         QCOMPARE(m_panel->state(), WorkbenchPanel::State::Idle);
         QVERIFY(m_panel->runButton()->isEnabled());
+    }
+
+    // After a cancelled sweep the bar stood part way; a result opened then shows its own (full)
+    // progress, not the old one.
+    void aReopenedResultShowsNoStaleProgress()
+    {
+        QProgressBar *bar = m_panel->progressBar();
+        QVERIFY(bar->value() < bar->maximum());  // the cancelled sweep of the test before
+        QVERIFY(m_panel->openResult(QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nine-methods.json")));
+        QCOMPARE(bar->maximum(), 27);
+        QCOMPARE(bar->value(), 27);
+    }
+
+    // Export at a chosen size, as PNG or PDF, every plot in one go.
+    void exportsAllPlotsAtAChosenSize()
+    {
+        WorkbenchPanel panel(m_thread.get());
+        QVERIFY(panel.openResult(QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nine-methods.json")));
+        const QString png = m_temp.filePath(QStringLiteral("all.png"));
+        QVERIFY(panel.exportAllPlots(png, QSize(1300, 700)));
+        const QStringList pngs = WorkbenchPanel::allPlotPaths(png);
+        QCOMPARE(pngs, QStringList({m_temp.filePath(QStringLiteral("all-lengths.png")), m_temp.filePath(QStringLiteral("all-heatmap.png"))}));
+        for (const QString &path : pngs)
+            QCOMPARE(QImage(path).size(), QSize(1300, 700));
+        const QString pdf = m_temp.filePath(QStringLiteral("all.pdf"));
+        QVERIFY(panel.exportAllPlots(pdf, QSize(1300, 700)));
+        for (const QString &path : WorkbenchPanel::allPlotPaths(pdf)) {
+            QFile f(path);
+            QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(path));
+            QVERIFY(f.read(5) == "%PDF-");
+        }
+        // The shown panel's plot at a size of its own, then back to the screen's size.
+        const QSize shown = m_panel->curvePlot()->viewport().size();
+        QVERIFY(m_panel->exportPlot(m_temp.filePath(QStringLiteral("one.png")), WorkbenchPanel::Plot::Curves, QSize(800, 600)));
+        QCOMPARE(QImage(m_temp.filePath(QStringLiteral("one.png"))).size(), QSize(800, 600));
+        QCOMPARE(m_panel->curvePlot()->viewport().size(), shown);
+    }
+
+    // Side by side, the maps share one length title under the row: no map's own title runs into
+    // its neighbour's.
+    void heatmapAxisTitlesDoNotCollide()
+    {
+        WorkbenchPanel panel(m_thread.get());
+        QVERIFY(panel.openResult(QStringLiteral(ROPESCOPE_FIXTURES "/sweep/nine-methods.json")));
+        QCustomPlot *plot = panel.heatmapPlot();
+        QVERIFY(savePlot(plot, m_temp.filePath(QStringLiteral("heat.png")), QSize(1600, 500)));
+        int maps = 0;
+        for (int i = 0; i < plot->plottableCount(); ++i)
+            if (auto *map = qobject_cast<QCPColorMap *>(plot->plottable(i))) {
+                ++maps;
+                QVERIFY(map->keyAxis()->label().isEmpty());
+            }
+        QCOMPARE(maps, 9);
+        QList<QCPTextElement *> titles;
+        for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+            if (auto *t = qobject_cast<QCPTextElement *>(plot->plotLayout()->elementAt(i)))
+                titles << t;
+        int lengthTitles = 0;
+        for (QCPTextElement *t : std::as_const(titles))
+            lengthTitles += t->text() == QLatin1String("context length (tokens)");
+        QCOMPARE(lengthTitles, 1);
+    }
+
+    // Tab walks the workbench as it reads and reaches every control.
+    void tabFollowsTheVisualOrder()
+    {
+        m_panel->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_panel.get()));
+        const std::vector<QWidget *> controls = testing::controlsInVisualOrder(m_panel.get());
+        QVERIFY(controls.size() >= 12);
+        QCOMPARE(testing::describeControls(testing::walkTabOrder(m_panel.get(), controls)),
+                 testing::describeControls(controls));
     }
 
 private:
