@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Candidates/s of one `ropescope-cli search` with 1, 2 and 3 MPI ranks, side by side in one run.
 # 1 rank is the plain run (the process scores itself); with N > 1 ranks rank 0 coordinates and
-# N − 1 worker ranks score. Same seed and settings each time, so every run does the same
+# N − 1 scorer ranks score. Same seed and settings each time, so every run does the same
 # evaluations (the script checks that the logs' evaluations agree).
 #
 #   bench/mpi-scaling.sh [BUILD_DIR] [-- extra search options, e.g. --model DIR --device cuda]

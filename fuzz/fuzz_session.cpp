@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const QByteArray input(reinterpret_cast<const char *>(data), qsizetype(size));
     const QString path = fuzz::writeFile(fuzz::scratch("session") + QStringLiteral("/s.ropescope"), input);
-    rs::Session session;
+    rs::EditingSession session;
     try {
         session = rs::loadSession(path);
     } catch (const rs::Error &) {
@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     // Saved and re-opened: the same session.
     try {
-        const rs::Session again = rs::Session::fromJson(session.toJson(), QStringLiteral("fuzz:again.ropescope"));
+        const rs::EditingSession again = rs::EditingSession::fromJson(session.toJson(), QStringLiteral("fuzz:again.ropescope"));
         if (again.toJson() != session.toJson())
             std::abort();
     } catch (const rs::Error &) {

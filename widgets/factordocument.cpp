@@ -211,7 +211,7 @@ void FactorDocument::open(const RopeConfig &config, double targetLength)
     notifyEffectiveAttentionFactor();
 }
 
-void FactorDocument::openSession(const Session &session, const RopeConfig &config)
+void FactorDocument::openSession(const EditingSession &session, const RopeConfig &config)
 {
     m_config = config;
     m_geometry = computeGeometry(config, session.targetLength);
@@ -226,9 +226,9 @@ void FactorDocument::openSession(const Session &session, const RopeConfig &confi
     notifyEffectiveAttentionFactor();
 }
 
-Session FactorDocument::toSession() const
+EditingSession FactorDocument::toSession() const
 {
-    Session session;
+    EditingSession session;
     session.configSource = m_config.source;
     session.configJson = m_config.json;
     session.targetLength = targetLength();

@@ -32,8 +32,8 @@ public:
     // Replaces the whole document (opening a file): not undoable, clears the undo stack.
     // Starts from the config's own factors when it has them, else from λ ≡ 1, with d_rcd = d_tcd.
     void open(const RopeConfig &config, double targetLength);
-    void openSession(const Session &session, const RopeConfig &config);
-    Session toSession() const;
+    void openSession(const EditingSession &session, const RopeConfig &config);
+    EditingSession toSession() const;
 
     const RopeConfig &config() const { return m_config; }
     const RopeGeometry &geometry() const { return m_geometry; }

@@ -12,6 +12,7 @@
 #include "runtime/model.h"
 #include "search/search.h"
 #include "worker/messages.h"
+#include "worker/searcharithmetic.h"
 #include "worker/runlogfollower.h"
 #include "job/searchfitness.h"
 

@@ -3,7 +3,7 @@
 // samples pick the answer; the families are scored on both sample sets first and seed generation 0.
 // The search itself is set up by the search job (job/searchjob.h), as the GUI's is; this file reads
 // the options (their defaults from SearchJobSettings), prints the progress and the answer, and, under
-// MPI, wires rank 0's coordinator and the worker ranks to the job.
+// MPI, wires rank 0's coordinator and the scorer ranks to the job.
 #include "commands.h"
 #include "options.h"
 
@@ -54,17 +54,17 @@ QString methodOptionName(SearchMethod m) { return m == SearchMethod::LongRoPE2 ?
 
 #ifdef ROPESCOPE_HAVE_MPI
 using mpi::Coordinator;
-using mpi::Session;
+using mpi::Environment;
 #else
 class Coordinator;
-class Session;
+class Environment;
 #endif
 
 // Where this process stands: a plain run (both null), rank 0 of an MPI run (coordinator), or one
-// of its workers (worker).
+// of its scorer ranks (scorer).
 struct Role {
     Coordinator *coordinator = nullptr;
-    const Session *worker = nullptr;
+    const Environment *scorer = nullptr;
 };
 
 // The command's own options, their defaults and help read from SearchJobSettings.
@@ -230,12 +230,12 @@ void checkOptions(const QCommandLineParser &parser, const SearchOptions &o, Role
     if (parser.isSet(o.replicaDevices))
         for (const QString &d : parser.value(o.replicaDevices).split(QLatin1Char(','), Qt::SkipEmptyParts))
             checkedDevice(d);
-    if (parser.isSet(o.outFile) && !role.worker)
+    if (parser.isSet(o.outFile) && !role.scorer)
         checkOutputPath(parser.value(o.outFile));
     positiveNumber(parser, o.rankTimeout);
     if (parser.isSet(o.jobTimeout))
         positiveNumber(parser, o.jobTimeout);
-    if (parser.isSet(o.resume) && !role.worker)
+    if (parser.isSet(o.resume) && !role.scorer)
         checkResumedLog(parser, o);
     simulatedSpec(parser, o);
 }
@@ -342,19 +342,19 @@ mpi::Timeouts timeoutsOf(const QCommandLineParser &parser, const SearchOptions &
     return timeouts;
 }
 
-// A worker rank: its model once per local device, then (candidates, sample) jobs until rank 0 stops it.
-int serveJobs(SearchJob &job, const QCommandLineParser &parser, const SearchOptions &o, const Session &session)
+// A scorer rank: its model once per local device, then (candidates, sample) jobs until rank 0 stops it.
+int serveJobs(SearchJob &job, const QCommandLineParser &parser, const SearchOptions &o, const Environment &world)
 {
     std::optional<EvaluationSetup> setup;
     const std::optional<SimulatedFitnessSpec> simulated = simulatedSpec(parser, o);
-    const auto setupWorker = [&]() -> std::variant<mpi::WorkerHello, mpi::SetupFailure> {
+    const auto setupScorer = [&]() -> std::variant<mpi::ScorerHello, mpi::SetupFailure> {
         try {
             if (simulated) {
                 job.useSimulated(*simulated, modelDir(parser));
-                return mpi::WorkerHello{job.devices(), QStringLiteral("none"), job.perReplica()};
+                return mpi::ScorerHello{job.devices(), QStringLiteral("none"), job.perReplica()};
             }
             loadScorers(job, parser, setup);
-            return mpi::WorkerHello{job.devices(), job.model().dtype(), job.perReplica() * int(job.devices().size())};
+            return mpi::ScorerHello{job.devices(), job.model().dtype(), job.perReplica() * int(job.devices().size())};
         } catch (const UsageError &e) {
             return mpi::SetupFailure{e.message, true};
         } catch (const Error &e) {
@@ -364,7 +364,7 @@ int serveJobs(SearchJob &job, const QCommandLineParser &parser, const SearchOpti
     const auto scoreJob = [&](mpi::SampleSet set, const std::vector<Candidate> &candidates, int sample) {
         return job.score(set == mpi::SampleSet::Search ? SampleSetName::Search : SampleSetName::Validation, candidates, sample);
     };
-    if (const std::optional<mpi::SetupFailure> failure = mpi::serveJobs(session, timeoutsOf(parser, o), setupWorker, scoreJob)) {
+    if (const std::optional<mpi::SetupFailure> failure = mpi::serveJobs(world, timeoutsOf(parser, o), setupScorer, scoreJob)) {
         if (failure->usage)
             throw UsageError{failure->message};
         err() << "ropescope-cli: " << failure->message << "\n";
@@ -373,7 +373,7 @@ int serveJobs(SearchJob &job, const QCommandLineParser &parser, const SearchOpti
     return kOk;
 }
 
-// Rank 0: waits for the worker ranks' models and makes them the job's scorers.
+// Rank 0: waits for the scorer ranks' models and makes them the job's scorers.
 void startCoordinator(SearchJob &job, Coordinator &c, const QCommandLineParser &parser, const SearchOptions &o)
 {
     c.setTimeouts(timeoutsOf(parser, o));
@@ -383,15 +383,15 @@ void startCoordinator(SearchJob &job, Coordinator &c, const QCommandLineParser &
     });
     try {
         c.start();
-    } catch (const Coordinator::WorkerSetupError &e) {
+    } catch (const Coordinator::ScorerSetupError &e) {
         const QString message = QStringLiteral("rank %1 on %2: %3").arg(e.rank).arg(e.host, e.failure.message);
         if (e.failure.usage)
             throw UsageError{message};
         throw Error(QString(), message);
     }
     QString device, dtype;
-    err() << "scoring on " << c.workers().size() << " worker rank(s) (rank 0 runs the search):\n";
-    for (const Coordinator::Worker &w : c.workers()) {
+    err() << "scoring on " << c.scorers().size() << " worker rank(s) (rank 0 runs the search):\n";
+    for (const Coordinator::ScorerRank &w : c.scorers()) {
         if (!w.lost && device.isEmpty()) {
             device = w.hello.devices.value(0);
             dtype = w.hello.dtype;
@@ -503,15 +503,15 @@ int searchBody(const QStringList &args, Role role)
                                     "of the run log holds the best factors and their needle PPL."));
         checkOptions(parser, o, role);
         // A plain run loads its model here; the ranks of an MPI run read only the model's
-        // config.json (the workers load the model in their set-up, below).
+        // config.json (the scorer ranks load the model in their set-up, below).
         const NeedleEvalSettings needle = evaluationSettings(parser);
         std::optional<EvaluationSetup> local;
         RopeConfig config;
         const std::optional<SimulatedFitnessSpec> simulated = simulatedSpec(parser, o);
-        if (role.coordinator || role.worker || simulated) {
+        if (role.coordinator || role.scorer || simulated) {
             modelOptions(parser);  // --device and --dtype checked here too
             config = loadRopeConfig(ModelFolder(QDir::cleanPath(modelDir(parser))).file(QStringLiteral("config.json")));
-            if (!role.worker)
+            if (!role.scorer)
                 printWarnings(config);
         } else {
             local.emplace(loadEvaluationSetup(parser));
@@ -521,9 +521,9 @@ int searchBody(const QStringList &args, Role role)
             throw UsageError{QStringLiteral("--length %1 is below the model's L_train %2: a search extends the context")
                                  .arg(needle.length).arg(config.trainLength)};
         SearchJob job(jobSettings(parser, o, config, needle), config);
-        if (role.worker) {
+        if (role.scorer) {
 #ifdef ROPESCOPE_HAVE_MPI
-            return serveJobs(job, parser, o, *role.worker);
+            return serveJobs(job, parser, o, *role.scorer);
 #endif
         } else if (role.coordinator) {
 #ifdef ROPESCOPE_HAVE_MPI
@@ -557,17 +557,17 @@ int search(const QStringList &args)
 #ifdef ROPESCOPE_HAVE_MPI
     // Under an MPI launcher with more than one rank: one search, rank 0 coordinating.
     if (mpi::launchedByMpi() && mpi::launchedWorldSize() > 1) {
-        Session session;
+        Environment world;
         int code = kOk;
-        if (session.rank() != 0) {
-            code = searchBody(args, Role{nullptr, &session});
-        } else if (session.size() > 1) {
-            Coordinator coordinator(session);  // stops the workers however the search ends
+        if (world.rank() != 0) {
+            code = searchBody(args, Role{nullptr, &world});
+        } else if (world.size() > 1) {
+            Coordinator coordinator(world);  // stops the scorer ranks however the search ends
             code = searchBody(args, Role{&coordinator, nullptr});
         } else {
             code = searchBody(args, Role{});
         }
-        session.setExitCode(code);
+        world.setExitCode(code);
         return code;
     }
 #else

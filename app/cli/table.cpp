@@ -33,6 +33,70 @@
 
 namespace rs::cli {
 
+namespace {
+
+// kOk, or kBadInput after saying which rows hold a NaN or infinite figure (a broken model, not a
+// result).
+int exitForNonFinite(const ComparisonTable &result)
+{
+    QStringList broken;
+    for (const ComparisonRow &row : result.rows) {
+        bool finite = std::isfinite(row.shortPpl);
+        for (const auto &cell : row.cells)
+            finite = finite && std::isfinite(cell.needlePpl);
+        if (!finite)
+            broken << row.method;
+    }
+    if (broken.isEmpty())
+        return kOk;
+    err() << "ropescope-cli: results that are not finite (NaN or infinite perplexity) for "
+          << broken.join(QStringLiteral(", ")) << ": the model's weights or the RoPE give NaN or infinite losses\n";
+    return kBadInput;
+}
+
+// The table's rows as --json and -o write them: every cell with its per-sample values.
+QJsonArray rowsToJson(const ComparisonTable &result)
+{
+    QJsonArray rows;
+    const auto values = [](const auto &v) {
+        QJsonArray a;
+        for (const auto x : v)
+            a.append(double(x));
+        return a;
+    };
+    for (const ComparisonRow &row : result.rows) {
+        QJsonArray cells;
+        for (size_t i = 0; i < row.cells.size(); ++i) {
+            const SweepCell &d = row.cells[i].detail;
+            QJsonObject cell{{QStringLiteral("length"), result.lengths[i]},
+                             {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
+                             {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy},
+                             {QStringLiteral("needle_ppl_interval"), intervalToJson(d.interval)},
+                             {QStringLiteral("per_sample"), values(d.values)}};
+            if (!d.passkey.empty()) {
+                cell.insert(QStringLiteral("passkey_interval"), intervalToJson(d.passkeyInterval));
+                cell.insert(QStringLiteral("per_sample_passkey"), values(d.passkey));
+            }
+            if (!d.reference.isEmpty())
+                cell.insert(QStringLiteral("comparison"), comparisonToJson(d.vsReference, d.reference));
+            cells.append(cell);
+        }
+        QJsonObject r{{QStringLiteral("method"), row.method},
+                      {QStringLiteral("cells"), cells},
+                      {QStringLiteral("short_ppl"), row.shortPpl},
+                      {QStringLiteral("short_retention_percent"), row.shortRetention}};
+        if (!row.shortWindowNll.empty()) {
+            r.insert(QStringLiteral("short_ppl_interval"), intervalToJson(row.shortPplInterval));
+            r.insert(QStringLiteral("short_retention_interval"), intervalToJson(row.shortRetentionInterval));
+            r.insert(QStringLiteral("short_window_nll"), values(row.shortWindowNll));
+        }
+        rows.append(r);
+    }
+    return rows;
+}
+
+} // namespace
+
 int table(const QStringList &args)
 {
     return run([&] {
@@ -154,57 +218,9 @@ int table(const QStringList &args)
             err().flush();
         });
         // Printed as they are, then exit 1: a NaN or infinite figure is a broken model, not a result.
-        const auto finish = [&] {
-            QStringList broken;
-            for (const ComparisonRow &row : result.rows) {
-                bool finite = std::isfinite(row.shortPpl);
-                for (const auto &cell : row.cells)
-                    finite = finite && std::isfinite(cell.needlePpl);
-                if (!finite)
-                    broken << row.method;
-            }
-            if (broken.isEmpty())
-                return kOk;
-            err() << "ropescope-cli: results that are not finite (NaN or infinite perplexity) for "
-                  << broken.join(QStringLiteral(", ")) << ": the model's weights or the RoPE give NaN or infinite losses\n";
-            return kBadInput;
-        };
+        const auto finish = [&] { return exitForNonFinite(result); };
         {
-            QJsonArray rows;
-            const auto values = [](const auto &v) {
-                QJsonArray a;
-                for (const auto x : v)
-                    a.append(double(x));
-                return a;
-            };
-            for (const ComparisonRow &row : result.rows) {
-                QJsonArray cells;
-                for (size_t i = 0; i < row.cells.size(); ++i) {
-                    const SweepCell &d = row.cells[i].detail;
-                    QJsonObject cell{{QStringLiteral("length"), result.lengths[i]},
-                                     {QStringLiteral("needle_ppl"), row.cells[i].needlePpl},
-                                     {QStringLiteral("passkey_accuracy"), row.cells[i].passkeyAccuracy},
-                                     {QStringLiteral("needle_ppl_interval"), intervalToJson(d.interval)},
-                                     {QStringLiteral("per_sample"), values(d.values)}};
-                    if (!d.passkey.empty()) {
-                        cell.insert(QStringLiteral("passkey_interval"), intervalToJson(d.passkeyInterval));
-                        cell.insert(QStringLiteral("per_sample_passkey"), values(d.passkey));
-                    }
-                    if (!d.reference.isEmpty())
-                        cell.insert(QStringLiteral("comparison"), comparisonToJson(d.vsReference, d.reference));
-                    cells.append(cell);
-                }
-                QJsonObject r{{QStringLiteral("method"), row.method},
-                              {QStringLiteral("cells"), cells},
-                              {QStringLiteral("short_ppl"), row.shortPpl},
-                              {QStringLiteral("short_retention_percent"), row.shortRetention}};
-                if (!row.shortWindowNll.empty()) {
-                    r.insert(QStringLiteral("short_ppl_interval"), intervalToJson(row.shortPplInterval));
-                    r.insert(QStringLiteral("short_retention_interval"), intervalToJson(row.shortRetentionInterval));
-                    r.insert(QStringLiteral("short_window_nll"), values(row.shortWindowNll));
-                }
-                rows.append(r);
-            }
+            const QJsonArray rows = rowsToJson(result);
             const QJsonDocument json(QJsonObject{{QStringLiteral("train_length"), trainLength},
                                                      {QStringLiteral("engine"), engineName(engine)},
                                                {QStringLiteral("target_length"), targetLength},

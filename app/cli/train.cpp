@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "rope/factorfile.h"
 #include "runtime/model.h"
-#include "train/modeloutput.h"
+#include "runtime/modeloutput.h"
 #include "train/trainer.h"
 
 #include <QFile>
@@ -285,7 +285,7 @@ int train(const QStringList &args)
         const TrainRequest request = parseTrainRequest(args);
         const TrainOptions &o = request.options;
         // Found now, not after the training: a folder that cannot be written, or that holds another
-        // model's files. Nothing is made before the model is saved, whole (train/modeloutput.h).
+        // model's files. Nothing is made before the model is saved, whole (runtime/modeloutput.h).
         ModelOutputOptions output;
         output.replace = request.force;
         output.howToReplace = QStringLiteral("--force");

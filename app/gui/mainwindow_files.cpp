@@ -212,7 +212,7 @@ bool MainWindow::loadSession(const QString &path)
 {
     QStringList warnings;
     if (!attempt([&] {
-            const rs::Session session = rs::loadSession(path);
+            const rs::EditingSession session = rs::loadSession(path);
             rs::RopeConfig config = rs::parseRopeConfig(QJsonDocument(session.configJson).toJson(QJsonDocument::Compact), path);
             if (!session.configSource.isEmpty())
                 config.source = session.configSource;

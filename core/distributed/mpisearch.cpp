@@ -28,7 +28,7 @@ namespace {
 
 const QString kSource = QStringLiteral("mpi");
 
-// Message tags. Worker → rank 0: hello, heartbeat, result, failed. Rank 0 → worker: job, ping, stop.
+// Message tags. Scorer rank → rank 0: hello, heartbeat, result, failed. Rank 0 → scorer rank: job, ping, stop.
 enum Tag : int { kHello = 1, kHeartbeat = 2, kResult = 3, kFailed = 4, kJob = 10, kPing = 11, kStop = 12 };
 
 bool envSet(const char *name) { return qEnvironmentVariableIsSet(name) && !qEnvironmentVariableIsEmpty(name); }
@@ -110,7 +110,7 @@ int launchedWorldSize()
 
 double Timeouts::heartbeatSeconds() const { return std::clamp(silenceSeconds / 4, 0.05, 10.0); }
 
-Session::Session()
+Environment::Environment()
 {
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
@@ -123,7 +123,7 @@ Session::Session()
     m_host = QString::fromLocal8Bit(name, length);
 }
 
-Session::~Session()
+Environment::~Environment()
 {
     std::atomic<bool> finalized{false};
     std::thread watchdog([&] {
@@ -170,37 +170,37 @@ struct Coordinator::State {
         std::deque<InFlight> jobs;  // sent, not yet answered, in the order the rank scores them
         bool busy() const { return !jobs.empty(); }
     };
-    std::vector<Busy> busy;       // per worker
-    std::vector<double> lastHeard;  // per worker, seconds on `clock`
+    std::vector<Busy> busy;       // per scorer rank
+    std::vector<double> lastHeard;  // per scorer rank, seconds on `clock`
     std::vector<double> lastPinged;
     std::vector<QByteArray> orphans;  // payloads of sends to ranks that were lost
     const std::vector<Candidate> *candidates = nullptr;
     double now() const { return double(clock.nsecsElapsed()) / 1e9; }
 };
 
-Coordinator::Coordinator(const Session &session) : m_session(session), d(std::make_unique<State>())
+Coordinator::Coordinator(const Environment &world) : m_world(world), d(std::make_unique<State>())
 {
     d->clock.start();
-    for (int r = 1; r < session.size(); ++r) {
-        Worker w;
+    for (int r = 1; r < world.size(); ++r) {
+        ScorerRank w;
         w.rank = r;
-        m_workers.push_back(w);
+        m_scorers.push_back(w);
     }
-    d->busy.resize(m_workers.size());
-    d->lastHeard.assign(m_workers.size(), 0.0);
-    d->lastPinged.assign(m_workers.size(), 0.0);
+    d->busy.resize(m_scorers.size());
+    d->lastHeard.assign(m_scorers.size(), 0.0);
+    d->lastPinged.assign(m_scorers.size(), 0.0);
 }
 
 Coordinator::~Coordinator()
 {
-    // Every worker is told to stop, the lost ones too (a slow one that comes back then exits).
-    for (const Worker &w : m_workers)
+    // Every scorer rank is told to stop, the lost ones too (a slow one that comes back then exits).
+    for (const ScorerRank &w : m_scorers)
         sendTag(w.rank, kStop);
 }
 
-Coordinator::Worker *Coordinator::worker(int rank)
+Coordinator::ScorerRank *Coordinator::scorer(int rank)
 {
-    return rank >= 1 && rank <= int(m_workers.size()) ? &m_workers[size_t(rank - 1)] : nullptr;
+    return rank >= 1 && rank <= int(m_scorers.size()) ? &m_scorers[size_t(rank - 1)] : nullptr;
 }
 
 // Never blocks for long: a rank that died may never take the message (it is then left behind).
@@ -224,7 +224,7 @@ void Coordinator::sendTag(int rank, int tag)
 int Coordinator::capacity() const
 {
     int c = 0;
-    for (const Worker &w : m_workers)
+    for (const ScorerRank &w : m_scorers)
         if (!w.lost)
             c += w.hello.capacity;
     return c;
@@ -233,11 +233,11 @@ int Coordinator::capacity() const
 void Coordinator::start()
 {
     d->clock.restart();
-    std::vector<bool> said(m_workers.size(), false);
-    std::optional<WorkerSetupError> failed;
+    std::vector<bool> said(m_scorers.size(), false);
+    std::optional<ScorerSetupError> failed;
     auto pending = [&] {
-        for (size_t i = 0; i < m_workers.size(); ++i)
-            if (!said[i] && !m_workers[i].lost)
+        for (size_t i = 0; i < m_scorers.size(); ++i)
+            if (!said[i] && !m_scorers[i].lost)
                 return true;
         return false;
     };
@@ -246,7 +246,7 @@ void Coordinator::start()
         int from = 0, tag = 0;
         QByteArray bytes;
         if (receive(MPI_ANY_SOURCE, from, tag, bytes)) {
-            Worker *w = worker(from);
+            ScorerRank *w = scorer(from);
             if (!w)
                 continue;
             d->lastHeard[size_t(from - 1)] = d->now();
@@ -265,14 +265,14 @@ void Coordinator::start()
                 w->lost = true;
                 w->lostReason = QStringLiteral("set-up failed: ") + f.message;
                 if (!failed)
-                    failed = WorkerSetupError{from, w->host, f};
+                    failed = ScorerSetupError{from, w->host, f};
             }
             continue;
         }
         const double now = d->now();
-        for (size_t i = 0; i < m_workers.size(); ++i)
-            if (!said[i] && !m_workers[i].lost && now - d->lastHeard[i] > m_timeouts.silenceSeconds)
-                lose(m_workers[i], QStringLiteral("silent for %1 s while loading its model").arg(m_timeouts.silenceSeconds), none);
+        for (size_t i = 0; i < m_scorers.size(); ++i)
+            if (!said[i] && !m_scorers[i].lost && now - d->lastHeard[i] > m_timeouts.silenceSeconds)
+                lose(m_scorers[i], QStringLiteral("silent for %1 s while loading its model").arg(m_timeouts.silenceSeconds), none);
         pause();
     }
     if (failed)
@@ -284,7 +284,7 @@ void Coordinator::start()
         t = 0;
 }
 
-void Coordinator::lose(Worker &w, const QString &reason, std::vector<Job> &queue)
+void Coordinator::lose(ScorerRank &w, const QString &reason, std::vector<Job> &queue)
 {
     if (w.lost)
         return;
@@ -314,7 +314,7 @@ void Coordinator::lose(Worker &w, const QString &reason, std::vector<Job> &queue
 void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
                                 std::vector<double> &scores, size_t &remaining)
 {
-    Worker *w = worker(source);
+    ScorerRank *w = scorer(source);
     if (!w)
         return;
     d->lastHeard[size_t(source - 1)] = d->now();
@@ -364,7 +364,7 @@ void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, 
 void Coordinator::dispatch(std::vector<Job> &queue, const std::vector<Candidate> &candidates, int alive)
 {
     for (size_t held = 0; held < kJobsAhead; ++held) {
-        for (Worker &w : m_workers) {
+        for (ScorerRank &w : m_scorers) {
             State::Busy &b = d->busy[size_t(w.rank - 1)];
             if (w.lost || b.jobs.size() != held || queue.empty())
                 continue;
@@ -414,14 +414,14 @@ std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidat
     }
     auto alive = [&] {
         int n = 0;
-        for (const Worker &w : m_workers)
+        for (const ScorerRank &w : m_scorers)
             n += w.lost ? 0 : 1;
         return n;
     };
     while (remaining > 0) {
         if (alive() == 0)
             throw Error(kSource, QStringLiteral("every worker rank is lost (%1); the run log is resumable with --resume")
-                                     .arg(m_workers.empty() ? QStringLiteral("there are none") : m_workers.back().lostReason));
+                                     .arg(m_scorers.empty() ? QStringLiteral("there are none") : m_scorers.back().lostReason));
         dispatch(queue, candidates, alive());
         int from = 0, tag = 0;
         QByteArray bytes;
@@ -430,7 +430,7 @@ std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidat
             continue;
         }
         const double now = d->now();
-        for (Worker &w : m_workers) {
+        for (ScorerRank &w : m_scorers) {
             if (w.lost)
                 continue;
             const size_t i = size_t(w.rank - 1);
@@ -463,7 +463,7 @@ QJsonObject Coordinator::rankStats() const
 {
     const double wall = std::max(d->now(), 1e-9);
     RankStatsRecord record;
-    for (const Worker &w : m_workers) {
+    for (const ScorerRank &w : m_scorers) {
         RankStatsRecord::Rank r;
         r.rank = w.rank;
         r.host = w.host;
@@ -486,15 +486,15 @@ std::vector<QJsonObject> Coordinator::takeLogEvents(bool atGeneration)
 {
     std::vector<QJsonObject> out;
     out.swap(m_events);
-    if (atGeneration && !m_workers.empty())
+    if (atGeneration && !m_scorers.empty())
         out.push_back(rankStats());
     return out;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker ranks
+// Scorer ranks
 
-std::optional<SetupFailure> serveJobs(const Session &session, const Timeouts &timeouts, const WorkerSetup &setup,
+std::optional<SetupFailure> serveJobs(const Environment &world, const Timeouts &timeouts, const ScorerSetup &setup,
                                       const JobScorer &score)
 {
     const auto period = std::chrono::duration<double>(timeouts.heartbeatSeconds());
@@ -505,7 +505,7 @@ std::optional<SetupFailure> serveJobs(const Session &session, const Timeouts &ti
             sendBytes(0, kHeartbeat, {});
         return future.get();
     };
-    std::variant<WorkerHello, SetupFailure> hello = withHeartbeat([&]() -> std::variant<WorkerHello, SetupFailure> {
+    std::variant<ScorerHello, SetupFailure> hello = withHeartbeat([&]() -> std::variant<ScorerHello, SetupFailure> {
         try {
             return setup();
         } catch (const std::exception &e) {
@@ -515,10 +515,10 @@ std::optional<SetupFailure> serveJobs(const Session &session, const Timeouts &ti
     QByteArray bytes;
     {
         QDataStream out(&bytes, QIODevice::WriteOnly);
-        if (const auto *h = std::get_if<WorkerHello>(&hello))
-            out << true << session.host() << qint64(QCoreApplication::applicationPid()) << h->devices << h->dtype << h->capacity;
+        if (const auto *h = std::get_if<ScorerHello>(&hello))
+            out << true << world.host() << qint64(QCoreApplication::applicationPid()) << h->devices << h->dtype << h->capacity;
         else
-            out << false << session.host() << qint64(QCoreApplication::applicationPid()) << std::get<SetupFailure>(hello).message << std::get<SetupFailure>(hello).usage;
+            out << false << world.host() << qint64(QCoreApplication::applicationPid()) << std::get<SetupFailure>(hello).message << std::get<SetupFailure>(hello).usage;
     }
     sendBytes(0, kHello, bytes);
 

@@ -35,14 +35,15 @@ bool launchedByMpi();
 // The world size the launcher announces (1 when not launched by MPI).
 int launchedWorldSize();
 
-// MPI for the life of the object: MPI_Init_thread (funneled: only this thread calls MPI) with
-// errors returned instead of aborting the job, MPI_Finalize at the end.
-class Session {
+// MPI for the life of the object, and this process's place in the MPI world (its rank, the world's
+// size, its host): MPI_Init_thread (funneled: only this thread calls MPI) with errors returned
+// instead of aborting the job, MPI_Finalize at the end.
+class Environment {
 public:
-    Session();
-    ~Session();
-    Session(const Session &) = delete;
-    Session &operator=(const Session &) = delete;
+    Environment();
+    ~Environment();
+    Environment(const Environment &) = delete;
+    Environment &operator=(const Environment &) = delete;
     int rank() const { return m_rank; }
     int size() const { return m_size; }
     QString host() const { return m_host; }
@@ -62,14 +63,14 @@ private:
 // Which samples a job scores: the search's or the held-out validation samples.
 enum class SampleSet { Search = 0, Validation = 1 };
 
-// What a worker rank tells rank 0 once its model is loaded.
-struct WorkerHello {
+// What a scorer rank tells rank 0 once its model is loaded.
+struct ScorerHello {
     QStringList devices;  // one model replica each
     QString dtype;
     int capacity = 1;     // candidates per job (replicas × candidates per forward)
 };
 
-// A worker's set-up that failed: its message, and whether it is a command-line mistake (exit 2)
+// A scorer rank's set-up that failed: its message, and whether it is a command-line mistake (exit 2)
 // rather than bad input (exit 1).
 struct SetupFailure {
     QString message;
@@ -78,7 +79,7 @@ struct SetupFailure {
 
 struct Timeouts {
     // A rank with work to do (or still loading its model) that sends nothing (results, heartbeats)
-    // for this long is lost. Workers heartbeat every silence / 4 (at most every 10 s).
+    // for this long is lost. Scorer ranks heartbeat every silence / 4 (at most every 10 s).
     double silenceSeconds = 120;
     // One job may take at most this long (0: no limit): a hung device still heartbeats.
     double jobSeconds = 0;
@@ -88,26 +89,26 @@ struct Timeouts {
 // Rank 0's side.
 class Coordinator {
 public:
-    struct Worker {
+    struct ScorerRank {
         int rank = 0;
         QString host;
         qint64 pid = 0;  // the worker's process id on its host
-        WorkerHello hello;
+        ScorerHello hello;
         bool lost = false;
         QString lostReason;
         qint64 jobs = 0;
         qint64 evaluations = 0;  // (candidate, sample) scores returned
         double busySeconds = 0;  // scoring time the rank reported
     };
-    // A worker whose set-up failed (start() throws it): the run cannot begin.
-    struct WorkerSetupError {
+    // A scorer rank whose set-up failed (start() throws it): the run cannot begin.
+    struct ScorerSetupError {
         int rank = 0;
         QString host;
         SetupFailure failure;
     };
 
-    explicit Coordinator(const Session &session);
-    ~Coordinator();  // stops every worker (also when rank 0 fails before or during the run)
+    explicit Coordinator(const Environment &world);
+    ~Coordinator();  // stops every scorer rank (also when rank 0 fails before or during the run)
     Coordinator(const Coordinator &) = delete;
     Coordinator &operator=(const Coordinator &) = delete;
 
@@ -115,14 +116,14 @@ public:
     // Called with one line for each lost rank (e.g. to print it on stderr).
     void setOnLost(std::function<void(const QString &)> f) { m_onLost = std::move(f); }
 
-    // Waits until every worker has loaded its model and said hello (a silent one is lost; throws
-    // WorkerSetupError for a set-up that failed, rs::Error when no worker is left).
+    // Waits until every scorer rank has loaded its model and said hello (a silent one is lost; throws
+    // ScorerSetupError for a set-up that failed, rs::Error when no scorer rank is left).
     void start();
-    const std::vector<Worker> &workers() const { return m_workers; }
-    int capacity() const;  // candidates per job summed over the live workers
+    const std::vector<ScorerRank> &scorers() const { return m_scorers; }
+    int capacity() const;  // candidates per job summed over the live scorer ranks
 
     // The scores of `candidates` on sample `sample` of `set`, in order, from whichever ranks are
-    // free; a lost rank's jobs are scored again elsewhere. Throws rs::Error when every worker is lost.
+    // free; a lost rank's jobs are scored again elsewhere. Throws rs::Error when every scorer rank is lost.
     std::vector<double> score(SampleSet set, const std::vector<Candidate> &candidates, int sample);
     // score() as the search's fitness: K samples, batches of twice the live capacity (two jobs per
     // rank and batch, so a rank that finishes early takes the next job).
@@ -138,26 +139,26 @@ private:
     void dispatch(std::vector<Job> &queue, const std::vector<Candidate> &candidates, int alive);
     void handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
                        std::vector<double> &scores, size_t &remaining);
-    void lose(Worker &w, const QString &reason, std::vector<Job> &queue);
-    Worker *worker(int rank);
+    void lose(ScorerRank &w, const QString &reason, std::vector<Job> &queue);
+    ScorerRank *scorer(int rank);
     void sendTag(int rank, int tag);
 
-    const Session &m_session;
+    const Environment &m_world;
     Timeouts m_timeouts;
-    std::vector<Worker> m_workers;
+    std::vector<ScorerRank> m_scorers;
     struct State;
     std::unique_ptr<State> d;
     std::vector<QJsonObject> m_events;
     std::function<void(const QString &)> m_onLost;
 };
 
-// A worker rank's side: runs setup() (loading the model; heartbeats go to rank 0 meanwhile), says
+// A scorer rank's side: runs setup() (loading the model; heartbeats go to rank 0 meanwhile), says
 // hello, then scores jobs with score(set, candidates, sample) until rank 0 says stop. Returns the
 // set-up's failure (after telling rank 0), else nothing. Throws rs::Error when rank 0 goes silent
 // (it died: the run log is resumable).
-using WorkerSetup = std::function<std::variant<WorkerHello, SetupFailure>()>;
+using ScorerSetup = std::function<std::variant<ScorerHello, SetupFailure>()>;
 using JobScorer = std::function<std::vector<double>(SampleSet set, const std::vector<Candidate> &candidates, int sample)>;
-std::optional<SetupFailure> serveJobs(const Session &session, const Timeouts &timeouts, const WorkerSetup &setup,
+std::optional<SetupFailure> serveJobs(const Environment &world, const Timeouts &timeouts, const ScorerSetup &setup,
                                       const JobScorer &score);
 
 } // namespace rs::mpi

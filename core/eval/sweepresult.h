@@ -1,6 +1,6 @@
 #pragma once
-// Part eval_settings (core/eval, ropescope_eval_settings): the plain types of eval that the GUI
-// side may see — which needle samples a score uses (needlesettings.h) and the evaluation
+// Part eval_results (core/eval, ropescope_eval_results): the plain types of eval that the GUI
+// side may see, results mostly — which needle samples a score uses (needlesettings.h) and the evaluation
 // workbench's sweep (this file): what a sweep measures, the cells it produces with their
 // per-sample values and intervals, and its JSON and CSV files. Qt Core and common only: no model,
 // no LibTorch. The engine that fills these is eval/sweep.h.

@@ -1,6 +1,7 @@
 // The search job (searchjob.h): settings in, a ready run out, for every front end.
 #include "job/searchjob.h"
 #include "job/searchfitness.h"
+#include "worker/searcharithmetic.h"
 
 #include "common/error.h"
 #include "common/memoryerror.h"

@@ -69,7 +69,7 @@ public:
     const SimulatedFitness *simulated() const { return m_simulated.get(); }
 
     // After loadScorers, useModel or useSimulated: the replicas' devices, candidates per forward and replica,
-    // and the needle PPLs of `candidates` on one sample of either set (an MPI worker rank's job).
+    // and the needle PPLs of `candidates` on one sample of either set (an MPI scorer rank's job).
     QStringList devices() const;
     int perReplica() const { return m_perReplica; }
     CausalLM &model() const;

@@ -16,7 +16,7 @@ namespace {
 const QString kFormat = QStringLiteral("ropescope-session");
 }
 
-QJsonObject Session::toJson() const
+QJsonObject EditingSession::toJson() const
 {
     QJsonObject o;
     o.insert(QStringLiteral("format"), kFormat);
@@ -32,7 +32,7 @@ QJsonObject Session::toJson() const
     return o;
 }
 
-Session Session::fromJson(const QJsonObject &o, const QString &source)
+EditingSession EditingSession::fromJson(const QJsonObject &o, const QString &source)
 {
     auto fail = [&](const QString &problem) { throw Error(source, problem); };
     if (o.value(QLatin1String("format")).toString() != kFormat)
@@ -46,7 +46,7 @@ Session Session::fromJson(const QJsonObject &o, const QString &source)
     if (!o.value(QLatin1String("config")).isObject())
         fail(QStringLiteral("\"config\" must be an object"));
 
-    Session s;
+    EditingSession s;
     s.configSource = o.value(QLatin1String("config_source")).toString();
     s.configJson = o.value(QLatin1String("config")).toObject();
     // Validates the embedded config and gives the expected factor count.
@@ -84,12 +84,12 @@ Session Session::fromJson(const QJsonObject &o, const QString &source)
     return s;
 }
 
-void saveSession(const QString &path, const Session &session)
+void saveSession(const QString &path, const EditingSession &session)
 {
     writeJsonFile(path, session.toJson());
 }
 
-Session loadSession(const QString &path)
+EditingSession loadSession(const QString &path)
 {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
@@ -100,7 +100,7 @@ Session loadSession(const QString &path)
         throw Error(path, QStringLiteral("malformed JSON at byte %1: %2").arg(err.offset).arg(err.errorString()));
     if (!doc.isObject())
         throw Error(path, QStringLiteral("expected a JSON object"));
-    return Session::fromJson(doc.object(), path);
+    return EditingSession::fromJson(doc.object(), path);
 }
 
 } // namespace rs

@@ -1,5 +1,7 @@
 #pragma once
-// A saved editing session: versioned JSON, written atomically.
+// A saved editing session (EditingSession: the config, target length, d_rcd, λ and the shown
+// overlays of the factor editor): versioned JSON, written atomically. Not an MPI run
+// (distributed/mpisearch.h: mpi::Environment).
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
@@ -8,7 +10,7 @@
 
 namespace rs {
 
-struct Session {
+struct EditingSession {
     static constexpr int kVersion = 1;
     QString configSource;        // path or "preset:NAME" it came from (informational)
     QJsonObject configJson;      // the whole config, so a session opens without the original file
@@ -20,10 +22,10 @@ struct Session {
 
     QJsonObject toJson() const;
     // Throws rs::Error naming `source` on a wrong version, missing keys or invalid factors.
-    static Session fromJson(const QJsonObject &object, const QString &source);
+    static EditingSession fromJson(const QJsonObject &object, const QString &source);
 };
 
-void saveSession(const QString &path, const Session &session);
-Session loadSession(const QString &path);
+void saveSession(const QString &path, const EditingSession &session);
+EditingSession loadSession(const QString &path);
 
 } // namespace rs

@@ -147,7 +147,7 @@ void resolveDeviceAndDtype(TorchModel &m, const ModelOptions &options)
         throw Error(m.directory, QStringLiteral("device \"%1\" is not supported (use cpu, cuda or cuda:N)").arg(devName));
     }
     // GPUs want large chunks for their kernels; see attentionChunkElements for the CPU's choice.
-    m.attentionChunkElements = m.device.is_cuda() ? int64_t(1) << 26 : int64_t(1) << 22;
+    m.attentionChunkElements = m.device.is_cuda() ? kCudaAttentionChunkElements : kCpuAttentionChunkElements;
     m.batchCandidates = m.device.is_cuda();
     m.deviceMemory = deviceMemoryBytes(m.device);
     const QString dt = options.dtype.trimmed().toLower();

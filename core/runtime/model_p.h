@@ -13,6 +13,23 @@
 
 namespace rs::detail {
 
+// LibTorch failures become rs::Error naming `source` (the trainer, the checkpoint writer).
+template <class F>
+auto guarded(const QString &source, F &&f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const Error &) {
+        throw;
+    } catch (const c10::Error &e) {
+        const QString what = QString::fromStdString(e.what_without_backtrace());
+        if (what.contains(QLatin1String("out of memory"), Qt::CaseInsensitive))
+            throw MemoryError(source, QStringLiteral("out of memory: %1").arg(what));
+        throw Error(source, QStringLiteral("LibTorch error: %1").arg(what));
+    } catch (const std::bad_alloc &) {
+        throw MemoryError(source, QStringLiteral("out of host memory"));
+    }
+}
 // Hyperparameters read from config.json.
 struct ModelSpec {
     QString architecture;  // llama, mistral, qwen2, phi3
@@ -40,6 +57,10 @@ struct LayerWeights {
     torch::Tensor down, downBias;       // [H, I]
 };
 
+// Elements of attention scores per query chunk (TorchModel::attentionChunkElements says why).
+constexpr int64_t kCpuAttentionChunkElements = int64_t(1) << 22;
+constexpr int64_t kCudaAttentionChunkElements = int64_t(1) << 26;
+
 struct TorchModel {
     QString directory;
     ModelSpec spec;
@@ -58,8 +79,11 @@ struct TorchModel {
     // the heap, larger chunks now win: `ropescope-cli bench --attention-chunks 18,20,22` on the
     // embedded model, interleaved on the busy 2-core box, 2^22 (16 MiB of float32 scores) took
     // 0.46× the time of 2^18 at 2048 and 4096 tokens (1224 against 2665 ms at 4096), level with
-    // 2^20; NLLs within 1.2e-5 of each other. load() sets it.
-    int64_t attentionChunkElements = int64_t(1) << 18;
+    // 2^20; NLLs within 1.2e-5 of each other. So the CPU's chunks hold 2^22 elements and a GPU's,
+    // which wants large chunks for its kernels, 2^26: resolveDeviceAndDtype (load() and
+    // createRandom()) sets it from the device; `bench --attention-chunks` and
+    // CausalLM::setAttentionChunkElements change it.
+    int64_t attentionChunkElements = kCpuAttentionChunkElements;
     // Norms, projections and the MLP act on each token alone and run over chunks of tokens whose
     // widest intermediate holds about this many elements: at 128k tokens an 8B model's gate/up
     // output alone would be 7 GiB, while 2^28-element chunks (0.5 GiB in bf16) keep the peak near
@@ -101,9 +125,10 @@ torch::Tensor applyRotary(const torch::Tensor &x, const RotaryCache &rc);
 // h / (nh/nkv)); queries are the last T of the S key positions. `allowed` (optional, bool,
 // [T, S], [B, T, S] or [B|1, 1, T, S], true = may attend) replaces the causal mask; `window` > 0
 // further restricts query i to keys j with i − j < window. Plain math (softmax in float32, like
-// transformers' eager path) in query chunks; fused SDPA on LibTorch ≥ 2 where it applies.
+// transformers' eager path) in query chunks whose scores hold about `chunkElements` elements (the
+// model's attentionChunkElements); fused SDPA on LibTorch ≥ 2 where it applies.
 torch::Tensor attention(const torch::Tensor &q, const torch::Tensor &k, const torch::Tensor &v,
-                        const torch::Tensor &allowed, int window, int64_t chunkElements = int64_t(1) << 26);
+                        const torch::Tensor &allowed, int window, int64_t chunkElements);
 
 // RMSNorm in float32, result cast back to the input dtype and scaled by the weight.
 torch::Tensor rmsNorm(const torch::Tensor &x, const torch::Tensor &weight, double eps);

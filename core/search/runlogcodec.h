@@ -166,7 +166,7 @@ struct FinishRecord {
     static FinishRecord fromJson(const QJsonObject &o, const RecordDefaults &d = {});
 };
 
-// Per worker rank of an MPI search, before every generation and the finish: "rank_stats".
+// Per scorer rank of an MPI search, before every generation and the finish: "rank_stats".
 struct RankStatsRecord {
     struct Rank {
         int rank = 0;
@@ -187,7 +187,7 @@ struct RankStatsRecord {
     static RankStatsRecord fromJson(const QJsonObject &o);
 };
 
-// A worker rank an MPI search lost: "rank_lost".
+// A scorer rank an MPI search lost: "rank_lost".
 struct RankLostRecord {
     int rank = 0;
     QString host;

@@ -4,7 +4,8 @@
 // and trainer_p.h; never search or worker.
 //
 // Pretraining tiny Llama-family models from scratch and LongRoPE2-style mixed context window
-// fine-tuning (paper §3.3), with a checkpoint writer whose folders CausalLM::load reads back.
+// fine-tuning (paper §3.3); it saves its model with runtime/checkpoint.h, whose folders
+// CausalLM::load reads back.
 //
 //  - Corpus: documents of an exact token length, deterministic in (seed, index, length): built-in
 //    English-like prose (needle.h's filler grammar) or a user corpus (needle.h's Haystack), a share
@@ -18,6 +19,7 @@
 //    cross-entropy within each document; float32 master weights; deterministic for a seed on CPU.
 //
 // Plain C++/Qt types only: LibTorch stays in trainer.cpp.
+#include "runtime/checkpoint.h"
 #include "runtime/model.h"
 
 #include <QJsonObject>
@@ -186,18 +188,6 @@ struct TrainResult {
     double tokensPerSecond = 0;
     double seconds = 0;
 };
-
-struct CheckpointOptions {
-    QString dtype = QStringLiteral("float32");  // storage: float32 or bfloat16
-    QString tokenizerJson;                      // copied as tokenizer.json when set
-    bool replace = false;                       // an existing folder holding files is replaced, not refused
-};
-
-// Writes an HF folder (config.json with architectures, model_type, sizes, RoPE, torch_dtype;
-// model.safetensors with transformers' tensor names; tokenizer.json) whole or not at all: into a
-// temporary folder beside `dir`, renamed into place (train/modeloutput.h). A `dir` that already
-// holds files is refused unless options.replace. Throws rs::Error naming the folder or file.
-void saveCheckpoint(const CausalLM &model, const QString &dir, const CheckpointOptions &options = {});
 
 class Trainer {
 public:

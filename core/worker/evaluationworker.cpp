@@ -4,6 +4,7 @@
 #include "eval/evaluator.h"
 #include "eval/sweep.h"
 #include "job/searchjob.h"
+#include "worker/searcharithmetic.h"
 
 #include "common/cancellation.h"
 #include "common/error.h"

@@ -6,6 +6,7 @@
 // out as the same structs the evaluation worker emits, so one set of plots serves both a local
 // search and a headless one.
 #include "worker/messages.h"
+#include "worker/searcharithmetic.h"
 #include "search/runlogcodec.h"
 
 #include <QByteArray>
@@ -44,7 +45,7 @@ Q_SIGNALS:
     void generationFinished(const rs::GenerationReport &report);
     void baselinesScored(const rs::SearchBaselines &baselines);
     void searchFinished(const rs::SearchOutcome &outcome);
-    // A search over MPI ranks: each worker rank's throughput and idle share (every generation), and
+    // A search over MPI ranks: each scorer rank's throughput and idle share (every generation), and
     // a rank the run lost (its jobs went to the others).
     void rankStatistics(const rs::RankStatistics &statistics);
     void rankLost(int rank, const QString &host, const QString &reason);

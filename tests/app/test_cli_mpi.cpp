@@ -1,6 +1,6 @@
 // `ropescope-cli search` under `mpirun --oversubscribe -np 3` on CPU replicas of the tiniest
 // fixture model (rank 0 runs the search and loads no model, ranks 1 and 2 score): the same best
-// and exactly the same evaluations as the one-process run with the same seed; a worker rank
+// and exactly the same evaluations as the one-process run with the same seed; a scorer rank
 // SIGKILLed mid-run (mpirun --enable-recovery) costs nothing but time and the log names it; rank 0
 // SIGKILLed (mpirun then ends the job) leaves a log that `--resume` under 2 ranks finishes with the
 // same best and no evaluation repeated. Skipped when mpirun is not installed.
@@ -149,7 +149,7 @@ private Q_SLOTS:
             QCOMPARE(r.toObject().value(QStringLiteral("devices")).toArray().first().toString(), QStringLiteral("cpu"));
     }
 
-    void killedWorker()
+    void killedScorerRank()
     {
         const QString log = m_tmp.filePath(QStringLiteral("killed-worker.jsonl"));
         QProcess p;

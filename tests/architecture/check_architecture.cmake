@@ -14,17 +14,17 @@ set(allowed_ropescope_rope ropescope_common ropescope_presets_data)
 # simdjson: the exact JSON reader for tokenizer.json (runtime) and JSONL corpora (eval).
 set(allowed_ropescope_runtime ropescope_rope ropescope_common ropescope_torch ropescope_embedded_model_data
     simdjson::simdjson)
-set(allowed_ropescope_eval ropescope_runtime ropescope_eval_settings ropescope_rope ropescope_common ropescope_torch
+set(allowed_ropescope_eval ropescope_runtime ropescope_eval_results ropescope_rope ropescope_common ropescope_torch
     simdjson::simdjson)
-set(allowed_ropescope_eval_settings ropescope_common)
+set(allowed_ropescope_eval_results ropescope_common)
 set(allowed_ropescope_search ropescope_rope ropescope_common)
 set(allowed_ropescope_train ropescope_eval ropescope_runtime ropescope_rope ropescope_common ropescope_torch)
-set(allowed_ropescope_worker_api ropescope_search ropescope_eval_settings ropescope_rope ropescope_common)
+set(allowed_ropescope_worker_api ropescope_search ropescope_eval_results ropescope_rope ropescope_common)
 set(allowed_ropescope_worker ropescope_worker_api ropescope_job ropescope_eval ropescope_runtime ropescope_search
     ropescope_rope ropescope_common)
 # The search job: settings in, a ready run out, for the CLI, the GUI's worker and the MPI ranks; the
 # thread (worker) and MPI (distributed) are its callers, never its dependencies.
-set(allowed_ropescope_job ropescope_worker_api ropescope_search ropescope_eval ropescope_eval_settings ropescope_runtime
+set(allowed_ropescope_job ropescope_worker_api ropescope_search ropescope_eval ropescope_eval_results ropescope_runtime
     ropescope_rope ropescope_common)
 # MPI: the launcher's library; the scoring is injected (the CLI binds the CandidateScorer to it).
 set(allowed_ropescope_distributed ropescope_search ropescope_rope ropescope_common MPI::MPI_CXX)

@@ -1,7 +1,7 @@
 // The MPI work queue (core/distributed) on a synthetic fitness, no model: `mpirun -np 3` of this
 // executable (its --child mode: rank 0 runs the search through the Coordinator, ranks 1 and 2
 // serve jobs) must give the one-process run's best and exactly its set of evaluations (search,
-// validation and baselines; the log's order aside), also when a worker rank is SIGKILLed mid-run
+// validation and baselines; the log's order aside), also when a scorer rank is SIGKILLed mid-run
 // (under `mpirun --enable-recovery`) or hangs in a job past --job-timeout: the log then names the
 // lost rank and its jobs are scored by the other. Skipped when mpirun is not installed.
 #include "common/error.h"
@@ -87,14 +87,14 @@ int childMain(const QStringList &args)
         return i >= 0 && i + 1 < args.size() ? args[i + 1].toDouble() : fallback;
     };
     const QString log = args.value(int(args.indexOf(QStringLiteral("--child"))) + 1);
-    mpi::Session session;
-    session.setExitCode(0);  // a finalize stuck on the dead peer: exit anyway, as the CLI does
+    mpi::Environment world;
+    world.setExitCode(0);  // a finalize stuck on the dead peer: exit anyway, as the CLI does
     mpi::Timeouts timeouts;
     timeouts.silenceSeconds = value("--rank-timeout", 30);
     timeouts.jobSeconds = value("--job-timeout", 0);
     try {
-        if (session.rank() == 0) {
-            mpi::Coordinator coordinator(session);
+        if (world.rank() == 0) {
+            mpi::Coordinator coordinator(world);
             coordinator.setTimeouts(timeouts);
             coordinator.setOnLost([](const QString &line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
             coordinator.start();
@@ -111,25 +111,25 @@ int childMain(const QStringList &args)
         const int sleepRank = int(value("--sleep-rank", -1)), sleepAfter = int(value("--sleep-after", 0));
         const int sleepMs = int(value("--sleep-ms", 0));
         int jobs = 0;
-        const auto setup = []() -> std::variant<mpi::WorkerHello, mpi::SetupFailure> {
-            return mpi::WorkerHello{{QStringLiteral("synthetic")}, QStringLiteral("float64"), 2};
+        const auto setup = []() -> std::variant<mpi::ScorerHello, mpi::SetupFailure> {
+            return mpi::ScorerHello{{QStringLiteral("synthetic")}, QStringLiteral("float64"), 2};
         };
         const auto score = [&](mpi::SampleSet set, const std::vector<Candidate> &cs, int sample) {
             ++jobs;
-            if (session.rank() == killRank && jobs == killAfter)
+            if (world.rank() == killRank && jobs == killAfter)
                 std::raise(SIGKILL);
-            if (session.rank() == sleepRank && jobs == sleepAfter)
+            if (world.rank() == sleepRank && jobs == sleepAfter)
                 std::this_thread::sleep_for(std::chrono::milliseconds(sleepMs));
             std::vector<double> out;
             for (const Candidate &c : cs)
                 out.push_back(syntheticScore(c, sample, set == mpi::SampleSet::Validation));
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // so both workers get jobs
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // so both scorer ranks get jobs
             return out;
         };
-        mpi::serveJobs(session, timeouts, setup, score);
+        mpi::serveJobs(world, timeouts, setup, score);
         return 0;
     } catch (const Error &e) {
-        std::fprintf(stderr, "rank %d: %s\n", session.rank(), qPrintable(e.message()));
+        std::fprintf(stderr, "rank %d: %s\n", world.rank(), qPrintable(e.message()));
         return 1;
     }
 }
@@ -196,8 +196,8 @@ private Q_SLOTS:
         QVERIFY(!lastOf(m_reference, QStringLiteral("finish")).isEmpty());
     }
 
-    // Three ranks (rank 0 coordinating, two workers): the one-process run's result and evaluations,
-    // both workers busy, and their statistics in the log.
+    // Three ranks (rank 0 coordinating, two scorer ranks): the one-process run's result and evaluations,
+    // both scorer ranks busy, and their statistics in the log.
     void sameAsOneProcess()
     {
         const QString log = m_tmp.filePath(QStringLiteral("mpi.jsonl"));
@@ -216,13 +216,13 @@ private Q_SLOTS:
             QVERIFY(idle >= 0 && idle <= 100);
             total += r.value(QStringLiteral("evaluations")).toInteger();
         }
-        QCOMPARE(total, qint64(evaluations(entries).size()));  // every evaluation came from a worker
+        QCOMPARE(total, qint64(evaluations(entries).size()));  // every evaluation came from a scorer rank
     }
 
     // Rank 1 SIGKILLs itself in its third job. Under `mpirun --enable-recovery` the others live
     // on: rank 0 notices the silence, logs the lost rank and gives its job to rank 2; the result
     // and the evaluations are the one-process run's.
-    void killedWorkerIsReplaced()
+    void killedScorerRankIsReplaced()
     {
         const QString log = m_tmp.filePath(QStringLiteral("killed.jsonl"));
         QString err;

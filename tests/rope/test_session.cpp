@@ -25,9 +25,9 @@ QJsonObject fixtureConfig()
     return QJsonDocument::fromJson(f.readAll()).object();
 }
 
-Session sampleSession(bool withAttention = true)
+EditingSession sampleSession(bool withAttention = true)
 {
-    Session s;
+    EditingSession s;
     s.configSource = QStringLiteral(ROPESCOPE_FIXTURES "/configs/hf5-phi3-longrope.json");
     s.configJson = fixtureConfig();
     s.targetLength = 1024;
@@ -41,7 +41,7 @@ Session sampleSession(bool withAttention = true)
     return s;
 }
 
-void compareSessions(const Session &a, const Session &b)
+void compareSessions(const EditingSession &a, const EditingSession &b)
 {
     QCOMPARE(a.configSource, b.configSource);
     QCOMPARE(a.configJson, b.configJson);
@@ -64,11 +64,11 @@ QString keyWhere(const QJsonObject &o, const std::function<bool(const QString &,
 QString versionKey(const QJsonObject &o)
 {
     return keyWhere(o, [](const QString &k, const QJsonValue &v) {
-        return k.contains(QStringLiteral("version"), Qt::CaseInsensitive) && v.toDouble(-1) == Session::kVersion;
+        return k.contains(QStringLiteral("version"), Qt::CaseInsensitive) && v.toDouble(-1) == EditingSession::kVersion;
     });
 }
 
-QString lambdaKey(const QJsonObject &o, const Session &s)
+QString lambdaKey(const QJsonObject &o, const EditingSession &s)
 {
     return keyWhere(o, [&](const QString &, const QJsonValue &v) {
         if (!v.isArray() || v.toArray().size() != qsizetype(s.lambda.size()))
@@ -83,7 +83,7 @@ QString lambdaKey(const QJsonObject &o, const Session &s)
 void expectError(const QJsonObject &o, const QString &source, const char *what)
 {
     try {
-        Session::fromJson(o, source);
+        EditingSession::fromJson(o, source);
         QFAIL(qPrintable(QStringLiteral("no error for ") + QLatin1String(what)));
     } catch (const Error &e) {
         QVERIFY2(e.message().contains(source), qPrintable(e.message()));
@@ -119,26 +119,26 @@ private Q_SLOTS:
 
 void TestSession::roundTripInMemory()
 {
-    QCOMPARE(Session::kVersion, 1);
-    const Session s = sampleSession();
+    QCOMPARE(EditingSession::kVersion, 1);
+    const EditingSession s = sampleSession();
     const QJsonObject o = s.toJson();
     QVERIFY2(!versionKey(o).isEmpty(), "no version key holding kVersion");
-    compareSessions(Session::fromJson(o, QStringLiteral("memory")), s);
+    compareSessions(EditingSession::fromJson(o, QStringLiteral("memory")), s);
 }
 
 void TestSession::roundTripThroughText()
 {
-    const Session s = sampleSession();
+    const EditingSession s = sampleSession();
     const QByteArray text = QJsonDocument(s.toJson()).toJson();
-    const Session back = Session::fromJson(QJsonDocument::fromJson(text).object(), QStringLiteral("text"));
+    const EditingSession back = EditingSession::fromJson(QJsonDocument::fromJson(text).object(), QStringLiteral("text"));
     compareSessions(back, s);
 }
 
 void TestSession::withoutAttentionFactor()
 {
-    Session s = sampleSession(false);
+    EditingSession s = sampleSession(false);
     s.visibleFamilies.clear();
-    const Session back = Session::fromJson(s.toJson(), QStringLiteral("memory"));
+    const EditingSession back = EditingSession::fromJson(s.toJson(), QStringLiteral("memory"));
     QVERIFY(!back.attentionFactor.has_value());
     compareSessions(back, s);
 }
@@ -149,7 +149,7 @@ void TestSession::wrongVersion()
     QJsonObject o = sampleSession().toJson();
     const QString key = versionKey(o);
     QVERIFY(!key.isEmpty());
-    o[key] = Session::kVersion + 1;
+    o[key] = EditingSession::kVersion + 1;
     expectError(o, source, "a newer version");
     o[key] = 0;
     expectError(o, source, "version 0");
@@ -162,7 +162,7 @@ void TestSession::wrongVersion()
 void TestSession::missingKeys()
 {
     const QString source = QStringLiteral("/sessions/partial.ropescope");
-    const Session s = sampleSession();
+    const EditingSession s = sampleSession();
     const QJsonObject full = s.toJson();
     // The factors, the config and the target length are essential.
     const QString lk = lambdaKey(full, s);
@@ -196,7 +196,7 @@ void TestSession::invalidFactors_data()
 void TestSession::invalidFactors()
 {
     QFETCH(QJsonArray, lambda);
-    const Session s = sampleSession();
+    const EditingSession s = sampleSession();
     QJsonObject o = s.toJson();
     const QString key = lambdaKey(o, s);
     QVERIFY(!key.isEmpty());
@@ -219,11 +219,11 @@ void TestSession::saveAndLoad()
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     const QString path = dir.filePath(QStringLiteral("work.ropescope"));
-    const Session s = sampleSession();
+    const EditingSession s = sampleSession();
     saveSession(path, s);
     compareSessions(loadSession(path), s);
     // Saving again replaces the file.
-    Session t = sampleSession(false);
+    EditingSession t = sampleSession(false);
     t.dRcd = 6;
     t.targetLength = 2048;
     saveSession(path, t);

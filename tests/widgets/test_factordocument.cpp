@@ -158,7 +158,7 @@ private slots:
         m_document->setLambdaAt(50, 20.0);
         m_document->setDRcd(31);
         m_document->setFamilyVisible(QStringLiteral("pi"), true);
-        const rs::Session session = m_document->toSession();
+        const rs::EditingSession session = m_document->toSession();
         FactorDocument reopened;
         reopened.openSession(session, m_document->config());
         QCOMPARE(reopened.lambda(), m_document->lambda());
@@ -246,7 +246,7 @@ private slots:
         QCOMPARE(reopened.attentionFactor(), std::optional<double>(1.375));
         QCOMPARE(reopened.effectiveAttentionFactor(), 1.375);
         // A session written without one (older sessions, or the default) opens at the default.
-        rs::Session older = m_document->toSession();
+        rs::EditingSession older = m_document->toSession();
         older.attentionFactor.reset();
         reopened.openSession(older, m_document->config());
         QVERIFY(!reopened.attentionFactor());

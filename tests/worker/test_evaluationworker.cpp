@@ -8,6 +8,7 @@
 #include "runlogentries.h"
 
 #include "common/error.h"
+#include "worker/searcharithmetic.h"
 #include "worker/evaluationworker.h"
 #include "eval/evaluator.h"
 #include "rope/factorfamilies.h"

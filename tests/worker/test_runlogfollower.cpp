@@ -6,6 +6,7 @@
 #include "committedlogs.h"
 
 #include "common/error.h"
+#include "worker/searcharithmetic.h"
 #include "worker/runlogfollower.h"
 #include "search/search.h"
 

@@ -3,7 +3,7 @@
 // the training began: a failed run left an empty folder, and a folder holding a sharded
 // checkpoint got a model.safetensors beside the old index, which the loader then preferred.
 #include "common/error.h"
-#include "train/modeloutput.h"
+#include "runtime/modeloutput.h"
 
 #include <QDir>
 #include <QFile>

@@ -1,4 +1,4 @@
-#include "train/modeloutput.h"
+#include "runtime/modeloutput.h"
 
 #include "common/error.h"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Where a trained model goes: a Hugging Face folder written whole or not at all. The files are
+// Part runtime. Where a written model goes (runtime/checkpoint.h, the inverse of CausalLM::load): a Hugging Face folder written whole or not at all. The files are
 // written into a temporary folder beside the destination, which is then renamed into place, so a
 // failure (or a kill) never leaves an empty or half-written folder under the destination's name,
 // and a folder that already holds files — another model's checkpoint, whose shard index the loader
