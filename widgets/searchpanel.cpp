@@ -88,6 +88,15 @@ void SearchPanel::buildUi()
     applyGlossaryTooltips(this);
 }
 
+SearchPlot *SearchPanel::releasePlot()
+{
+    if (auto *box = qobject_cast<QVBoxLayout *>(layout()); box && box->indexOf(m_plot) >= 0) {
+        box->removeWidget(m_plot);
+        box->addStretch(1);
+    }
+    return m_plot;
+}
+
 // A followed search over MPI ranks: one row per worker rank, shown once the log has its first
 // "rank_stats" entry.
 QTableWidget *SearchPanel::buildRankTable()

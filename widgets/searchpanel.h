@@ -105,6 +105,9 @@ public:
     int candidateCount() const { return m_run->candidateCount(); }
 
     SearchPlot *plot() const { return m_plot; }
+    // Takes the plot out of the panel (which keeps feeding it) for a window that shows it in a view
+    // of its own; the panel's rows then keep to the top.
+    SearchPlot *releasePlot();
     RunLogFollower *follower() const { return m_run->follower(); }
     QTableWidget *rankTable() const { return m_rankTable; }  // a followed MPI run's ranks
     QComboBox *methodCombo() const { return m_form->methodCombo(); }

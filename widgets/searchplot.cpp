@@ -34,8 +34,7 @@ SearchPlot::SearchPlot(QWidget *parent)
     setMinimumSize(280, 240);
     setAutoAddPlottableToLegend(false);
 
-    plotLayout()->addElement(1, 0, m_dRcdRect);
-    plotLayout()->setRowStretchFactors({2.2, 1.0});
+    arrangeLayout();
     // Both rects share their left and right margins so generations line up vertically.
     auto *margins = new QCPMarginGroup(this);
     m_pplRect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
@@ -109,9 +108,119 @@ SearchPlot::SearchPlot(QWidget *parent)
     m_emptyLabel->setColor(QColor(0x6b, 0x75, 0x80));
     m_emptyLabel->setText(tr("No search yet: load a model and press Start,\nor follow the run log of a headless search."));
 
-    placeLegendAbove(this, tr("Search"));
+    // Once the axis rects have their places and before anything is drawn: the reference labels
+    // are moved apart where they would cover each other.
+    connect(this, &QCustomPlot::afterLayout, this, &SearchPlot::separateReferenceLabels);
     updateRanges();
     m_replot->request();
+}
+
+// A title above; below it the needle-PPL rect over the d_rcd rect, and the legend in a column
+// beside them (at their right, top-aligned), so however many entries it has it never takes height
+// from the plots. The d_rcd rect keeps a height of its own, so its axis and labels stay whole.
+void SearchPlot::arrangeLayout()
+{
+    plotLayout()->take(m_pplRect);
+    plotLayout()->simplify();
+
+    QFont titleFont = font();
+    titleFont.setBold(true);
+    titleFont.setPointSizeF(titleFont.pointSizeF() + 1.5);
+    auto *title = new QCPTextElement(this, tr("Search"), titleFont);
+    title->setTextColor(QColor(0x22, 0x2b, 0x33));
+    title->setMargins(QMargins(10, 4, 10, 2));
+    plotLayout()->addElement(0, 0, title);
+
+    auto *body = new QCPLayoutGrid;
+    plotLayout()->addElement(1, 0, body);
+    plotLayout()->setRowStretchFactors({0.001, 1.0});
+
+    auto *rects = new QCPLayoutGrid;
+    body->addElement(0, 0, rects);
+    rects->addElement(0, 0, m_pplRect);
+    rects->addElement(1, 0, m_dRcdRect);
+    rects->setRowStretchFactors({2.2, 1.0});
+    m_pplRect->setMinimumSize(0, 110);
+    m_dRcdRect->setMinimumSize(0, 70);
+
+    auto *side = new QCPLayoutGrid;
+    body->addElement(0, 1, side);
+    body->setColumnStretchFactors({1.0, 0.001});
+    axisRect()->insetLayout()->take(legend);
+    side->addElement(0, 0, legend);
+    side->addElement(1, 0, new QCPLayoutElement(this));  // the spare height, below the legend
+    side->setRowStretchFactors({0.001, 1.0});
+    side->setMargins(QMargins(4, 8, 8, 0));
+    legend->setVisible(true);
+    legend->setFillOrder(QCPLayoutGrid::foRowsFirst);
+    legend->setWrap(0);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    legend->setRowSpacing(2);
+    legend->setMargins(QMargins(2, 2, 2, 2));
+}
+
+// Reference labels whose boxes would meet (close baselines: "YaRN (val.)" under "Llama 3.1") are
+// stacked: from the lowest line up, each label that meets one already placed moves up just above
+// it. A label that would stick out of the plot at a side is moved in; when the stack would leave
+// the plot at the top, the labels there are stacked down from the top instead.
+void SearchPlot::separateReferenceLabels()
+{
+    struct Placed {
+        Reference *reference;
+        QRectF natural;  // at its line
+        QRectF box;      // where it goes
+    };
+    const QRectF area = m_pplRect->rect();
+    std::vector<Placed> placed;
+    for (auto &[key, reference] : m_references) {
+        reference.label->position->setCoords(reference.x, reference.ppl);
+        const QRectF natural = QRectF(reference.label->topLeft->pixelPosition(), reference.label->bottomRight->pixelPosition()).normalized();
+        placed.push_back({&reference, natural, natural});
+    }
+    std::sort(placed.begin(), placed.end(), [](const Placed &a, const Placed &b) { return a.reference->ppl < b.reference->ppl; });
+    const auto meets = [](const QRectF &box, const QRectF &other) { return box.intersects(other.adjusted(0, -kLabelGap, 0, kLabelGap)); };
+    for (size_t i = 0; i < placed.size(); ++i) {
+        QRectF &box = placed[i].box;
+        if (box.left() < area.left())
+            box.moveLeft(area.left());
+        else if (box.right() > area.right())
+            box.moveRight(std::max(area.left(), area.right() - 0.0));
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (size_t j = 0; j < i; ++j) {
+                if (meets(box, placed[j].box)) {
+                    box.moveBottom(placed[j].box.top() - kLabelGap);
+                    moved = true;
+                }
+            }
+        }
+    }
+    if (std::any_of(placed.begin(), placed.end(), [&](const Placed &p) { return p.box.top() < area.top(); })) {
+        std::sort(placed.begin(), placed.end(), [](const Placed &a, const Placed &b) { return a.box.top() < b.box.top(); });
+        for (size_t i = 0; i < placed.size(); ++i) {
+            QRectF &box = placed[i].box;
+            if (box.top() < area.top())
+                box.moveTop(area.top());
+            for (bool moved = true; moved;) {
+                moved = false;
+                for (size_t j = 0; j < i; ++j) {
+                    if (meets(box, placed[j].box)) {
+                        box.moveTop(placed[j].box.bottom() + kLabelGap);
+                        moved = true;
+                    }
+                }
+            }
+        }
+    }
+    QCPAxis *y = m_pplRect->axis(QCPAxis::atLeft);
+    for (const Placed &p : placed) {
+        if (p.box == p.natural)
+            continue;
+        const double x = p.reference->x + (p.box.left() - p.natural.left()) / std::max(1.0, area.width());
+        const double line = y->coordToPixel(p.reference->ppl);
+        p.reference->label->position->setCoords(x, y->pixelToCoord(line + (p.box.bottom() - p.natural.bottom())));
+    }
 }
 
 void SearchPlot::clearRun()
@@ -287,6 +396,7 @@ void SearchPlot::placeReference(const QString &key, const QString &title, double
     reference.label->setText(QStringLiteral("%1 %2").arg(title, formatNumber(ppl)));
     reference.label->setPositionAlignment(side | Qt::AlignBottom);
     reference.label->position->setCoords(x, ppl);
+    reference.x = x;
     includePpl(ppl);
     updateRanges();
     m_replot->request();
@@ -332,6 +442,12 @@ QCPItemStraightLine *SearchPlot::referenceLine(const QString &key) const
 {
     const auto found = m_references.find(key);
     return found == m_references.end() ? nullptr : found->second.line;
+}
+
+QCPItemText *SearchPlot::referenceLabel(const QString &key) const
+{
+    const auto found = m_references.find(key);
+    return found == m_references.end() ? nullptr : found->second.label;
 }
 
 void SearchPlot::updateRanges()

@@ -2,7 +2,9 @@
 // The search's progress: needle PPL of every evaluated candidate as a scatter by generation (log
 // scale; candidates of one generation spread across its slot in evaluation order), the best and
 // median per generation as lines, the reference families and the hand-tuned λ as horizontal lines,
-// and below it the d_rcd genes of each generation's population with the best one's d_rcd.
+// and below it the d_rcd genes of each generation's population with the best one's d_rcd. The
+// legend stands in a column beside the plots; reference labels that would cover each other are
+// stacked apart at every replot.
 //
 // With held-out validation, like training and validation curves: the best search fitness so far
 // and that candidate's fitness on the validation samples side by side, and the answer the run
@@ -68,13 +70,19 @@ public:
     QCPGraph *memberDRcdGraph() const { return m_memberDRcd; }
     QCPGraph *bestDRcdGraph() const { return m_bestDRcd; }
     QCPItemStraightLine *referenceLine(const QString &key) const;
+    // Its label (text and box where the last replot drew it), for the placement tests.
+    QCPItemText *referenceLabel(const QString &key) const;
 
 private:
     struct Reference {
         QCPItemStraightLine *line = nullptr;
         QCPItemText *label = nullptr;
         double ppl = 0;
+        double x = 0;  // where its label is anchored, as a fraction of the rect's width
     };
+    static constexpr double kLabelGap = 1;  // px between stacked reference labels
+    void arrangeLayout();
+    void separateReferenceLabels();
     void placeReference(const QString &key, const QString &title, double ppl, const QColor &color, Qt::PenStyle style,
                         Qt::Alignment side, double x);
     double slotX(int generation, int index, int count) const;

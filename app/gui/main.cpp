@@ -12,6 +12,8 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QImage>
+#include <QRegularExpression>
+#include <QSize>
 #include <QTimer>
 #include <cstdio>
 #include <memory>
@@ -77,9 +79,24 @@ int main(int argc, char *argv[])
                                                QObject::tr("With --sweep-result: save the sweep's plots as "
                                                            "PREFIX-lengths.png and PREFIX-heatmap.png and quit."),
                                          QStringLiteral("prefix"));
+    // For documentation and small screens: the window's size (e.g. 1024x700 for a screenshot).
+    const QCommandLineOption windowSizeOption(QStringLiteral("window-size"),
+                                              QObject::tr("The window's size in pixels, e.g. 1024x700."),
+                                              QStringLiteral("WxH"));
     parser.addOptions({presetOption, modelOption, tokenizerOption, followOption, screenshotOption, sweepOption,
-                       exportSweepOption});
+                       exportSweepOption, windowSizeOption});
     parser.process(app);
+    QSize windowSize;
+    if (parser.isSet(windowSizeOption)) {
+        const QRegularExpressionMatch match =
+            QRegularExpression(QStringLiteral("^(\\d{3,5})x(\\d{3,5})$")).match(parser.value(windowSizeOption));
+        if (!match.hasMatch()) {
+            std::fprintf(stderr, "ropescope: --window-size: expected WIDTHxHEIGHT in pixels (e.g. 1024x700), got \"%s\"\n",
+                         qPrintable(parser.value(windowSizeOption)));
+            return 2;
+        }
+        windowSize = QSize(match.captured(1).toInt(), match.captured(2).toInt());
+    }
 
     if (parser.isSet(exportSweepOption)) {
         // Headless: the workbench's plots of a saved result, at a fixed size, without a model.
@@ -102,6 +119,8 @@ int main(int argc, char *argv[])
     }
 
     MainWindow window;
+    if (windowSize.isValid())
+        window.resize(windowSize);  // before the docks come up, so they fit into it
     const QString screenshotPath = parser.value(screenshotOption);
     window.setPromptsEnabled(screenshotPath.isEmpty());
     const QStringList files = parser.positionalArguments();
@@ -130,6 +149,8 @@ int main(int argc, char *argv[])
         window.showWorkbenchDock();
         window.workbenchPanel()->openResult(parser.value(sweepOption));
     }
+    if (windowSize.isValid())
+        window.resize(windowSize);
     window.show();
 
     if (!screenshotPath.isEmpty()) {

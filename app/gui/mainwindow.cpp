@@ -45,6 +45,7 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTimer>
+#include <QTabWidget>
 #include <QTableView>
 #include <QUndoStack>
 #include <cmath>
@@ -94,6 +95,7 @@ MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent), m_document(new rs::FactorDocument(this)),
       m_periodsPlot(new rs::PeriodsPlot(m_document, this)), m_factorsView(new rs::FactorsView(m_document, this)),
       m_controlPanel(new rs::ControlPanel(m_document, this)), m_viewSplitter(new QSplitter(Qt::Vertical, this)),
+      m_centralTabs(new QTabWidget(this)),
       m_panelDock(new QDockWidget(tr("Model and controls"), this)), m_evaluation(new rs::EvaluationThread(this)),
       m_searchPanel(new rs::SearchPanel(m_document, m_evaluation, this)),
       m_searchDock(new QDockWidget(tr("Search and live needle PPL"), this)),
@@ -105,7 +107,13 @@ MainWindow::MainWindow(QWidget *parent)
     m_viewSplitter->setStretchFactor(0, 11);
     m_viewSplitter->setStretchFactor(1, 10);
     m_viewSplitter->setChildrenCollapsible(false);
-    setCentralWidget(m_viewSplitter);
+    m_centralTabs->setObjectName(QStringLiteral("centralTabs"));
+    m_centralTabs->setDocumentMode(true);
+    m_centralTabs->addTab(m_viewSplitter, tr("Factors"));
+    // The search's plot in a view of its own, as large as the factor views; the dock keeps its settings.
+    m_centralTabs->addTab(m_searchPanel->releasePlot(), tr("Search"));
+    m_centralTabs->setTabToolTip(1, tr("The search as it runs: needle PPL and d_rcd by generation"));
+    setCentralWidget(m_centralTabs);
 
     m_panelDock->setObjectName(QStringLiteral("controlPanelDock"));
     m_panelDock->setWidget(new PanelScroller(m_controlPanel, m_panelDock));
@@ -166,6 +174,8 @@ void MainWindow::createSearchDock()
     connect(m_searchPanel, &rs::SearchPanel::statusMessage, m_searchStatus, &QLabel::setText);
     connect(m_searchPanel, &rs::SearchPanel::errorOccurred, this, &MainWindow::reportError);
     connect(m_searchPanel, &rs::SearchPanel::bestChanged, this, &MainWindow::updateBestOverlay);
+    // A run that starts (here or in a followed log) is what there is to watch: its view comes forward.
+    connect(m_searchPanel, &rs::SearchPanel::searchStarted, this, &MainWindow::showSearchView);
     // Another device or precision chosen in the dock: the loaded model loads again with it.
     connect(m_searchPanel, &rs::SearchPanel::modelSettingsChanged, this, [this] {
         if (!m_loadedModelDir.isEmpty())
@@ -246,6 +256,11 @@ void MainWindow::showWorkbenchDock()
     QTimer::singleShot(0, m_workbenchDock, &QDockWidget::raise);
 }
 
+void MainWindow::showSearchView()
+{
+    m_centralTabs->setCurrentWidget(m_searchPanel->plot());
+}
+
 void MainWindow::showSearchDock()
 {
     if (m_searchDock->isHidden()) {
@@ -255,9 +270,16 @@ void MainWindow::showSearchDock()
             if (wanted > width())
                 resize(wanted, height());
         }
+        const int dockWidth = std::max(m_searchDock->minimumSizeHint().width(), kSearchDockWidth);
+        const int panelWidth = m_panelDock->isVisible() ? m_panelDock->width() : m_panelDock->sizeHint().width();
+        // Beside the factor views where the window leaves them room to work in (the factors plot
+        // large enough to drag a point), else a tab beside the model's panel (a small screen).
+        const bool besideViews = m_searchDock->isFloating() || width() >= panelWidth + dockWidth + kCentralMinimumWidth;
+        if (!besideViews && dockWidgetArea(m_searchDock) != dockWidgetArea(m_panelDock))
+            tabifyDockWidget(m_panelDock, m_searchDock);
         m_searchDock->show();
-        if (!m_searchDock->isFloating())
-            resizeDocks({m_searchDock}, {kSearchDockWidth}, Qt::Horizontal);
+        if (besideViews)
+            resizeDocks({m_searchDock}, {dockWidth}, Qt::Horizontal);
     }
     m_searchDock->raise();
 }

@@ -11,6 +11,7 @@
 #include <functional>
 
 class QDockWidget;
+class QTabWidget;
 class QLabel;
 class QMenu;
 class QSplitter;
@@ -92,6 +93,12 @@ public:
     rs::SearchPanel *searchPanel() const { return m_searchPanel; }
     rs::EvaluationThread *evaluationThread() const { return m_evaluation; }
     QDockWidget *searchDock() const { return m_searchDock; }
+    // The central tabs: the factor views ("Factors") and the search's own large view ("Search":
+    // the needle-PPL and d_rcd plot, legend beside it), brought forward when a run starts or is followed.
+    QTabWidget *centralTabs() const { return m_centralTabs; }
+    void showSearchView();
+    // Brings up the search dock (as loading a model does), fitted beside the factor views.
+    void showSearchDock();
     // The evaluation workbench (length sweeps, needle heatmaps), fed by the same evaluation thread.
     rs::WorkbenchPanel *workbenchPanel() const { return m_workbench; }
     QDockWidget *workbenchDock() const { return m_workbenchDock; }
@@ -109,7 +116,6 @@ private:
     void createMenus();
     void createSearchDock();
     void createWorkbenchDock();
-    void showSearchDock();
     void updateBestOverlay();
     void addRecentFile(const QString &path);
     void rememberDirectory(const QString &directory);
@@ -138,6 +144,7 @@ private:
     rs::FactorsView *m_factorsView;
     rs::ControlPanel *m_controlPanel;
     QSplitter *m_viewSplitter;
+    QTabWidget *m_centralTabs;
     QDockWidget *m_panelDock;
     rs::EvaluationThread *m_evaluation;
     rs::SearchPanel *m_searchPanel;

@@ -344,6 +344,7 @@ bool MainWindow::followSearchLog(const QString &path)
     if (!attempt([&] { m_searchPanel->followLog(path); }))
         return false;
     showSearchDock();
+    showSearchView();
     statusBar()->showMessage(tr("Following %1").arg(QDir::toNativeSeparators(path)), kStatusTimeoutMs);
     offerRunModel(path);
     return true;

@@ -13,8 +13,11 @@ inline const QString kFactorFilter = QStringLiteral("Factor files (*.txt *.csv);
 inline const QString kRunLogFilter = QStringLiteral("Run logs (*.jsonl);;All files (*)");
 inline const QString kSearchBestCurve = QStringLiteral("searchBest");
 inline constexpr int kStatusTimeoutMs = 6000;
-// The search dock as it opens: wide enough for the search fields and a readable plot.
-inline constexpr int kSearchDockWidth = 540;
+// The search dock as it opens: wide enough for the search fields and the live scores (its plot has
+// a view of its own among the central tabs).
+inline constexpr int kSearchDockWidth = 420;
+// The central views' least width beside the docks: the factors plot 300 px wide beside its table.
+inline constexpr int kCentralMinimumWidth = 520;
 // The embedded model was trained at a short context; at 8 × that its high dimensions go out of
 // distribution, which is what the tool is for.
 inline constexpr double kEmbeddedModelExtension = 8.0;

@@ -34,7 +34,10 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTabWidget>
 #include <QTextBrowser>
+
+#include <tuple>
 
 namespace {
 
@@ -73,8 +76,8 @@ QString describe(const QWidget *w)
         text = label->text().left(40);
     else if (auto *button = qobject_cast<const QAbstractButton *>(w))
         text = button->text();
-    return QStringLiteral("%1 '%2' '%3' %4×%5").arg(QString::fromLatin1(w->metaObject()->className()), w->objectName(), text)
-        .arg(w->width()).arg(w->height());
+    return QStringLiteral("%1 '%2' '%3' %4×%5 at (%6, %7)").arg(QString::fromLatin1(w->metaObject()->className()), w->objectName(), text)
+        .arg(w->width()).arg(w->height()).arg(w->x()).arg(w->y());
 }
 
 // Dark pixels in the left strip of an image, where a plot draws its value axis label.
@@ -86,6 +89,53 @@ int darkPixelsInLeftStrip(const QImage &image, int width)
             dark += qGray(image.pixel(x, y)) < 128;
     }
     return dark;
+}
+
+// What is wrong with the window's layout now: a laid-out widget below its minimum size, clipped
+// by its parent or over a sibling, or a panel cut at the right of its scroller.
+QStringList layoutProblems(QWidget *window)
+{
+    QStringList problems;
+    for (QWidget *w : window->findChildren<QWidget *>()) {
+        if (!w->isVisibleTo(window) || w->isWindow())
+            continue;
+        // Widgets a layout or splitter places (the parts of a spin box, a header or a dock's
+        // title bar are placed by their owner and sized by its style).
+        QWidget *parent = w->parentWidget();
+        const bool scrolled = parent && qobject_cast<QAbstractScrollArea *>(parent->parentWidget());
+        const bool laidOut = parent && ((parent->layout() && parent->layout()->indexOf(w) >= 0) ||
+                                        qobject_cast<QSplitter *>(parent));
+        if ((!laidOut && !qobject_cast<QDockWidget *>(w)) || w->objectName().startsWith(QLatin1String("qt_")))
+            continue;  // qt_*: Qt's own parts (a dock's title buttons), sized by the style at any window size
+        // A dock behind another in a tabbed dock area is moved out of the window, whole.
+        if (qobject_cast<QDockWidget *>(w) && !window->rect().intersects(w->geometry()))
+            continue;
+        const QSize required = requiredSize(w);
+        if (w->width() + 1 < required.width() || w->height() + 1 < required.height())
+            problems << QStringLiteral("%1 below its minimum %2×%3").arg(describe(w)).arg(required.width()).arg(required.height());
+        if (laidOut && !scrolled && !parent->rect().contains(w->geometry()))
+            problems << QStringLiteral("%1 clipped by its parent %2").arg(describe(w), describe(parent));
+        if (!laidOut || scrolled)
+            continue;
+        for (QObject *object : parent->children()) {
+            auto *sibling = qobject_cast<QWidget *>(object);
+            if (!sibling || sibling <= w || !sibling->isVisibleTo(window) || sibling->isWindow())
+                continue;
+            const bool siblingLaidOut = (parent->layout() && parent->layout()->indexOf(sibling) >= 0) ||
+                                        qobject_cast<QSplitter *>(parent);
+            if (siblingLaidOut && w->geometry().intersects(sibling->geometry()))
+                problems << QStringLiteral("%1 overlaps %2").arg(describe(w), describe(sibling));
+        }
+    }
+    // A panel in a scroller without a horizontal bar must not be wider than what shows of it.
+    for (QScrollArea *scroll : window->findChildren<QScrollArea *>()) {
+        if (scroll->isVisibleTo(window) && scroll->widget() &&
+            scroll->horizontalScrollBarPolicy() == Qt::ScrollBarAlwaysOff &&
+            scroll->widget()->width() > scroll->viewport()->width())
+            problems << QStringLiteral("%1 cut at the right of its scroller (%2 > %3)")
+                            .arg(describe(scroll->widget())).arg(scroll->widget()->width()).arg(scroll->viewport()->width());
+    }
+    return problems;
 }
 
 } // namespace
@@ -206,6 +256,7 @@ private slots:
     {
         QVERIFY(namedAction(m_window.get(), QStringLiteral("exportSearchPlotAction")));
         m_window->searchDock()->show();
+        m_window->showSearchView();
         m_window->resize(1400, 900);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
@@ -220,8 +271,8 @@ private slots:
         QFile pdfFile(pdf);
         QVERIFY(pdfFile.open(QIODevice::ReadOnly));
         QVERIFY(pdfFile.read(5) == "%PDF-");
-        // A hidden dock's plot still exports, at a usable size.
-        m_window->searchDock()->hide();
+        // A hidden plot (the factors' tab in front) still exports, at a usable size.
+        m_window->centralTabs()->setCurrentIndex(0);
         QVERIFY(m_window->exportPlot(png, MainWindow::Plot::Search));
         QVERIFY(QImage(png).width() >= 2 * 640);
     }
@@ -250,10 +301,10 @@ private slots:
 
     void layoutHoldsAt1024x700()
     {
-        m_window->searchDock()->show();  // as at start-up with a model: all three areas
         m_window->resize(1024, 700);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        m_window->showSearchDock();  // as at start-up with a model
         QCOMPARE(m_window->size(), QSize(1024, 700));  // the minimum sizes allow it
         // A plot whose legend wraps asks for more height at its first replot; the scrolled dock
         // follows in the next pass of the event loop, as on screen.
@@ -262,43 +313,11 @@ private slots:
         if (const QString path = qEnvironmentVariable("ROPESCOPE_SMALL_SCREENSHOT"); !path.isEmpty())
             QVERIFY(shot.save(path));
 
-        QStringList problems;
-        for (QWidget *w : m_window->findChildren<QWidget *>()) {
-            if (!w->isVisibleTo(m_window.get()) || w->isWindow())
-                continue;
-            // Widgets a layout or splitter places (the parts of a spin box, a header or a dock's
-            // title bar are placed by their owner and sized by its style).
-            QWidget *parent = w->parentWidget();
-            const bool scrolled = parent && qobject_cast<QAbstractScrollArea *>(parent->parentWidget());
-            const bool laidOut = parent && ((parent->layout() && parent->layout()->indexOf(w) >= 0) ||
-                                            qobject_cast<QSplitter *>(parent));
-            if ((!laidOut && !qobject_cast<QDockWidget *>(w)) || w->objectName().startsWith(QLatin1String("qt_")))
-                continue;  // qt_*: Qt's own parts (a dock's title buttons), sized by the style at any window size
-            const QSize required = requiredSize(w);
-            if (w->width() + 1 < required.width() || w->height() + 1 < required.height())
-                problems << QStringLiteral("%1 below its minimum %2×%3").arg(describe(w)).arg(required.width()).arg(required.height());
-            if (laidOut && !scrolled && !parent->rect().contains(w->geometry()))
-                problems << QStringLiteral("%1 clipped by its parent %2").arg(describe(w), describe(parent));
-            if (!laidOut || scrolled)
-                continue;
-            for (QObject *object : parent->children()) {
-                auto *sibling = qobject_cast<QWidget *>(object);
-                if (!sibling || sibling <= w || !sibling->isVisibleTo(m_window.get()) || sibling->isWindow())
-                    continue;
-                const bool siblingLaidOut = (parent->layout() && parent->layout()->indexOf(sibling) >= 0) ||
-                                            qobject_cast<QSplitter *>(parent);
-                if (siblingLaidOut && w->geometry().intersects(sibling->geometry()))
-                    problems << QStringLiteral("%1 overlaps %2").arg(describe(w), describe(sibling));
-            }
-        }
-        // A panel in a scroller without a horizontal bar must not be wider than what shows of it.
-        for (QScrollArea *scroll : m_window->findChildren<QScrollArea *>()) {
-            if (scroll->isVisibleTo(m_window.get()) && scroll->widget() &&
-                scroll->horizontalScrollBarPolicy() == Qt::ScrollBarAlwaysOff &&
-                scroll->widget()->width() > scroll->viewport()->width())
-                problems << QStringLiteral("%1 cut at the right of its scroller (%2 > %3)")
-                                .arg(describe(scroll->widget())).arg(scroll->widget()->width()).arg(scroll->viewport()->width());
-        }
+        // Each side panel in front in turn (on a small screen they share one dock area as tabs).
+        QStringList problems = layoutProblems(m_window.get());
+        m_window->findChild<QDockWidget *>(QStringLiteral("controlPanelDock"))->raise();
+        QTest::qWait(50);
+        problems += layoutProblems(m_window.get());
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
 
         // The plots' text labels (L, L_train, s, d_tcd, d_rcd, "one full rotation", …): whole inside
@@ -321,6 +340,10 @@ private slots:
             QVERIFY(boxes.size() >= 4);
         }
 
+        // The search plot as its view shows it (a tab of its own).
+        m_window->showSearchView();
+        QTest::qWait(50);
+        m_window->searchPanel()->plot()->flushReplot();
         // The plots' legends: inside the plot, outside every axis rect (never over the data).
         rs::PeriodsPlot *periods = m_window->periodsPlot();
         const QList<std::pair<QCustomPlot *, QCPLegend *>> legends{
@@ -373,6 +396,105 @@ private slots:
                      qPrintable(QStringLiteral("%1 shows \"%2\" in %3 px, needs %4").arg(describe(spin), spin->text())
                                     .arg(edit->width()).arg(textWidth + 4)));
         }
+    }
+
+    void searchViewAndFactorsAtBothSizes_data()
+    {
+        QTest::addColumn<QSize>("size");
+        QTest::newRow("1024x700") << QSize(1024, 700);
+        QTest::newRow("1600x1000") << QSize(1600, 1000);
+    }
+
+    // As at start-up with a model (the search dock brought up as the app does), then a run that
+    // starts: the side panels whole, the factors plot large enough to drag a point, and the search
+    // in its own view, brought forward, large, with the legend beside its plots, the d_rcd plot
+    // whole and no two reference labels over each other (close baselines, as in the issue).
+    void searchViewAndFactorsAtBothSizes()
+    {
+        QFETCH(QSize, size);
+        m_window->resize(size);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        m_window->showSearchDock();
+        QTest::qWait(50);
+        QCOMPARE(m_window->size(), size);
+        // Both side panels at hand: side by side, or (a small screen) as tabs of one dock area.
+        QDockWidget *panelDock = m_window->findChild<QDockWidget *>(QStringLiteral("controlPanelDock"));
+        QVERIFY(m_window->searchDock()->isVisible());
+        QVERIFY(panelDock->isVisible() || m_window->tabifiedDockWidgets(panelDock).contains(m_window->searchDock()));
+        rs::FactorsPlot *factors = m_window->factorsView()->plot();
+        QVERIFY2(factors->isVisible() && factors->width() >= 300 && factors->height() >= 300,
+                 qPrintable(QStringLiteral("factors plot %1×%2").arg(factors->width()).arg(factors->height())));
+        QStringList problems = layoutProblems(m_window.get());
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+
+        rs::SearchPlot *plot = m_window->searchPanel()->plot();
+        rs::SearchPlan plan;
+        plan.settings.method = rs::SearchMethod::LongRoPE2;
+        plan.settings.population = 8;
+        plan.settings.mutations = 4;
+        plan.settings.crossovers = 4;
+        plan.settings.iterations = 6;
+        plan.settings.dRcdMin = 20;
+        plan.settings.dRcdMax = 40;
+        Q_EMIT m_window->searchPanel()->searchStarted(plan);  // as a run starts: its view comes forward
+        QCOMPARE(m_window->centralTabs()->currentWidget(), plot);
+        plot->beginRun(plan);
+        rs::SearchBaselines baselines;
+        for (const auto &[name, search, validation] : {std::tuple{"yarn", 9.10, 9.09}, std::tuple{"llama3", 9.12, 9.14},
+                                                       std::tuple{"original", 14.0, 14.3}}) {
+            rs::BaselineScore score;
+            score.name = QString::fromLatin1(name);
+            score.searchFitness = search;
+            score.validationFitness = validation;
+            baselines.scores.push_back(score);
+        }
+        plot->setRunBaselines(baselines);
+        for (int g = 0; g < 3; ++g) {
+            rs::GenerationReport report;
+            report.generation = g;
+            report.searchBestFitness = 9.0 - g * 0.2;
+            report.bestFitness = report.searchBestFitness;
+            report.medianFitness = 10.0 - g * 0.3;
+            report.bestDRcd = 30 + g;
+            report.memberDRcd = {25, 28, 30 + g, 33, 36};
+            plot->addGeneration(report);
+        }
+        QTest::qWait(50);
+        plot->flushReplot();
+        if (const QString dir = qEnvironmentVariable("ROPESCOPE_SEARCH_SCREENSHOT_DIR"); !dir.isEmpty())
+            QVERIFY(m_window->grabWindowImage().save(QStringLiteral("%1/search-%2x%3.png").arg(dir).arg(size.width()).arg(size.height())));
+        problems = layoutProblems(m_window.get());
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+
+        // Large: the whole central area, wider than either side panel and most of the height.
+        QVERIFY(plot->isVisible());
+        QVERIFY2(plot->width() >= 420 && plot->height() >= size.height() * 0.7,
+                 qPrintable(QStringLiteral("search plot %1×%2").arg(plot->width()).arg(plot->height())));
+        const QRect legend = plot->legend->outerRect();
+        QVERIFY(plot->viewport().contains(legend));
+        for (QCPAxisRect *rect : plot->axisRects())
+            QVERIFY2(legend.left() >= rect->outerRect().right(), "the legend beside the plots");
+        const auto rectText = [](const QRect &r) { return QStringLiteral("%1,%2 %3×%4").arg(r.x()).arg(r.y()).arg(r.width()).arg(r.height()); };
+        QVERIFY2(plot->viewport().adjusted(0, 0, 1, 1).contains(plot->dRcdRect()->outerRect()),  // layouts round to 1 px
+                 qPrintable(rectText(plot->dRcdRect()->outerRect()) + QStringLiteral(" in ") + rectText(plot->viewport())));
+        QVERIFY(plot->dRcdRect()->rect().height() >= 100);
+        QList<QRectF> boxes;
+        for (int i = 0; i < plot->itemCount(); ++i) {
+            auto *label = qobject_cast<QCPItemText *>(plot->item(i));
+            if (!label || !label->visible() || label->text().isEmpty())
+                continue;
+            const QRectF box = QRectF(label->topLeft->pixelPosition(), label->bottomRight->pixelPosition()).normalized();
+            QVERIFY2(QRectF(plot->pplRect()->rect()).adjusted(-1, -1, 1, 1).contains(box),
+                     qPrintable(QStringLiteral("\"%1\" leaves its plot").arg(label->text())));
+            for (const QRectF &other : std::as_const(boxes))
+                QVERIFY2(!box.intersects(other), qPrintable(label->text()));
+            boxes << box;
+        }
+        QCOMPARE(boxes.size(), 6);
+        // Back to the factors: the tab is there to pick.
+        m_window->centralTabs()->setCurrentIndex(0);
+        QVERIFY(factors->isVisible());
     }
 
 private:
