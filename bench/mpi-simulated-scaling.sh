@@ -4,16 +4,16 @@
 # "score") under `mpirun --oversubscribe` with 1, 2, 4, 8, 16, 32 and 64 ranks, evaluations of
 # 0.1 s and 1 s. Prints one markdown table row per run:
 #   evaluations/s   every evaluation in the log (search, baselines) over the scoring window: from
-#                   the moment the search starts scoring (every worker said hello) to the end of the
+#                   the moment the search starts scoring (every scorer said hello) to the end of the
 #                   last generation, on rank 0's clock (the last rank_stats entry's seconds; the
 #                   1-rank run: its stderr lines' arrival); start-up and MPI_Finalize are outside it
-#   efficiency      evaluations/s ÷ (workers / eval time), workers = ranks − 1 (rank 0 only
-#                   coordinates); the 1-rank run is the plain process scoring itself (1 worker)
+#   efficiency      evaluations/s ÷ (scorers / eval time), scorers = ranks − 1 (rank 0 only
+#                   coordinates); the 1-rank run is the plain process scoring itself (1 scorer)
 #   rank 0 CPU      rank 0's CPU time in the window ÷ the window; all ranks: the sum over every
 #                   rank process, in cores
 #   bytes/eval      the run log's size ÷ its evaluations
-# Each run: one sample, no validation, population 8 × workers (generation 0 scores 8 candidates per
-# worker, each later generation four, plus the 5 baselines; batches of 2 × workers, so every
+# Each run: one sample, no validation, population 8 × scorers (generation 0 scores 8 candidates per
+# scorer, each later generation four, plus the 5 baselines; batches of 2 × scorers, so every
 # round of jobs is full but the baselines'). The Llama-3-8B shape (64 rotary pairs) sets the λ
 # vectors' size.
 #
@@ -43,9 +43,9 @@ iterations() { [ "$(echo "$1 < 0.5" | bc)" -eq 1 ] && echo 7 || echo 1; }
 run() {
   local ranks=$1 eval=$2 name=$3
   shift 3
-  local workers=$(( ranks > 1 ? ranks - 1 : 1 ))
+  local scorers=$(( ranks > 1 ? ranks - 1 : 1 ))
   local args=(search --model "$tmp/model" --length 524288 --samples 1 --validation-samples 0
-              --population $(( 8 * workers )) --iterations "$(iterations "$eval")" --seed 7 --simulate-fitness "${eval}s"
+              --population $(( 8 * scorers )) --iterations "$(iterations "$eval")" --seed 7 --simulate-fitness "${eval}s"
               --rank-timeout 600 --log "$tmp/$name.jsonl" "$@")
   if [ "$ranks" -eq 1 ]; then
     "$cli" "${args[@]}" 2>&1 >/dev/null | python3 "$watch" "$tmp/$name.jsonl" "$tmp/$name.json"
@@ -61,9 +61,9 @@ import json, sys
 r, ranks, ev, wall = json.load(open(sys.argv[1])), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 if "window" not in r:
     sys.exit("no scoring window: " + r.get("stderr", ""))
-workers = max(1, ranks - 1)
+scorers = max(1, ranks - 1)
 rate = r["evaluations"] / r["window"]
-print(f"| {ranks} | {ev:g} | {workers} | {r['evaluations']} | {r['window']:.2f} | {rate:.2f} | {100 * rate * ev / workers:.1f} % "
+print(f"| {ranks} | {ev:g} | {scorers} | {r['evaluations']} | {r['window']:.2f} | {rate:.2f} | {100 * rate * ev / scorers:.1f} % "
       f"| {100 * r['rank0_cpu'] / r['window']:.1f} % | {r['all_cpu'] / r['window']:.2f} | {r['log_bytes'] / r['evaluations']:.0f} | {wall:.1f} |")
 PY
 }
@@ -71,7 +71,7 @@ PY
 scaling() {
   echo "machine: $(nproc --all) cores; $(mpirun --version | head -1); $(date -u +%F)"
   echo
-  echo "| ranks | eval s | workers | evaluations | window s | evaluations/s | efficiency | rank 0 CPU | all ranks' CPU (cores) | log bytes/eval | wall s |"
+  echo "| ranks | eval s | scorers | evaluations | window s | evaluations/s | efficiency | rank 0 CPU | all ranks' CPU (cores) | log bytes/eval | wall s |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for eval in $EVALS; do
     for ranks in $RANKS; do
@@ -84,7 +84,7 @@ scaling() {
   done
 }
 
-# 64 ranks, 1 s evaluations: 8 worker ranks SIGKILLed at random moments, then rank 0, resumed on
+# 64 ranks, 1 s evaluations: 8 scorer ranks SIGKILLed at random moments, then rank 0, resumed on
 # 16 ranks; the log must hold the undisturbed run's evaluations exactly once and its answer
 # (mpi_simulated_faults.py; FAULTS="RANKS KILLS RESUME_RANKS EVAL_SECONDS SEED" overrides).
 faults() {

@@ -5,7 +5,7 @@ Reads the run's merged stderr on stdin and stamps the lines: the scoring window 
 after which the search starts scoring ("scoring on …") and closes
 at the last "generation N/N" line. At both moments it reads the CPU time (utime + stime, from
 /proc) of every process whose command line holds the run's log path: rank 0 (the one that is not
-an MPI worker: OMPI_COMM_WORLD_RANK 0, or the plain run) and all of them. Writes one JSON object:
+an MPI scorer: OMPI_COMM_WORLD_RANK 0, or the plain run) and all of them. Writes one JSON object:
 window seconds (under MPI rank 0's own clock, the last rank_stats entry's seconds), rank 0's and
 all ranks' CPU seconds in the window (between the stderr lines), the evaluations in the log
 (eval, validation_eval, baseline_eval) and the log's bytes.
@@ -77,7 +77,7 @@ def main():
     if start and end:
         result.update(window=end["t"] - start["t"], rank0_cpu=end["rank0"] - start["rank0"], all_cpu=end["all"] - start["all"],
                       processes=start["ranks"])
-        # Under MPI rank 0 times the window itself (rank_stats' seconds: from the moment every worker
+        # Under MPI rank 0 times the window itself (rank_stats' seconds: from the moment every scorer
         # said hello to the last generation), free of mpirun's delay in forwarding stderr.
         stats = [e for e in entries if e.get("event") == "rank_stats"]
         if stats:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Faults at scale for bench/mpi-simulated-scaling.sh (issue 28): one `ropescope-cli search
---simulate-fitness` under `mpirun --enable-recovery --oversubscribe -np RANKS`; KILLS worker
+--simulate-fitness` under `mpirun --enable-recovery --oversubscribe -np RANKS`; KILLS scorer
 ranks, drawn at random, are SIGKILLed at random moments (after a random number of logged
 evaluations); once the log names every one of them lost, rank 0 is SIGKILLed (mpirun then ends
 the job) and the run is resumed with `--resume` on RESUME_RANKS ranks. The finished log is
@@ -37,12 +37,12 @@ def main():
     cli, model, tmp = sys.argv[1:4]
     ranks, kills, resume_ranks, seconds, seed = (list(map(int, sys.argv[4:7])) + [float(sys.argv[7]), int(sys.argv[8])]
                                                  if len(sys.argv) > 8 else (64, 8, 16, 1.0, 28))
-    workers = ranks - 1
+    scorers = ranks - 1
     rng = random.Random(seed)
 
     def args(log, simulate):
         return [cli, "search", "--model", model, "--length", "524288", "--samples", "1", "--validation-samples", "2",
-                "--population", str(8 * workers), "--iterations", "3", "--seed", "7", "--simulate-fitness", simulate,
+                "--population", str(8 * scorers), "--iterations", "3", "--seed", "7", "--simulate-fitness", simulate,
                 "--rank-timeout", "5", "--log", log]
 
     reference = os.path.join(tmp, "faults-reference.jsonl")

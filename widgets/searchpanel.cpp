@@ -16,6 +16,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStyle>
@@ -205,6 +206,7 @@ void SearchPanel::connectParts()
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
         syncLengthFromDocument();
         m_live->schedule();
+        updateBudget();  // the price is at the new L
         onContextChanged();
     });
     connect(m_form, &SearchSettingsForm::lengthEdited, this, &SearchPanel::commitLength);
@@ -296,7 +298,9 @@ SearchSettings SearchPanel::searchSettings() const
 void SearchPanel::updateBudget()
 {
     // The document's RoPE stands in for the model's until one is loaded.
-    m_form->updateBudget(hasModel() ? model()->ropeConfig : m_document->config());
+    m_form->updateBudget(hasModel() ? model()->ropeConfig : m_document->config(),
+                         hasModel() ? model()->cost : ForwardCostFigures{});
+    updateButtons();  // a price that cannot fit turns Start off
 }
 
 void SearchPanel::updateButtons()
@@ -499,7 +503,20 @@ QString SearchPanel::startBlockedReason() const
                   "model's config (File › Open) so that the search's answer fits the document.")
             .arg(formatNumber(document.base), formatNumber(document.trainLength))
             .arg(formatNumber(model.base), formatNumber(model.trainLength));
+    if (const std::optional<CostEstimate> &price = m_form->price(); price && !price->fits)
+        return tr("Length L = %1: a forward on %2 needs %3; choose a smaller Length L.")
+            .arg(formatNumber(price->tokens), this->model()->cost.device, price->summary());
     return {};
+}
+
+QString SearchPanel::priceWarning() const
+{
+    constexpr double kAskSeconds = 3600;
+    const std::optional<CostEstimate> &price = m_form->price();
+    if (!price || (price->seconds <= kAskSeconds && !(price->availableBytes > 0 && price->peakBytes > price->availableBytes / 2)))
+        return {};
+    return tr("This search is costly: %1 evaluations at L = %2, %3.")
+        .arg(formatNumber(price->forwards), formatNumber(price->tokens), price->summary());
 }
 
 bool SearchPanel::startSearch()
@@ -514,6 +531,10 @@ bool SearchPanel::startSearch()
         Q_EMIT errorOccurred(blocked);
         return false;
     }
+    if (const QString warning = priceWarning(); !warning.isEmpty() && m_promptsEnabled &&
+        QMessageBox::question(this, tr("Start the search?"), warning + QLatin1Char('\n') + tr("Start it anyway?"),
+                              QMessageBox::Yes | QMessageBox::No, QMessageBox::No) != QMessageBox::Yes)
+        return false;
     return m_run->start({searchSettings(), sampleSettings(), validationSettings(), m_form->logPath(), m_form->resume()});
 }
 

@@ -72,6 +72,10 @@ public:
     // Why Start cannot run now (no model; a document whose RoPE is not the model's, so the answer
     // would not fit it); empty when it can. Start's tooltip says it.
     QString startBlockedReason() const;
+    // Start asks first (a dialog) when the price is over an hour or half the device's memory;
+    // empty when it is not. Tests turn the dialog off and read the warning.
+    QString priceWarning() const;
+    void setPromptsEnabled(bool enabled) { m_promptsEnabled = enabled; }
     void togglePause() { m_run->togglePause(); }
     void stopSearch();
     // Replays the log and follows it live. Throws rs::Error (naming the file) when it is not a run
@@ -200,6 +204,7 @@ private:
     SearchPlot *m_plot;
 
     QString m_embeddedModelDir, m_embeddedModelName;
+    bool m_promptsEnabled = true;
     QString m_loadingMessage;
     bool m_bestApplied = false;  // bestApplies() as last announced by bestChanged
     QLabel *m_modelLabel;

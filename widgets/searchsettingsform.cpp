@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "glossary.h"
 #include "plotstyle.h"
+#include "worker/searcharithmetic.h"
 #include "worker/evaluationservice.h"
 #include "worker/searchjobsettings.h"
 
@@ -295,8 +296,9 @@ void SearchSettingsForm::showLength(int length)
     m_length->setValue(std::min(length, kLongestLength));
 }
 
-void SearchSettingsForm::updateBudget(const RopeConfig &rope)
+void SearchSettingsForm::updateBudget(const RopeConfig &rope, const ForwardCostFigures &cost)
 {
+    m_price.reset();
     SearchSettings settings = searchSettings(rope);
     const int samples = own().samples;
     const int validation = validationSettings().samples;
@@ -307,6 +309,11 @@ void SearchSettingsForm::updateBudget(const RopeConfig &rope)
         if (validation > 0)
             text += tr(" + ≤ %1 validation").arg(formatNumber(b.validationAtMost));
         text += tr(" + %1 for the %2 baselines").arg(formatNumber(b.baselines)).arg(baselines);
+        if (cost.isValid()) {
+            // Each evaluation is one forward over L tokens (at most: racing and the cache save some).
+            m_price = estimateForwards(cost, double(own().length), double(b.total()));
+            text += QLatin1Char('\n') + tr("Price on %1: %2").arg(cost.device, m_price->summary());
+        }
         m_budget->setText(text);
     } catch (const Error &) {
         m_budget->setText(QStringLiteral("—"));

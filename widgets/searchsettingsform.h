@@ -45,8 +45,12 @@ public:
 
     // Shows L without announcing an edit (the document's target changed).
     void showLength(int length);
-    // What Start would cost on `rope`, split as the run's budget counts it.
-    void updateBudget(const RopeConfig &rope);
+    // What Start would cost on `rope`, split as the run's budget counts it, and, with the loaded
+    // model's figures (`cost` valid), its price: memory and time of every evaluation one after
+    // another at L on that device (common/forwardcost.h, the live score's estimate too).
+    void updateBudget(const RopeConfig &rope, const ForwardCostFigures &cost = {});
+    // The last price updateBudget() made; empty without a model's figures or with invalid settings.
+    const std::optional<CostEstimate> &price() const { return m_price; }
     // While a search runs its settings cannot change.
     void setRunning(bool running);
     // While a run is followed the form shows its settings, read-only (logPath: the followed log);
@@ -145,6 +149,7 @@ private:
     bool m_twoColumns = false;
     int m_twoColumnWidth = 0;  // the minimum width in each arrangement
     int m_oneColumnWidth = 0;
+    std::optional<CostEstimate> m_price;
     std::optional<Values> m_own;  // the user's, while a followed run's settings are shown
 };
 

@@ -144,7 +144,7 @@ SearchOptions::SearchOptions(const SearchJobSettings &d)
                              "paper's ablation; d10 likewise)."),
               QStringLiteral("N|tcd|d10")),
       rankTimeout(QStringLiteral("rank-timeout"),
-                  QStringLiteral("Under MPI: a worker rank silent (no heartbeat, no result) this many seconds is lost "
+                  QStringLiteral("Under MPI: a scorer rank silent (no heartbeat, no result) this many seconds is lost "
                                  "and its jobs go to the others (default 120)."),
                   QStringLiteral("S"), QStringLiteral("120")),
       jobTimeout(QStringLiteral("job-timeout"),
@@ -390,7 +390,7 @@ void startCoordinator(SearchJob &job, Coordinator &c, const QCommandLineParser &
         throw Error(QString(), message);
     }
     QString device, dtype;
-    err() << "scoring on " << c.scorers().size() << " worker rank(s) (rank 0 runs the search):\n";
+    err() << "scoring on " << c.scorers().size() << " scorer rank(s) (rank 0 runs the search):\n";
     for (const Coordinator::ScorerRank &w : c.scorers()) {
         if (!w.lost && device.isEmpty()) {
             device = w.hello.devices.value(0);

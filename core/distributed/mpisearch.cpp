@@ -278,7 +278,7 @@ void Coordinator::start()
     if (failed)
         throw *failed;
     if (capacity() == 0)
-        throw Error(kSource, QStringLiteral("no worker rank is left to score candidates"));
+        throw Error(kSource, QStringLiteral("no scorer rank is left to score candidates"));
     d->clock.restart();
     for (double &t : d->lastHeard)
         t = 0;
@@ -420,7 +420,7 @@ std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidat
     };
     while (remaining > 0) {
         if (alive() == 0)
-            throw Error(kSource, QStringLiteral("every worker rank is lost (%1); the run log is resumable with --resume")
+            throw Error(kSource, QStringLiteral("every scorer rank is lost (%1); the run log is resumable with --resume")
                                      .arg(m_scorers.empty() ? QStringLiteral("there are none") : m_scorers.back().lostReason));
         dispatch(queue, candidates, alive());
         int from = 0, tag = 0;

@@ -5,7 +5,7 @@
 // shows it ("33.1 ± 4.2", "vs YaRN: ×0.91 [0.85, 0.97], better beyond the noise").
 //
 // Plain math on per-sample values (common/statistics.h), no model behind it: it lives in the eval
-// types the GUI side may see (eval_settings).
+// types the GUI side may see (eval_results).
 #include "common/statistics.h"
 
 #include <QString>

@@ -138,7 +138,7 @@ private Q_SLOTS:
         QVERIFY(finish(p));
         const QByteArray output = p.readAll();
         QVERIFY2(p.exitCode() == 0, output.constData());
-        QVERIFY2(output.contains("2 worker rank(s)"), output.constData());
+        QVERIFY2(output.contains("2 scorer rank(s)"), output.constData());
         const QList<QJsonObject> entries = readLog(log);
         compareWithReference(entries);
         // The same start entry: a log of either kind resumes under the other.

@@ -1,6 +1,6 @@
 // Faults at scale, the CI-sized run (issue 28; bench/mpi-simulated-scaling.sh faults does it with
 // 64 ranks): `ropescope-cli search --simulate-fitness` under `mpirun --enable-recovery -np 8`; two
-// worker ranks are SIGKILLed at moments drawn from a seeded generator (after so many logged
+// scorer ranks are SIGKILLed at moments drawn from a seeded generator (after so many logged
 // evaluations), then, once the log names both lost ranks, rank 0 is SIGKILLed (mpirun ends the
 // job) and the run is resumed on 3 ranks. The finished log holds exactly the evaluations of an
 // undisturbed one-process run (none lost, none repeated) and the same answer. Skipped without mpirun.

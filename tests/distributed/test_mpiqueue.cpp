@@ -210,7 +210,7 @@ private Q_SLOTS:
         qint64 total = 0;
         for (const QJsonValue &v : ranks) {
             const QJsonObject r = v.toObject();
-            QVERIFY2(r.value(QStringLiteral("evaluations")).toInteger() > 0, "a worker rank got no job");
+            QVERIFY2(r.value(QStringLiteral("evaluations")).toInteger() > 0, "a scorer rank got no job");
             QVERIFY(!r.value(QStringLiteral("host")).toString().isEmpty());
             const double idle = r.value(QStringLiteral("idle_percent")).toDouble(-1);
             QVERIFY(idle >= 0 && idle <= 100);

@@ -7,12 +7,16 @@
 // - following a run: the form shows the run's own settings, read-only, and Start is off; the
 //   user's settings (and the document's L) are untouched and come back when following stops;
 // - the embedded model is recognised by its content in another folder (the CLI's cache): a run on
-//   it is named for it, and its answer applies to the model loaded from the GUI's folder.
+//   it is named for it, and its answer applies to the model loaded from the GUI's folder;
+// - a search is priced before it starts: memory and time of its evaluations at L on the model's
+//   device beside Start, Start off (naming Length L) when a forward cannot fit, a question first
+//   when the run is over an hour.
 #include "factordocument.h"
 #include "rope/presets.h"
 #include "rope/ropeconfig.h"
 #include "modelfolders.h"
 #include "searchpanel.h"
+#include "worker/searcharithmetic.h"
 
 #include <QDir>
 #include <QFile>
@@ -154,6 +158,54 @@ private slots:
     {
         m_panel.reset();
         m_document.reset();
+    }
+
+    void searchIsPricedBeforeItStarts()
+    {
+        const RopeConfig rope = loadRopeConfig(kConfig);
+        ModelInfo info = modelInfo(QStringLiteral("/models/a"), rope);
+        const double gib = double(int64_t(1) << 30);
+        info.cost.device = QStringLiteral("cpu");
+        info.cost.weightBytes = gib;
+        info.cost.deviceBytes = 8 * gib;
+        info.cost.bytesPerToken = 8000;  // no attention or token-wise chunks: memory is 8 kB per token
+        info.cost.flopsPerToken = 1000;
+        Q_EMIT m_service.modelLoaded(info);
+        // L = 2048: the weights and 2048 × 8000 bytes, one forward per evaluation of the budget.
+        const std::optional<CostEstimate> &price = m_panel->form()->price();
+        QVERIFY(price.has_value());
+        QCOMPARE(price->tokens, double(kLength));
+        QCOMPARE(price->peakBytes, gib + 2048.0 * 8000);
+        QVERIFY(price->fits);
+        const int baselines = int(searchBaselines(rope, kLength).size());
+        QCOMPARE(price->forwards, double(evaluationBudget(m_panel->searchSettings(), 1, 0, baselines).total()));
+        const QString budget = m_panel->form()->budgetLabel()->text();
+        QVERIFY2(budget.contains(QLatin1String("Price on cpu: ~1.0 GiB of 8.0 GiB")), qPrintable(budget));
+        QVERIFY(m_panel->startButton()->isEnabled());
+        QVERIFY(m_panel->priceWarning().isEmpty());
+
+        // 1M tokens need 8.4 GB besides 1 GiB of weights: more than the 8 GiB there are.
+        m_panel->lengthSpinBox()->setValue(1048576);
+        QVERIFY(!m_panel->startButton()->isEnabled());
+        const QString tip = m_panel->startButton()->toolTip();
+        QVERIFY2(tip.contains(QLatin1String("Length L = 1,048,576")) && tip.contains(QLatin1String("choose a smaller Length L")),
+                 qPrintable(tip));
+        QSignalSpy errors(m_panel.get(), &SearchPanel::errorOccurred);
+        QVERIFY(!m_panel->startSearch());
+        QCOMPARE(errors.size(), 1);
+        QCOMPARE(m_service.starts, 0);
+
+        // A forward that fits but takes 2048 × 1e12 FLOPs at the CPU's documented 37 GFLOP/s (15 h
+        // each): Start is on and asks first; with the question turned off it starts.
+        info.cost.flopsPerToken = 1e12;
+        Q_EMIT m_service.modelLoaded(info);
+        m_panel->lengthSpinBox()->setValue(kLength);
+        QVERIFY(m_panel->startButton()->isEnabled());
+        const QString warning = m_panel->priceWarning();
+        QVERIFY2(warning.contains(QLatin1String("costly")) && warning.contains(QLatin1String("37 GFLOP/s")), qPrintable(warning));
+        m_panel->setPromptsEnabled(false);
+        QVERIFY(m_panel->startSearch());
+        QCOMPARE(m_service.starts, 1);
     }
 
     void startIsOffWhenTheDocumentDoesNotFitTheModel()
