@@ -20,6 +20,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMessageBox>
 #include <QMap>
 #include <QProgressBar>
 #include <QPushButton>
@@ -383,6 +384,20 @@ bool WorkbenchPanel::startSweep()
     for (double d : settings.depths)
         if (!(d >= 0 && d <= 1))
             return refuse(tr("Depths must be numbers between 0 and 1, comma-separated"));
+    QString price;
+    if (const std::optional<CostEstimate> e = sweepPrice(settings, int(methods.size()))) {
+        if (!e->fits)
+            return refuse(tr("Lengths: a forward at %1 tokens on %2 needs %3; choose shorter lengths.")
+                              .arg(formatNumber(e->tokens), m_model->cost.device, e->summary()));
+        const bool costly = e->seconds > 3600 || (e->availableBytes > 0 && e->peakBytes > e->availableBytes / 2);
+        if (costly && m_promptsEnabled &&
+            QMessageBox::question(this, tr("Run the sweep?"),
+                                  tr("This sweep is costly: %1 forwards, %2.").arg(formatNumber(e->forwards), e->summary()) +
+                                      QLatin1Char('\n') + tr("Run it anyway?"),
+                                  QMessageBox::Yes | QMessageBox::No, QMessageBox::No) != QMessageBox::Yes)
+            return false;
+        price = tr(" Price: %1 forwards, %2.").arg(formatNumber(e->forwards), e->summary());
+    }
     m_result = SweepResult{};
     m_result.settings = settings;
     m_result.methods = methods;
@@ -393,9 +408,26 @@ bool WorkbenchPanel::startSweep()
     m_progress->setValue(0);
     m_request += 1;
     setState(State::Running);
-    m_status->setText(tr("Starting the sweep…"));
+    m_status->setText(tr("Starting the sweep…") + price);
     m_evaluation->startSweep(m_request, settings, methods);
     return true;
+}
+
+std::optional<CostEstimate> WorkbenchPanel::sweepPrice(const SweepSettings &settings, int methods) const
+{
+    if (!m_model || !m_model->cost.isValid() || settings.lengths.empty())
+        return std::nullopt;
+    const double cellsPerLength = double(sweepCellCount(settings, methods)) / double(settings.lengths.size());
+    std::optional<CostEstimate> total;
+    double seconds = 0, forwards = 0;
+    for (const int length : settings.lengths) {  // ascending: the last one sets the memory
+        total = estimateForwards(m_model->cost, double(length), cellsPerLength * settings.samples);
+        seconds += total->seconds;
+        forwards += total->forwards;
+    }
+    total->seconds = seconds;
+    total->forwards = forwards;
+    return total;
 }
 
 void WorkbenchPanel::cancelSweep()

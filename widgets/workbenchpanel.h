@@ -61,6 +61,12 @@ public:
 
     // Each reports errorOccurred and returns false when it cannot.
     bool startSweep();
+    // The sweep's price on the loaded model's device (common/forwardcost.h, the live score's and
+    // the search's estimate too): one forward per sample of every cell at its length; memory at
+    // the longest length. Empty without a model's figures.
+    std::optional<CostEstimate> sweepPrice(const SweepSettings &settings, int methods) const;
+    // startSweep asks first (a dialog) above an hour or half the device's memory; tests turn it off.
+    void setPromptsEnabled(bool enabled) { m_promptsEnabled = enabled; }
     void cancelSweep();
     bool saveResult(const QString &path);
     // A saved result (JSON or CSV) replaces the shown one; rs::Error's message on failure.
@@ -156,6 +162,7 @@ private:
     QComboBox *m_heatmapMetric;
 
     State m_state = State::Idle;
+    bool m_promptsEnabled = true;
     quint64 m_request = 0;  // the latest sweep's id; reports of other ids are ignored
     SweepResult m_result;
 };

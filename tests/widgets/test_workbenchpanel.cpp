@@ -105,6 +105,36 @@ private Q_SLOTS:
         QVERIFY(found);
     }
 
+    // A sweep is priced before it runs (issue 30): one forward per sample of every cell at its
+    // length, memory at the longest length, on the loaded model's figures; a length whose forward
+    // cannot fit in this machine's memory is refused, naming Lengths, before anything starts.
+    void sweepIsPricedBeforeItRuns()
+    {
+        checkOnly(m_panel->methodList(), {QStringLiteral("original"), QStringLiteral("YaRN")});
+        m_panel->lengthsEdit()->setText(QStringLiteral("400, 512"));
+        m_panel->depthsEdit()->setText(QStringLiteral("0, 1"));
+        m_panel->samplesSpinBox()->setValue(3);
+        m_panel->heldOutCheckBox()->setChecked(true);
+        const std::optional<CostEstimate> price = m_panel->sweepPrice(m_panel->sweepSettings(), 2);
+        QVERIFY(price.has_value());
+        // Per length and method: depths 0 and 1 (the length curve's depth 0 among them) and the
+        // held-out curve, 3 cells of 3 samples: 2 lengths × 2 methods × 3 × 3 forwards.
+        QCOMPARE(price->forwards, 2.0 * 2 * 3 * 3);
+        QCOMPARE(price->tokens, 512.0);
+        QVERIFY(price->fits);
+        QVERIFY(price->seconds > 0);
+
+        m_panel->lengthsEdit()->setText(QStringLiteral("268435456"));  // 2^28: about 390 GiB
+        QSignalSpy errors(m_panel.get(), &WorkbenchPanel::errorOccurred);
+        QVERIFY(!m_panel->startSweep());
+        QCOMPARE(errors.count(), 1);
+        const QString message = errors.at(0).at(0).toString();
+        QVERIFY2(message.startsWith(QLatin1String("Lengths: a forward at 268,435,456 tokens")) &&
+                     message.contains(QLatin1String("choose shorter lengths")),
+                 qPrintable(message));
+        QCOMPARE(m_panel->state(), WorkbenchPanel::State::Idle);
+    }
+
     // Cells arrive one at a time and grow both plots while a 5 ms timer on this thread keeps firing.
     void cellsArriveAndTheGuiStaysResponsive()
     {
