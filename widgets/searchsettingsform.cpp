@@ -299,11 +299,13 @@ void SearchSettingsForm::showLength(int length)
 void SearchSettingsForm::updateBudget(const RopeConfig &rope, const ForwardCostFigures &cost)
 {
     m_price.reset();
-    SearchSettings settings = searchSettings(rope);
-    const int samples = own().samples;
-    const int validation = validationSettings().samples;
+    // The shown values: while a run is followed, its own budget and price.
+    const Values v = read();
+    const SearchSettings settings = settingsOf(v, rope);
+    const int samples = v.samples;
+    const int validation = SearchJobSettings::validationFor(NeedleEvalSettings{v.length, samples}, v.validationSamples).samples;
     try {
-        const int baselines = int(searchBaselines(rope, own().length).size());
+        const int baselines = int(searchBaselines(rope, v.length).size());
         const EvaluationBudget b = evaluationBudget(settings, samples, validation, baselines);
         QString text = tr("%1 on the search samples").arg(formatNumber(b.search));
         if (validation > 0)
@@ -311,7 +313,7 @@ void SearchSettingsForm::updateBudget(const RopeConfig &rope, const ForwardCostF
         text += tr(" + %1 for the %2 baselines").arg(formatNumber(b.baselines)).arg(baselines);
         if (cost.isValid()) {
             // Each evaluation is one forward over L tokens (at most: racing and the cache save some).
-            m_price = estimateForwards(cost, double(own().length), double(b.total()));
+            m_price = estimateForwards(cost, double(v.length), double(b.total()));
             text += QLatin1Char('\n') + tr("Price on %1: %2").arg(cost.device, m_price->summary());
         }
         m_budget->setText(text);
@@ -414,6 +416,7 @@ void SearchSettingsForm::showRun(const SearchPlan &plan, const QString &logPath)
     v.chooseByValidation = s.chooseByValidation;
     write(v);
     applyEnabled();
+    Q_EMIT budgetInputsChanged();  // the budget and price shown are the run's
 }
 
 void SearchSettingsForm::showOwn()
@@ -424,6 +427,7 @@ void SearchSettingsForm::showOwn()
     m_own.reset();
     write(own);
     applyEnabled();
+    Q_EMIT budgetInputsChanged();
 }
 
 NeedleEvalSettings SearchSettingsForm::sampleSettings() const
@@ -440,7 +444,11 @@ NeedleEvalSettings SearchSettingsForm::sampleSettings() const
 
 SearchSettings SearchSettingsForm::searchSettings(const std::optional<RopeConfig> &rope) const
 {
-    const Values v = own();
+    return settingsOf(own(), rope);
+}
+
+SearchSettings SearchSettingsForm::settingsOf(const Values &v, const std::optional<RopeConfig> &rope)
+{
     SearchSettings s;
     s.method = SearchMethod(v.method);
     if (rope) {

@@ -108,6 +108,7 @@ private:
         bool chooseByValidation = true;
     };
     Values read() const;
+    static SearchSettings settingsOf(const Values &values, const std::optional<RopeConfig> &rope);
     void write(const Values &values);
     // The user's values: read from the fields, or held while a followed run's are shown.
     Values own() const { return m_own ? *m_own : read(); }

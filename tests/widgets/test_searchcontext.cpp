@@ -279,6 +279,7 @@ private slots:
         writeLog(log, temp.filePath(QStringLiteral("model")), 4096);
         Q_EMIT m_service.modelLoaded(modelInfo(QStringLiteral("/models/a"), loadRopeConfig(kConfig)));
         QVERIFY(m_panel->startButton()->isEnabled());
+        const QString ownBudget = m_panel->form()->budgetLabel()->text();  // population 4, 1 + 1 generations
         m_panel->followLog(log);
         QCOMPARE(m_panel->state(), SearchPanel::State::Following);
         // The run's own settings, read-only.
@@ -295,6 +296,8 @@ private slots:
         QVERIFY(m_panel->startButton()->toolTip().contains(QStringLiteral("Following")));
         QVERIFY(!m_panel->startSearch());
         QCOMPARE(m_service.starts, 0);
+        // The budget shown is the run's (population 6, 1 + 3 generations), not the user's.
+        QVERIFY2(m_panel->form()->budgetLabel()->text() != ownBudget, qPrintable(ownBudget));
         // The user's settings and the document's L are untouched meanwhile.
         QCOMPARE(m_document->targetLength(), double(kLength));
         QCOMPARE(m_panel->searchSettings().population, 4);
@@ -311,6 +314,7 @@ private slots:
         QVERIFY(m_panel->logPathEdit()->text().isEmpty());
         QVERIFY(m_panel->populationSpinBox()->isEnabled());
         QVERIFY(m_panel->startButton()->isEnabled());
+        QCOMPARE(m_panel->form()->budgetLabel()->text(), ownBudget);
     }
 
     void theEmbeddedModelIsRecognisedByItsContent()
