@@ -264,6 +264,20 @@ void SearchSettingsForm::arrangeSettings(bool twoColumns)
     grid->addWidget(m_budget, row, 1, 1, span);
     for (int c = 0; c < 4; ++c)
         grid->setColumnStretch(c, twoColumns ? (c % 2) : (c == 1));
+
+    // Tab follows the eye: the pairs row by row (left then right in two columns, which is the
+    // pairs' order either way), then the corpus, the run log's row and the options. The default
+    // order is the fields' creation order, which is not the layout's.
+    std::vector<QWidget *> order;
+    for (const auto &pair : m_pairedFields)
+        order.push_back(pair.second);
+    order.push_back(m_corpus);
+    for (int i = 0; i < m_logRow->count(); ++i)
+        if (QWidget *w = m_logRow->itemAt(i)->widget())
+            order.push_back(w);
+    order.insert(order.end(), options.begin(), options.end());
+    for (size_t i = 1; i < order.size(); ++i)
+        QWidget::setTabOrder(order[i - 1], order[i]);
 }
 
 void SearchSettingsForm::resizeEvent(QResizeEvent *event)

@@ -7,6 +7,7 @@
 #include "glossary.h"
 #include "rope/presets.h"
 #include "searchpanel.h"
+#include "taborder.h"
 #include "worker/evaluationservice.h"
 
 #include <QComboBox>
@@ -70,6 +71,22 @@ private slots:
         m_panel.reset();
         m_service.reset();
         m_document.reset();
+    }
+
+    // Tab walks the search dock as it reads (issue 30), in the one-column arrangement of a narrow
+    // dock and the two-column one of a wide dock: every control is reached, none out of turn.
+    void tabFollowsTheVisualOrder()
+    {
+        for (const int width : {360, 900}) {
+            m_panel->resize(width, 1000);
+            m_panel->activateWindow();
+            QVERIFY(QTest::qWaitForWindowActive(m_panel.get()));
+            QTest::qWait(20);  // the form re-arranges on the resize
+            const std::vector<QWidget *> controls = testing::controlsInVisualOrder(m_panel.get());
+            QVERIFY(controls.size() >= 15);
+            QCOMPARE(testing::describeControls(testing::walkTabOrder(m_panel.get(), controls)),
+                     testing::describeControls(controls));
+        }
     }
 
     void generationsReadAsTheWholeRun()
