@@ -219,6 +219,11 @@ void MainWindow::createMenus()
     QAction *panelAction = m_panelDock->toggleViewAction();
     panelAction->setText(tr("&Side Panel"));
     viewMenu->addAction(panelAction);
+    // The central Search tab (the search's plots) in front; it also comes forward by itself when
+    // a run starts or is followed.
+    QAction *searchViewAction = viewMenu->addAction(tr("Search &Plots"));
+    searchViewAction->setShortcut(QKeySequence(tr("Ctrl+Shift+P")));
+    connect(searchViewAction, &QAction::triggered, this, &MainWindow::showSearchView);
     QAction *searchAction = m_searchDock->toggleViewAction();
     searchAction->setText(tr("Search &Dock"));
     viewMenu->addAction(searchAction);

@@ -437,6 +437,17 @@ private slots:
         plan.settings.iterations = 6;
         plan.settings.dRcdMin = 20;
         plan.settings.dRcdMax = 40;
+        // View › Search Plots (Ctrl+Shift+P) brings the view forward by hand.
+        QAction *searchPlots = nullptr;
+        for (QAction *a : m_window->findChildren<QAction *>())
+            if (a->text() == QLatin1String("Search &Plots"))
+                searchPlots = a;
+        QVERIFY(searchPlots);
+        QCOMPARE(searchPlots->shortcut(), QKeySequence(QStringLiteral("Ctrl+Shift+P")));
+        m_window->centralTabs()->setCurrentIndex(0);
+        searchPlots->trigger();
+        QCOMPARE(m_window->centralTabs()->currentWidget(), plot);
+        m_window->centralTabs()->setCurrentIndex(0);
         Q_EMIT m_window->searchPanel()->searchStarted(plan);  // as a run starts: its view comes forward
         QCOMPARE(m_window->centralTabs()->currentWidget(), plot);
         plot->beginRun(plan);
