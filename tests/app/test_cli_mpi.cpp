@@ -13,6 +13,7 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include "mpirunner.h"
 #include "runlogentries.h"
 
 #include <QTest>
@@ -21,6 +22,7 @@
 #include <csignal>
 #include <sys/types.h>
 
+using rs::testing::countOf;
 using rs::testing::evaluations;
 using rs::testing::lastOf;
 using rs::testing::readLog;
@@ -39,21 +41,10 @@ QStringList searchArgs(const QString &log)
 
 QProcessEnvironment environment()
 {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("OMPI_ALLOW_RUN_AS_ROOT"), QStringLiteral("1"));
-    env.insert(QStringLiteral("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"), QStringLiteral("1"));
-    env.insert(QStringLiteral("OMPI_MCA_btl_vader_single_copy_mechanism"), QStringLiteral("none"));
+    QProcessEnvironment env = rs::testing::mpiEnvironment();
     // One thread per process: three ranks share two cores, and every process computes alike.
     env.insert(QStringLiteral("OMP_NUM_THREADS"), QStringLiteral("1"));
     return env;
-}
-
-int countOf(const QList<QJsonObject> &log, const QString &event)
-{
-    int n = 0;
-    for (const QJsonObject &o : log)
-        n += o.value(QStringLiteral("event")).toString() == event ? 1 : 0;
-    return n;
 }
 
 } // namespace
@@ -67,32 +58,14 @@ class TestCliMpi : public QObject {
 
     void start(QProcess &p, int ranks, const QStringList &mpirunOptions, const QStringList &args)
     {
-        p.setProcessEnvironment(environment());
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(m_mpirun, QStringList{"--oversubscribe", "-np", QString::number(ranks)} + mpirunOptions
-                              + QStringList{QStringLiteral(ROPESCOPE_CLI)} + args);
-        QVERIFY(p.waitForStarted());
+        rs::testing::startMpiJob(p, m_mpirun, environment(), ranks, mpirunOptions, args);
     }
-    static bool finish(QProcess &p, int ms = 240000)
-    {
-        if (p.waitForFinished(ms))
-            return true;
-        p.kill();
-        p.waitForFinished(10000);
-        return false;
-    }
+    static bool finish(QProcess &p, int ms = 240000) { return rs::testing::finishJob(p, ms); }
     // Waits until the log holds an entry satisfying `ready` (false after 3 minutes or when the run ended).
     template <typename Ready>
     static bool waitForLog(const QString &log, QProcess &p, Ready ready)
     {
-        QElapsedTimer clock;
-        clock.start();
-        while (clock.elapsed() < 180000 && p.state() != QProcess::NotRunning) {
-            if (ready(readLog(log)))
-                return true;
-            QThread::msleep(20);
-        }
-        return false;
+        return rs::testing::waitForLog(log, p, 180000, ready);
     }
     void compareWithReference(const QList<QJsonObject> &log)
     {

@@ -14,6 +14,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QThread>
+#include "mpirunner.h"
 #include "runlogentries.h"
 
 #include <QTest>
@@ -21,6 +22,7 @@
 #include <csignal>
 #include <sys/types.h>
 
+using rs::testing::countOf;
 using rs::testing::evaluations;
 using rs::testing::lastOf;
 using rs::testing::readLog;
@@ -35,22 +37,7 @@ QStringList searchArgs(const QString &log, const QString &simulate)
             "--population", "16", "--iterations", "4", "--seed", "13", "--simulate-fitness", simulate, "--log", log};
 }
 
-QProcessEnvironment environment()
-{
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("OMPI_ALLOW_RUN_AS_ROOT"), QStringLiteral("1"));
-    env.insert(QStringLiteral("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"), QStringLiteral("1"));
-    env.insert(QStringLiteral("OMPI_MCA_btl_vader_single_copy_mechanism"), QStringLiteral("none"));
-    return env;
-}
-
-int countOf(const QList<QJsonObject> &log, const QString &event)
-{
-    int n = 0;
-    for (const QJsonObject &o : log)
-        n += o.value(QStringLiteral("event")).toString() == event ? 1 : 0;
-    return n;
-}
+QProcessEnvironment environment() { return rs::testing::mpiEnvironment(); }
 
 // {rank: pid} of the ropescope-cli processes whose command line names `log` (from /proc).
 QMap<int, qint64> rankPids(const QString &log)
@@ -83,32 +70,14 @@ class TestCliMpiFaults : public QObject {
 
     void start(QProcess &p, int ranks, const QStringList &mpirunOptions, const QStringList &args)
     {
-        p.setProcessEnvironment(environment());
-        p.setProcessChannelMode(QProcess::MergedChannels);
-        p.start(m_mpirun, QStringList{"--oversubscribe", "-np", QString::number(ranks)} + mpirunOptions
-                              + QStringList{QStringLiteral(ROPESCOPE_CLI)} + args);
-        QVERIFY(p.waitForStarted());
+        rs::testing::startMpiJob(p, m_mpirun, environment(), ranks, mpirunOptions, args);
     }
-    static bool finish(QProcess &p, int ms = 120000)
-    {
-        if (p.waitForFinished(ms))
-            return true;
-        p.kill();
-        p.waitForFinished(10000);
-        return false;
-    }
+    static bool finish(QProcess &p, int ms = 120000) { return rs::testing::finishJob(p, ms); }
     // Waits until the log satisfies `ready` (false after 2 minutes or when the run ended first).
     template <typename Ready>
     static bool waitForLog(const QString &log, QProcess &p, Ready ready)
     {
-        QElapsedTimer clock;
-        clock.start();
-        while (clock.elapsed() < 120000 && p.state() != QProcess::NotRunning) {
-            if (ready(readLog(log)))
-                return true;
-            QThread::msleep(20);
-        }
-        return false;
+        return rs::testing::waitForLog(log, p, 120000, ready);
     }
 
 private Q_SLOTS:
