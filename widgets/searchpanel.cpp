@@ -56,8 +56,7 @@ SearchPanel::SearchPanel(FactorDocument *document, EvaluationService *evaluation
     connectRun();
     syncLengthFromDocument();
     updateModelLabel();
-    updateButtons();
-    updateBudget();
+    updateBudget();  // and the buttons, which depend on the price
     showLiveRow();
 }
 
@@ -199,8 +198,7 @@ void SearchPanel::connectParts()
     connect(m_document, &FactorDocument::configChanged, this, [this] {
         syncLengthFromDocument();
         m_live->schedule();
-        updateButtons();
-        updateBudget();
+        updateBudget();  // and the buttons
         onContextChanged();
     });
     connect(m_document, &FactorDocument::targetLengthChanged, this, [this] {
@@ -428,8 +426,7 @@ void SearchPanel::onModelLoaded(const ModelInfo &info)
     m_live->setModel(info);
     m_run->setModelLoaded(true);
     updateModelLabel();
-    updateButtons();
-    updateBudget();
+    updateBudget();  // and the buttons
     onContextChanged();
 }
 
