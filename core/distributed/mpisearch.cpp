@@ -312,7 +312,7 @@ void Coordinator::lose(ScorerRank &w, const QString &reason, std::vector<Job> &q
 }
 
 void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
-                                std::vector<double> &scores, size_t &remaining)
+                                std::vector<double> &scores, size_t &remaining, const ScoreSink &each, bool &stopped)
 {
     ScorerRank *w = scorer(source);
     if (!w)
@@ -346,8 +346,7 @@ void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, 
         lose(*w, QStringLiteral("sent a malformed result"), queue);
         return;
     }
-    for (size_t j = 0; j < got.size(); ++j)
-        scores[f.job.indices[j]] = got[j];
+    const Job job = std::move(f.job);
     remaining -= got.size();
     b.jobs.pop_front();
     if (b.busy())
@@ -355,6 +354,11 @@ void Coordinator::handleMessage(int source, int tag, const QByteArray &payload, 
     ++w->jobs;
     w->evaluations += qint64(got.size());
     w->busySeconds += busy;
+    for (size_t j = 0; j < got.size(); ++j) {
+        scores[job.indices[j]] = got[j];
+        if (each && !each(job.indices[j], got[j]))
+            stopped = true;
+    }
 }
 
 // Each rank with room takes the next share of the queue: as much as its capacity, but no more than
@@ -398,7 +402,8 @@ void Coordinator::dispatch(std::vector<Job> &queue, const std::vector<Candidate>
     }
 }
 
-std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidate> &candidates, int sample)
+std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidate> &candidates, int sample,
+                                       const ScoreSink &each)
 {
     std::vector<double> scores(candidates.size(), std::numeric_limits<double>::quiet_NaN());
     std::vector<Job> queue;  // jobs not yet sent, in order
@@ -418,7 +423,21 @@ std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidat
             n += w.lost ? 0 : 1;
         return n;
     };
+    bool stopped = false;  // `each` asked for no more work: only the running jobs are waited for
+    auto running = [&] {
+        size_t n = 0;
+        for (const State::Busy &b : d->busy)
+            for (const State::InFlight &f : b.jobs)
+                n += f.job.indices.size();
+        return n;
+    };
     while (remaining > 0) {
+        if (stopped) {
+            queue.clear();  // also what a rank lost meanwhile gave back
+            remaining = running();
+            if (remaining == 0)
+                break;
+        }
         if (alive() == 0)
             throw Error(kSource, QStringLiteral("every scorer rank is lost (%1); the run log is resumable with --resume")
                                      .arg(m_scorers.empty() ? QStringLiteral("there are none") : m_scorers.back().lostReason));
@@ -426,7 +445,7 @@ std::vector<double> Coordinator::score(SampleSet set, const std::vector<Candidat
         int from = 0, tag = 0;
         QByteArray bytes;
         if (receive(MPI_ANY_SOURCE, from, tag, bytes)) {
-            handleMessage(from, tag, bytes, queue, scores, remaining);
+            handleMessage(from, tag, bytes, queue, scores, remaining, each, stopped);
             continue;
         }
         const double now = d->now();
@@ -456,6 +475,9 @@ SampledFitness Coordinator::fitness(SampleSet set, int samples)
     f.samples = samples;
     f.maxBatch = std::max(1, 2 * capacity());
     f.batch = [this, set](const std::vector<Candidate> &candidates, int sample) { return score(set, candidates, sample); };
+    f.stream = [this, set](const std::vector<Candidate> &candidates, int sample, const ScoreSink &each) {
+        score(set, candidates, sample, each);
+    };
     return f;
 }
 
@@ -526,6 +548,10 @@ std::optional<SetupFailure> serveJobs(const Environment &world, const Timeouts &
     const double silence = std::max(timeouts.silenceSeconds, 4 * timeouts.heartbeatSeconds());
     QElapsedTimer quiet;
     quiet.start();
+    // An idle rank polls less often the longer it waits (0.5 ms doubling to 4 ms): at a generation's
+    // end every rank is idle at once, and 64 ranks polling every 0.5 ms took the CPU rank 0 needed
+    // to breed and send the next generation (issue 28). A rank busy with jobs ahead never waits here.
+    int idlePolls = 0;
     for (;;) {
         int from = 0, tag = 0;
         if (!receive(0, from, tag, bytes)) {
@@ -533,9 +559,10 @@ std::optional<SetupFailure> serveJobs(const Environment &world, const Timeouts &
                 throw Error(kSource, QStringLiteral("rank 0 has been silent for %1 s: it is gone; its run log is "
                                                     "resumable with --resume")
                                          .arg(silence));
-            pause();
+            std::this_thread::sleep_for(std::chrono::microseconds(500 << std::min(idlePolls++ / 8, 3)));
             continue;
         }
+        idlePolls = 0;
         quiet.restart();
         if (tag == kStop)
             break;

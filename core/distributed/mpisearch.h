@@ -124,9 +124,13 @@ public:
 
     // The scores of `candidates` on sample `sample` of `set`, in order, from whichever ranks are
     // free; a lost rank's jobs are scored again elsewhere. Throws rs::Error when every scorer rank is lost.
-    std::vector<double> score(SampleSet set, const std::vector<Candidate> &candidates, int sample);
-    // score() as the search's fitness: K samples, batches of twice the live capacity (two jobs per
-    // rank and batch, so a rank that finishes early takes the next job).
+    // With `each`, every score also goes to it as it arrives; once it returns false no job is sent
+    // any more, and the call returns when the running ones have answered (the rest stay NaN).
+    std::vector<double> score(SampleSet set, const std::vector<Candidate> &candidates, int sample,
+                              const ScoreSink &each = {});
+    // score() as the search's fitness, K samples: streaming, so the search hands it a whole round
+    // and no rank waits at a cut for the slowest (issue 28); `batch` (rank stability) in batches of
+    // twice the live capacity.
     SampledFitness fitness(SampleSet set, int samples);
 
     // For SearchHooks::logEvents: the "rank_lost" entries since the last call and, atGeneration,
@@ -138,7 +142,7 @@ private:
     struct Job;
     void dispatch(std::vector<Job> &queue, const std::vector<Candidate> &candidates, int alive);
     void handleMessage(int source, int tag, const QByteArray &payload, std::vector<Job> &queue,
-                       std::vector<double> &scores, size_t &remaining);
+                       std::vector<double> &scores, size_t &remaining, const ScoreSink &each, bool &stopped);
     void lose(ScorerRank &w, const QString &reason, std::vector<Job> &queue);
     ScorerRank *scorer(int rank);
     void sendTag(int rank, int tag);

@@ -246,6 +246,15 @@ using SampleFitness = std::function<double(const Candidate &candidate, int sampl
 // order): a batched forward, or the candidates spread over model replicas on several devices.
 using BatchSampleFitness = std::function<std::vector<double>(const std::vector<Candidate> &candidates, int sample)>;
 
+// Takes one score of a streaming call as it arrives: the candidate's index in the call, its score.
+// Returns whether the call may go on sending work (false: cancelled or out of time; the call then
+// starts nothing new and returns once what is running has answered).
+using ScoreSink = std::function<bool(size_t index, double score)>;
+// A batch fitness that hands each score over as soon as it has it, in any order, instead of all at
+// the end: every candidate's score exactly once, unless the sink asked it to stop.
+using StreamingSampleFitness =
+    std::function<void(const std::vector<Candidate> &candidates, int sample, const ScoreSink &each)>;
+
 // A per-sample fitness and its sample count K; a candidate's fitness is the mean of its K scores.
 struct SampledFitness {
     SampleFitness fitness;
@@ -257,6 +266,12 @@ struct SampledFitness {
     // without it only the log's order differs, and where a budget cuts the run short).
     BatchSampleFitness batch;
     int maxBatch = 8;
+    // Optional, beside `batch`: used in its place, with no maxBatch cut. The search hands a whole
+    // round of a sample (every member still to score on it, within the budget) to one call and
+    // logs each score as it arrives. For a queue over many ranks (core/distributed): no barrier
+    // inside a round, where cutting a round into maxBatch calls made every rank wait at each cut
+    // for the slowest, and a lost rank 0 loses only the evaluations that were running.
+    StreamingSampleFitness stream;
     // A whole fitness as a sampled one with K = 1.
     static SampledFitness whole(const CandidateFitness &fitness);
 };

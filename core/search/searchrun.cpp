@@ -15,15 +15,22 @@
 
 namespace rs::search_detail {
 
+namespace {
+
+// A fitness that scores several candidates per call.
+bool grouped(const SampledFitness &f) { return bool(f.batch) || bool(f.stream); }
+
+} // namespace
+
 SearchRun::SearchRun(const EvolutionSearch &search, bool attentionGiven, const SampledFitness &sampled,
                      const SampledFitness &validation, const SearchHooks &hooks)
     : m_search(search), m_settings(search.settings()), m_attentionGiven(attentionGiven), m_sampled(sampled),
-      m_validation(validation), m_hooks(hooks), m_samples(sampled.samples), m_validating(validation.fitness || validation.batch),
+      m_validation(validation), m_hooks(hooks), m_samples(sampled.samples), m_validating(validation.fitness || grouped(validation)),
       m_validationSamples(m_validating ? validation.samples : 0), m_racing(m_settings.racing && sampled.samples > 1),
       m_chooseByValidation(m_validating && m_settings.chooseByValidation), m_lr2(m_settings.method == SearchMethod::LongRoPE2),
       m_aggregate(m_settings.fitness), m_rng(m_settings.seed)
 {
-    if (!sampled.fitness && !sampled.batch)
+    if (!sampled.fitness && !grouped(sampled))
         throw Error(kSettingsSource, QStringLiteral("no fitness function"));
     if (sampled.samples < 1)
         throw Error(kSettingsSource, QStringLiteral("a sampled fitness needs at least one sample (got %1)").arg(sampled.samples));
@@ -161,7 +168,7 @@ bool SearchRun::race(Population &pop)
 {
     std::vector<size_t> alive(pop.size());
     std::iota(alive.begin(), alive.end(), size_t(0));
-    if (!m_racing && !m_sampled.batch) {
+    if (!m_racing && !grouped(m_sampled)) {
         for (Member &m : pop)
             if (!scoreUpTo(m, m_samples))
                 return false;
@@ -378,13 +385,10 @@ bool SearchRun::fromCache(Member &m)
 // real evaluation: candidates, validation and baselines.
 int SearchRun::allowance()
 {
-    if (m_hooks.cancelled && m_hooks.cancelled()) {
-        m_stop = StopReason::Cancelled;
+    if (!mayGoOn())
         return 0;
-    }
     const int spent = m_result.evaluations + m_result.validationEvaluations + m_result.baselineEvaluations;
-    if ((m_settings.maxEvaluations > 0 && spent >= m_settings.maxEvaluations)
-        || (m_settings.maxSeconds > 0 && double(m_timer.elapsed()) / 1000.0 >= m_settings.maxSeconds)) {
+    if (m_settings.maxEvaluations > 0 && spent >= m_settings.maxEvaluations) {
         m_stop = StopReason::Budget;
         return 0;
     }
@@ -452,31 +456,21 @@ bool SearchRun::scoreFully(const SampledFitness &fitness, Store &store, const st
             const int allowed = allowance();
             if (allowed == 0)
                 return false;
-            std::vector<double> got;
-            size_t count = 1;
-            if (fitness.batch) {
-                count = std::min({pending.size() - done, size_t(std::max(1, fitness.maxBatch)), size_t(allowed)});
-                std::vector<Candidate> group;
-                for (size_t j = done; j < done + count; ++j)
-                    group.push_back(candidates[pending[j]]);
-                if (!cancellable([&] { got = fitness.batch(group, k); }))
-                    return false;
-                if (got.size() != count)
-                    throw Error(kSettingsSource, QStringLiteral("the batch fitness returned %1 scores for %2 candidates")
-                                                     .arg(got.size()).arg(count));
-            } else {
-                if (!cancellable([&] { got = {fitness.fitness(candidates[pending[done]], k)}; }))
-                    return false;
-            }
-            for (size_t j = 0; j < count; ++j) {
+            const size_t count = groupSize(fitness, pending.size() - done, allowed);
+            std::vector<Candidate> group;
+            for (size_t j = done; j < done + count; ++j)
+                group.push_back(candidates[pending[j]]);
+            const bool whole = scoreGroup(fitness, group, k, [&](size_t j, double f) {
                 const size_t i = pending[done + j];
-                const double f = checked(got[j]);
+                f = checked(f);
                 store.emplace(scoreKey(keys[i], k), f);
                 ++counter;
                 m_log.write(record(i, k, f));
                 scores[i].push_back(f);
-            }
+            });
             writeCallerEvents(false);
+            if (!whole)
+                return false;
             done += count;
         }
         for (size_t i = 0; i < candidates.size(); ++i) {
@@ -523,7 +517,7 @@ bool SearchRun::scoreUpTo(Member &m, int n)
 // is evaluated once and served to the others from the cache, as one at a time).
 bool SearchRun::scoreRound(Population &pop, const std::vector<size_t> &members, int n)
 {
-    if (!m_sampled.batch) {
+    if (!grouped(m_sampled)) {
         for (size_t i : members)
             if (!scoreUpTo(pop[i], n))
                 return false;
@@ -555,20 +549,87 @@ bool SearchRun::scoreBatch(Population &pop, const std::vector<size_t> &pending, 
         const int allowed = allowance();
         if (allowed == 0)
             return false;
-        const size_t count = std::min({pending.size() - done, size_t(std::max(1, m_sampled.maxBatch)), size_t(allowed)});
+        const size_t count = groupSize(m_sampled, pending.size() - done, allowed);
         std::vector<Candidate> group;
         for (size_t j = done; j < done + count; ++j)
             group.push_back(pop[pending[j]].candidate);
-        std::vector<double> scores;
-        if (!cancellable([&] { scores = m_sampled.batch(group, n - 1); }))
-            return false;
-        if (scores.size() != count)
-            throw Error(kSettingsSource,
-                        QStringLiteral("the batch fitness returned %1 scores for %2 candidates").arg(scores.size()).arg(count));
-        for (size_t j = 0; j < count; ++j)
-            evaluated(pop[pending[done + j]], scores[j]);
+        const bool whole = scoreGroup(m_sampled, group, n - 1, [&](size_t j, double f) { evaluated(pop[pending[done + j]], f); });
         writeCallerEvents(false);
+        if (!whole)
+            return false;
         done += count;
+    }
+    return true;
+}
+
+// How many of `pending` real evaluations the next call takes: one without a batch fitness, all that
+// the budget allows with a streaming one, else up to maxBatch.
+size_t SearchRun::groupSize(const SampledFitness &fitness, size_t pending, int allowed) const
+{
+    if (!grouped(fitness))
+        return 1;
+    const size_t cut = fitness.stream ? pending : size_t(std::max(1, fitness.maxBatch));
+    return std::min({pending, cut, size_t(allowed)});
+}
+
+// Scores `group` on `sample` and hands each score to take(index in group, score): as each arrives
+// through a streaming fitness (logged at once; the caller's events too, so a lost rank is named
+// while the round goes on), else after the batch call or the one-candidate call, in order. False
+// when stopped: cancelled from inside, or a streaming call that stopped early because the run was
+// cancelled or ran out of time meanwhile (the scores it did hand over are kept and logged).
+bool SearchRun::scoreGroup(const SampledFitness &fitness, const std::vector<Candidate> &group, int sample,
+                           const std::function<void(size_t, double)> &take)
+{
+    if (fitness.stream) {
+        std::vector<char> seen(group.size(), 0);
+        size_t got = 0;
+        const bool ran = cancellable([&] {
+            fitness.stream(group, sample, [&](size_t j, double f) {
+                if (j >= group.size() || seen[j])
+                    throw Error(kSettingsSource, QStringLiteral("the streaming fitness answered candidate %1 of %2 twice or out of range")
+                                                     .arg(j).arg(group.size()));
+                seen[j] = 1;
+                ++got;
+                take(j, f);
+                writeCallerEvents(false);
+                return mayGoOn();
+            });
+        });
+        if (!ran)
+            return false;
+        if (got == group.size())
+            return true;
+        if (!m_stop)
+            throw Error(kSettingsSource, QStringLiteral("the streaming fitness returned %1 scores for %2 candidates").arg(got).arg(group.size()));
+        return false;
+    }
+    std::vector<double> got;
+    if (fitness.batch) {
+        if (!cancellable([&] { got = fitness.batch(group, sample); }))
+            return false;
+    } else {
+        if (!cancellable([&] { got = {fitness.fitness(group.front(), sample)}; }))
+            return false;
+    }
+    if (got.size() != group.size())
+        throw Error(kSettingsSource,
+                    QStringLiteral("the batch fitness returned %1 scores for %2 candidates").arg(got.size()).arg(group.size()));
+    for (size_t j = 0; j < got.size(); ++j)
+        take(j, got[j]);
+    return true;
+}
+
+// Whether a streaming call may start more work: not when the run was cancelled or its time budget
+// is spent (the reason is set; the evaluation budget is kept by the call's size instead).
+bool SearchRun::mayGoOn()
+{
+    if (m_hooks.cancelled && m_hooks.cancelled()) {
+        m_stop = StopReason::Cancelled;
+        return false;
+    }
+    if (m_settings.maxSeconds > 0 && double(m_timer.elapsed()) / 1000.0 >= m_settings.maxSeconds) {
+        m_stop = StopReason::Budget;
+        return false;
     }
     return true;
 }

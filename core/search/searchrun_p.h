@@ -75,6 +75,10 @@ private:
     bool scoreUpTo(Member &m, int n);
     bool scoreRound(Population &pop, const std::vector<size_t> &members, int n);
     bool scoreBatch(Population &pop, const std::vector<size_t> &pending, int n);
+    size_t groupSize(const SampledFitness &fitness, size_t pending, int allowed) const;
+    bool scoreGroup(const SampledFitness &fitness, const std::vector<Candidate> &group, int sample,
+                    const std::function<void(size_t index, double score)> &take);
+    bool mayGoOn();
 
     // The answer, members, the log's caller events.
     Pick answer() const;

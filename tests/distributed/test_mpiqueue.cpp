@@ -23,6 +23,7 @@
 #include <csignal>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 using namespace rs;
@@ -78,7 +79,46 @@ SampledFitness localFitness(bool validation, int samples)
 constexpr int kSamples = 2;
 constexpr int kValidationSamples = 3;
 
-// --child LOG [--kill-rank R --kill-after N] [--sleep-rank R --sleep-after N --sleep-ms MS]
+// 40 distinct candidates, one per index.
+std::vector<Candidate> fortyCandidates()
+{
+    std::vector<Candidate> cs;
+    for (int i = 0; i < 40; ++i)
+        cs.push_back(Candidate{std::vector<double>(16, 1.0 + 0.1 * i), 1.0});
+    return cs;
+}
+
+// Rank 0 of --stream-stop N: one streaming round of 40 candidates whose sink asks to stop after N
+// scores, then a plain round of the same 40 on the same coordinator. Writes to OUT what came back:
+// {"handed": [indices in arrival order], "wrong": scores that differ from the synthetic ones,
+//  "nan_after_stop": unscored entries of the first call's result, "second_ok": the second call's
+//  scores all right}.
+int streamStop(mpi::Coordinator &coordinator, const QString &out, int stopAfter)
+{
+    const std::vector<Candidate> cs = fortyCandidates();
+    QJsonArray handed;
+    int wrong = 0;
+    const std::vector<double> first = coordinator.score(mpi::SampleSet::Search, cs, 0, [&](size_t i, double f) {
+        handed.append(int(i));
+        wrong += f == syntheticScore(cs[i], 0, false) ? 0 : 1;
+        return handed.size() < stopAfter;
+    });
+    int nan = 0;
+    for (double f : first)
+        nan += std::isnan(f) ? 1 : 0;
+    const std::vector<double> second = coordinator.score(mpi::SampleSet::Search, cs, 0);
+    bool secondOk = second.size() == cs.size();
+    for (size_t i = 0; secondOk && i < cs.size(); ++i)
+        secondOk = second[i] == syntheticScore(cs[i], 0, false);
+    QFile f(out);
+    if (!f.open(QIODevice::WriteOnly))
+        return 1;
+    f.write(QJsonDocument(QJsonObject{{"handed", handed}, {"wrong", wrong}, {"nan_after_stop", nan}, {"second_ok", secondOk}})
+                .toJson());
+    return 0;
+}
+
+// --child LOG [--stream-stop N] [--kill-rank R --kill-after N] [--sleep-rank R --sleep-after N --sleep-ms MS]
 //         [--job-timeout S] [--rank-timeout S]
 int childMain(const QStringList &args)
 {
@@ -98,6 +138,8 @@ int childMain(const QStringList &args)
             coordinator.setTimeouts(timeouts);
             coordinator.setOnLost([](const QString &line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
             coordinator.start();
+            if (args.contains(QStringLiteral("--stream-stop")))
+                return streamStop(coordinator, log, int(value("--stream-stop", 0)));
             EvolutionSearch engine(smallSettings());
             SearchHooks hooks;
             hooks.logPath = log;
@@ -236,6 +278,31 @@ private Q_SLOTS:
         QVERIFY(!lost.value(QStringLiteral("host")).toString().isEmpty());
         QVERIFY2(lost.value(QStringLiteral("reason")).toString().contains(QLatin1String("silent")), qPrintable(err));
         QVERIFY2(err.contains(QLatin1String("rank 1 on")), qPrintable(err));
+    }
+
+    // A streaming round whose sink says stop after 5 scores: no job is sent after that, the jobs
+    // already with the ranks still answer (each rank holds at most kJobsAhead = 2 jobs of up to
+    // its capacity, 2 candidates: at most 2 × 2 × 2 = 8 more scores), every score handed over is
+    // the right one, the rest stay NaN, and the coordinator serves a whole round afterwards.
+    void streamStopsSendingWork()
+    {
+        const QString out = m_tmp.filePath(QStringLiteral("stream-stop.json"));
+        QString err;
+        QCOMPARE(runMpi({}, {out, "--stream-stop", "5"}, &err), 0);
+        QFile f(out);
+        QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(err));
+        const QJsonObject r = QJsonDocument::fromJson(f.readAll()).object();
+        const QJsonArray handed = r.value(QStringLiteral("handed")).toArray();
+        qInfo("%lld scores handed over after a stop at 5", qint64(handed.size()));
+        QVERIFY(handed.size() >= 5);
+        QVERIFY2(handed.size() <= 5 + 8, "jobs were sent after the sink said stop");
+        QCOMPARE(r.value(QStringLiteral("wrong")).toInt(), 0);
+        QCOMPARE(r.value(QStringLiteral("nan_after_stop")).toInt(), 40 - int(handed.size()));
+        std::set<int> distinct;
+        for (const QJsonValue &v : handed)
+            distinct.insert(v.toInt());
+        QCOMPARE(int(distinct.size()), int(handed.size()));
+        QVERIFY(r.value(QStringLiteral("second_ok")).toBool());
     }
 
     // Rank 2 hangs 4 s in a job (a device that stopped answering still heartbeats): --job-timeout 1.5

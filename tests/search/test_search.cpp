@@ -546,6 +546,134 @@ private Q_SLOTS:
         QCOMPARE(std::vector<int>(batchSizes.begin(), batchSizes.begin() + 4), (std::vector<int>{5, 5, 5, 1}));
     }
 
+    // A streaming fitness (the MPI queue: core/distributed) gets each round of a sample whole, in
+    // one call, whatever maxBatch says, and may answer in any order: the search still evaluates the
+    // same (candidate, sample) scores, each once, and ends with the same best as one at a time.
+    void streamingMatchesOneAtATime_data() { batchedMatchesOneAtATime_data(); }
+    void streamingMatchesOneAtATime()
+    {
+        QFETCH(bool, racing);
+        const auto target = hiddenTarget();
+        auto score = [&](const Candidate &c, int k) {
+            SearchRng rng(uint64_t(std::llround(c.lambda.back() * 1e6)) * 31 + uint64_t(k));
+            return logDistance(c.lambda, target) * (1 + 0.2 * (2 * rng.uniform() - 1));
+        };
+        std::set<std::pair<std::vector<double>, int>> single, streamed;
+        const SampledFitness oneAtATime{[&](const Candidate &c, int k) {
+                                            single.insert({c.lambda, k});
+                                            return score(c, k);
+                                        },
+                                        4};
+        std::vector<int> callSizes;
+        int duplicates = 0;
+        SampledFitness streaming;
+        streaming.samples = 4;
+        streaming.maxBatch = 5;  // not a cut for a stream
+        streaming.stream = [&](const std::vector<Candidate> &cs, int k, const ScoreSink &each) {
+            callSizes.push_back(int(cs.size()));
+            for (size_t j = cs.size(); j-- > 0;) {  // last first: arrival order is not member order
+                if (!streamed.insert({cs[j].lambda, k}).second)
+                    ++duplicates;
+                each(j, score(cs[j], k));
+            }
+        };
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 6;
+        s.seed = 11;
+        s.racing = racing;
+        const SearchResult a = runSearch(s, oneAtATime);
+        const SearchResult b = runSearch(s, streaming);
+        QCOMPARE(b.bestLambda, a.bestLambda);
+        QCOMPARE(b.bestFitness, a.bestFitness);
+        QCOMPARE(b.evaluations, a.evaluations);
+        QCOMPARE(b.cacheHits, a.cacheHits);
+        QCOMPARE(b.sampleEvaluations, a.sampleEvaluations);
+        QVERIFY(streamed == single);
+        QCOMPARE(duplicates, 0);
+        QCOMPARE(std::accumulate(callSizes.begin(), callSizes.end(), 0), b.evaluations);
+        // Generation 0: all 16 members on sample 0 in one call; one call per sample round, so
+        // never more calls than rounds (samples × (generations)).
+        QCOMPARE(callSizes.front(), 16);
+        QVERIFY(int(callSizes.size()) <= 4 * (s.iterations + 1));
+    }
+
+    // A stream stops when the run is cancelled mid-round: what had been handed over is logged, what
+    // was "running" still arrives and is logged, nothing more is asked for, and a resume finishes
+    // as the uninterrupted run with no evaluation repeated.
+    void streamingStopsMidRoundAndResumes()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const auto target = hiddenTarget();
+        SearchSettings s = llama3Settings();
+        s.population = 16;
+        s.iterations = 3;
+        s.seed = 4;
+        std::vector<std::vector<double>> fullCalls, calls1, calls2;
+        auto streamInto = [&](std::vector<std::vector<double>> &calls) {
+            SampledFitness f;
+            f.stream = [&](const std::vector<Candidate> &cs, int, const ScoreSink &each) {
+                int stillRunning = -1;  // after a "stop": the two jobs that were running answer
+                for (size_t j = 0; j < cs.size() && stillRunning != 0; ++j) {
+                    calls.push_back(cs[j].lambda);
+                    const bool goOn = each(j, logDistance(cs[j].lambda, target));
+                    if (stillRunning > 0)
+                        --stillRunning;
+                    else if (!goOn && stillRunning < 0)
+                        stillRunning = 2;
+                }
+            };
+            return f;
+        };
+        const SearchResult full = runSearch(s, streamInto(fullCalls));
+        QCOMPARE(full.stopReason, StopReason::Done);
+
+        const QString logPath = dir.filePath(QStringLiteral("run.jsonl"));
+        SearchHooks h1;
+        h1.logPath = logPath;
+        h1.cancelled = [&] { return calls1.size() >= 7; };
+        const SearchResult r1 = runSearch(s, streamInto(calls1), h1);
+        QCOMPARE(r1.stopReason, StopReason::Cancelled);
+        QCOMPARE(int(calls1.size()), 9);  // 7, then the 2 running
+        QCOMPARE(r1.evaluations, 9);
+        int logged = 0;
+        {
+            QFile f(logPath);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            for (const QByteArray &line : f.readAll().split('\n'))
+                logged += line.contains("\"event\":\"eval\"") ? 1 : 0;
+        }
+        QCOMPARE(logged, 9);
+
+        SearchHooks hr;
+        hr.logPath = logPath;
+        hr.resume = true;
+        const SearchResult r2 = runSearch(s, streamInto(calls2), hr);
+        QCOMPARE(r2.stopReason, StopReason::Done);
+        QCOMPARE(r2.bestLambda, full.bestLambda);
+        QCOMPARE(r2.bestFitness, full.bestFitness);
+        QCOMPARE(calls1.size() + calls2.size(), fullCalls.size());
+        const std::set<std::vector<double>> first(calls1.begin(), calls1.end());
+        for (const auto &l : calls2)
+            QVERIFY(!first.count(l));
+
+        // A stream that answers a candidate twice is an error, not a silent double count.
+        SampledFitness twice;
+        twice.stream = [](const std::vector<Candidate> &cs, int, const ScoreSink &each) {
+            for (size_t j = 0; j < cs.size(); ++j)
+                each(0, 1.0);
+        };
+        QVERIFY_THROWS_EXCEPTION(Error, runSearch(s, twice));
+        // One that returns without every score (and was not told to stop) too.
+        SampledFitness short_;
+        short_.stream = [](const std::vector<Candidate> &cs, int, const ScoreSink &each) {
+            for (size_t j = 0; j + 1 < cs.size(); ++j)
+                each(j, 1.0);
+        };
+        QVERIFY_THROWS_EXCEPTION(Error, runSearch(s, short_));
+    }
+
     // The evaluation budget is exact with batches too: the last batch is cut to what is left.
     void batchedBudgetStops()
     {
