@@ -186,11 +186,15 @@ void SearchPlot::separateReferenceLabels()
             box.moveLeft(area.left());
         else if (box.right() > area.right())
             box.moveRight(std::max(area.left(), area.right() - 0.0));
+        // Each move is strictly upwards (by more than rounding: a box set just above another can
+        // still "meet" it by 1e-13 px, and moving it there again looped for ever, issue 30), so the
+        // stacking ends after at most i moves.
         for (bool moved = true; moved;) {
             moved = false;
             for (size_t j = 0; j < i; ++j) {
-                if (meets(box, placed[j].box)) {
-                    box.moveBottom(placed[j].box.top() - kLabelGap);
+                const double bottom = placed[j].box.top() - kLabelGap;
+                if (meets(box, placed[j].box) && bottom < box.bottom() - kMinimumMove) {
+                    box.moveBottom(bottom);
                     moved = true;
                 }
             }
@@ -202,11 +206,12 @@ void SearchPlot::separateReferenceLabels()
             QRectF &box = placed[i].box;
             if (box.top() < area.top())
                 box.moveTop(area.top());
-            for (bool moved = true; moved;) {
+            for (bool moved = true; moved;) {  // strictly downwards, as above upwards
                 moved = false;
                 for (size_t j = 0; j < i; ++j) {
-                    if (meets(box, placed[j].box)) {
-                        box.moveTop(placed[j].box.bottom() + kLabelGap);
+                    const double top = placed[j].box.bottom() + kLabelGap;
+                    if (meets(box, placed[j].box) && top > box.top() + kMinimumMove) {
+                        box.moveTop(top);
                         moved = true;
                     }
                 }

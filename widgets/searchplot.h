@@ -81,6 +81,7 @@ private:
         double x = 0;  // where its label is anchored, as a fraction of the rect's width
     };
     static constexpr double kLabelGap = 1;  // px between stacked reference labels
+    static constexpr double kMinimumMove = 1e-6;  // px: less is rounding, not a move
     void arrangeLayout();
     void separateReferenceLabels();
     void placeReference(const QString &key, const QString &title, double ppl, const QColor &color, Qt::PenStyle style,

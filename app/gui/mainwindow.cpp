@@ -247,13 +247,23 @@ void MainWindow::createWorkbenchDock()
     editedToWorkbench();
 }
 
+// QWidget::raise() tells a tabified dock's group to show it only when the raise changes the
+// z-order: a dock already on top (raised before its group had a tab bar, or raised and then left
+// behind) stayed behind its tab neighbour. So the neighbours go on top first, then the dock.
+void MainWindow::bringDockForward(QDockWidget *dock)
+{
+    for (QDockWidget *other : tabifiedDockWidgets(dock))
+        other->raise();
+    dock->raise();
+}
+
 void MainWindow::showWorkbenchDock()
 {
     m_workbenchDock->show();
-    m_workbenchDock->raise();
-    // A dock shown into a tab group becomes its current tab only once the group has it back: raise
-    // it again after this pass of the event loop, so it is not left behind the search dock.
-    QTimer::singleShot(0, m_workbenchDock, &QDockWidget::raise);
+    bringDockForward(m_workbenchDock);
+    // A dock shown into a tab group becomes its current tab only once the group has it back: again
+    // after this pass of the event loop, so it is not left behind the search dock.
+    QTimer::singleShot(0, this, [this] { bringDockForward(m_workbenchDock); });
 }
 
 void MainWindow::showSearchView()
@@ -281,7 +291,16 @@ void MainWindow::showSearchDock()
         if (besideViews)
             resizeDocks({m_searchDock}, {dockWidth}, Qt::Horizontal);
     }
-    m_searchDock->raise();
+    bringDockForward(m_searchDock);
+    if (!isVisible())
+        m_raiseSearchDockWhenShown = true;
+}
+
+void MainWindow::showEvent(QShowEvent *event)
+{
+    QMainWindow::showEvent(event);
+    if (std::exchange(m_raiseSearchDockWhenShown, false))  // once the layout has made the tab bar
+        QTimer::singleShot(0, this, [this] { bringDockForward(m_searchDock); });
 }
 
 void MainWindow::updateBestOverlay()

@@ -111,6 +111,8 @@ signals:
 
 protected:
     void closeEvent(QCloseEvent *event) override;
+    void showEvent(QShowEvent *event) override;
+    void bringDockForward(QDockWidget *dock);
 
 private:
     void createMenus();
@@ -162,4 +164,7 @@ private:
     QString m_embeddedModelDir;  // the embedded model's cache folder, once it was opened
     QString m_requestedTokenizer;  // the tokenizer.json the latest loadModel named (empty: the folder's)
     bool m_promptsEnabled = true;
+    // The search dock was raised before the window was first shown (a run followed or a model loaded
+    // from the command line): its tab group has no tab bar yet, so the raise is repeated once shown.
+    bool m_raiseSearchDockWhenShown = false;
 };

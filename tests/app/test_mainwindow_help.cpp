@@ -33,6 +33,7 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTabBar>
 #include <QTest>
 #include <QTabWidget>
 #include <QTextBrowser>
@@ -396,6 +397,38 @@ private slots:
                      qPrintable(QStringLiteral("%1 shows \"%2\" in %3 px, needs %4").arg(describe(spin), spin->text())
                                     .arg(edit->width()).arg(textWidth + 4)));
         }
+    }
+
+    // At start-up on a small screen with a run followed from the command line, as main() does it
+    // (the log followed before the window is first shown, then the window sized and shown): the
+    // search dock is the side tab in front, not "Model and controls", and the search plot has laid
+    // out this log's reference labels (their stacking once looped for ever on them at this size).
+    void followedAtStartUpOnASmallScreen()
+    {
+        m_window->resize(1024, 700);
+        QVERIFY(m_window->followSearchLog(
+            QStringLiteral(ROPESCOPE_SOURCE_DIR "/results/fair-4x/searches-rerun/logs/search-longrope2.jsonl")));
+        m_window->resize(1024, 700);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QTest::qWait(50);
+        QDockWidget *panelDock = m_window->findChild<QDockWidget *>(QStringLiteral("controlPanelDock"));
+        QVERIFY(m_window->tabifiedDockWidgets(panelDock).contains(m_window->searchDock()));
+        QTabBar *sideTabs = nullptr;
+        for (QTabBar *bar : m_window->findChildren<QTabBar *>())
+            if (bar->parent() == m_window.get() && bar->isVisible())
+                sideTabs = bar;
+        QVERIFY(sideTabs);
+        QCOMPARE(sideTabs->tabText(sideTabs->currentIndex()), m_window->searchDock()->windowTitle());
+        QVERIFY(!m_window->searchDock()->visibleRegion().isEmpty());
+        QCOMPARE(m_window->centralTabs()->currentWidget(), m_window->searchPanel()->plot());
+        rs::SearchPlot *plot = m_window->searchPanel()->plot();
+        plot->flushReplot();
+        QStringList labels;
+        for (int i = 0; i < plot->itemCount(); ++i)
+            if (auto *label = qobject_cast<QCPItemText *>(plot->item(i)); label && label->visible() && !label->text().isEmpty())
+                labels << label->text();
+        QVERIFY2(labels.size() >= 8, qPrintable(labels.join(QStringLiteral(" | "))));  // 5 baselines, search and validation
     }
 
     void searchViewAndFactorsAtBothSizes_data()
