@@ -407,7 +407,7 @@ private slots:
     {
         m_window->resize(1024, 700);
         QVERIFY(m_window->followSearchLog(
-            QStringLiteral(ROPESCOPE_SOURCE_DIR "/results/fair-4x/searches-rerun/logs/search-longrope2.jsonl")));
+            QStringLiteral(ROPESCOPE_SOURCE_DIR "/results/fair-4x/logs/search-longrope2.jsonl")));
         m_window->resize(1024, 700);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
