@@ -13,8 +13,8 @@
 #                   rank process, in cores
 #   bytes/eval      the run log's size ÷ its evaluations
 # Each run: one sample, no validation, population 8 × scorers (generation 0 scores 8 candidates per
-# scorer, each later generation four, plus the 5 baselines; batches of 2 × scorers, so every
-# round of jobs is full but the baselines'). The Llama-3-8B shape (64 rotary pairs) sets the λ
+# scorer, each later generation four, plus the 5 baselines; each generation streamed to the ranks
+# whole, so every round of jobs is full but the baselines'). The Llama-3-8B shape (64 rotary pairs) sets the λ
 # vectors' size.
 #
 #   bench/mpi-simulated-scaling.sh [BUILD_DIR]          the table (RANKS, EVALS override the lists)
