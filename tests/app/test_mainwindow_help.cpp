@@ -19,6 +19,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QDockWidget>
+#include <QComboBox>
 #include <QFile>
 #include <QGroupBox>
 #include <QImage>
@@ -36,8 +37,10 @@
 #include <QTabBar>
 #include <QTest>
 #include <QTabWidget>
+#include "taborder.h"
 #include <QTextBrowser>
 
+#include <set>
 #include <tuple>
 
 namespace {
@@ -429,6 +432,53 @@ private slots:
             if (auto *label = qobject_cast<QCPItemText *>(plot->item(i)); label && label->visible() && !label->text().isEmpty())
                 labels << label->text();
         QVERIFY2(labels.size() >= 8, qPrintable(labels.join(QStringLiteral(" | "))));  // 5 baselines, search and validation
+    }
+
+    // The keyboard reaches every control of the window: from the first, Tab visits every visible,
+    // enabled control of the side panels, the central tabs and the search dock (each dock in its
+    // visual order, which the panels' own tests walk) before it comes back round, and the focus never
+    // lands on something hidden.
+    void everyControlIsReachableByTab()
+    {
+        m_window->resize(1600, 1000);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        m_window->showSearchDock();
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QTest::qWait(50);
+        // Every focusable control, a composite one (a spin box, a combo box) once.
+        std::vector<QWidget *> controls;
+        for (QWidget *w : m_window->findChildren<QWidget *>()) {
+            if (!w->isVisible() || !w->isEnabled() || !(w->focusPolicy() & Qt::TabFocus) || w->visibleRegion().isEmpty()
+                || qobject_cast<QTabWidget *>(w))  // a tab widget passes its focus to its tab bar
+                continue;
+            bool part = false;
+            for (QWidget *p = w->parentWidget(); p && p != m_window.get(); p = p->parentWidget())
+                part = part || qobject_cast<QAbstractSpinBox *>(p) || qobject_cast<QComboBox *>(p);
+            if (!part)
+                controls.push_back(w);
+        }
+        QVERIFY(controls.size() >= 30);
+        std::set<QWidget *> unvisited(controls.begin(), controls.end());
+        controls.front()->setFocus(Qt::TabFocusReason);
+        QTest::qWait(1);
+        QStringList hidden;
+        for (size_t i = 0; i < 3 * controls.size() && !unvisited.empty(); ++i) {
+            QWidget *focus = QApplication::focusWidget();
+            QVERIFY2(focus, "the focus left the window");
+            if (!focus->isVisible())
+                hidden << rs::testing::describeControl(focus);
+            for (QWidget *c : controls)
+                if (c == focus || c->isAncestorOf(focus))
+                    unvisited.erase(c);
+            QTest::keyClick(focus, Qt::Key_Tab);
+        }
+        QVERIFY2(hidden.isEmpty(), qPrintable(QStringLiteral("the focus landed on hidden controls: ") + hidden.join(QStringLiteral(", "))));
+        QStringList missed;
+        for (QWidget *w : unvisited)
+            missed << rs::testing::describeControl(w);
+        QVERIFY2(missed.isEmpty(), qPrintable(QStringLiteral("Tab never reaches: ") + missed.join(QStringLiteral(", "))));
     }
 
     void searchViewAndFactorsAtBothSizes_data()
