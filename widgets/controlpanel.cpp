@@ -355,6 +355,14 @@ void ControlPanel::setLoadedModel(const QString &name, const ForwardCostFigures 
     refreshTargetNote();
 }
 
+void ControlPanel::setMeasuredThroughput(double flopsPerSecond, const QString &device, const QString &source)
+{
+    if (m_cost.isValid() && m_cost.device == device && flopsPerSecond > 0) {
+        m_cost.measuredFlopsPerSecond = flopsPerSecond;
+        m_cost.measuredSource = source;
+    }
+}
+
 void ControlPanel::clearLoadedModel()
 {
     m_cost = {};

@@ -43,6 +43,8 @@ public:
     // the field, naming the largest that fits; one above kAskSeconds per forward or half the
     // device's memory is asked about (or, with prompts off, set with a warning at the field).
     void setLoadedModel(const QString &name, const ForwardCostFigures &cost);
+    // Prices of live scores at a new Target L use the throughput measured on the loaded model.
+    void setMeasuredThroughput(double flopsPerSecond, const QString &device, const QString &source);
     void clearLoadedModel();
     QLabel *loadedModelLabel() const { return m_loadedModel; }
     // Whether a question may be asked (off for tests and screenshots: the answer is yes).

@@ -44,6 +44,12 @@ public:
     // The model the scores are on: a new one is scored at once (after the debounce).
     void setModel(const ModelInfo &info);
     const std::optional<ModelInfo> &model() const { return m_model; }
+    // A throughput measured on the model: its prices use it from now on.
+    void setMeasuredThroughput(const MeasuredThroughput &t)
+    {
+        if (m_model)
+            applyMeasuredThroughput(m_model->cost, t);
+    }
     // What to call a model folder in the row (default: its folder name).
     void setModelNamer(std::function<QString(const QString &)> namer);
     // Quick: each edit on the first sample only. Takes effect with the next schedule().

@@ -228,6 +228,11 @@ void SearchPanel::connectParts()
         m_loadingMessage = message;
         updateModelLabel();
     });
+    // Prices (the form's and Start's) use what live scores measured on this model, once they have.
+    connect(m_evaluation, &EvaluationService::throughputMeasured, this, [this](const MeasuredThroughput &t) {
+        m_live->setMeasuredThroughput(t);
+        updateBudget();
+    });
     connect(m_evaluation, &EvaluationService::modelLoaded, this, &SearchPanel::onModelLoaded);
     connect(m_evaluation, &EvaluationService::failed, this, [this](WorkerTask task, const QString &) {
         // The previous model (if any) is still loaded; the window reports the error.

@@ -208,6 +208,9 @@ void MainWindow::createSearchDock()
                 QMessageBox::warning(this, tr("RopeScope"), warning);
         }
     });
+    connect(worker, &rs::EvaluationService::throughputMeasured, this, [this](const rs::MeasuredThroughput &t) {
+        m_controlPanel->setMeasuredThroughput(t.flopsPerSecond, t.device, t.source);
+    });
     connect(worker, &rs::EvaluationService::failed, this, [this](rs::WorkerTask task, const QString &message) {
         // Search, score and reference failures are the search dock's to show; a model that does
         // not load is reported like any other file that does not open.

@@ -53,6 +53,11 @@ struct ForwardCostFigures {
     double attentionFlopsPerKey = 0;
     std::vector<double> slidingWindow;  // one per layer
     double headFlopsPerRow = 0;
+    // A throughput this session measured on this device (FLOPs as forwardFlops counts them, per
+    // second of a finished evaluation: measuredThroughput), and what it was measured on; 0: none
+    // yet, and prices use the documented figure.
+    double measuredFlopsPerSecond = 0;
+    QString measuredSource;
 
     bool isValid() const { return !device.isEmpty(); }
     bool isCpu() const { return device == QLatin1String("cpu"); }
@@ -130,11 +135,14 @@ struct CostEstimate {
 // The price of `forwards` forwards over `tokens` tokens in `rows` rows (the LM head at `headRows`
 // positions each), with `hostBytes` of input on the host (on the CPU it shares the memory).
 // `measuredFlopsPerSecond` > 0 is a throughput this session measured (its source in
-// `measuredSource`); without one the documented figure for the device is used.
+// `measuredSource`); without one, the figures' own measured one, else the documented figure for
+// the device.
 inline CostEstimate estimateForwards(const ForwardCostFigures &f, double tokens, double forwards, double rows = 1,
                                      double headRows = 64, double measuredFlopsPerSecond = 0,
                                      const QString &measuredSource = {}, double hostBytes = 0)
 {
+    if (measuredFlopsPerSecond <= 0 && f.measuredFlopsPerSecond > 0)
+        return estimateForwards(f, tokens, forwards, rows, headRows, f.measuredFlopsPerSecond, f.measuredSource, hostBytes);
     CostEstimate e;
     e.tokens = tokens;
     e.forwards = forwards;
@@ -154,6 +162,17 @@ inline CostEstimate estimateForwards(const ForwardCostFigures &f, double tokens,
     e.secondsPerForward = forwardFlops(f, tokens, std::min(headRows, tokens) * rows) / e.flopsPerSecond;
     e.seconds = e.secondsPerForward * forwards;
     return e;
+}
+
+// The throughput `forwards` finished forwards over `tokens` tokens in `seconds` show, counted as
+// estimateForwards counts it (the LM head at min(headRows, tokens) positions), so that a price at
+// the same length and count comes back as those seconds; 0 when there is nothing to go by.
+inline double measuredThroughput(const ForwardCostFigures &f, double tokens, double forwards, double seconds,
+                                 double headRows = 64)
+{
+    if (!f.isValid() || !(tokens > 0) || !(forwards > 0) || !(seconds > 0))
+        return 0;
+    return forwardFlops(f, tokens, std::min(headRows, tokens)) * forwards / seconds;
 }
 
 } // namespace rs

@@ -39,6 +39,8 @@ Q_SIGNALS:
     // Every sample of a score but its last (partial figures), then the complete score.
     void scoreProgress(const rs::ScoreResult &partial);
     void scoreReady(const rs::ScoreResult &score);
+    // After each sample of a live score: the throughput it showed, for the prices that follow.
+    void throughputMeasured(const rs::MeasuredThroughput &throughput);
     // After each sample of the references but the last, then the complete set.
     void referencesProgress(const rs::ReferenceScores &partial);
     void referencesReady(const rs::ReferenceScores &references);

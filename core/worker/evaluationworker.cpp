@@ -197,6 +197,21 @@ double EvaluationWorker::samplePpl(const RopeOverride &rope, const NeedleEvalSet
     return ppl;
 }
 
+// The throughput `samples` needle samples of `length` tokens showed in `seconds` (building the
+// samples included, so a price errs long), for the prices that follow.
+void EvaluationWorker::emitThroughput(int length, double samples, double seconds)
+{
+    const ForwardCostFigures &cost = m_loaded->info.cost;
+    const double flops = measuredThroughput(cost, length, samples, seconds);
+    if (flops <= 0)
+        return;
+    Q_EMIT throughputMeasured(MeasuredThroughput{
+        cost.device, flops,
+        tr("throughput %1 GFLOP/s, measured on a live score of %2 tokens here")
+            .arg(flops / 1e9, 0, 'g', 3)
+            .arg(length)});
+}
+
 void EvaluationWorker::serveScoreIfPending()
 {
     std::optional<ScoreRequest> score;
@@ -244,6 +259,7 @@ void EvaluationWorker::serveScore(ScoreRequest request)
             out.perSamplePpl.push_back(samplePpl(rope, request.samples, i));
             out.ppl = std::accumulate(out.perSamplePpl.begin(), out.perSamplePpl.end(), 0.0) / double(out.perSamplePpl.size());
             out.seconds = clock.nsecsElapsed() / 1e9;
+            emitThroughput(request.samples.length, double(out.perSamplePpl.size()), out.seconds);
             if (!out.isComplete())
                 Q_EMIT scoreProgress(out);
         }

@@ -107,6 +107,7 @@ private:
     bool holdBetweenEvaluations();
     const NeedleEvaluator &scoringEvaluator(const NeedleEvalSettings &samples);
     void serveScore(ScoreRequest request);
+    void emitThroughput(int length, double samples, double seconds);
     void serveReferences(const ReferenceRequest &request);
     // Needle PPL of λ on sample `index` of `samples`, from the per-sample cache or one forward.
     double samplePpl(const RopeOverride &rope, const NeedleEvalSettings &samples, int index);

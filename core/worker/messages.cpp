@@ -13,6 +13,7 @@ void registerEvaluationMetaTypes()
     qRegisterMetaType<rs::SearchPlan>();
     qRegisterMetaType<rs::SearchOutcome>();
     qRegisterMetaType<rs::ScoreResult>();
+    qRegisterMetaType<rs::MeasuredThroughput>();
     qRegisterMetaType<rs::ReferenceScores>();
     qRegisterMetaType<rs::WorkerTask>();
     qRegisterMetaType<rs::SearchSettings>();

@@ -32,6 +32,24 @@ struct ModelLoadSettings {
     QString dtype;  // empty: float32 on CPU, bfloat16 on CUDA
 };
 
+// A throughput the evaluation thread measured on the loaded model: FLOPs per second of a finished
+// live score (common/forwardcost.h: measuredThroughput), on `device`, with a line saying what it
+// was measured on. Prices made after it use it (ForwardCostFigures::measuredFlopsPerSecond).
+struct MeasuredThroughput {
+    QString device;
+    double flopsPerSecond = 0;
+    QString source;
+};
+
+// Prices on `cost`'s device use `t` from now on (a throughput of another device is ignored).
+inline void applyMeasuredThroughput(ForwardCostFigures &cost, const MeasuredThroughput &t)
+{
+    if (cost.isValid() && cost.device == t.device && t.flopsPerSecond > 0) {
+        cost.measuredFlopsPerSecond = t.flopsPerSecond;
+        cost.measuredSource = t.source;
+    }
+}
+
 // What a loaded model is, for the GUI to show and to build search settings from.
 struct ModelInfo {
     QString directory;
@@ -201,6 +219,7 @@ Q_DECLARE_METATYPE(rs::SearchPlan)
 Q_DECLARE_METATYPE(rs::SearchOutcome)
 Q_DECLARE_METATYPE(rs::RankStatistics)
 Q_DECLARE_METATYPE(rs::ScoreResult)
+Q_DECLARE_METATYPE(rs::MeasuredThroughput)
 Q_DECLARE_METATYPE(rs::ReferenceScores)
 Q_DECLARE_METATYPE(rs::WorkerTask)
 Q_DECLARE_METATYPE(rs::SearchSettings)

@@ -61,6 +61,28 @@ private Q_SLOTS:
         QCOMPARE(measured.peakBytes, f.weightBytes + m_model->forwardBytes(int64_t(T)));
     }
 
+    // A throughput measured on finished forwards (measuredThroughput) and kept in the figures
+    // prices those forwards again at the seconds they took, and others by the FLOP count: twice
+    // the forwards, twice the time; the source says it was measured.
+    void measuredThroughputPricesWhatItMeasured()
+    {
+        ForwardCostFigures f = costFigures(*m_model);
+        const double T = 2048;
+        const double flops = m_model->forwardFlops(int64_t(T), 64);  // the model's own count
+        const double throughput = measuredThroughput(f, T, 3, 1.5);
+        QCOMPARE(throughput, 3 * flops / 1.5);
+        QCOMPARE(measuredThroughput(f, T, 3, 0), 0.0);
+        QCOMPARE(measuredThroughput(ForwardCostFigures{}, T, 3, 1.5), 0.0);
+        f.measuredFlopsPerSecond = throughput;
+        f.measuredSource = QStringLiteral("measured on a live score here");
+        const CostEstimate same = estimateForwards(f, T, 3);
+        QVERIFY(std::abs(same.seconds - 1.5) < 1e-12);
+        QVERIFY(std::abs(estimateForwards(f, T, 6).seconds - 3.0) < 1e-12);
+        QVERIFY2(same.summary().contains(QLatin1String("measured on a live score here")), qPrintable(same.summary()));
+        // A throughput given with the call still wins.
+        QCOMPARE(estimateForwards(f, T, 1, 1, 64, 1e9).secondsPerForward, flops / 1e9);
+    }
+
     // The estimate says "does not fit" exactly where the forward is refused.
     void refusesWhatTheModelRefuses()
     {

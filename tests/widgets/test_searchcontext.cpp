@@ -208,6 +208,26 @@ private slots:
         QCOMPARE(m_service.starts, 1);
     }
 
+    // Once a live score has measured the model's throughput, the search's price uses it and says
+    // so; one measured on another device changes nothing.
+    void priceUsesTheMeasuredThroughput()
+    {
+        const RopeConfig rope = loadRopeConfig(kConfig);
+        ModelInfo info = modelInfo(QStringLiteral("/models/a"), rope);
+        info.cost.device = QStringLiteral("cpu");
+        info.cost.bytesPerToken = 8000;
+        info.cost.flopsPerToken = 1e6;
+        Q_EMIT m_service.modelLoaded(info);
+        const double documented = m_panel->form()->price()->secondsPerForward;
+        QCOMPARE(documented, (1e6 * kLength) / kDocumentedCpuFlopsPerSecond);
+        Q_EMIT m_service.throughputMeasured(MeasuredThroughput{QStringLiteral("cuda:0"), 1e15, QStringLiteral("elsewhere")});
+        QCOMPARE(m_panel->form()->price()->secondsPerForward, documented);
+        Q_EMIT m_service.throughputMeasured(MeasuredThroughput{QStringLiteral("cpu"), 1e9, QStringLiteral("measured here")});
+        QCOMPARE(m_panel->form()->price()->secondsPerForward, (1e6 * kLength) / 1e9);
+        const QString budget = m_panel->form()->budgetLabel()->text();
+        QVERIFY2(budget.contains(QLatin1String("measured here")), qPrintable(budget));
+    }
+
     void startIsOffWhenTheDocumentDoesNotFitTheModel()
     {
         m_document->open(loadPreset(QStringLiteral("llama3.1-8b")), 131072);  // 64 pairs

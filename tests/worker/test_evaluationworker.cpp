@@ -129,9 +129,17 @@ private Q_SLOTS:
         const std::vector<double> lambda = ntkFactors(16, 2.0).lambda;
         const NeedleEvalSettings samples = needleSamples(400, 2, 5);
         QSignalSpy scores(m_relay, &WorkerRelay::scoreReady);
+        QSignalSpy throughputs(m_relay, &WorkerRelay::throughputMeasured);
         m_thread->score(7, lambda, 1.1, samples);
         QVERIFY(scores.wait(kWaitMs));
         const ScoreResult r = scores.at(0).at(0).value<ScoreResult>();
+        // Each sample also told the prices what it cost: the FLOPs of the samples so far over
+        // their seconds, on the model's device.
+        QCOMPARE(throughputs.count(), 2);
+        const MeasuredThroughput t = throughputs.at(1).at(0).value<MeasuredThroughput>();
+        QCOMPARE(t.device, QStringLiteral("cpu"));
+        QVERIFY(t.flopsPerSecond > 0 && std::isfinite(t.flopsPerSecond));
+        QVERIFY2(t.source.contains(QLatin1String("measured")) && t.source.contains(QLatin1String("400 tokens")), qPrintable(t.source));
         QCOMPARE(r.requestId, quint64(7));
         QCOMPARE(int(r.perSamplePpl.size()), 2);
         // The score names the sample set and the model it was computed on.
@@ -642,8 +650,8 @@ private Q_SLOTS:
                 QMetaType(signal.parameterType(p)).destroy(values[size_t(p)]);
             QVERIFY2(relayed.count() == 1, signal.methodSignature().constData());
         }
-        // loadProgress … failed: the sixteen signals of worker/evaluationservice.h.
-        QCOMPARE(signalCount, 16);
+        // loadProgress … failed: the seventeen signals of worker/evaluationservice.h.
+        QCOMPARE(signalCount, 17);
     }
 
     void requestsWithoutAModelFail()
