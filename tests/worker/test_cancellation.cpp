@@ -142,6 +142,38 @@ private Q_SLOTS:
         QVERIFY(waitIdle() < kWithinMs);
     }
 
+    // The workbench's Stop during a sweep's forward at L: the sweep gives up inside the forward and
+    // ends as a cancelled sweep without a cell, and the worker is free again within about a second.
+    void stopEndsASweepInsideItsForward()
+    {
+        SweepSettings settings;
+        settings.lengths = {m_length};
+        settings.samples = 1;
+        settings.heldOut = false;
+        settings.targetLength = m_length;
+        SweepMethodSpec original;
+        original.name = QStringLiteral("original");
+        original.kind = QStringLiteral("none");
+        QSignalSpy finished(m_thread.get(), &EvaluationService::sweepFinished);
+        QSignalSpy failed(m_thread.get(), &EvaluationService::failed);
+        m_thread->startSweep(21, settings, {original});
+        waitUntilInsideAForward();
+        QElapsedTimer clock;
+        clock.start();
+        m_thread->cancelSweep(21);
+        QVERIFY2(finished.wait(kWaitMs), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(1).toString()));
+        const qint64 ms = clock.elapsed();
+        qInfo("stop: the sweep ended %lld ms after cancelSweep() (cancelled at %s)", ms, lastCancellationPoint().c_str());
+        verifyInsideTheForward();
+        const SweepOutcome outcome = finished.at(0).at(0).value<SweepOutcome>();
+        QCOMPARE(outcome.requestId, quint64(21));
+        QVERIFY(outcome.result.cancelled);
+        QVERIFY(outcome.result.cells.empty());
+        QVERIFY(failed.isEmpty());
+        QVERIFY2(ms < kWithinMs, qPrintable(QString::number(ms)));
+        QVERIFY(waitIdle() < kWithinMs);
+    }
+
     // The window's Quit: requestShutdown() returns at once, the worker's thread ends within about
     // a second, inside the forward.
     void quitDoesNotWaitAndTheWorkerEndsSoon()
