@@ -113,6 +113,20 @@ QWidget *SearchSettingsForm::createFields()
     m_familySeeds = new QCheckBox(tr("Start from the families"), this);
     m_familySeeds->setChecked(defaults.search.seedFamilies);
     m_familySeeds->setToolTip(glossaryDefinition(QStringLiteral("family_seeds")));
+    // The search space's extensions (issue 25: the paper's space pins its answers at its bounds),
+    // off by default, LongRoPE2 only; the same as the CLI's options of the same names.
+    m_decoupleAnchor = new QCheckBox(tr("Extension: decouple the anchor"), this);
+    m_decoupleAnchor->setToolTip(tr("Extension of the paper's space (search --decouple-anchor): the NTK-left curve "
+                                    "below d_rcd is anchored at a searched index a ≥ d_rcd, λ_i = min(λ_a^(i/a), "
+                                    "λ_d_rcd), as the published LLaMA3-8B factors are, instead of at d_rcd itself."));
+    m_dRcdAboveTcd = new QCheckBox(tr("Extension: d_rcd above d_tcd"), this);
+    m_dRcdAboveTcd->setToolTip(tr("Extension of the paper's space (search --d-rcd-above-tcd): d_rcd may range up to "
+                                  "d/2 − 1 instead of stopping at d_tcd."));
+    m_keepOriginalDims = spinBox(0, 1024, 0, this);
+    m_keepOriginalDims->setSpecialValueText(tr("none (extension)"));
+    m_keepOriginalDims->setSuffix(tr(" first dims"));
+    m_keepOriginalDims->setToolTip(tr("Extension of the paper's space (search --keep-original-dims K): the first K "
+                                      "rotary dimensions keep λ = 1. K may not exceed the lowest d_rcd searched (d_10)."));
     m_budget = new QLabel(this);
     m_budget->setWordWrap(true);
     m_budget->setToolTip(glossaryDefinition(QStringLiteral("budget")));
@@ -187,6 +201,7 @@ void SearchSettingsForm::pairFields(QWidget *browseLog)
     pair(tr("Answer by"), m_chooseBy);
     pair(tr("Device"), m_device);
     pair(tr("Precision"), m_dtype);
+    pair(tr("Kept at λ = 1"), m_keepOriginalDims);
     m_corpusLabel = new QLabel(tr("Corpus"), this);
     m_corpusLabel->setBuddy(m_corpus);
     m_logLabel = new QLabel(tr("Run log"), this);
@@ -210,6 +225,7 @@ void SearchSettingsForm::connectFields()
         connect(field, &QSpinBox::valueChanged, this, &SearchSettingsForm::budgetInputsChanged);
     connect(m_method, &QComboBox::currentIndexChanged, this, &SearchSettingsForm::budgetInputsChanged);
     connect(m_familySeeds, &QCheckBox::toggled, this, &SearchSettingsForm::budgetInputsChanged);
+    connect(m_method, &QComboBox::currentIndexChanged, this, &SearchSettingsForm::applyEnabled);  // extensions: LongRoPE2
     for (QComboBox *field : {m_device, m_dtype}) {
         connect(field, &QComboBox::activated, this, [this] {
             QSettings settings;
@@ -253,7 +269,7 @@ void SearchSettingsForm::arrangeSettings(bool twoColumns)
     grid->addWidget(m_logLabel, row, 0);
     m_logRow->setParent(nullptr);
     grid->addLayout(m_logRow, row++, 1, 1, span);
-    const QList<QWidget *> options{m_racing, m_searchAttention, m_familySeeds};
+    const QList<QWidget *> options{m_racing, m_searchAttention, m_familySeeds, m_decoupleAnchor, m_dRcdAboveTcd};
     for (int i = 0; i < options.size(); ++i) {
         const int column = i % columns;
         grid->addWidget(options[i], row, column * 2, 1, 2);
@@ -353,6 +369,9 @@ void SearchSettingsForm::applyEnabled()
                                                            m_fitness, m_familySeeds})
         field->setEnabled(!fixed);
     m_chooseBy->setEnabled(!fixed && m_validationSamples->value() != 0);
+    const bool longrope2 = m_method->currentData().toInt() == int(SearchMethod::LongRoPE2);
+    for (QWidget *extension : std::initializer_list<QWidget *>{m_decoupleAnchor, m_dRcdAboveTcd, m_keepOriginalDims})
+        extension->setEnabled(!fixed && longrope2);
 }
 
 SearchSettingsForm::Values SearchSettingsForm::read() const
@@ -372,6 +391,9 @@ SearchSettingsForm::Values SearchSettingsForm::read() const
     v.racing = m_racing->isChecked();
     v.searchAttention = m_searchAttention->isChecked();
     v.familySeeds = m_familySeeds->isChecked();
+    v.decoupleAnchor = m_decoupleAnchor->isChecked();
+    v.dRcdAboveTcd = m_dRcdAboveTcd->isChecked();
+    v.keepOriginalDims = m_keepOriginalDims->value();
     v.fitness = m_fitness->currentData().toInt();
     v.chooseByValidation = m_chooseBy->currentData().toBool();
     return v;
@@ -383,7 +405,8 @@ void SearchSettingsForm::write(const Values &v)
 {
     const QList<QWidget *> fields{m_method, m_population, m_iterations, m_samples, m_length, m_seed,
                                   m_validationSamples, m_validationSeed, m_corpus, m_logPath, m_resume,
-                                  m_racing, m_searchAttention, m_familySeeds, m_fitness, m_chooseBy};
+                                  m_racing, m_searchAttention, m_familySeeds, m_fitness, m_chooseBy,
+                                  m_decoupleAnchor, m_dRcdAboveTcd, m_keepOriginalDims};
     std::vector<std::unique_ptr<QSignalBlocker>> blockers;
     for (QWidget *field : fields)
         blockers.push_back(std::make_unique<QSignalBlocker>(field));
@@ -401,6 +424,9 @@ void SearchSettingsForm::write(const Values &v)
     m_racing->setChecked(v.racing);
     m_searchAttention->setChecked(v.searchAttention);
     m_familySeeds->setChecked(v.familySeeds);
+    m_decoupleAnchor->setChecked(v.decoupleAnchor);
+    m_dRcdAboveTcd->setChecked(v.dRcdAboveTcd);
+    m_keepOriginalDims->setValue(v.keepOriginalDims);
     m_fitness->setCurrentIndex(std::max(0, m_fitness->findData(v.fitness)));
     m_chooseBy->setCurrentIndex(std::max(0, m_chooseBy->findData(v.chooseByValidation)));
 }
@@ -426,6 +452,9 @@ void SearchSettingsForm::showRun(const SearchPlan &plan, const QString &logPath)
     v.racing = s.racing;
     v.searchAttention = s.searchAttentionFactor;
     v.familySeeds = s.seedFamilies;
+    v.decoupleAnchor = s.decoupleAnchor;
+    v.dRcdAboveTcd = s.dRcdAboveTcd;
+    v.keepOriginalDims = s.keepOriginalDims;
     v.fitness = int(s.fitness);
     v.chooseByValidation = s.chooseByValidation;
     write(v);
@@ -479,6 +508,11 @@ SearchSettings SearchSettingsForm::settingsOf(const Values &v, const std::option
     s.fitness = FitnessAggregate(v.fitness);
     s.chooseByValidation = v.chooseByValidation;
     s.seedFamilies = v.familySeeds;
+    if (s.method == SearchMethod::LongRoPE2) {  // the extensions need it (the CLI refuses them otherwise)
+        s.decoupleAnchor = v.decoupleAnchor;
+        s.dRcdAboveTcd = v.dRcdAboveTcd;
+        s.keepOriginalDims = v.keepOriginalDims;
+    }
     return s;
 }
 

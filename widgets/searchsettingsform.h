@@ -76,6 +76,10 @@ public:
     QComboBox *fitnessCombo() const { return m_fitness; }
     QComboBox *chooseByCombo() const { return m_chooseBy; }
     QCheckBox *familySeedsCheckBox() const { return m_familySeeds; }
+    QComboBox *methodComboBox() const { return m_method; }
+    QCheckBox *decoupleAnchorCheckBox() const { return m_decoupleAnchor; }
+    QCheckBox *dRcdAboveTcdCheckBox() const { return m_dRcdAboveTcd; }
+    QSpinBox *keepOriginalDimsSpinBox() const { return m_keepOriginalDims; }
     QComboBox *deviceCombo() const { return m_device; }
     QComboBox *dtypeCombo() const { return m_dtype; }
     QLabel *budgetLabel() const { return m_budget; }
@@ -104,6 +108,8 @@ private:
         int validationSamples = 0, validationSeed = 0;
         QString corpus, logPath;
         bool resume = false, racing = false, searchAttention = false, familySeeds = false;
+        bool decoupleAnchor = false, dRcdAboveTcd = false;  // the search space's extensions
+        int keepOriginalDims = 0;
         int fitness = 0;
         bool chooseByValidation = true;
     };
@@ -138,6 +144,9 @@ private:
     QComboBox *m_fitness;
     QComboBox *m_chooseBy;
     QCheckBox *m_familySeeds;
+    QCheckBox *m_decoupleAnchor;
+    QCheckBox *m_dRcdAboveTcd;
+    QSpinBox *m_keepOriginalDims;
     QComboBox *m_device;
     QComboBox *m_dtype;
     QLabel *m_budget;

@@ -7,9 +7,11 @@
 #include "glossary.h"
 #include "rope/presets.h"
 #include "searchpanel.h"
+#include "searchsettingsform.h"
 #include "taborder.h"
 #include "worker/evaluationservice.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -87,6 +89,60 @@ private slots:
             QCOMPARE(testing::describeControls(testing::walkTabOrder(m_panel.get(), controls)),
                      testing::describeControls(controls));
         }
+    }
+
+    // The search space's three extensions (the CLI's --decouple-anchor, --d-rcd-above-tcd and
+    // --keep-original-dims): off by default, they reach the search's settings when set, and only
+    // for LongRoPE2 (the CLI refuses them for v1); a followed run shows its own, read-only.
+    void extensionsReachTheSearchSettings()
+    {
+        SearchSettingsForm *form = m_panel->form();
+        SearchSettings s = m_panel->searchSettings();
+        QVERIFY(!s.decoupleAnchor && !s.dRcdAboveTcd);
+        QCOMPARE(s.keepOriginalDims, 0);
+        QCOMPARE(form->keepOriginalDimsSpinBox()->text(), QStringLiteral("none (extension)"));
+        form->decoupleAnchorCheckBox()->setChecked(true);
+        form->dRcdAboveTcdCheckBox()->setChecked(true);
+        form->keepOriginalDimsSpinBox()->setValue(4);
+        s = m_panel->searchSettings();
+        QVERIFY(s.decoupleAnchor && s.dRcdAboveTcd);
+        QCOMPARE(s.keepOriginalDims, 4);
+        // The engine takes them as the CLI does (its own validation: K within the d_rcd range).
+        s.rotaryDims = m_document->config().rotaryDims;
+        s.base = m_document->config().base;
+        s.trainLength = m_document->config().trainLength;
+        const EvolutionSearch engine(s);
+        QVERIFY(engine.settings().decoupleAnchor);
+
+        QComboBox *method = form->methodComboBox();
+        method->setCurrentIndex(method->findData(int(SearchMethod::LongRoPEv1)));
+        QVERIFY(!form->decoupleAnchorCheckBox()->isEnabled());
+        QVERIFY(!form->keepOriginalDimsSpinBox()->isEnabled());
+        s = m_panel->searchSettings();
+        QVERIFY(!s.decoupleAnchor && !s.dRcdAboveTcd);
+        QCOMPARE(s.keepOriginalDims, 0);
+        method->setCurrentIndex(method->findData(int(SearchMethod::LongRoPE2)));
+        QVERIFY(form->decoupleAnchorCheckBox()->isEnabled());
+
+        // A followed run's extensions, shown read-only; the user's own come back afterwards.
+        form->decoupleAnchorCheckBox()->setChecked(false);
+        SearchPlan plan;
+        plan.settings = s;
+        plan.settings.method = SearchMethod::LongRoPE2;
+        plan.settings.decoupleAnchor = true;
+        plan.settings.dRcdAboveTcd = false;
+        plan.settings.keepOriginalDims = 2;
+        plan.targetLength = 131072;
+        plan.searchSamples.samples = 2;
+        form->showRun(plan, QStringLiteral("/runs/a.jsonl"));
+        QVERIFY(form->decoupleAnchorCheckBox()->isChecked());
+        QVERIFY(!form->dRcdAboveTcdCheckBox()->isChecked());
+        QCOMPARE(form->keepOriginalDimsSpinBox()->value(), 2);
+        QVERIFY(!form->decoupleAnchorCheckBox()->isEnabled());
+        form->showOwn();
+        QVERIFY(!form->decoupleAnchorCheckBox()->isChecked());
+        QVERIFY(form->dRcdAboveTcdCheckBox()->isChecked());
+        QCOMPARE(form->keepOriginalDimsSpinBox()->value(), 4);
     }
 
     void generationsReadAsTheWholeRun()
