@@ -14,6 +14,7 @@
 #include <QThread>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -51,6 +52,39 @@ double logDistance(const std::vector<double> &lambda, const std::vector<double> 
         sum += d * d;
     }
     return sum;
+}
+
+// A score of candidate c on sample k with per-candidate noise, so that samples rank candidates
+// differently (racing's eliminations matter).
+double noisySampleScore(const Candidate &c, int k, const std::vector<double> &target)
+{
+    SearchRng rng(uint64_t(std::llround(c.lambda.back() * 1e6)) * 31 + uint64_t(k));
+    return logDistance(c.lambda, target) * (1 + 0.2 * (2 * rng.uniform() - 1));
+}
+
+using ScoredPairs = std::set<std::pair<std::vector<double>, int>>;  // (λ, sample) scored
+
+// The search the batched and streaming tests run, 4 samples.
+SearchSettings groupedSearchSettings(bool racing)
+{
+    SearchSettings s = llama3Settings();
+    s.population = 16;
+    s.iterations = 6;
+    s.seed = 11;
+    s.racing = racing;
+    return s;
+}
+
+// That search with `score` one candidate at a time, the reference; what it scored goes to `scored`.
+SearchResult runOneAtATime(const SearchSettings &s, const std::function<double(const Candidate &, int)> &score,
+                           ScoredPairs &scored)
+{
+    const SampledFitness oneAtATime{[&](const Candidate &c, int k) {
+                                        scored.insert({c.lambda, k});
+                                        return score(c, k);
+                                    },
+                                    4};
+    return runSearch(s, oneAtATime);
 }
 
 } // namespace
@@ -496,16 +530,8 @@ private Q_SLOTS:
     {
         QFETCH(bool, racing);
         const auto target = hiddenTarget();
-        auto score = [&](const Candidate &c, int k) {
-            SearchRng rng(uint64_t(std::llround(c.lambda.back() * 1e6)) * 31 + uint64_t(k));
-            return logDistance(c.lambda, target) * (1 + 0.2 * (2 * rng.uniform() - 1));
-        };
-        std::set<std::pair<std::vector<double>, int>> single, batched;
-        const SampledFitness oneAtATime{[&](const Candidate &c, int k) {
-                                            single.insert({c.lambda, k});
-                                            return score(c, k);
-                                        },
-                                        4};
+        const auto score = [&](const Candidate &c, int k) { return noisySampleScore(c, k, target); };
+        ScoredPairs single, batched;
         std::vector<int> batchSizes;
         int duplicateCalls = 0;
         SampledFitness inBatches;
@@ -521,12 +547,8 @@ private Q_SLOTS:
             }
             return out;
         };
-        SearchSettings s = llama3Settings();
-        s.population = 16;
-        s.iterations = 6;
-        s.seed = 11;
-        s.racing = racing;
-        const SearchResult a = runSearch(s, oneAtATime);
+        const SearchSettings s = groupedSearchSettings(racing);
+        const SearchResult a = runOneAtATime(s, score, single);
         const SearchResult b = runSearch(s, inBatches);
         qInfo("%d sample evaluations in %d calls (largest %d); best %.9g", b.evaluations, int(batchSizes.size()),
               *std::max_element(batchSizes.begin(), batchSizes.end()), b.bestFitness);
@@ -554,16 +576,8 @@ private Q_SLOTS:
     {
         QFETCH(bool, racing);
         const auto target = hiddenTarget();
-        auto score = [&](const Candidate &c, int k) {
-            SearchRng rng(uint64_t(std::llround(c.lambda.back() * 1e6)) * 31 + uint64_t(k));
-            return logDistance(c.lambda, target) * (1 + 0.2 * (2 * rng.uniform() - 1));
-        };
-        std::set<std::pair<std::vector<double>, int>> single, streamed;
-        const SampledFitness oneAtATime{[&](const Candidate &c, int k) {
-                                            single.insert({c.lambda, k});
-                                            return score(c, k);
-                                        },
-                                        4};
+        const auto score = [&](const Candidate &c, int k) { return noisySampleScore(c, k, target); };
+        ScoredPairs single, streamed;
         std::vector<int> callSizes;
         int duplicates = 0;
         SampledFitness streaming;
@@ -577,12 +591,8 @@ private Q_SLOTS:
                 each(j, score(cs[j], k));
             }
         };
-        SearchSettings s = llama3Settings();
-        s.population = 16;
-        s.iterations = 6;
-        s.seed = 11;
-        s.racing = racing;
-        const SearchResult a = runSearch(s, oneAtATime);
+        const SearchSettings s = groupedSearchSettings(racing);
+        const SearchResult a = runOneAtATime(s, score, single);
         const SearchResult b = runSearch(s, streaming);
         QCOMPARE(b.bestLambda, a.bestLambda);
         QCOMPARE(b.bestFitness, a.bestFitness);
