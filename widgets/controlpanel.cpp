@@ -357,10 +357,7 @@ void ControlPanel::setLoadedModel(const QString &name, const ForwardCostFigures 
 
 void ControlPanel::setMeasuredThroughput(double flopsPerSecond, const QString &device, const QString &source)
 {
-    if (m_cost.isValid() && m_cost.device == device && flopsPerSecond > 0) {
-        m_cost.measuredFlopsPerSecond = flopsPerSecond;
-        m_cost.measuredSource = source;
-    }
+    m_cost.setMeasured(device, flopsPerSecond, source);
 }
 
 void ControlPanel::clearLoadedModel()

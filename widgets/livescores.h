@@ -48,7 +48,7 @@ public:
     void setMeasuredThroughput(const MeasuredThroughput &t)
     {
         if (m_model)
-            applyMeasuredThroughput(m_model->cost, t);
+            m_model->cost.setMeasured(t.device, t.flopsPerSecond, t.source);
     }
     // What to call a model folder in the row (default: its folder name).
     void setModelNamer(std::function<QString(const QString &)> namer);

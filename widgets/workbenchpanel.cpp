@@ -62,7 +62,7 @@ WorkbenchPanel::WorkbenchPanel(EvaluationService *evaluation, QWidget *parent) :
     connect(m_evaluation, &EvaluationService::modelLoaded, this, &WorkbenchPanel::onModelLoaded);
     connect(m_evaluation, &EvaluationService::throughputMeasured, this, [this](const MeasuredThroughput &t) {
         if (m_model)
-            applyMeasuredThroughput(m_model->cost, t);  // the next sweep's price uses it
+            m_model->cost.setMeasured(t.device, t.flopsPerSecond, t.source);  // the next sweep's price uses it
     });
     connect(m_evaluation, &EvaluationService::sweepStarted, this, &WorkbenchPanel::onSweepStarted);
     connect(m_evaluation, &EvaluationService::sweepCellReady, this, &WorkbenchPanel::onCell);

@@ -60,6 +60,15 @@ struct ForwardCostFigures {
     QString measuredSource;
 
     bool isValid() const { return !device.isEmpty(); }
+    // Prices use this throughput, measured on `onDevice`, from now on (one of another device, or of
+    // figures of no model, is ignored).
+    void setMeasured(const QString &onDevice, double flopsPerSecond, const QString &source)
+    {
+        if (isValid() && device == onDevice && flopsPerSecond > 0) {
+            measuredFlopsPerSecond = flopsPerSecond;
+            measuredSource = source;
+        }
+    }
     bool isCpu() const { return device == QLatin1String("cpu"); }
 };
 
@@ -139,10 +148,12 @@ struct CostEstimate {
 // the device.
 inline CostEstimate estimateForwards(const ForwardCostFigures &f, double tokens, double forwards, double rows = 1,
                                      double headRows = 64, double measuredFlopsPerSecond = 0,
-                                     const QString &measuredSource = {}, double hostBytes = 0)
+                                     QString measuredSource = {}, double hostBytes = 0)
 {
-    if (measuredFlopsPerSecond <= 0 && f.measuredFlopsPerSecond > 0)
-        return estimateForwards(f, tokens, forwards, rows, headRows, f.measuredFlopsPerSecond, f.measuredSource, hostBytes);
+    if (measuredFlopsPerSecond <= 0) {  // none given: the figures' own, if any
+        measuredFlopsPerSecond = f.measuredFlopsPerSecond;
+        measuredSource = f.measuredSource;
+    }
     CostEstimate e;
     e.tokens = tokens;
     e.forwards = forwards;

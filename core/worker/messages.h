@@ -41,15 +41,6 @@ struct MeasuredThroughput {
     QString source;
 };
 
-// Prices on `cost`'s device use `t` from now on (a throughput of another device is ignored).
-inline void applyMeasuredThroughput(ForwardCostFigures &cost, const MeasuredThroughput &t)
-{
-    if (cost.isValid() && cost.device == t.device && t.flopsPerSecond > 0) {
-        cost.measuredFlopsPerSecond = t.flopsPerSecond;
-        cost.measuredSource = t.source;
-    }
-}
-
 // What a loaded model is, for the GUI to show and to build search settings from.
 struct ModelInfo {
     QString directory;
